@@ -1,0 +1,31 @@
+"""The main navigation, built from the pages that exist and the user's permissions."""
+
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+
+# (label, url name, permission needed to see it)
+MAIN_NAV = [
+    ("Contacts", "crm:contact_list", "crm.view_contact"),
+    ("Segments", "segments:segment_list", "segments.view_segment"),
+    ("Logged Segments", "segments:logged_segment_list", "segments.view_loggedsegment"),
+    ("Interaction Log", "interactions:entry_list", "interactions.view_interactionlogentry"),
+    ("Campaigns", "crm:campaign_list", "crm.view_campaign"),
+]
+
+
+def main_nav(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"main_nav": []}
+    items = []
+    for label, name, permission in MAIN_NAV:
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue  # the page arrives with a later part of the product
+        if user.has_perm(permission):
+            items.append({"label": label, "url": url, "active": request.path.startswith(url)})
+    if user.is_staff:
+        items.append({"label": "Admin", "url": reverse("admin:index"), "active": request.path.startswith("/admin/")})
+    return {"main_nav": items}

@@ -1,0 +1,279 @@
+"""The contact criteria language (CONTRACT.md, QUERY).
+
+`ContactFilterSet` is the one definition of "which contacts": the contact list page, the
+segment steps (add, reduce, refine), their preview and saved criteria all use it.
+
+A QUERY is a URL query string: values are ANDed across names and ORed within a repeated
+name. Unlike a plain django-filter FilterSet, `StrictFilterSet` never drops what it does not
+understand: an unknown name, an unknown code or a malformed value makes it invalid, and
+reading `.qs` of an invalid filter set raises ValidationError. A criterion naming a deleted
+salesperson must select nothing and say why, never fall back to "all contacts".
+
+Every filter that crosses a to-many relation is an EXISTS subquery, so a contact appears
+once however many rows match.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    BusinessRelation,
+    Contact,
+    ContactBusinessRelation,
+    ContactIndustryGroup,
+    ContactJobResponsibility,
+    ContactMailingGroup,
+    ContactType,
+    Country,
+    IndustryGroup,
+    JobResponsibility,
+    Language,
+    MailingGroup,
+    Salesperson,
+    Territory,
+)
+
+
+class RepeatableTextInput(forms.TextInput):
+    """A text box whose name may repeat in the query string (each value ORed)."""
+
+    def value_from_datadict(self, data, files, name):
+        getter = getattr(data, "getlist", None)
+        values = getter(name) if getter else ([data[name]] if name in data else [])
+        if isinstance(values, str):
+            values = [values]
+        return [value for value in values if value not in (None, "")]
+
+    def format_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(str(v) for v in value) or None
+        return super().format_value(value)
+
+
+class RepeatableCharField(forms.Field):
+    widget = RepeatableTextInput
+
+    def __init__(self, *, max_length: int = 100, **kwargs):
+        self.max_length = max_length
+        super().__init__(**kwargs)
+
+    def to_python(self, value) -> list[str]:
+        if not value:
+            return []
+        values = [value] if isinstance(value, str) else list(value)
+        cleaned = []
+        for item in values:
+            item = str(item).strip()
+            if len(item) > self.max_length:
+                raise ValidationError(
+                    _("a value is longer than %(max)d characters"), code="max_length", params={"max": self.max_length}
+                )
+            if item:
+                cleaned.append(item)
+        return cleaned
+
+
+class RepeatableCharFilter(django_filters.Filter):
+    """Matches any of the given values (exact, or with `lookup_expr`)."""
+
+    field_class = RepeatableCharField
+
+    def filter(self, qs: QuerySet, value: list[str]) -> QuerySet:
+        if not value:
+            return qs
+        condition = Q()
+        for item in value:
+            condition |= Q(**{f"{self.field_name}__{self.lookup_expr}": item})
+        return qs.filter(condition)
+
+
+class CodeChoiceField(forms.ModelMultipleChoiceField):
+    """A list of codes (or contact numbers) that must all exist; one query to check them."""
+
+    default_error_messages = {
+        "invalid_choice": _('unknown code "%(value)s"'),
+        "invalid_pk_value": _('unknown code "%(pk)s"'),
+    }
+
+    def __init__(self, queryset, **kwargs):
+        kwargs.setdefault("widget", forms.SelectMultiple(attrs={"size": 4}))
+        super().__init__(queryset, **kwargs)
+
+    def clean(self, value):
+        # An empty list, not `queryset.none()`, so method filters see "no criterion".
+        if not value and not self.required:
+            return []
+        return super().clean(value)
+
+    def _check_values(self, value):
+        # Django's version reports the first unknown value; report all of them, sorted.
+        key = self.to_field_name or "pk"
+        value = [str(v).strip() for v in value]
+        found = {str(getattr(obj, key)): obj for obj in self.queryset.filter(**{f"{key}__in": value})}
+        unknown = sorted({v for v in value if v not in found})
+        if unknown:
+            raise ValidationError(
+                [
+                    ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": v})
+                    for v in unknown
+                ]
+            )
+        return list(found.values())
+
+
+class CodeFilter(django_filters.ModelMultipleChoiceFilter):
+    """`field_name IN (codes)` for codes that exist; an unknown code is an error."""
+
+    field_class = CodeChoiceField
+
+    def __init__(self, *args, unknown_message: str | None = None, **kwargs):
+        kwargs.setdefault("distinct", False)
+        super().__init__(*args, **kwargs)
+        if unknown_message:
+            self.extra["error_messages"] = {"invalid_choice": unknown_message}
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        if not value:
+            return qs
+        if self.method is not None:
+            return self.method(qs, self.field_name, value)
+        return qs.filter(**{f"{self.field_name}__in": [obj.pk for obj in value]})
+
+
+class TypeChoiceField(forms.MultipleChoiceField):
+    default_error_messages = {"invalid_choice": _('unknown type "%(value)s" (use company or person)')}
+
+
+class TypeFilter(django_filters.MultipleChoiceFilter):
+    field_class = TypeChoiceField
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        if not value or set(value) == set(ContactType.values):
+            return qs
+        return qs.filter(type__in=value)
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A FilterSet that refuses unknown names and bad values instead of ignoring them.
+
+    `ignore` names keys that belong to the page rather than the criteria (pagination).
+    """
+
+    def __init__(self, data: QueryDict | dict | None = None, *args: Any, ignore: tuple[str, ...] = (), **kwargs: Any):
+        if data is not None and not isinstance(data, QueryDict):
+            data = query_dict(data)
+        super().__init__(data, *args, **kwargs)
+        self.ignore = set(ignore)
+        self.unknown_names = sorted(
+            key for key in (self.data or {}) if key not in self.filters and key not in self.ignore
+        )
+
+    def is_valid(self) -> bool:
+        return not self.unknown_names and super().is_valid()
+
+    def error_lines(self) -> list[str]:
+        """One line per problem, `name: reason`, in filter order; empty when valid."""
+        lines = [f'unknown filter name "{name}"' for name in self.unknown_names]
+        if self.is_bound:
+            for name, errors in self.form.errors.items():
+                lines.extend(f"{name}: {message}" for message in errors)
+        return lines
+
+    @property
+    def qs(self) -> QuerySet:
+        if self.is_bound and not self.is_valid():
+            raise ValidationError(self.error_lines(), code="invalid_criteria")
+        return super().qs
+
+    def canonical_query(self) -> str:
+        """The validated criteria as a query string with names in filter order (for storage)."""
+        if not self.is_valid():
+            raise ValidationError(self.error_lines(), code="invalid_criteria")
+        pairs = QueryDict(mutable=True)
+        for name in self.filters:
+            if name in self.data:
+                values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]
+                pairs.setlist(name, [v for v in values if v != ""])
+        return pairs.urlencode()
+
+
+def query_dict(data: dict | str) -> QueryDict:
+    """A QueryDict from a query string or a dict of value-or-list."""
+    if isinstance(data, str):
+        return QueryDict(data)
+    result = QueryDict(mutable=True)
+    for key, value in data.items():
+        result.setlist(key, [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)])
+    return result
+
+
+class ContactFilterSet(StrictFilterSet):
+    """Contacts by the QUERY names of CONTRACT.md.
+
+    `company_no=X` matches company X and its persons; industry groups and business relations
+    belong to companies and a person matches through its company; mailing groups and job
+    responsibilities match the contact's own rows. Each filter costs at most one query to
+    validate its codes, and the selection is one statement.
+    """
+
+    no = CodeFilter(
+        label=_("Contact no."),
+        queryset=Contact.objects.all(),
+        to_field_name="no",
+        field_name="pk",
+        unknown_message=_('unknown contact "%(value)s"'),
+        widget=RepeatableTextInput,
+    )
+    type = TypeFilter(label=_("Type"), choices=ContactType.choices, widget=forms.CheckboxSelectMultiple)
+    name = RepeatableCharFilter(label=_("Name contains"), field_name="name", lookup_expr="icontains")
+    company_no = CodeFilter(
+        label=_("Company no."),
+        queryset=Contact.objects.companies(),
+        to_field_name="no",
+        method="filter_company_no",
+        unknown_message=_('unknown company "%(value)s"'),
+        widget=RepeatableTextInput,
+    )
+    city = RepeatableCharFilter(label=_("City"), field_name="city", lookup_expr="exact")
+    post_code = RepeatableCharFilter(label=_("Post code"), field_name="post_code", lookup_expr="exact")
+    country = CodeFilter(label=_("Country/region"), queryset=Country.objects.all(), field_name="country")
+    territory = CodeFilter(label=_("Territory"), queryset=Territory.objects.all(), field_name="territory")
+    language = CodeFilter(label=_("Language"), queryset=Language.objects.all(), field_name="language")
+    salesperson = CodeFilter(label=_("Salesperson"), queryset=Salesperson.objects.all(), field_name="salesperson")
+    industry_group = CodeFilter(
+        label=_("Industry group"), queryset=IndustryGroup.objects.all(), method="filter_classification"
+    )
+    business_relation = CodeFilter(
+        label=_("Business relation"), queryset=BusinessRelation.objects.all(), method="filter_classification"
+    )
+    mailing_group = CodeFilter(
+        label=_("Mailing group"), queryset=MailingGroup.objects.all(), method="filter_classification"
+    )
+    job_responsibility = CodeFilter(
+        label=_("Job responsibility"), queryset=JobResponsibility.objects.all(), method="filter_classification"
+    )
+
+    CLASSIFICATIONS = {
+        "industry_group": ContactIndustryGroup,
+        "business_relation": ContactBusinessRelation,
+        "mailing_group": ContactMailingGroup,
+        "job_responsibility": ContactJobResponsibility,
+    }
+
+    class Meta:
+        model = Contact
+        fields: list[str] = []
+
+    def filter_company_no(self, qs: QuerySet, name: str, value) -> QuerySet:
+        return qs.of_companies([company.pk for company in value])
+
+    def filter_classification(self, qs: QuerySet, name: str, value) -> QuerySet:
+        return qs.with_classification(self.CLASSIFICATIONS[name], name, [obj.pk for obj in value])

@@ -1,0 +1,5 @@
+"""Placeholder: being written."""
+
+from django.views.generic import View
+
+CampaignListView = CampaignDetailView = View

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run the CRM locally: venv, migrations, demo data on first run, a demo login, the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
+export DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))')}"
+export DJANGO_SECURE_SSL_REDIRECT="${DJANGO_SECURE_SSL_REDIRECT:-false}"
+export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::UserWarning}"
+port="${PORT:-8000}"
+.venv/bin/python manage.py migrate --no-input -v 0
+.venv/bin/python manage.py seed_demo --if-empty --contacts "${DEMO_CONTACTS:-2000}"
+.venv/bin/python manage.py create_demo_users
+echo
+echo "  CRM running at http://127.0.0.1:${port}/"
+echo "  Log in as admin / admin-demo (also: marketing / marketing-demo, viewer / viewer-demo)"
+echo
+exec .venv/bin/python manage.py runserver "127.0.0.1:${port}"

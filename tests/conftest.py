@@ -1,0 +1,59 @@
+"""Shared fixtures: one user per role, logged-in clients, reference data."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+
+from crm.roles import ADMIN, MARKETING, VIEWER
+
+ROLE_GROUPS = {"viewer": VIEWER, "marketing": MARKETING, "admin": ADMIN}
+
+
+def make_user(role: str | None, username: str | None = None, **kwargs) -> User:
+    """A user in the role's group; admins are staff (they use Django admin)."""
+    username = username or f"{role or 'nobody'}-user"
+    user = User.objects.create_user(username=username, password="pw-" + username, **kwargs)
+    if role:
+        user.groups.add(Group.objects.get(name=ROLE_GROUPS[role]))
+        if role == "admin":
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+    return user
+
+
+@pytest.fixture
+def viewer(db) -> User:
+    return make_user("viewer")
+
+
+@pytest.fixture
+def marketing(db) -> User:
+    return make_user("marketing")
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return make_user("admin")
+
+
+def _client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def viewer_client(viewer) -> Client:
+    return _client_for(viewer)
+
+
+@pytest.fixture
+def marketing_client(marketing) -> Client:
+    return _client_for(marketing)
+
+
+@pytest.fixture
+def admin_client_crm(admin_user) -> Client:
+    return _client_for(admin_user)
