@@ -200,7 +200,7 @@ class SalutationFormula(models.Model):
         return f"{self.salutation_id}/{self.language_id or '-'}/{self.type}: {self.formula}"
 
     def clean(self) -> None:
-        unknown = set(re.findall(r"%([a-z_]+)", self.formula)) - set(self.PLACEHOLDERS)
+        unknown = set(re.findall(r"%(\w+)", self.formula)) - set(self.PLACEHOLDERS)
         if unknown:
             raise ValidationError(
                 {"formula": _("Unknown placeholder(s): %(names)s.")},
