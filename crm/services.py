@@ -5,10 +5,26 @@ Every public service is one transaction; helpers join the caller's transaction.
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import F
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from .models import Contact, NumberSeries
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, ProtectedError, RestrictedError
+from django.utils.translation import gettext as _
+
+from .models import (
+    Contact,
+    ContactAltAddress,
+    ContactAltAddressDateRange,
+    ContactBusinessRelation,
+    ContactIndustryGroup,
+    ContactJobResponsibility,
+    ContactMailingGroup,
+    ContactType,
+    NumberSeries,
+)
 
 
 def number_series_next(*, code: str, count: int = 1) -> list[str]:
@@ -51,3 +67,362 @@ def contact_fill_from_company(*, contact: Contact, company: Contact) -> list[str
                 setattr(contact, field, getattr(company, field))
                 changed.append(field)
     return changed
+
+
+# --- Contacts: create, update, delete ---------------------------------------------------------
+#
+# The contact pages call these; so may any later command. Each is one durable transaction:
+# the contact row, its classification links, alternate addresses and date ranges are written
+# together or not at all. Rules the form checks are checked again here (a service may be called
+# without a form), and the database triggers and constraints stay the last guard: an
+# IntegrityError they raise is turned into a ValidationError with a readable message.
+
+CONTACT_SERIES = "CONTACT"
+
+# Database messages (triggers of migration 0002, unique constraints on both backends) and the
+# text a user sees for them. Matched case-insensitively against str(IntegrityError).
+INTEGRITY_MESSAGES = (
+    ("a person's company must be a company contact", "A person's company must be a company contact."),
+    ("cannot become a person", "A contact with persons or company classifications cannot become a person."),
+    ("cannot become a company", "A contact with job responsibilities cannot become a company."),
+    ("belong to companies only", "Industry groups and business relations belong to companies only."),
+    ("belong to persons only", "Job responsibilities belong to persons only."),
+    ("alternate address of the same contact", "A date range must use an alternate address of the same contact."),
+    ("contact_alt_range_start_unique", "Two date ranges of this contact start on the same date."),
+    ("crm_contactaltaddressdaterange.contact_id", "Two date ranges of this contact start on the same date."),
+    ("contact_alt_address_code_unique", "Two alternate addresses of this contact have the same code."),
+    ("crm_contactaltaddress.contact_id", "Two alternate addresses of this contact have the same code."),
+    ("crm_contact_no_key", "Another contact already has this no."),
+    ("crm_contact.no", "Another contact already has this no."),
+)
+INTEGRITY_FALLBACK = "The contact was not saved: the change breaks a rule of the database. Reload and try again."
+
+CLASSIFICATION_LINKS = {
+    "industry_groups": (ContactIndustryGroup, "industry_group_id"),
+    "business_relations": (ContactBusinessRelation, "business_relation_id"),
+    "mailing_groups": (ContactMailingGroup, "mailing_group_id"),
+    "job_responsibilities": (ContactJobResponsibility, "job_responsibility_id"),
+}
+ALT_ADDRESS_FIELDS = (
+    "company_name",
+    "company_name_2",
+    "address",
+    "address_2",
+    "post_code",
+    "city",
+    "county",
+    "country_id",
+    "phone",
+    "mobile_phone",
+    "email",
+)
+CONTACT_DATA_FIELDS = frozenset(
+    field.attname if field.is_relation else field.name
+    for field in Contact._meta.concrete_fields
+    if field.editable and not field.primary_key
+) | {"company", "country", "territory", "salesperson", "language", "salutation"}
+
+
+def integrity_error_message(error: IntegrityError) -> str:
+    """The user-facing text for an IntegrityError raised while writing a contact."""
+    text = str(error).lower()
+    for needle, message in INTEGRITY_MESSAGES:
+        if needle in text:
+            return _(message)
+    return _(INTEGRITY_FALLBACK)
+
+
+@dataclass(frozen=True)
+class ContactDeletion:
+    """What `contact_delete` removed: the contact's no. and how many dependent rows went."""
+
+    no: str
+    alt_addresses: int
+    date_ranges: int
+    classifications: int
+
+
+def contact_create(
+    *,
+    user,
+    data: dict,
+    industry_groups: Iterable | None = None,
+    business_relations: Iterable | None = None,
+    mailing_groups: Iterable | None = None,
+    job_responsibilities: Iterable | None = None,
+    alt_addresses: list[dict] | None = None,
+    date_ranges: list[dict] | None = None,
+) -> Contact:
+    """Create a contact with its classifications, alternate addresses and date ranges.
+
+    `data` holds Contact field values (`type` required; `company` a company contact or None).
+    A blank `no` takes the next free number of series CONTACT; a typed one must be unique. A
+    person linked to a company takes the company's values for its blank fields
+    (`contact_fill_from_company`). Classifications are codes or rows; `alt_addresses` and
+    `date_ranges` are described at `_write_alt_addresses`.
+
+    One durable transaction: on any error (ValidationError, also for database rule
+    violations) nothing is written and the number series does not move. Needs crm.add_contact.
+    """
+    _check_permission(user, "crm.add_contact")
+    contact = Contact(**_contact_data(data))
+    if contact.type not in ContactType.values:
+        raise ValidationError({"type": _("Choose company or person.")}, code="invalid_type")
+    if contact.type == ContactType.PERSON and contact.company_id:
+        contact_fill_from_company(contact=contact, company=contact.company)
+    classifications = _classifications(industry_groups, business_relations, mailing_groups, job_responsibilities)
+    _check_classifications(contact, classifications)
+    try:
+        with transaction.atomic(durable=True):
+            if not contact.no:
+                contact.no = contact_next_no()
+            contact.full_clean()
+            contact.save()
+            _write_classifications(contact, classifications)
+            _write_alt_addresses(contact, alt_addresses, date_ranges)
+    except IntegrityError as error:
+        contact.pk = None
+        raise ValidationError(integrity_error_message(error), code="integrity") from error
+    except ValidationError:
+        contact.pk = None
+        raise
+    return contact
+
+
+def contact_update(
+    *,
+    user,
+    contact: Contact,
+    data: dict | None = None,
+    industry_groups: Iterable | None = None,
+    business_relations: Iterable | None = None,
+    mailing_groups: Iterable | None = None,
+    job_responsibilities: Iterable | None = None,
+    alt_addresses: list[dict] | None = None,
+    date_ranges: list[dict] | None = None,
+    if_unchanged_since: datetime.datetime | None = None,
+) -> Contact:
+    """Change a contact; arguments left at None are not touched.
+
+    A contact keeps its type and its no. (both are refused here). When a person is linked
+    to a different company, its blank fields are filled from the new company; values the
+    person already has stay. With `if_unchanged_since` (the `updated_at` the user's form was
+    built from) the update is refused when someone saved the contact in between, so an edit
+    page never silently undoes another user's change. Same transaction and error guarantees
+    as `contact_create`. Needs crm.change_contact.
+    """
+    _check_permission(user, "crm.change_contact")
+    classifications = _classifications(industry_groups, business_relations, mailing_groups, job_responsibilities)
+    try:
+        with transaction.atomic(durable=True):
+            stored = (
+                Contact.objects.select_for_update()
+                .filter(pk=contact.pk)
+                .values("type", "no", "company_id", "updated_at")
+                .first()
+            )
+            if stored is None:
+                raise ValidationError(_("This contact no longer exists."), code="gone")
+            if if_unchanged_since is not None and stored["updated_at"] != if_unchanged_since:
+                raise ValidationError(
+                    _(
+                        "Someone else saved this contact while you were editing it. "
+                        "Reload the page to see their change, then make yours again."
+                    ),
+                    code="stale",
+                )
+            for field, value in _contact_data(data or {}).items():
+                setattr(contact, field, value)
+            if contact.type != stored["type"]:
+                raise ValidationError({"type": _("A contact keeps its type.")}, code="type_change")
+            if contact.no != stored["no"]:
+                raise ValidationError({"no": _("A contact keeps its no.")}, code="no_change")
+            if contact.type == ContactType.PERSON and contact.company_id and contact.company_id != stored["company_id"]:
+                contact_fill_from_company(contact=contact, company=contact.company)
+            _check_classifications(contact, classifications)
+            contact.full_clean()
+            contact.save()
+            _write_classifications(contact, classifications)
+            _write_alt_addresses(contact, alt_addresses, date_ranges)
+    except IntegrityError as error:
+        raise ValidationError(integrity_error_message(error), code="integrity") from error
+    return contact
+
+
+def contact_delete(*, user, contact: Contact) -> ContactDeletion:
+    """Delete a contact with its alternate addresses, date ranges and classification links.
+
+    Refused (ValidationError, nothing deleted) while a company still has persons, and while
+    anything else protects the contact (rows of other apps that point at it with PROTECT).
+    One durable transaction. Needs crm.delete_contact.
+    """
+    _check_permission(user, "crm.delete_contact")
+    persons = Contact.objects.filter(company_id=contact.pk).count()
+    if persons:
+        raise ValidationError(
+            _("%(no)s still has %(count)s person(s). Delete them or link them to another company first."),
+            code="has_persons",
+            params={"no": contact.no, "count": persons},
+        )
+    try:
+        with transaction.atomic(durable=True):
+            _total, per_model = contact.delete()
+    except (ProtectedError, RestrictedError) as error:
+        objects = getattr(error, "protected_objects", None) or getattr(error, "restricted_objects", ())
+        counts: dict[str, int] = {}
+        for obj in objects:
+            name = str(obj._meta.verbose_name_plural)
+            counts[name] = counts.get(name, 0) + 1
+        used_by = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
+        raise ValidationError(
+            _("%(no)s cannot be deleted: it is still used by %(used_by)s."),
+            code="protected",
+            params={"no": contact.no, "used_by": used_by},
+        ) from error
+    return ContactDeletion(
+        no=contact.no,
+        alt_addresses=per_model.get(ContactAltAddress._meta.label, 0),
+        date_ranges=per_model.get(ContactAltAddressDateRange._meta.label, 0),
+        classifications=sum(per_model.get(model._meta.label, 0) for model, _field in CLASSIFICATION_LINKS.values()),
+    )
+
+
+def _check_permission(user, permission: str) -> None:
+    if user is None or not user.has_perm(permission):
+        raise PermissionDenied(f"{permission} needed")
+
+
+def _contact_data(data: dict) -> dict:
+    unknown = sorted(set(data) - CONTACT_DATA_FIELDS)
+    if unknown:
+        raise TypeError(f"not contact fields: {', '.join(unknown)}")
+    return dict(data)
+
+
+def contact_next_no() -> str:
+    """The next number of series CONTACT that no contact uses yet (imports may have taken some).
+
+    Joins the caller's transaction: drawn numbers are given out again if it rolls back.
+    """
+    try:
+        for _attempt in range(1000):
+            no = number_series_next(code=CONTACT_SERIES)[0]
+            if not Contact.objects.filter(no=no).exists():
+                return no
+    except NumberSeries.DoesNotExist:
+        raise ValidationError(
+            {"no": _("The number series CONTACT is missing: type a no., or ask an admin to set the series up.")},
+            code="no_series",
+        ) from None
+    raise ValidationError(
+        {"no": _("The next 1000 numbers of series CONTACT are taken: type a no.")}, code="series_full"
+    )
+
+
+def _classifications(industry_groups, business_relations, mailing_groups, job_responsibilities):
+    def codes(values):
+        if values is None:
+            return None
+        return list(dict.fromkeys(str(getattr(value, "pk", value)) for value in values))
+
+    return {
+        "industry_groups": codes(industry_groups),
+        "business_relations": codes(business_relations),
+        "mailing_groups": codes(mailing_groups),
+        "job_responsibilities": codes(job_responsibilities),
+    }
+
+
+def _check_classifications(contact: Contact, classifications: dict[str, list[str] | None]) -> None:
+    errors = {}
+    if contact.type != ContactType.COMPANY:
+        for name in ("industry_groups", "business_relations"):
+            if classifications[name]:
+                errors[name] = _("Industry groups and business relations belong to companies only.")
+    if contact.type != ContactType.PERSON and classifications["job_responsibilities"]:
+        errors["job_responsibilities"] = _("Job responsibilities belong to persons only.")
+    if errors:
+        raise ValidationError(errors, code="classification_type")
+
+
+def _write_classifications(contact: Contact, classifications: dict[str, list[str] | None]) -> None:
+    """Make each given classification set exactly the codes given (None: leave it alone)."""
+    for name, codes in classifications.items():
+        if codes is None:
+            continue
+        link_model, field = CLASSIFICATION_LINKS[name]
+        links = link_model.objects.filter(contact=contact)
+        links.exclude(**{f"{field}__in": codes}).delete()
+        existing = set(links.values_list(field, flat=True))
+        link_model.objects.bulk_create(
+            [link_model(contact=contact, **{field: code}) for code in codes if code not in existing]
+        )
+
+
+def _write_alt_addresses(contact: Contact, alt_addresses: list[dict] | None, date_ranges: list[dict] | None) -> None:
+    """Make the contact's alternate addresses and date ranges exactly those given.
+
+    `alt_addresses`: dicts with `code` and any of the address fields (`country` a Country or
+    code). Addresses are matched by code: codes not given are deleted with their ranges
+    (SPEC F1.2), known codes updated in place, new codes inserted.
+    `date_ranges`: dicts with `alt_address_code`, `starting_date`, `ending_date` (or None).
+    Ranges have no identity of their own, so the list given replaces the stored ranges.
+    Codes unique per contact and starting dates unique per contact are the database's to
+    enforce (the caller maps the IntegrityError).
+    """
+    if alt_addresses is not None:
+        wanted = {}
+        for values in alt_addresses:
+            values = dict(values)
+            if "country" in values:
+                country = values.pop("country")
+                values["country_id"] = getattr(country, "pk", country) or None
+            fields = {
+                field: values.get(field) or (None if field == "country_id" else "") for field in ALT_ADDRESS_FIELDS
+            }
+            wanted[values["code"]] = fields
+        ContactAltAddress.objects.filter(contact=contact).exclude(code__in=list(wanted)).delete()
+        existing = {row.code: row for row in ContactAltAddress.objects.filter(contact=contact)}
+        to_update, to_create = [], []
+        for code, fields in wanted.items():
+            row = existing.get(code) or ContactAltAddress(contact=contact, code=code)
+            if row.pk and all(getattr(row, field) == value for field, value in fields.items()):
+                continue
+            for field, value in fields.items():
+                setattr(row, field, value)
+            try:
+                row.full_clean(exclude=["contact"], validate_unique=False, validate_constraints=False)
+            except ValidationError as error:
+                raise ValidationError(
+                    _("Alternate address %(code)s: %(problems)s"),
+                    code="invalid_alt_address",
+                    params={"code": code, "problems": " ".join(error.messages)},
+                ) from error
+            (to_update if row.pk else to_create).append(row)
+        if to_update:
+            ContactAltAddress.objects.bulk_update(to_update, ALT_ADDRESS_FIELDS)
+        ContactAltAddress.objects.bulk_create(to_create)
+    if date_ranges is not None:
+        by_code = dict(ContactAltAddress.objects.filter(contact=contact).values_list("code", "pk"))
+        rows = []
+        for values in date_ranges:
+            code, start, end = values["alt_address_code"], values["starting_date"], values.get("ending_date")
+            if code not in by_code:
+                raise ValidationError(
+                    _('Date range from %(start)s: unknown alternate address code "%(code)s".'),
+                    code="unknown_alt_address",
+                    params={"start": start, "code": code},
+                )
+            if end is not None and start > end:
+                raise ValidationError(
+                    _("Date range from %(start)s: the starting date is after the ending date %(end)s."),
+                    code="start_after_end",
+                    params={"start": start, "end": end},
+                )
+            rows.append(
+                ContactAltAddressDateRange(
+                    contact=contact, alt_address_id=by_code[code], starting_date=start, ending_date=end
+                )
+            )
+        ContactAltAddressDateRange.objects.filter(contact=contact).delete()
+        ContactAltAddressDateRange.objects.bulk_create(rows)

@@ -1,5 +1,235 @@
-"""Placeholder: being written."""
+"""Contact pages: list with criteria, card, create, edit, delete.
 
-from django.views.generic import View
+Views parse input (ContactFilterSet, ContactEditForms), call one selector or service, and
+render or redirect. Login is required by LoginRequiredMiddleware; each view names the
+permission it needs and answers 403 without it.
+"""
 
-ContactListView = ContactCreateView = ContactDetailView = ContactUpdateView = ContactDeleteView = View
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+
+from .. import selectors, services
+from ..filters import CodeFilter, ContactFilterSet
+from ..forms import ContactEditForms
+from ..models import Contact, ContactType
+
+RESULTS_TARGET = "contact-results"
+
+
+def query_without(query, *names: str) -> str:
+    """The query string without the keys `names` and without empty values.
+
+    Used for pagination, export and filter-removal links: a submitted filter form sends
+    every box, and the links need only the criteria that were given.
+    """
+    kept = QueryDict(mutable=True)
+    for name in query:
+        values = [value for value in query.getlist(name) if value != ""]
+        if name not in names and values:
+            kept.setlist(name, values)
+    return kept.urlencode()
+
+
+class ContactListView(PermissionRequiredMixin, View):
+    """Contacts matching the criteria of the query string, 50 a page, by no.
+
+    An invalid criterion (unknown name, unknown code, bad value) shows its errors with status
+    400 and no rows; it never falls back to "all contacts". An htmx request from the filter
+    form or the pagination receives only the results block (`#results` partial).
+    Queries: a constant number (session, user, permissions, one UNION for the filter form's
+    code lists, criteria code checks, one COUNT, one page of rows).
+    """
+
+    permission_required = "crm.view_contact"
+    raise_exception = True
+    template_name = "crm/contact_list.html"
+    paginate_by = 50
+
+    def get(self, request) -> HttpResponse:
+        filterset = ContactFilterSet(request.GET, ignore=("page",))
+        context = {
+            "filterset": filterset,
+            "active_filters": self.active_filters(filterset),
+            "query_without_page": query_without(request.GET, "page"),
+        }
+        status = 200
+        if filterset.is_valid():
+            paginator = selectors.DeferredJoinPaginator(selectors.contact_list(filterset=filterset), self.paginate_by)
+            context["page_obj"] = paginator.get_page(request.GET.get("page"))
+        else:
+            status = 400
+            context["filter_errors"] = filterset.error_lines()
+        if request.htmx and request.htmx.target == RESULTS_TARGET:
+            response = TemplateResponse(request, self.template_name + "#results", context, status=status)
+            # The address bar shows the criteria given, not every empty box of the form.
+            query = query_without(request.GET)
+            response["HX-Push-Url"] = f"{request.path}?{query}" if query else request.path
+            return response
+        self.fill_code_choices(filterset)
+        return TemplateResponse(request, self.template_name, context, status=status)
+
+    @staticmethod
+    def fill_code_choices(filterset: ContactFilterSet) -> None:
+        """Give the form's code lists their options from one query instead of one per list."""
+        code_filters = {
+            name: f.queryset.model
+            for name, f in filterset.filters.items()
+            if isinstance(f, CodeFilter) and getattr(f.queryset.model, "code", None) is not None
+        }
+        choices = selectors.reference_choices(code_filters)
+        for name, options in choices.items():
+            filterset.form.fields[name].widget.choices = options
+
+    @staticmethod
+    def active_filters(filterset: ContactFilterSet) -> list[dict]:
+        """One entry per criterion in the query string: label, values, link that removes it."""
+        data = filterset.data
+        type_labels = dict(ContactType.choices)
+        active = []
+        for name in [*filterset.filters, *filterset.unknown_names]:
+            values = [value for value in data.getlist(name) if value != ""]
+            if not values:
+                continue
+            if name == "type":
+                values = [str(type_labels.get(value, value)) for value in values]
+            label = filterset.filters[name].label if name in filterset.filters else name
+            active.append({"name": name, "label": label, "values": values, "remove": query_without(data, name, "page")})
+        return active
+
+
+class ContactDetailView(PermissionRequiredMixin, View):
+    """The contact card: own fields, company or persons, alternate addresses, classifications."""
+
+    permission_required = "crm.view_contact"
+    raise_exception = True
+    template_name = "crm/contact_detail.html"
+
+    def get(self, request, pk: int) -> HttpResponse:
+        contact = get_object_or_404(selectors.contact_detail_queryset(), pk=pk)
+        card = selectors.contact_card(contact=contact, today=timezone.localdate())
+        return TemplateResponse(request, self.template_name, {"contact": contact, "card": card})
+
+
+class ContactFormMixin:
+    template_name = "crm/contact_form.html"
+
+    def render_forms(self, request, forms: ContactEditForms, *, contact_type: str, status: int = 200):
+        context = {
+            "forms": forms,
+            "form": forms.form,
+            "contact": forms.instance if forms.instance is not None and forms.instance.pk else None,
+            "contact_type": contact_type,
+            "contact_type_label": dict(ContactType.choices)[contact_type],
+        }
+        return TemplateResponse(request, self.template_name, context, status=status)
+
+
+class ContactCreateView(PermissionRequiredMixin, ContactFormMixin, View):
+    """New company or person (`contact_type` "company" or "person"; anything else is 404)."""
+
+    permission_required = "crm.add_contact"
+    raise_exception = True
+
+    def get(self, request, contact_type: str) -> HttpResponse:
+        contact_type = self.valid_type(contact_type)
+        initial = {}
+        if contact_type == ContactType.PERSON and request.GET.get("company_no"):
+            initial["company_no"] = request.GET["company_no"][:20]
+        forms = ContactEditForms(contact_type=contact_type, initial=initial)
+        return self.render_forms(request, forms, contact_type=contact_type)
+
+    def post(self, request, contact_type: str) -> HttpResponse:
+        contact_type = self.valid_type(contact_type)
+        forms = ContactEditForms(contact_type=contact_type, data=request.POST)
+        if forms.is_valid():
+            try:
+                contact = services.contact_create(user=request.user, **forms.service_kwargs())
+            except ValidationError as error:
+                forms.add_service_error(error)
+            else:
+                messages.success(request, _("%(no)s %(name)s was created.") % {"no": contact.no, "name": contact.name})
+                return redirect(contact)
+        return self.render_forms(request, forms, contact_type=contact_type, status=400)
+
+    @staticmethod
+    def valid_type(contact_type: str) -> str:
+        if contact_type not in ContactType.values:
+            raise Http404(_("There is no contact type %(type)r.") % {"type": contact_type})
+        return contact_type
+
+
+class ContactUpdateView(PermissionRequiredMixin, ContactFormMixin, View):
+    """Edit a contact, its classifications, alternate addresses and date ranges."""
+
+    permission_required = "crm.change_contact"
+    raise_exception = True
+
+    def get_contact(self, pk: int) -> Contact:
+        return get_object_or_404(Contact.objects.select_related("company"), pk=pk)
+
+    def get(self, request, pk: int) -> HttpResponse:
+        contact = self.get_contact(pk)
+        forms = ContactEditForms(contact_type=contact.type, instance=contact)
+        return self.render_forms(request, forms, contact_type=contact.type)
+
+    def post(self, request, pk: int) -> HttpResponse:
+        contact = self.get_contact(pk)
+        forms = ContactEditForms(contact_type=contact.type, instance=contact, data=request.POST)
+        if forms.is_valid():
+            try:
+                services.contact_update(user=request.user, contact=contact, **forms.service_kwargs())
+            except ValidationError as error:
+                forms.add_service_error(error)
+            else:
+                messages.success(request, _("%(no)s %(name)s was saved.") % {"no": contact.no, "name": contact.name})
+                return redirect(contact)
+        return self.render_forms(request, forms, contact_type=contact.type, status=400)
+
+
+class ContactDeleteView(PermissionRequiredMixin, View):
+    """Confirm, then delete a contact with its alternate addresses and classifications.
+
+    A company that still has persons is refused: the page says so and offers no button; a
+    POST anyway is refused by the service and reported on the card.
+    """
+
+    permission_required = "crm.delete_contact"
+    raise_exception = True
+    template_name = "crm/contact_confirm_delete.html"
+
+    def get(self, request, pk: int) -> HttpResponse:
+        contact = get_object_or_404(Contact, pk=pk)
+        preview = selectors.contact_delete_preview(contact=contact)
+        return TemplateResponse(request, self.template_name, {"contact": contact, "preview": preview})
+
+    def post(self, request, pk: int) -> HttpResponse:
+        contact = get_object_or_404(Contact, pk=pk)
+        try:
+            deletion = services.contact_delete(user=request.user, contact=contact)
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+            return redirect(contact)
+        messages.success(
+            request,
+            _(
+                "%(no)s was deleted, with %(alt)d alternate address(es), %(ranges)d date range(s) "
+                "and %(links)d classification(s)."
+            )
+            % {
+                "no": deletion.no,
+                "alt": deletion.alt_addresses,
+                "ranges": deletion.date_ranges,
+                "links": deletion.classifications,
+            },
+        )
+        return redirect("crm:contact_list")

@@ -1,0 +1,305 @@
+"""Django admin for every model of the crm app (admins keep reference data here).
+
+Marketing staff work in the pages; admin is for staff admins. Foreign keys use
+autocomplete (a contact table of a million rows cannot be a <select>), the contact list
+never counts the whole table, and contacts cannot be bulk-deleted from the list.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.options import ActionLocation
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .models import (
+    BusinessRelation,
+    Campaign,
+    Contact,
+    ContactAltAddress,
+    ContactAltAddressDateRange,
+    ContactBusinessRelation,
+    ContactIndustryGroup,
+    ContactJobResponsibility,
+    ContactMailingGroup,
+    ContactType,
+    Country,
+    IndustryGroup,
+    JobResponsibility,
+    Language,
+    MailingGroup,
+    NumberSeries,
+    Salesperson,
+    Salutation,
+    SalutationFormula,
+    Territory,
+)
+
+
+class CodedAdmin(admin.ModelAdmin):
+    """Reference data keyed by code: search by code or description."""
+
+    list_display = ("code", "name")
+    search_fields = ("code", "name")
+    ordering = ("code",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # The code is the key other rows store; changing it would orphan them.
+        return ("code",) if obj is not None else ()
+
+
+for model in (Country, Language, Territory, IndustryGroup, BusinessRelation, MailingGroup, JobResponsibility):
+    admin.site.register(model, CodedAdmin)
+
+
+@admin.register(Salesperson)
+class SalespersonAdmin(CodedAdmin):
+    list_display = ("code", "name", "email", "phone", "job_title", "blocked")
+    list_filter = ("blocked",)
+    search_fields = ("code", "name", "email")
+
+
+class SalutationFormulaInline(admin.TabularInline):
+    model = SalutationFormula
+    extra = 0
+    fields = ("language", "type", "formula")
+    autocomplete_fields = ("language",)
+
+
+@admin.register(Salutation)
+class SalutationAdmin(CodedAdmin):
+    inlines = (SalutationFormulaInline,)
+
+
+@admin.register(SalutationFormula)
+class SalutationFormulaAdmin(admin.ModelAdmin):
+    list_display = ("salutation", "language", "type", "formula")
+    list_filter = ("type", "language")
+    search_fields = ("salutation__code", "formula")
+    autocomplete_fields = ("salutation", "language")
+    list_select_related = ("salutation", "language")
+
+
+@admin.register(NumberSeries)
+class NumberSeriesAdmin(admin.ModelAdmin):
+    list_display = ("code", "prefix", "digits", "last_no", "next_number")
+    search_fields = ("code", "prefix")
+
+    @admin.display(description=_("next number"))
+    def next_number(self, obj: NumberSeries) -> str:
+        return obj.format(obj.last_no + 1)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("code",) if obj is not None else ()
+
+
+class NumberFromSeriesForm(forms.ModelForm):
+    """`no` may be left blank: the number series then gives it when the row is saved."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "no" in self.fields:
+            self.fields["no"].required = False
+            self.fields["no"].help_text = _("Leave blank for the next number of the series.")
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    form = NumberFromSeriesForm
+    list_display = ("no", "description", "starting_date", "ending_date", "salesperson")
+    list_filter = ("salesperson", "starting_date")
+    search_fields = ("no", "description")
+    autocomplete_fields = ("salesperson",)
+    list_select_related = ("salesperson",)
+    date_hierarchy = "starting_date"
+
+    def save_model(self, request, obj, form, change):
+        if not obj.no:
+            obj.no = services.number_series_next(code="CAMPAIGN")[0]
+        super().save_model(request, obj, form, change)
+
+
+class AltAddressInline(admin.StackedInline):
+    model = ContactAltAddress
+    extra = 0
+    autocomplete_fields = ("country",)
+    fields = (
+        ("code", "company_name", "company_name_2"),
+        ("address", "address_2"),
+        ("post_code", "city", "county", "country"),
+        ("phone", "mobile_phone", "email"),
+    )
+
+
+class DateRangeInline(admin.TabularInline):
+    model = ContactAltAddressDateRange
+    extra = 0
+    fields = ("alt_address", "starting_date", "ending_date")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # Only this contact's alternate addresses may be picked (saved ones: add the address
+        # first, then its range).
+        formset = super().get_formset(request, obj, **kwargs)
+        field = formset.form.base_fields["alt_address"]
+        field.queryset = ContactAltAddress.objects.filter(contact=obj) if obj is not None else field.queryset.none()
+        return formset
+
+
+class ClassificationInline(admin.TabularInline):
+    extra = 0
+
+
+class IndustryGroupInline(ClassificationInline):
+    model = ContactIndustryGroup
+    autocomplete_fields = ("industry_group",)
+
+
+class BusinessRelationInline(ClassificationInline):
+    model = ContactBusinessRelation
+    autocomplete_fields = ("business_relation",)
+
+
+class MailingGroupInline(ClassificationInline):
+    model = ContactMailingGroup
+    autocomplete_fields = ("mailing_group",)
+
+
+class JobResponsibilityInline(ClassificationInline):
+    model = ContactJobResponsibility
+    autocomplete_fields = ("job_responsibility",)
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    """Contacts: a million rows, so no full count, autocomplete for references, no bulk delete.
+
+    The inlines offered follow the contact's type: industry groups and business relations
+    for companies, job responsibilities for persons (the database refuses the others). A new
+    contact gets its classifications and date ranges once it is saved.
+    """
+
+    form = NumberFromSeriesForm
+    list_display = ("no", "type", "name", "company", "city", "country", "salesperson", "email")
+    list_filter = (
+        "type",
+        "exclude_from_segment",
+        "correspondence_type",
+        "country",
+        "territory",
+        "language",
+        "salesperson",
+    )
+    list_select_related = ("company", "country", "salesperson")
+    search_fields = ("^no", "name", "=email")
+    autocomplete_fields = ("company", "country", "territory", "salesperson", "language", "salutation")
+    show_full_result_count = False
+    list_per_page = 50
+    readonly_fields = ("created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("no", "type", "company", "name", "name_2")}),
+        (_("Person"), {"fields": (("first_name", "middle_name", "surname"), ("initials", "job_title"))}),
+        (
+            _("Address and communication"),
+            {
+                "fields": (
+                    "address",
+                    "address_2",
+                    ("post_code", "city", "county"),
+                    ("country", "territory"),
+                    ("phone", "mobile_phone", "email"),
+                )
+            },
+        ),
+        (
+            _("Marketing"),
+            {
+                "fields": (
+                    ("salesperson", "language", "salutation"),
+                    ("correspondence_type", "exclude_from_segment"),
+                    ("created_at", "updated_at"),
+                )
+            },
+        ),
+    )
+
+    def get_inlines(self, request, obj):
+        if obj is None:
+            return (AltAddressInline, MailingGroupInline)
+        if obj.type == ContactType.COMPANY:
+            return (AltAddressInline, DateRangeInline, IndustryGroupInline, BusinessRelationInline, MailingGroupInline)
+        return (AltAddressInline, DateRangeInline, MailingGroupInline, JobResponsibilityInline)
+
+    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        if not obj.no:
+            obj.no = services.contact_next_no()
+        super().save_model(request, obj, form, change)
+
+
+class ContactRowAdmin(admin.ModelAdmin):
+    """Rows that belong to one contact, searchable by the contact's no. or name."""
+
+    autocomplete_fields = ("contact",)
+    list_select_related = ("contact",)
+    search_fields = ("contact__no", "contact__name")
+    show_full_result_count = False
+
+
+@admin.register(ContactAltAddress)
+class ContactAltAddressAdmin(ContactRowAdmin):
+    list_display = ("contact", "code", "address", "post_code", "city", "country")
+    list_filter = ("country",)
+    search_fields = ("contact__no", "contact__name", "code", "city")
+    autocomplete_fields = ("contact", "country")
+
+
+@admin.register(ContactAltAddressDateRange)
+class ContactAltAddressDateRangeAdmin(ContactRowAdmin):
+    list_display = ("contact", "alt_address", "starting_date", "ending_date")
+    list_filter = ("starting_date",)
+    list_select_related = ("contact", "alt_address")
+    autocomplete_fields = ("contact", "alt_address")
+
+
+class ClassificationLinkAdmin(ContactRowAdmin):
+    """A contact's classification rows: edited on the contact, so left out of the admin index.
+
+    Their verbose names equal those of the classifications themselves ("industry groups"),
+    so listing both would show two identical entries; their lists stay reachable by URL.
+    """
+
+    def has_module_permission(self, request):
+        return False
+
+
+@admin.register(ContactIndustryGroup)
+class ContactIndustryGroupAdmin(ClassificationLinkAdmin):
+    list_display = ("contact", "industry_group")
+    list_filter = ("industry_group",)
+    autocomplete_fields = ("contact", "industry_group")
+
+
+@admin.register(ContactBusinessRelation)
+class ContactBusinessRelationAdmin(ClassificationLinkAdmin):
+    list_display = ("contact", "business_relation")
+    list_filter = ("business_relation",)
+    autocomplete_fields = ("contact", "business_relation")
+
+
+@admin.register(ContactMailingGroup)
+class ContactMailingGroupAdmin(ClassificationLinkAdmin):
+    list_display = ("contact", "mailing_group")
+    list_filter = ("mailing_group",)
+    autocomplete_fields = ("contact", "mailing_group")
+
+
+@admin.register(ContactJobResponsibility)
+class ContactJobResponsibilityAdmin(ClassificationLinkAdmin):
+    list_display = ("contact", "job_responsibility")
+    list_filter = ("job_responsibility",)
+    autocomplete_fields = ("contact", "job_responsibility")

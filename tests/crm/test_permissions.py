@@ -1,0 +1,221 @@
+"""Role × URL matrix (RELIABILITY 18): the exact status of every contact page for every role.
+
+Also: every state-changing POST without a CSRF token is refused, and no GET changes data.
+"""
+
+from __future__ import annotations
+
+import inspect
+from urllib.parse import quote
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from crm.models import Contact, NumberSeries
+from crm.views import transfer
+from tests.conftest import make_user
+from tests.factories import make_campaign, make_company, make_mailing_group, make_person
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "inactive", "nobody", "viewer", "marketing", "admin")
+
+# The import/export pages are another piece of work; until they exist their rows are expected
+# to fail (the placeholder raises NotImplementedError). The mark goes away by itself once
+# crm/views/transfer.py holds the real views, and the rows must then pass.
+TRANSFER_PENDING = "NotImplementedError" in inspect.getsource(transfer)
+PENDING = pytest.mark.xfail(TRANSFER_PENDING, reason="crm/views/transfer.py is still a placeholder", strict=False)
+
+# (name, how to build the URL from the test objects, permission needed or "staff" for admin)
+PAGES = [
+    ("contact_list", lambda o: reverse("crm:contact_list"), "crm.view_contact"),
+    ("contact_detail", lambda o: reverse("crm:contact_detail", args=[o["company"].pk]), "crm.view_contact"),
+    ("contact_create_company", lambda o: reverse("crm:contact_create", args=["company"]), "crm.add_contact"),
+    ("contact_create_person", lambda o: reverse("crm:contact_create", args=["person"]), "crm.add_contact"),
+    ("contact_update", lambda o: reverse("crm:contact_update", args=[o["company"].pk]), "crm.change_contact"),
+    ("contact_delete", lambda o: reverse("crm:contact_delete", args=[o["company"].pk]), "crm.delete_contact"),
+    ("contact_import", lambda o: reverse("crm:contact_import"), "crm.import_contacts"),
+    ("contact_export", lambda o: reverse("crm:contact_export"), "crm.export_contacts"),
+    ("campaign_list", lambda o: reverse("crm:campaign_list"), "crm.view_campaign"),
+    ("campaign_detail", lambda o: reverse("crm:campaign_detail", args=[o["campaign"].pk]), "crm.view_campaign"),
+    ("admin_index", lambda o: reverse("admin:index"), "staff"),
+    ("admin_contact_change", lambda o: reverse("admin:crm_contact_change", args=[o["company"].pk]), "staff"),
+]
+TRANSFER_PAGES = {"contact_import", "contact_export"}
+
+# What each role may do (crm/roles.py): viewers read, marketing works on contacts, admins
+# hold every CRM permission and are staff.
+ALLOWED = {
+    "anonymous": set(),
+    "inactive": set(),
+    "nobody": set(),
+    "viewer": {"crm.view_contact", "crm.view_campaign"},
+    "marketing": {
+        "crm.view_contact",
+        "crm.view_campaign",
+        "crm.add_contact",
+        "crm.change_contact",
+        "crm.delete_contact",
+        "crm.import_contacts",
+        "crm.export_contacts",
+    },
+    "admin": {
+        "crm.view_contact",
+        "crm.view_campaign",
+        "crm.add_contact",
+        "crm.change_contact",
+        "crm.delete_contact",
+        "crm.import_contacts",
+        "crm.export_contacts",
+        "staff",
+    },
+}
+
+
+def expected_status(role: str, needed: str) -> int:
+    if role in ("anonymous", "inactive"):
+        return 302  # to the login page: an inactive user's session does not authenticate
+    if needed == "staff":
+        return 200 if "staff" in ALLOWED[role] else 302  # admin sends non-staff to its own login
+    return 200 if needed in ALLOWED[role] else 403
+
+
+def login_urls(role: str, needed: str) -> set[str]:
+    """Where a refused request is sent to sign in.
+
+    Signed-in non-staff users meet admin's own login page; signed-out users may meet either
+    (LoginRequiredMiddleware answers before admin does for most admin URLs).
+    """
+    if needed != "staff":
+        return {reverse("login")}
+    if role in ("anonymous", "inactive"):
+        return {reverse("admin:login"), reverse("login")}
+    return {reverse("admin:login")}
+
+
+def client_for(role: str) -> tuple[Client, User | None]:
+    client = Client()
+    if role == "anonymous":
+        return client, None
+    if role == "inactive":
+        user = make_user("marketing", "inactive-user", is_active=False)
+    else:
+        user = make_user(None if role == "nobody" else role)
+    client.force_login(user)
+    return client, user
+
+
+@pytest.fixture
+def objects(db) -> dict:
+    company = make_company(no="CO1", name="Acme")
+    return {"company": company, "campaign": make_campaign(no="CP0001")}
+
+
+def matrix():
+    for name, url, needed in PAGES:
+        for role in ROLES:
+            marks = [PENDING] if name in TRANSFER_PAGES else []
+            yield pytest.param(name, url, needed, role, id=f"{name}-{role}", marks=marks)
+
+
+@pytest.mark.parametrize(("name", "url", "needed", "role"), list(matrix()))
+def test_role_url_matrix(objects, name, url, needed, role):
+    client, _user = client_for(role)
+    path = url(objects)
+
+    response = client.get(path)
+
+    expected = expected_status(role, needed)
+    assert response.status_code == expected, f"{role} GET {path}"
+    if expected == 302:
+        assert response["Location"] in {f"{login}?next={quote(path)}" for login in login_urls(role, needed)}
+
+
+def test_the_matrix_covers_every_page_of_the_crm_namespace():
+    from crm import page_urls
+
+    names = {pattern.name for pattern in page_urls.urlpatterns}
+    covered = {name.removesuffix("_company").removesuffix("_person") for name, _url, _perm in PAGES}
+    assert names <= covered
+
+
+@pytest.mark.parametrize("permission", sorted(ALLOWED["marketing"]))
+def test_an_inactive_user_has_no_permission_at_all(permission):
+    user = make_user("marketing", "inactive-user", is_active=False)
+    assert user.has_perm(permission) is False
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        lambda o: reverse("crm:contact_list"),
+        lambda o: reverse("crm:contact_detail", args=[o["company"].pk]),
+        lambda o: reverse("crm:campaign_list"),
+        lambda o: reverse("crm:campaign_detail", args=[o["campaign"].pk]),
+    ],
+    ids=["contact_list", "contact_detail", "campaign_list", "campaign_detail"],
+)
+def test_read_only_pages_refuse_post_with_405(objects, admin_client_crm, path):
+    assert admin_client_crm.post(path(objects)).status_code == 405
+
+
+# --- CSRF -------------------------------------------------------------------------------
+
+POSTS = [
+    ("contact_create", lambda o: reverse("crm:contact_create", args=["company"]), {"name": "Sneaky"}),
+    ("contact_update", lambda o: reverse("crm:contact_update", args=[o["company"].pk]), {"name": "Sneaky"}),
+    ("contact_delete", lambda o: reverse("crm:contact_delete", args=[o["company"].pk]), {}),
+    ("contact_import", lambda o: reverse("crm:contact_import"), {}),
+    ("admin_contact_change", lambda o: reverse("admin:crm_contact_change", args=[o["company"].pk]), {"name": "X"}),
+    ("admin_contact_delete", lambda o: reverse("admin:crm_contact_delete", args=[o["company"].pk]), {"post": "yes"}),
+    ("admin_series_change", lambda o: reverse("admin:crm_numberseries_change", args=["CONTACT"]), {"last_no": "9"}),
+]
+
+
+@pytest.mark.parametrize(("name", "url", "data"), POSTS, ids=[p[0] for p in POSTS])
+def test_state_changing_post_without_csrf_token_is_refused(objects, name, url, data):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("admin"))
+    before = snapshot()
+
+    response = client.post(url(objects), data)
+
+    assert response.status_code == 403
+    assert snapshot() == before
+
+
+# --- GET is safe ------------------------------------------------------------------------
+
+
+def snapshot() -> dict:
+    """Every row of the crm and interactions apps, as values (compares content, not counts)."""
+    state = {}
+    for label in ("crm", "interactions"):
+        for model in apps.get_app_config(label).get_models():
+            state[model._meta.label] = sorted(map(repr, model._default_manager.values_list()))
+    return state
+
+
+def get_matrix():
+    for name, url, _needed in PAGES:
+        marks = [PENDING] if name in TRANSFER_PAGES else []
+        yield pytest.param(url, id=name, marks=marks)
+
+
+@pytest.mark.parametrize("url", list(get_matrix()))
+def test_a_get_never_changes_data(objects, url):
+    client, _user = client_for("admin")
+    make_person(company=objects["company"])
+    make_mailing_group()
+    before = snapshot()
+    series = NumberSeries.objects.get(code="CONTACT").last_no
+
+    response = client.get(url(objects))
+
+    assert response.status_code == 200
+    assert snapshot() == before
+    assert NumberSeries.objects.get(code="CONTACT").last_no == series
+    assert Contact.objects.filter(pk=objects["company"].pk).exists()
