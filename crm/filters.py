@@ -22,6 +22,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
@@ -52,10 +53,17 @@ class RepeatableTextInput(forms.TextInput):
             values = [values]
         return [value for value in values if value not in (None, "")]
 
-    def format_value(self, value):
-        if isinstance(value, list | tuple):
-            return ", ".join(str(v) for v in value) or None
-        return super().format_value(value)
+    def render(self, name, value, attrs=None, renderer=None):
+        # One box per value, so submitting the form again keeps "any of these" as it was.
+        values = list(value) if isinstance(value, list | tuple) else [value]
+        if len(values) <= 1:
+            return super().render(name, values[0] if values else None, attrs, renderer)
+        attrs = dict(attrs or {})
+        boxes = []
+        for item in values:
+            boxes.append(super().render(name, item, attrs, renderer))
+            attrs.pop("id", None)
+        return mark_safe("".join(boxes))  # each box was rendered (escaped) by Django
 
 
 class RepeatableCharField(forms.Field):

@@ -150,3 +150,11 @@ def test_selection_is_one_query_plus_one_per_code_list(world, django_assert_max_
         assert filterset.is_valid()
         assert list(filterset.qs.values_list("no", flat=True)) == ["C1", "P1"]
     assert Contact.objects.count() == 6
+
+
+def test_a_repeated_text_criterion_renders_one_box_per_value_and_round_trips(world):
+    filterset = ContactFilterSet("city=Delft&city=Berlin")
+    html = str(filterset.form["city"])
+    assert html.count('name="city"') == 2
+    assert 'value="Delft"' in html and 'value="Berlin"' in html
+    assert html.count('id="id_city"') == 1
