@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from .models import InteractionGroup, InteractionTemplate, InteractionTemplateLanguage
+from .services import interaction_template_ensure_language_row
 
 
 @admin.register(InteractionGroup)
@@ -49,6 +50,11 @@ class InteractionTemplateAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ("code",) if obj is not None else ()
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # After the inline rows are saved, so a row the admin added for the language counts.
+        interaction_template_ensure_language_row(template=form.instance)
 
 
 @admin.register(InteractionTemplateLanguage)

@@ -47,3 +47,29 @@ def test_one_row_per_template_language_including_the_blank_language():
     InteractionTemplateLanguage.objects.create(template=template, language=make_language("ENU"))
     with pytest.raises(IntegrityError), transaction.atomic():
         InteractionTemplateLanguage.objects.create(template=template, language=make_language("ENU"))
+
+
+def test_saving_a_template_in_admin_creates_the_row_of_its_default_language(client, django_user_model):
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin)
+    group = make_interaction_group("LETTER")
+    language = make_language("DEU")
+    response = client.post(
+        "/admin/interactions/interactiontemplate/add/",
+        {
+            "code": "SPRING",
+            "group": group.pk,
+            "description": "Frühlingsbrief",
+            "unit_cost": "1.00",
+            "unit_duration": "3",
+            "information_flow": "outbound",
+            "initiated_by": "us",
+            "correspondence_type": "hard_copy",
+            "language": language.pk,
+            "languages-TOTAL_FORMS": "0",
+            "languages-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    row = InteractionTemplateLanguage.objects.get(template_id="SPRING")
+    assert (row.language_id, row.description) == ("DEU", "Frühlingsbrief")
