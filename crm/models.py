@@ -202,11 +202,12 @@ class SalutationFormula(models.Model):
     def clean(self) -> None:
         unknown = set(re.findall(r"%(\w+)", self.formula)) - set(self.PLACEHOLDERS)
         if unknown:
-            raise ValidationError(
-                {"formula": _("Unknown placeholder(s): %(names)s.")},
+            error = ValidationError(
+                _("Unknown placeholder(s): %(names)s."),
                 params={"names": ", ".join(f"%{name}" for name in sorted(unknown))},
                 code="unknown_placeholder",
             )
+            raise ValidationError({"formula": error})
 
     def render(self, parts: dict[str, str]) -> str:
         """The greeting for a contact whose name parts are `parts` (missing keys are empty)."""

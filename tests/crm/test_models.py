@@ -82,7 +82,7 @@ def test_salutation_formula_with_unknown_placeholder_is_refused():
     formula = SalutationFormula(salutation=make_salutation(), type="formal", formula="Dear %1 %surname")
     with pytest.raises(ValidationError) as error:
         formula.full_clean()
-    assert "Unknown placeholder" in str(error.value)
+    assert error.value.message_dict == {"formula": ["Unknown placeholder(s): %1."]}
 
 
 def test_one_formula_per_salutation_language_and_type_also_without_language():

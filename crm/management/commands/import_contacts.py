@@ -1,0 +1,51 @@
+"""`manage.py import_contacts FILE.csv` (CONTRACT.md, "Set-up and contacts")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from crm.transfer import ImportFailed, contacts_import_csv, csv_size_problem
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or update contacts by `no` from a CSV file, all or nothing. On bad input every "
+        "problem is written to stderr, one line each, nothing is imported and the exit status is 1."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("file", help="CSV file with a header line; comma or semicolon separated.")
+        parser.add_argument(
+            "--encoding",
+            default="utf-8-sig",
+            help='Text encoding of the file (default: UTF-8, with or without BOM; e.g. "cp1252" for old Excel files).',
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Check the file and report what it would do, then roll everything back.",
+        )
+
+    def handle(self, *args, file: str, encoding: str, dry_run: bool, verbosity: int, **options) -> None:
+        path = Path(file)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise CommandError(f"cannot read {file}: {exc.strerror}", returncode=1) from exc
+        if problem := csv_size_problem(size):
+            self._fail([problem])
+        progress = self.stderr.write if self.stderr.isatty() else None
+        try:
+            result = contacts_import_csv(data=path.read_bytes(), encoding=encoding, dry_run=dry_run, progress=progress)
+        except ImportFailed as exc:
+            self._fail(exc.errors)
+        if verbosity >= 1:
+            prefix = "dry run, nothing written: would have " if dry_run else ""
+            self.stdout.write(f"{prefix}created {result.created}, updated {result.updated}")
+
+    def _fail(self, errors: list[str]) -> None:
+        for line in errors:
+            self.stderr.write(line)
+        raise CommandError(f"nothing was imported ({len(errors)} problem(s))", returncode=1)
