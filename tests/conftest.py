@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
-from crm.roles import ADMIN, MARKETING, VIEWER
+from crm.roles import ADMIN, MARKETING, VIEWER, apply_roles
 
 ROLE_GROUPS = {"viewer": VIEWER, "marketing": MARKETING, "admin": ADMIN}
+
+
+@pytest.fixture(autouse=True)
+def _migration_data(request):
+    """Give transactional tests the rows data migrations create (roles, number series).
+
+    Transactional tests flush the database after each test, which also removes those rows.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    apply_roles(apps)
+    number_series = importlib.import_module("crm.migrations.0004_number_series")
+    number_series.forward(apps, None)
 
 
 def make_user(role: str | None, username: str | None = None, **kwargs) -> User:
