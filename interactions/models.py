@@ -29,6 +29,14 @@ class InitiatedBy(models.TextChoices):
     THEM = "them", _("Them")
 
 
+class Evaluation(models.TextChoices):
+    VERY_POSITIVE = "very_positive", _("Very positive")
+    POSITIVE = "positive", _("Positive")
+    NEUTRAL = "neutral", _("Neutral")
+    NEGATIVE = "negative", _("Negative")
+    VERY_NEGATIVE = "very_negative", _("Very negative")
+
+
 class InteractionGroup(CodedModel):
     name = models.CharField(_("description"), max_length=100, blank=True)
 

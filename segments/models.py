@@ -1,1 +1,348 @@
-"""Segments (SPEC F1.12–F1.18): built by the segments work."""
+"""Segments: the worksheet of contacts to send one interaction (SPEC F1.12–F1.17, D1–D6).
+
+A segment is a header (the interaction settings) plus lines, one per contact to reach. Lines
+come from criteria steps (add, reduce, refine, reuse of saved criteria or of a logged segment)
+or from manual edits, which are steps too. Exact undo (D3) needs two facts per step:
+- every line records the step that added it (`SegmentLine.step`), so undoing an add deletes
+  exactly those lines;
+- a line removed by a step is moved, with every value it had, to `RemovedSegmentLine`, so
+  undoing a removal puts it back unchanged under its old line number.
+
+A line follows its header except the interaction fields a user set on that line by hand
+(D1); `SegmentLine.overrides` is a bit set of those fields (`OVERRIDABLE_FIELDS`), so header
+changes propagate with one UPDATE per field group.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Campaign, Contact, ContactAltAddress, CorrespondenceType, Language, Salesperson
+from interactions.models import (
+    Evaluation,
+    InformationFlow,
+    InitiatedBy,
+    InteractionGroup,
+    InteractionTemplate,
+)
+
+# The interaction fields a line may override (D1), in bit order. Never reorder: the bits
+# are stored. Append new fields at the end.
+OVERRIDABLE_FIELDS = (
+    "description",
+    "subject",
+    "correspondence_type",
+    "language",
+    "salesperson",
+    "date",
+    "cost",
+    "duration",
+    "information_flow",
+    "initiated_by",
+    "evaluation",
+    "campaign",
+    "campaign_target",
+    "campaign_response",
+    "interaction_template",
+    "send_as_attachment",
+)
+OVERRIDE_BIT = {name: 1 << index for index, name in enumerate(OVERRIDABLE_FIELDS)}
+
+
+def today():
+    return timezone.localdate()
+
+
+class InteractionFields(models.Model):
+    """The interaction settings a header holds as defaults and a line holds for its contact."""
+
+    description = models.CharField(_("description"), max_length=100, blank=True)
+    interaction_template = models.ForeignKey(
+        InteractionTemplate,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("interaction template"),
+    )
+    interaction_group = models.ForeignKey(
+        InteractionGroup,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("interaction group"),
+    )
+    salesperson = models.ForeignKey(
+        Salesperson, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("salesperson")
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("campaign")
+    )
+    campaign_target = models.BooleanField(_("campaign target"), default=False)
+    campaign_response = models.BooleanField(_("campaign response"), default=False)
+    date = models.DateField(_("date"), default=today)
+    subject = models.CharField(_("subject"), max_length=100, blank=True)
+    language = models.ForeignKey(
+        Language, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("language")
+    )
+    correspondence_type = models.CharField(
+        _("correspondence type"), max_length=10, choices=CorrespondenceType.choices, blank=True
+    )
+    information_flow = models.CharField(
+        _("information flow"), max_length=10, choices=InformationFlow.choices, blank=True
+    )
+    initiated_by = models.CharField(_("initiated by"), max_length=10, choices=InitiatedBy.choices, blank=True)
+    send_as_attachment = models.BooleanField(
+        _("send Word document as attachment"),
+        default=False,
+        help_text=_("E-mail: attach the merged Word document instead of using it as the message body."),
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Segment(InteractionFields):
+    """A segment header (SPEC F1.12). `unit_cost`/`unit_duration` become each line's cost/duration."""
+
+    no = models.CharField(_("no."), max_length=20, unique=True)
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    unit_cost = models.DecimalField(
+        _("unit cost"), max_digits=12, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)]
+    )
+    unit_duration = models.DecimalField(
+        _("unit duration (min.)"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0)],
+    )
+    ignore_contact_correspondence_type = models.BooleanField(_("ignore contact correspondence type"), default=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["no"]
+        permissions = [("log_segment", _("Can log segments")), ("run_mail_merge", _("Can run the Word mail merge"))]
+        constraints = [
+            models.CheckConstraint(condition=~Q(no=""), name="segment_no_not_blank"),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0), name="segment_unit_cost_not_negative"),
+            models.CheckConstraint(condition=Q(unit_duration__gte=0), name="segment_unit_duration_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.no} {self.description}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("segments:segment_detail", args=[self.no])
+
+    def natural_key(self) -> tuple[str]:
+        return (self.no,)
+
+
+class SegmentLanguage(models.Model):
+    """The segment's copy of one language row of its template: description and subject (F1.14)."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="languages")
+    language = models.ForeignKey(Language, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    description = models.CharField(_("description"), max_length=100, blank=True)
+    subject = models.CharField(_("subject"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("segment language")
+        verbose_name_plural = _("segment languages")
+        ordering = ["segment", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["segment", "language"], condition=Q(language__isnull=False), name="segment_language_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["segment"], condition=Q(language__isnull=True), name="segment_blank_language_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id}/{self.language_id or '-'}"
+
+
+class StepAction(models.TextChoices):
+    ADD = "add", _("Add contacts")
+    REDUCE = "reduce", _("Remove contacts – reduce")
+    REFINE = "refine", _("Remove contacts – refine")
+    REUSE_CRITERIA = "reuse_criteria", _("Reuse saved criteria")
+    REUSE_LOGGED = "reuse_logged", _("Reuse logged segment")
+
+
+class CriteriaOptions(models.Model):
+    """One criteria step's action, filter (a QUERY string) and options (SPEC F1.15)."""
+
+    action = models.CharField(_("action"), max_length=20, choices=StepAction.choices)
+    filter = models.TextField(_("filter"), blank=True, help_text=_("The step's QUERY string."))
+    allow_existing = models.BooleanField(_("allow existing contacts"), default=False)
+    expand_contact = models.BooleanField(_("expand contact"), default=False)
+    allow_company_with_persons = models.BooleanField(_("allow company with persons"), default=False)
+    ignore_exclusion = models.BooleanField(_("ignore exclusion"), default=False)
+    entire_companies = models.BooleanField(_("entire companies"), default=False)
+
+    class Meta:
+        abstract = True
+
+
+class CriteriaStep(CriteriaOptions):
+    """A step that changed a segment's lines, in order (`position` 1, 2, …).
+
+    A step that replays saved criteria or a logged segment is one undo unit: its replayed
+    steps are its children (`parent`), and undo reverses the parent with all of them.
+    """
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField(_("step"))
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
+    manual = models.BooleanField(_("manual"), default=False, help_text=_("A line typed or deleted by hand."))
+    source = models.CharField(
+        _("source"), max_length=40, blank=True, help_text=_("Saved criteria code or logged segment id replayed.")
+    )
+    lines_added = models.PositiveIntegerField(_("lines added"), default=0)
+    lines_removed = models.PositiveIntegerField(_("lines removed"), default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("criteria step")
+        verbose_name_plural = _("criteria steps")
+        ordering = ["segment", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "position"], name="criteria_step_position_unique"),
+            models.CheckConstraint(condition=Q(action__in=StepAction.values), name="criteria_step_action_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} step {self.position}: {self.get_action_display()}"
+
+
+class LineFields(InteractionFields):
+    """What a segment line holds; shared by live lines and lines kept for undo."""
+
+    line_no = models.BigIntegerField(_("line no."))
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+", verbose_name=_("contact"))
+    alt_address = models.ForeignKey(
+        ContactAltAddress,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("alternate address"),
+    )
+    cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    duration = models.DecimalField(_("duration (min.)"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    evaluation = models.CharField(_("evaluation"), max_length=20, choices=Evaluation.choices, blank=True)
+    personal_text = models.TextField(_("personal text"), blank=True)
+    overrides = models.PositiveIntegerField(_("overridden fields"), default=0)
+
+    class Meta:
+        abstract = True
+
+    def is_overridden(self, field: str) -> bool:
+        return bool(self.overrides & OVERRIDE_BIT[field])
+
+    @property
+    def overridden_fields(self) -> list[str]:
+        return [name for name in OVERRIDABLE_FIELDS if self.overrides & OVERRIDE_BIT[name]]
+
+
+class SegmentLine(LineFields):
+    """One contact to reach, with its interaction values (SPEC F1.13)."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="lines")
+    step = models.ForeignKey(
+        CriteriaStep, on_delete=models.PROTECT, related_name="lines", verbose_name=_("added by step")
+    )
+
+    class Meta:
+        verbose_name = _("segment line")
+        verbose_name_plural = _("segment lines")
+        ordering = ["segment", "line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "line_no"], name="segment_line_no_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["segment", "contact"], name="segment_line_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} line {self.line_no}"
+
+
+class RemovedSegmentLine(LineFields):
+    """A line as it was when step `removed_by` removed it; undo of that step restores it."""
+
+    line_id = models.BigIntegerField(_("line id"))
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+")
+    step = models.ForeignKey(CriteriaStep, on_delete=models.CASCADE, related_name="+")
+    removed_by = models.ForeignKey(CriteriaStep, on_delete=models.CASCADE, related_name="removed_lines")
+
+    class Meta:
+        verbose_name = _("removed segment line")
+        verbose_name_plural = _("removed segment lines")
+        indexes = [models.Index(fields=["removed_by"], name="removed_line_step_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} line {self.line_no} (removed)"
+
+
+class SavedCriteria(models.Model):
+    """A named recipe of criteria steps to replay on any segment (SPEC F1.16)."""
+
+    code = models.CharField(_("code"), max_length=10, unique=True)
+    description = models.CharField(_("description"), max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("saved criteria")
+        verbose_name_plural = _("saved criteria")
+        ordering = ["code"]
+        constraints = [models.CheckConstraint(condition=~Q(code=""), name="saved_criteria_code_not_blank")]
+
+    def __str__(self) -> str:
+        return f"{self.code} – {self.description}" if self.description else self.code
+
+
+class SavedCriteriaStep(CriteriaOptions):
+    saved_criteria = models.ForeignKey(SavedCriteria, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField(_("step"))
+
+    class Meta:
+        verbose_name = _("saved criteria step")
+        verbose_name_plural = _("saved criteria steps")
+        ordering = ["saved_criteria", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["saved_criteria", "position"], name="saved_criteria_step_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.saved_criteria_id} step {self.position}"
