@@ -1,0 +1,305 @@
+"""Demo data (crm.demo, seed_demo) and demo users (create_demo_users)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from crm.demo import demo_seed
+from crm.management.commands.create_demo_users import REFUSED_WITHOUT_DEBUG
+from crm.models import (
+    Campaign,
+    Contact,
+    ContactAltAddress,
+    ContactAltAddressDateRange,
+    ContactBusinessRelation,
+    ContactIndustryGroup,
+    ContactJobResponsibility,
+    ContactMailingGroup,
+    Country,
+    Language,
+    NumberSeries,
+    SalutationFormula,
+)
+from interactions.models import InteractionTemplate, InteractionTemplateLanguage
+from tests.factories import make_company
+
+pytestmark = pytest.mark.django_db
+
+
+def contacts_digest() -> str:
+    """A digest of what a user sees of every contact: no., name, city, company no., address, e-mail."""
+    rows = Contact.objects.order_by("no").values_list(
+        "no", "name", "city", "company__no", "post_code", "address", "email", "exclude_from_segment"
+    )
+    links = sorted(
+        (contact_no, code)
+        for model, field in (
+            (ContactIndustryGroup, "industry_group_id"),
+            (ContactBusinessRelation, "business_relation_id"),
+            (ContactMailingGroup, "mailing_group_id"),
+            (ContactJobResponsibility, "job_responsibility_id"),
+        )
+        for contact_no, code in model.objects.values_list("contact__no", field)
+    )
+    return hashlib.sha256(repr((list(rows), links)).encode()).hexdigest()
+
+
+def seed_in_throwaway_state(**kwargs) -> str:
+    """Seed into the empty database, take the digest, then roll everything back."""
+    with transaction.atomic():
+        demo_seed(**kwargs)
+        digest = contacts_digest()
+        transaction.set_rollback(True)
+    return digest
+
+
+def test_same_seed_gives_the_same_contacts_and_another_seed_other_ones():
+    first = seed_in_throwaway_state(contacts=300, seed=7)
+    again = seed_in_throwaway_state(contacts=300, seed=7)
+    other = seed_in_throwaway_state(contacts=300, seed=8)
+
+    assert Contact.objects.count() == 0
+    assert first == again
+    assert first != other
+
+
+@pytest.fixture
+def seeded():
+    return demo_seed(contacts=2000, seed=3)
+
+
+def test_numbers_come_from_the_contact_series_in_one_block(seeded):
+    numbers = list(Contact.objects.order_by("id").values_list("no", flat=True))
+
+    assert numbers == [f"CT{n:06d}" for n in range(1, 2001)]
+    assert NumberSeries.objects.get(code="CONTACT").last_no == 2000
+    assert (seeded.first_no, seeded.last_no) == ("CT000001", "CT002000")
+
+
+def test_about_one_in_five_is_a_company_and_most_persons_work_for_one(seeded):
+    companies = Contact.objects.companies().count()
+    persons = Contact.objects.persons()
+    private = persons.filter(company__isnull=True).count()
+
+    assert 0.15 <= companies / 2000 <= 0.25
+    assert 0.05 <= private / persons.count() <= 0.25
+    assert (seeded.companies, seeded.persons, seeded.private_persons) == (companies, persons.count(), private)
+    assert not persons.exclude(company__isnull=True).exclude(company__type="company").exists()
+    assert not Contact.objects.companies().filter(company__isnull=False).exists()
+
+
+def test_classifications_follow_the_company_and_person_rules(seeded):
+    assert not ContactIndustryGroup.objects.exclude(contact__type="company").exists()
+    assert not ContactBusinessRelation.objects.exclude(contact__type="company").exists()
+    assert not ContactJobResponsibility.objects.exclude(contact__type="person").exists()
+    assert ContactMailingGroup.objects.filter(contact__type="company").exists()
+    assert ContactMailingGroup.objects.filter(contact__type="person").exists()
+    companies = Contact.objects.companies()
+    assert companies.filter(pk__in=ContactIndustryGroup.objects.values("contact")).count() == companies.count()
+    assert companies.filter(pk__in=ContactBusinessRelation.objects.values("contact")).count() == companies.count()
+
+
+def test_some_contacts_are_excluded_and_some_have_alternate_addresses_with_valid_ranges(seeded):
+    excluded = Contact.objects.filter(exclude_from_segment=True).count()
+    assert 10 <= excluded <= 80
+    assert seeded.excluded == excluded
+
+    alternates = ContactAltAddress.objects.count()
+    assert 20 <= alternates <= 120
+    ranges = ContactAltAddressDateRange.objects.select_related("alt_address")
+    assert ranges.count() >= alternates
+    for date_range in ranges:
+        assert date_range.alt_address.contact_id == date_range.contact_id
+        assert date_range.ending_date is None or date_range.starting_date <= date_range.ending_date
+    assert ranges.filter(ending_date__isnull=True).exists()
+
+
+def test_contacts_pass_field_validation_and_look_real(seeded):
+    references = ["company", "country", "territory", "salesperson", "language", "salutation"]  # FKs: the DB checks
+    for contact in Contact.objects.all():
+        contact.clean_fields(exclude=references)
+        assert contact.country_id and contact.city and contact.post_code and contact.address
+        assert contact.salesperson_id and contact.language_id and contact.territory_id and contact.salutation_id
+        assert not contact.email or contact.email.endswith(".example")
+    for address in ContactAltAddress.objects.all():
+        address.clean_fields(exclude=["contact", "country"])
+    countries = set(Contact.objects.values_list("country", flat=True).distinct())
+    assert {"NL", "DE", "GB", "FR", "BE", "US"} <= countries
+    assert Contact.objects.filter(country="NL", post_code__regex=r"^\d{4} [A-Z]{2}$").exists()
+    assert not Contact.objects.filter(country="NL").exclude(post_code__regex=r"^\d{4} [A-Z]{2}$").exists()
+    assert not Contact.objects.filter(country="DE").exclude(post_code__regex=r"^\d{5}$").exists()
+    assert Contact.objects.persons().filter(country="NL").exclude(middle_name="").exists()
+
+
+def test_every_contact_has_formal_and_informal_salutations_in_every_language(seeded):
+    languages = set(Language.objects.values_list("code", flat=True))
+    assert {"EN", "NL", "DE", "FR"} <= languages
+    formulas = {(f.salutation_id, f.language_id, f.type): f for f in SalutationFormula.objects.all()}
+    used = set(Contact.objects.values_list("salutation", flat=True).distinct())
+    for code in used:
+        for language in [*languages, None]:
+            for kind in ("formal", "informal"):
+                formula = formulas[(code, language, kind)]
+                formula.clean()
+    placeholders = " ".join(f.formula for f in formulas.values())
+    for name in SalutationFormula.PLACEHOLDERS:
+        assert f"%{name}" in placeholders
+    person = Contact.objects.persons().filter(salutation="MR", middle_name="van den").first()
+    if person:
+        assert formulas[("MR", "NL", "formal")].render(person.name_parts()) == f"Geachte heer van den {person.surname},"
+
+
+def test_reference_data_covers_templates_campaign_and_countries(seeded):
+    assert set(Country.objects.values_list("code", flat=True)) >= {"NL", "DE", "GB", "FR", "BE", "US"}
+    letter = InteractionTemplate.objects.get(code="LETTER")
+    newsletter = InteractionTemplate.objects.get(code="NEWSLETTER")
+    assert letter.correspondence_type == "hard_copy"
+    assert newsletter.correspondence_type == "email"
+    assert letter.campaign == Campaign.objects.get()
+    for template in (letter, newsletter):
+        rows = InteractionTemplateLanguage.objects.filter(template=template)
+        assert set(rows.values_list("language", flat=True)) == {"EN", "NL", "DE", "FR"}
+        assert all(row.subject for row in rows)
+        assert rows.filter(language=template.language_id).exists()
+
+
+def test_seeding_again_adds_contacts_and_keeps_reference_data(seeded):
+    formulas = SalutationFormula.objects.count()
+
+    second = demo_seed(contacts=10, seed=3)
+
+    assert Contact.objects.count() == 2010
+    assert (second.first_no, second.last_no) == ("CT002001", "CT002010")
+    assert SalutationFormula.objects.count() == formulas
+    assert Campaign.objects.count() == 1
+
+
+def test_query_count_does_not_grow_with_the_number_of_contacts(django_assert_max_num_queries):
+    with transaction.atomic(), CaptureQueriesContext(connection) as small:
+        demo_seed(contacts=200)
+        transaction.set_rollback(True)
+    assert len(small) <= 60
+
+    with django_assert_max_num_queries(len(small)):
+        demo_seed(contacts=2000)
+    assert Contact.objects.count() == 2000
+
+
+def test_a_failure_half_way_writes_nothing():
+    make_company(no="CT000150", name="Already here")
+
+    with pytest.raises(IntegrityError):
+        demo_seed(contacts=300)
+
+    assert list(Contact.objects.values_list("no", flat=True)) == ["CT000150"]
+    assert NumberSeries.objects.get(code="CONTACT").last_no == 0
+    assert not Language.objects.exists()
+    assert not ContactMailingGroup.objects.exists()
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def test_seed_demo_prints_a_one_line_summary():
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("seed_demo", "--contacts", "120", "--seed", "5", stdout=out, stderr=err)
+
+    assert Contact.objects.count() == 120
+    assert re.fullmatch(r"Seeded 120 contacts \(CT000001–CT000120\): .* in \d+\.\d s\.\n", out.getvalue())
+    assert err.getvalue() == ""
+
+
+def test_seed_demo_if_empty_does_nothing_when_contacts_exist():
+    make_company(name="Mine")
+    err = io.StringIO()
+
+    call_command("seed_demo", "--if-empty", "--contacts", "50", stdout=io.StringIO(), stderr=err)
+
+    assert Contact.objects.count() == 1
+    assert not Language.objects.exists()
+    assert "nothing seeded" in err.getvalue()
+
+
+def test_seed_demo_if_empty_seeds_an_empty_database():
+    call_command("seed_demo", "--if-empty", "--contacts", "50", stdout=io.StringIO())
+
+    assert Contact.objects.count() == 50
+
+
+class TerminalStream(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_seed_demo_shows_progress_on_a_terminal_only():
+    err = TerminalStream()
+
+    call_command("seed_demo", "--contacts", "30", stdout=io.StringIO(), stderr=err)
+
+    assert "\rSeeding contacts: 30 / 30 (100%)" in err.getvalue()
+
+
+@pytest.mark.parametrize("value", ["-5", "many"])
+def test_seed_demo_rejects_a_bad_number_of_contacts(value):
+    with pytest.raises(CommandError, match="--contacts"):
+        call_command("seed_demo", "--contacts", value, stdout=io.StringIO())
+
+    assert not Contact.objects.exists()
+
+
+# --- demo users ------------------------------------------------------------------------------
+
+
+def test_create_demo_users_is_idempotent_and_resets_passwords(settings):
+    settings.DEBUG = True
+    out = io.StringIO()
+    call_command("create_demo_users", stdout=out)
+    admin = User.objects.get(username="admin")
+    admin.set_password("changed")
+    admin.is_active = False
+    admin.save()
+
+    call_command("create_demo_users", stdout=out)
+
+    assert User.objects.count() == 3
+    users = {user.username: user for user in User.objects.prefetch_related("groups")}
+    for name, group in (("admin", "Admin"), ("marketing", "Marketing"), ("viewer", "Viewer")):
+        user = users[name]
+        assert user.check_password(f"{name}-demo")
+        assert user.is_active
+        assert [g.name for g in user.groups.all()] == [group]
+    assert users["admin"].is_superuser and users["admin"].is_staff
+    assert not users["marketing"].is_staff and not users["marketing"].is_superuser
+    assert not users["viewer"].is_staff and not users["viewer"].is_superuser
+    assert users["marketing"].has_perm("crm.import_contacts")
+    assert not users["viewer"].has_perm("crm.change_contact")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0] == lines[1]
+
+
+def test_create_demo_users_refuses_without_debug(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError) as error:
+        call_command("create_demo_users", stdout=io.StringIO())
+
+    assert str(error.value) == REFUSED_WITHOUT_DEBUG
+    assert not User.objects.exists()
+
+
+def test_create_demo_users_runs_without_debug_when_forced(settings):
+    settings.DEBUG = False
+
+    call_command("create_demo_users", "--force", stdout=io.StringIO())
+
+    assert User.objects.count() == 3
