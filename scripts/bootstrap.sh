@@ -24,7 +24,11 @@ fi
 stamp=.venv/.requirements.sha
 want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -r requirements-dev.txt
+    echo "Installing Python packages into .venv ..."
+    # Some machines' pip configuration names local mirror folders that may be missing; pip
+    # warns once per package about them. Those warnings are noise, real errors still show.
+    quiet_pip() { .venv/bin/python -m pip "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
+    quiet_pip install --quiet --upgrade pip
+    quiet_pip install --quiet -r requirements-dev.txt
     echo "$want" > "$stamp"
 fi
