@@ -1,4 +1,25 @@
+"""Segment pages: the list, a new segment, and the worksheet (by segment no.) with its actions.
+
+Every action is a POST to its own URL and redirects back to the worksheet (post/redirect/get).
+"""
+
 from django.urls import path
 
+from . import views
+
 app_name = "segments"
-urlpatterns: list = []
+urlpatterns = [
+    path("segments/", views.SegmentListView.as_view(), name="segment_list"),
+    path("segments/new/", views.SegmentCreateView.as_view(), name="segment_create"),
+    path("segments/<str:no>/", views.SegmentDetailView.as_view(), name="segment_detail"),
+    path("segments/<str:no>/header/", views.SegmentHeaderView.as_view(), name="segment_header"),
+    path("segments/<str:no>/preview/", views.SegmentPreviewView.as_view(), name="segment_preview"),
+    path("segments/<str:no>/steps/", views.SegmentStepView.as_view(), name="segment_step"),
+    path("segments/<str:no>/undo/", views.SegmentUndoView.as_view(), name="segment_undo"),
+    path("segments/<str:no>/lines/add/", views.AddContactView.as_view(), name="segment_add_contact"),
+    path("segments/<str:no>/lines/<int:line_no>/edit/", views.LineEditView.as_view(), name="line_edit"),
+    path("segments/<str:no>/lines/<int:line_no>/reset/", views.LineResetView.as_view(), name="line_reset"),
+    path("segments/<str:no>/lines/<int:line_no>/remove/", views.LineRemoveView.as_view(), name="line_remove"),
+    path("segments/<str:no>/criteria/save/", views.SaveCriteriaView.as_view(), name="criteria_save"),
+    path("segments/<str:no>/criteria/reuse/", views.ReuseCriteriaView.as_view(), name="criteria_reuse"),
+]

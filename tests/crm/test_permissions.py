@@ -1,4 +1,4 @@
-"""Role × URL matrix (RELIABILITY 18): the exact status of every contact page for every role.
+"""Role × URL matrix (RELIABILITY 18): the exact status of every contact and segment page for every role.
 
 Also: every state-changing POST without a CSRF token is refused, and no GET changes data.
 """
@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from crm.models import Contact, NumberSeries
 from crm.views import transfer
+from segments import services as segment_services
 from tests.conftest import make_user
 from tests.factories import make_campaign, make_company, make_mailing_group, make_person
 
@@ -41,10 +42,56 @@ PAGES = [
     ("contact_export", lambda o: reverse("crm:contact_export"), "crm.export_contacts"),
     ("campaign_list", lambda o: reverse("crm:campaign_list"), "crm.view_campaign"),
     ("campaign_detail", lambda o: reverse("crm:campaign_detail", args=[o["campaign"].pk]), "crm.view_campaign"),
+    ("segment_list", lambda o: reverse("segments:segment_list"), "segments.view_segment"),
+    ("segment_create", lambda o: reverse("segments:segment_create"), "segments.add_segment"),
+    ("segment_detail", lambda o: reverse("segments:segment_detail", args=[o["segment"].no]), "segments.view_segment"),
+    (
+        "segment_preview",
+        lambda o: reverse("segments:segment_preview", args=[o["segment"].no]) + "?action=add&city=Delft",
+        "segments.change_segment",
+    ),
+    ("segment_undo", lambda o: reverse("segments:segment_undo", args=[o["segment"].no]), "segments.change_segment"),
+    (
+        "line_edit",
+        lambda o: reverse("segments:line_edit", args=[o["segment"].no, o["line_no"]]),
+        "segments.change_segment",
+    ),
+    (
+        "line_remove",
+        lambda o: reverse("segments:line_remove", args=[o["segment"].no, o["line_no"]]),
+        "segments.change_segment",
+    ),
     ("admin_index", lambda o: reverse("admin:index"), "staff"),
     ("admin_contact_change", lambda o: reverse("admin:crm_contact_change", args=[o["company"].pk]), "staff"),
 ]
 TRANSFER_PAGES = {"contact_import", "contact_export"}
+# Segment actions that only take a POST: a GET is refused (403 without the permission, 405 with it).
+SEGMENT_POST_ONLY = [
+    ("segment_header", lambda o: reverse("segments:segment_header", args=[o["segment"].no]), "segments.change_segment"),
+    ("segment_step", lambda o: reverse("segments:segment_step", args=[o["segment"].no]), "segments.change_segment"),
+    (
+        "segment_add_contact",
+        lambda o: reverse("segments:segment_add_contact", args=[o["segment"].no]),
+        "segments.change_segment",
+    ),
+    (
+        "line_reset",
+        lambda o: reverse("segments:line_reset", args=[o["segment"].no, o["line_no"]]),
+        "segments.change_segment",
+    ),
+    (
+        "criteria_save",
+        lambda o: reverse("segments:criteria_save", args=[o["segment"].no]),
+        "segments.add_savedcriteria",
+    ),
+    ("criteria_reuse", lambda o: reverse("segments:criteria_reuse", args=[o["segment"].no]), "segments.change_segment"),
+]
+SEGMENT_PERMISSIONS = {
+    "segments.view_segment",
+    "segments.add_segment",
+    "segments.change_segment",
+    "segments.add_savedcriteria",
+}
 
 # What each role may do (crm/roles.py): viewers read, marketing works on contacts, admins
 # hold every CRM permission and are staff.
@@ -52,7 +99,7 @@ ALLOWED = {
     "anonymous": set(),
     "inactive": set(),
     "nobody": set(),
-    "viewer": {"crm.view_contact", "crm.view_campaign"},
+    "viewer": {"crm.view_contact", "crm.view_campaign", "segments.view_segment"},
     "marketing": {
         "crm.view_contact",
         "crm.view_campaign",
@@ -61,6 +108,7 @@ ALLOWED = {
         "crm.delete_contact",
         "crm.import_contacts",
         "crm.export_contacts",
+        *SEGMENT_PERMISSIONS,
     },
     "admin": {
         "crm.view_contact",
@@ -70,6 +118,7 @@ ALLOWED = {
         "crm.delete_contact",
         "crm.import_contacts",
         "crm.export_contacts",
+        *SEGMENT_PERMISSIONS,
         "staff",
     },
 }
@@ -111,7 +160,10 @@ def client_for(role: str) -> tuple[Client, User | None]:
 @pytest.fixture
 def objects(db) -> dict:
     company = make_company(no="CO1", name="Acme")
-    return {"company": company, "campaign": make_campaign(no="CP0001")}
+    segment = segment_services.segment_create(user=None, values={"description": "Matrix"})
+    segment_services.segment_add_contact(user=None, segment=segment, contact=company)
+    line_no = segment.lines.get().line_no
+    return {"company": company, "campaign": make_campaign(no="CP0001"), "segment": segment, "line_no": line_no}
 
 
 def matrix():
@@ -142,6 +194,31 @@ def test_the_matrix_covers_every_page_of_the_crm_namespace():
     assert names <= covered
 
 
+def test_the_matrix_covers_every_page_of_the_segments_namespace():
+    from segments import urls
+
+    names = {pattern.name for pattern in urls.urlpatterns}
+    covered = {name for name, _url, _perm in [*PAGES, *SEGMENT_POST_ONLY]}
+    assert names <= covered
+
+
+def post_only_matrix():
+    for name, url, needed in SEGMENT_POST_ONLY:
+        for role in ROLES:
+            yield pytest.param(name, url, needed, role, id=f"{name}-{role}")
+
+
+@pytest.mark.parametrize(("name", "url", "needed", "role"), list(post_only_matrix()))
+def test_post_only_segment_urls_refuse_get(objects, name, url, needed, role):
+    client, _user = client_for(role)
+    path = url(objects)
+
+    response = client.get(path)
+
+    expected = expected_status(role, needed)
+    assert response.status_code == (405 if expected == 200 else expected), f"{role} GET {path}"
+
+
 @pytest.mark.parametrize("permission", sorted(ALLOWED["marketing"]))
 def test_an_inactive_user_has_no_permission_at_all(permission):
     user = make_user("marketing", "inactive-user", is_active=False)
@@ -155,8 +232,19 @@ def test_an_inactive_user_has_no_permission_at_all(permission):
         lambda o: reverse("crm:contact_detail", args=[o["company"].pk]),
         lambda o: reverse("crm:campaign_list"),
         lambda o: reverse("crm:campaign_detail", args=[o["campaign"].pk]),
+        lambda o: reverse("segments:segment_list"),
+        lambda o: reverse("segments:segment_detail", args=[o["segment"].no]),
+        lambda o: reverse("segments:segment_preview", args=[o["segment"].no]),
     ],
-    ids=["contact_list", "contact_detail", "campaign_list", "campaign_detail"],
+    ids=[
+        "contact_list",
+        "contact_detail",
+        "campaign_list",
+        "campaign_detail",
+        "segment_list",
+        "segment_detail",
+        "segment_preview",
+    ],
 )
 def test_read_only_pages_refuse_post_with_405(objects, admin_client_crm, path):
     assert admin_client_crm.post(path(objects)).status_code == 405
@@ -172,6 +260,14 @@ POSTS = [
     ("admin_contact_change", lambda o: reverse("admin:crm_contact_change", args=[o["company"].pk]), {"name": "X"}),
     ("admin_contact_delete", lambda o: reverse("admin:crm_contact_delete", args=[o["company"].pk]), {"post": "yes"}),
     ("admin_series_change", lambda o: reverse("admin:crm_numberseries_change", args=["CONTACT"]), {"last_no": "9"}),
+    ("segment_create", lambda o: reverse("segments:segment_create"), {"description": "Sneaky"}),
+    ("segment_step", lambda o: reverse("segments:segment_step", args=[o["segment"].no]), {"action": "add"}),
+    ("segment_undo", lambda o: reverse("segments:segment_undo", args=[o["segment"].no]), {}),
+    (
+        "line_remove",
+        lambda o: reverse("segments:line_remove", args=[o["segment"].no, o["line_no"]]),
+        {},
+    ),
 ]
 
 
@@ -191,9 +287,9 @@ def test_state_changing_post_without_csrf_token_is_refused(objects, name, url, d
 
 
 def snapshot() -> dict:
-    """Every row of the crm and interactions apps, as values (compares content, not counts)."""
+    """Every row of the crm, interactions and segments apps, as values (compares content, not counts)."""
     state = {}
-    for label in ("crm", "interactions"):
+    for label in ("crm", "interactions", "segments"):
         for model in apps.get_app_config(label).get_models():
             state[model._meta.label] = sorted(map(repr, model._default_manager.values_list()))
     return state
@@ -211,11 +307,11 @@ def test_a_get_never_changes_data(objects, url):
     make_person(company=objects["company"])
     make_mailing_group()
     before = snapshot()
-    series = NumberSeries.objects.get(code="CONTACT").last_no
+    series = dict(NumberSeries.objects.values_list("code", "last_no"))
 
     response = client.get(url(objects))
 
     assert response.status_code == 200
     assert snapshot() == before
-    assert NumberSeries.objects.get(code="CONTACT").last_no == series
+    assert dict(NumberSeries.objects.values_list("code", "last_no")) == series
     assert Contact.objects.filter(pk=objects["company"].pk).exists()

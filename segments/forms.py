@@ -1,0 +1,347 @@
+"""Forms of the segment pages. They validate input and hand it to segments.services; none saves.
+
+- `SegmentCreateForm`, `SegmentHeaderForm`: header fields; `values()` gives only the fields the
+  user changed, so a template chosen in the same post keeps the defaults it brings (SPEC R2:
+  options given win over the template's defaults, options not given do not).
+- `StepInput`: the criteria panel, i.e. the action (add/reduce/refine), its options and the
+  contact criteria of `crm.filters.ContactFilterSet`, validated strictly (an unknown name or
+  code is an error, never "all contacts").
+- `LineForm`: one line's interaction fields; changed fields become overrides (D1), `reset`
+  names overridden fields that follow the header again.
+- `AddContactForm`, `SaveCriteriaForm`, `ReuseCriteriaForm`: the small forms of the worksheet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.forms import BoundField
+from django.utils.translation import gettext_lazy as _
+
+from crm.filters import CodeFilter, ContactFilterSet
+from crm.models import Contact
+from crm.selectors import reference_choices
+
+from . import selectors
+from .models import Segment, SegmentLine, StepAction
+from .services import ADD_OPTIONS, HEADER_FIELDS, LINE_FIELDS
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+MONEY_INPUT = forms.NumberInput(attrs={"step": "0.01", "min": "0"})
+
+# The header fields in the order the page shows them.
+HEADER_FIELD_ORDER = (
+    "description",
+    "interaction_template",
+    "campaign",
+    "salesperson",
+    "date",
+    "language",
+    "subject",
+    "correspondence_type",
+    "ignore_contact_correspondence_type",
+    "information_flow",
+    "initiated_by",
+    "unit_cost",
+    "unit_duration",
+    "campaign_target",
+    "campaign_response",
+    "send_as_attachment",
+)
+# What `segment create` offers (CONTRACT.md); the other header fields are set on the worksheet.
+CREATE_FIELDS = (
+    "description",
+    "interaction_template",
+    "campaign",
+    "salesperson",
+    "date",
+    "language",
+    "subject",
+    "correspondence_type",
+    "campaign_target",
+    "send_as_attachment",
+)
+
+
+def no_hidden_initial(form: forms.BaseForm) -> None:
+    """Judge "changed" against the value shown (the instance's), not a hidden copy of a callable default."""
+    for field in form.fields.values():
+        field.show_hidden_initial = False
+
+
+def add_service_error(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form: per field where the form has the field."""
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            if field in form.fields:
+                form.add_error(field, messages)
+            else:
+                prefix = "" if field == NON_FIELD_ERRORS else f"{field}: "
+                form.add_error(None, [prefix + message for message in messages])
+    else:
+        form.add_error(None, error.messages)
+
+
+class HeaderFieldsForm(forms.ModelForm):
+    """Header fields of a segment; `values()` holds only what the user changed."""
+
+    class Meta:
+        model = Segment
+        fields = HEADER_FIELD_ORDER
+        widgets = {
+            "date": DATE_INPUT,
+            "unit_cost": MONEY_INPUT,
+            "unit_duration": MONEY_INPUT,
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        no_hidden_initial(self)
+
+    def values(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.changed_data if name in HEADER_FIELDS}
+
+    def changed_labels(self) -> list[str]:
+        return [str(self.fields[name].label).lower() for name in self.changed_data if name in HEADER_FIELDS]
+
+
+class SegmentCreateForm(HeaderFieldsForm):
+    """A new segment: the fields of `segment create`; a template fills in the fields left unchanged."""
+
+    class Meta(HeaderFieldsForm.Meta):
+        fields = CREATE_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["description"].required = True
+        self.fields["interaction_template"].help_text = _(
+            "Its defaults (language, cost, duration, correspondence type, campaign …) fill the fields you leave "
+            "unchanged."
+        )
+
+
+class SegmentHeaderForm(HeaderFieldsForm):
+    """Every header field of the worksheet (prefix "header" so names never clash with criteria)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "header")
+        super().__init__(*args, **kwargs)
+        self.fields["interaction_template"].help_text = _(
+            "Changing it applies its defaults and re-derives the lines that follow the header."
+        )
+
+
+STEP_ACTIONS = (StepAction.ADD, StepAction.REDUCE, StepAction.REFINE)
+
+
+class StepOptionsForm(forms.Form):
+    action = forms.ChoiceField(choices=[(action.value, action.label) for action in STEP_ACTIONS])
+    allow_existing = forms.BooleanField(
+        label=_("Allow existing contacts"),
+        required=False,
+        help_text=_("Add another line for a contact already in the segment."),
+    )
+    expand_contact = forms.BooleanField(
+        label=_("Expand contact"),
+        required=False,
+        help_text=_("Replace each contact of a company by the company and all its persons."),
+    )
+    allow_company_with_persons = forms.BooleanField(
+        label=_("Allow company with persons"),
+        required=False,
+        help_text=_("Also add the company of each person found."),
+    )
+    ignore_exclusion = forms.BooleanField(
+        label=_("Ignore exclusion"),
+        required=False,
+        help_text=_("Include contacts marked “exclude from segment”."),
+    )
+    entire_companies = forms.BooleanField(
+        label=_("Entire companies"),
+        required=False,
+        help_text=_("A line matches when any contact of its company matches."),
+    )
+
+
+# Keys of the criteria form that are not contact criteria.
+STEP_FORM_KEYS = ("csrfmiddlewaretoken", "action", *ADD_OPTIONS, "entire_companies", "dry_run", "panel")
+# How the criteria panel groups the filter fields; a filter not named here goes to "More".
+FILTER_GROUPS = (
+    (_("Contact"), ("no", "type", "name", "company_no")),
+    (_("Address"), ("city", "post_code", "country", "territory")),
+    (_("Marketing"), ("salesperson", "language")),
+    (_("Classification"), ("industry_group", "business_relation", "mailing_group", "job_responsibility")),
+)
+
+
+class StepInput:
+    """The criteria panel's input: an action, its options and the contact criteria.
+
+    Bound to a POST (run the step), a GET (preview) or nothing (the empty panel). The
+    criteria are validated by ContactFilterSet strictly; keys of this form other than the
+    criteria are ignored by the filter set, any other unknown key is an error.
+    """
+
+    def __init__(self, data=None, *, action: str = StepAction.ADD):
+        if action not in STEP_ACTIONS:
+            action = StepAction.ADD
+        self.options_form = StepOptionsForm(data, initial={"action": action}, auto_id="step_%s")
+        self.filterset = ContactFilterSet(data, ignore=STEP_FORM_KEYS)
+        self.filterset.form.auto_id = "crit_%s"
+        self.is_bound = data is not None
+        self._initial_action = action
+
+    @property
+    def action(self) -> str:
+        if self.is_bound:
+            value = self.options_form.data.get("action")
+            if value in STEP_ACTIONS:
+                return value
+        return self._initial_action
+
+    @property
+    def action_label(self) -> str:
+        return StepAction(self.action).label
+
+    def is_valid(self) -> bool:
+        options_valid = self.options_form.is_valid()
+        return self.filterset.is_valid() and options_valid
+
+    def error_lines(self) -> list[str]:
+        lines = self.filterset.error_lines()
+        if self.is_bound:
+            for name, errors in self.options_form.errors.items():
+                lines.extend(f"{name}: {message}" for message in errors)
+        return lines
+
+    def query(self) -> str:
+        """The criteria as a canonical QUERY string (names in filter order, no empty values)."""
+        return self.filterset.canonical_query()
+
+    def options(self) -> dict[str, bool]:
+        """The options the action takes, as service keyword arguments."""
+        data = self.options_form.cleaned_data
+        if self.action == StepAction.ADD:
+            return {name: data[name] for name in ADD_OPTIONS}
+        return {"entire_companies": data["entire_companies"]}
+
+    def option_fields(self) -> list[BoundField]:
+        names = ADD_OPTIONS if self.action == StepAction.ADD else ("entire_companies",)
+        return [self.options_form[name] for name in names]
+
+    def field_groups(self) -> list[dict]:
+        """The filter fields in titled groups; a group is open when one of its fields is used."""
+        form = self.filterset.form
+        named = {name for _title, names in FILTER_GROUPS for name in names}
+        groups = [(title, [name for name in names if name in form.fields]) for title, names in FILTER_GROUPS]
+        rest = [name for name in form.fields if name not in named]
+        if rest:
+            groups.append((_("More"), rest))
+        result = []
+        for index, (title, names) in enumerate(groups):
+            fields = [form[name] for name in names]
+            used = any(field.value() not in (None, "", [], ()) or field.errors for field in fields)
+            result.append({"title": title, "fields": fields, "open": index == 0 or used})
+        return result
+
+    def fill_code_choices(self) -> None:
+        """Give the form's code lists their options from one query instead of one per list."""
+        code_filters = {
+            name: f.queryset.model
+            for name, f in self.filterset.filters.items()
+            if isinstance(f, CodeFilter) and getattr(f.queryset.model, "code", None) is not None
+        }
+        form = self.filterset.form
+        for name, options in reference_choices(code_filters).items():
+            form.fields[name].widget.choices = options
+
+
+class AddContactForm(forms.Form):
+    """One manual line: the contact is entered by its no. (a list of a million contacts cannot be a <select>)."""
+
+    contact_no = forms.CharField(label=_("Contact no."), max_length=20)
+
+    def clean_contact_no(self) -> str:
+        no = self.cleaned_data["contact_no"].strip()
+        contact = Contact.objects.filter(no=no).first()
+        if contact is None:
+            raise ValidationError(_('unknown contact "%(value)s"'), code="unknown_contact", params={"value": no})
+        self.cleaned_data["contact"] = contact
+        return no
+
+
+class LineForm(forms.ModelForm):
+    """One line's interaction fields and personal text.
+
+    A field the user changes becomes an override of the line (it stops following the
+    header); `reset` lists the line's overridden fields, and a field ticked there follows the
+    header again (reset wins over a change in the same post).
+    """
+
+    reset = forms.MultipleChoiceField(
+        label=_("Follow the header again"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Ticked fields take the header's value again."),
+    )
+
+    class Meta:
+        model = SegmentLine
+        fields = LINE_FIELDS
+        widgets = {
+            "date": DATE_INPUT,
+            "cost": forms.NumberInput(attrs={"step": "0.01"}),
+            "duration": forms.NumberInput(attrs={"step": "0.01"}),
+            "personal_text": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "line")
+        super().__init__(*args, **kwargs)
+        no_hidden_initial(self)
+        overridden = self.instance.overridden_fields
+        self.fields["reset"].choices = [(name, self.fields[name].label) for name in overridden]
+        self.overridden = frozenset(overridden)
+
+    def values(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.changed_data if name in LINE_FIELDS}
+
+    def reset_fields(self) -> list[str]:
+        return list(self.cleaned_data.get("reset") or [])
+
+    def label_of(self, name: str) -> str:
+        return str(self.fields[name].label).lower()
+
+    def bound_fields(self) -> list[BoundField]:
+        return [self[name] for name in LINE_FIELDS]
+
+
+class SaveCriteriaForm(forms.Form):
+    code = forms.CharField(label=_("Code"), max_length=10)
+    description = forms.CharField(label=_("Description"), max_length=100, required=False)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "save")
+        super().__init__(*args, **kwargs)
+
+
+class SavedCriteriaChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        steps = f"{obj.no_of_steps} step{'s' if obj.no_of_steps != 1 else ''}"
+        return f"{obj.code} – {obj.description} ({steps})" if obj.description else f"{obj.code} ({steps})"
+
+
+class ReuseCriteriaForm(forms.Form):
+    saved_criteria = SavedCriteriaChoiceField(
+        label=_("Saved criteria"),
+        queryset=selectors.saved_criteria_list(),
+        to_field_name="code",
+        empty_label=_("Choose saved criteria…"),
+        error_messages={"invalid_choice": _("Those saved criteria do not exist (any more).")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "reuse")
+        super().__init__(*args, **kwargs)

@@ -1,0 +1,234 @@
+"""Reads for the segment pages: the list, the worksheet's header totals, lines and steps.
+
+Each selector states its query cost. The worksheet's first screen (header, totals, one page
+of 50 lines, the step list, the saved criteria) is a fixed number of queries whatever the
+number of lines: the lines are counted once (with the totals), a page of lines is one SELECT
+with contact, company and step joined, and the steps are at most two queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.paginator import Page
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import QueryDict
+
+from crm.filters import ContactFilterSet
+from crm.models import ContactType
+from crm.selectors import DeferredJoinPaginator
+
+from .models import (
+    OVERRIDE_BIT,
+    CriteriaStep,
+    RemovedSegmentLine,
+    SavedCriteria,
+    SavedCriteriaStep,
+    Segment,
+    SegmentLine,
+    StepAction,
+)
+
+LINES_PER_PAGE = 50
+STEPS_SHOWN = 30
+
+# Short words for a step's action in the provenance column and the step list.
+ACTION_WORDS = {
+    StepAction.ADD: "add",
+    StepAction.REDUCE: "reduce",
+    StepAction.REFINE: "refine",
+    StepAction.REUSE_CRITERIA: "reuse",
+    StepAction.REUSE_LOGGED: "reuse logged",
+}
+OPTION_LABELS = {
+    "allow_existing": "allow existing contacts",
+    "expand_contact": "expand contact",
+    "allow_company_with_persons": "allow company with persons",
+    "ignore_exclusion": "ignore exclusion",
+    "entire_companies": "entire companies",
+}
+
+
+def _count_of(model: type, field: str = "segment"):
+    rows = model.objects.filter(**{field: OuterRef("pk")}).order_by().values(field)
+    return Coalesce(Subquery(rows.annotate(n=Count("pk")).values("n")[:1]), 0, output_field=IntegerField())
+
+
+def segment_list() -> QuerySet[Segment]:
+    """Segments by no. with `no_of_lines` and `no_of_steps` counted: one query per page.
+
+    The counts are correlated subqueries, not joins, so two to-many counts never multiply
+    each other.
+    """
+    return (
+        Segment.objects.select_related("interaction_template", "owner", "campaign")
+        .annotate(no_of_lines=_count_of(SegmentLine), no_of_steps=_count_of(CriteriaStep))
+        .order_by("no")
+    )
+
+
+def segment_detail_queryset() -> QuerySet[Segment]:
+    """Segments with every reference the worksheet header shows joined in."""
+    return Segment.objects.select_related(
+        "interaction_template", "interaction_group", "campaign", "salesperson", "language", "owner"
+    )
+
+
+@dataclass(frozen=True)
+class SegmentTotals:
+    """How many lines the segment has, and how many of them follow the header.
+
+    `following` counts the lines whose template is not set by hand: a header change
+    propagates to them, except for the fields overridden on each line.
+    """
+
+    lines: int
+    following: int
+
+
+def _own_template():
+    # `overrides > 0` first: most lines override nothing, and the database skips the bit test.
+    return Q(overrides__gt=0) & ~Q(own_template=0)
+
+
+def segment_totals(*, segment: Segment) -> SegmentTotals:
+    """One aggregate query over the segment's lines (the worksheet counts its lines once)."""
+    row = (
+        SegmentLine.objects.filter(segment=segment)
+        .annotate(own_template=F("overrides").bitand(OVERRIDE_BIT["interaction_template"]))
+        .aggregate(lines=Count("pk"), own=Count("pk", filter=_own_template()))
+    )
+    return SegmentTotals(lines=row["lines"], following=row["lines"] - row["own"])
+
+
+def lines_following_header(*, segment: Segment) -> int:
+    """How many lines a header change reaches (one aggregate query)."""
+    return segment_totals(segment=segment).following
+
+
+class KnownCountPaginator(DeferredJoinPaginator):
+    """A DeferredJoinPaginator told the row count, so the lines are counted once per page."""
+
+    def __init__(self, object_list, per_page, *, count: int, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.__dict__["count"] = count  # fills Paginator.count (a cached_property)
+
+
+def segment_lines(*, segment: Segment) -> QuerySet[SegmentLine]:
+    """The segment's lines by line no., with contact, company and step joined (one query)."""
+    return (
+        SegmentLine.objects.filter(segment=segment)
+        .select_related("contact", "contact__company", "step", "step__parent")
+        .order_by("line_no")
+    )
+
+
+def lines_page(*, segment: Segment, count: int, number) -> Page:
+    """One page of lines (50) with `provenance` and `ovr` (the overridden field names) set.
+
+    One SELECT for the page (the count is given); an out-of-range page number gives the last
+    page, a malformed one the first.
+    """
+    paginator = KnownCountPaginator(segment_lines(segment=segment), LINES_PER_PAGE, count=count)
+    page = paginator.get_page(number)
+    for line in page.object_list:
+        line.provenance = step_label(line.step)
+        line.ovr = frozenset(line.overridden_fields)
+    return page
+
+
+def page_of_line(*, segment: Segment, line_no: int) -> int:
+    """The page of the lines table that shows line `line_no` (one COUNT)."""
+    before = SegmentLine.objects.filter(segment=segment, line_no__lt=line_no).count()
+    return before // LINES_PER_PAGE + 1
+
+
+def step_label(step: CriteriaStep) -> str:
+    """Where a line came from (D6): "manual", "step 3: add", "step 5: reuse SPRING"."""
+    if step.parent_id is not None:
+        parent = step.parent
+        return f"step {parent.position}: {ACTION_WORDS[parent.action]} {parent.source}".strip()
+    if step.manual:
+        return "manual"
+    return f"step {step.position}: {ACTION_WORDS[step.action]}"
+
+
+def readable_filter(query: str) -> str:
+    """A stored QUERY as words: "City: Delft, Leiden · Salesperson: ANN"; "all contacts" when empty."""
+    data = QueryDict(query or "")
+    filters = ContactFilterSet.base_filters
+    type_labels = dict(ContactType.choices)
+    parts = []
+    for name in data:
+        values = [value for value in data.getlist(name) if value != ""]
+        if not values:
+            continue
+        if name == "type":
+            values = [str(type_labels.get(value, value)) for value in values]
+        label = str(filters[name].label) if name in filters else name
+        parts.append(f"{label}: {', '.join(values)}")
+    return " · ".join(parts) if parts else "all contacts"
+
+
+def step_options(step: CriteriaStep) -> list[str]:
+    return [label for name, label in OPTION_LABELS.items() if getattr(step, name)]
+
+
+def segment_steps(*, segment: Segment, limit: int = STEPS_SHOWN) -> list[CriteriaStep]:
+    """The latest `limit` top-level steps, newest first, each with `.replayed` (its children).
+
+    Each step also gets `.filter_text` and `.option_labels`. Two queries at most (the
+    children only when a shown step is a replay).
+    """
+    steps = list(
+        CriteriaStep.objects.filter(segment=segment, parent__isnull=True)
+        .select_related("created_by")
+        .order_by("-position")[:limit]
+    )
+    replays = [step.pk for step in steps if step.action in (StepAction.REUSE_CRITERIA, StepAction.REUSE_LOGGED)]
+    children: dict[int, list[CriteriaStep]] = {}
+    if replays:
+        for child in CriteriaStep.objects.filter(parent_id__in=replays).order_by("position"):
+            children.setdefault(child.parent_id, []).append(child)
+    for step in [*steps, *(child for group in children.values() for child in group)]:
+        step.filter_text = readable_filter(step.filter)
+        step.option_labels = [] if step.manual else step_options(step)  # a manual step's options are implied
+        step.replayed = children.get(step.pk, [])
+    return steps
+
+
+@dataclass(frozen=True)
+class UndoPreview:
+    """What undoing the last step would do: remove `lines_added` lines, restore `lines_restored`."""
+
+    step: CriteriaStep
+    steps_in_unit: int
+    lines_added: int
+    lines_restored: int
+
+
+def undo_preview(*, segment: Segment) -> UndoPreview | None:
+    """Exact counts for the undo confirmation (D3); None when there is nothing to undo.
+
+    Counted the way `segment_undo` works: the lines the step (and, for a replay, its replayed
+    steps) added, and the lines they removed that older steps had added. Four queries.
+    """
+    last = (
+        CriteriaStep.objects.filter(segment=segment, parent__isnull=True)
+        .select_related("created_by")
+        .order_by("-position")
+        .first()
+    )
+    if last is None:
+        return None
+    unit = list(CriteriaStep.objects.filter(Q(pk=last.pk) | Q(parent=last)).values_list("pk", flat=True))
+    added = SegmentLine.objects.filter(step_id__in=unit).count()
+    restored = RemovedSegmentLine.objects.filter(removed_by_id__in=unit).exclude(step_id__in=unit).count()
+    last.filter_text = readable_filter(last.filter)
+    return UndoPreview(step=last, steps_in_unit=len(unit), lines_added=added, lines_restored=restored)
+
+
+def saved_criteria_list() -> QuerySet[SavedCriteria]:
+    """Saved criteria by code with `no_of_steps` (one query)."""
+    return SavedCriteria.objects.annotate(no_of_steps=_count_of(SavedCriteriaStep, "saved_criteria")).order_by("code")

@@ -1,0 +1,574 @@
+"""Segment pages: the list, "new segment", and the worksheet with its actions.
+
+Views parse input with a form (segments.forms), call one selector or one service, then
+either add a message that reports what happened in numbers and redirect (post/redirect/get),
+or render the page again with the errors (status 400; nothing was written). Login is
+required by LoginRequiredMiddleware; every view names its permission and answers 403
+without it: reading needs segments.view_segment, every change segments.change_segment
+(new segments segments.add_segment, saved criteria segments.add_savedcriteria).
+
+The worksheet works without JavaScript; with htmx, the criteria tabs, the live preview
+("This will add N contacts"), the lines pagination and a line's edit row load as partials
+of the same templates ({% partialdef %}).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.views import View
+
+from . import selectors, services
+from .forms import (
+    STEP_ACTIONS,
+    AddContactForm,
+    LineForm,
+    ReuseCriteriaForm,
+    SaveCriteriaForm,
+    SegmentCreateForm,
+    SegmentHeaderForm,
+    StepInput,
+    add_service_error,
+)
+from .models import CriteriaStep, Segment, SegmentLine, StepAction
+
+WORKSHEET = "segments/segment_detail.html"
+LINES_TARGET = "segment-lines"
+CRITERIA_TARGET = "criteria-panel"
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """ "1 line", "1,234 lines"."""
+    word = singular if count == 1 else (plural_form or singular + "s")
+    return f"{count:,} {word}"
+
+
+def get_segment(no: str) -> Segment:
+    return get_object_or_404(selectors.segment_detail_queryset(), no=no)
+
+
+def segment_url(segment: Segment, *, line_no: int | None = None) -> str:
+    """The worksheet, at the page and row of `line_no` when given."""
+    url = segment.get_absolute_url()
+    if line_no is None:
+        return url
+    page = selectors.page_of_line(segment=segment, line_no=line_no)
+    return f"{url}?page={page}#line-{line_no}" if page > 1 else f"{url}#line-{line_no}"
+
+
+class SegmentPermissionMixin(PermissionRequiredMixin):
+    raise_exception = True
+
+
+class Preview:
+    """What a criteria step would do, for the preview box: a count or the problems."""
+
+    def __init__(self, action: str, *, count: int | None = None, line_count: int = 0, errors=()):
+        self.action = action
+        self.count = count
+        self.line_count = line_count
+        self.errors = list(errors)
+
+    @property
+    def message(self) -> str:
+        if self.count is None:
+            return ""
+        if self.action == StepAction.ADD:
+            after = self.line_count + self.count
+            return _("This will add %(what)s (the segment then has %(lines)s).") % {
+                "what": plural(self.count, "contact"),
+                "lines": plural(after, "line"),
+            }
+        after = self.line_count - self.count
+        return _("This will remove %(what)s (the segment then has %(lines)s).") % {
+            "what": plural(self.count, "line"),
+            "lines": plural(after, "line"),
+        }
+
+
+def preview_step(segment: Segment, step_input: StepInput) -> Preview:
+    """Count what the step would do (services.segment_count): writes nothing."""
+    if not step_input.is_valid():
+        return Preview(step_input.action, errors=step_input.error_lines())
+    try:
+        count = services.segment_count(
+            segment=segment, action=step_input.action, query=step_input.query(), **step_input.options()
+        )
+    except ValidationError as error:
+        return Preview(step_input.action, errors=error.messages)
+    line_count = SegmentLine.objects.filter(segment=segment).count()
+    return Preview(step_input.action, count=count, line_count=line_count)
+
+
+def render_worksheet(
+    request,
+    segment: Segment,
+    *,
+    status: int = 200,
+    step_input: StepInput | None = None,
+    preview: Preview | None = None,
+    header_form: SegmentHeaderForm | None = None,
+    add_form: AddContactForm | None = None,
+    save_form: SaveCriteriaForm | None = None,
+    reuse_form: ReuseCriteriaForm | None = None,
+) -> TemplateResponse:
+    """The worksheet page; forms given (bound, with errors) replace the empty ones."""
+    can_change = request.user.has_perm("segments.change_segment")
+    totals = selectors.segment_totals(segment=segment)
+    context = {
+        "segment": segment,
+        "totals": totals,
+        "page_obj": selectors.lines_page(segment=segment, count=totals.lines, number=request.GET.get("page")),
+        "steps": selectors.segment_steps(segment=segment),
+        "can_change": can_change,
+    }
+    if can_change:
+        step_input = step_input or StepInput(action=request.GET.get("panel", StepAction.ADD))
+        step_input.fill_code_choices()
+        context.update(
+            step_input=step_input,
+            step_actions=STEP_ACTIONS,
+            preview=preview,
+            header_form=header_form or SegmentHeaderForm(instance=segment),
+            add_form=add_form or AddContactForm(),
+            save_form=save_form or SaveCriteriaForm(),
+            reuse_form=reuse_form or ReuseCriteriaForm(),
+            can_save_criteria=request.user.has_perm("segments.add_savedcriteria"),
+        )
+    return TemplateResponse(request, WORKSHEET, context, status=status)
+
+
+# --- List and create ----------------------------------------------------------------------------
+
+
+class SegmentListView(SegmentPermissionMixin, View):
+    """Segments by no., 50 a page, with their line and step counts (a constant number of queries)."""
+
+    permission_required = "segments.view_segment"
+    template_name = "segments/segment_list.html"
+    paginate_by = 50
+
+    def get(self, request) -> HttpResponse:
+        page_obj = Paginator(selectors.segment_list(), self.paginate_by).get_page(request.GET.get("page"))
+        return TemplateResponse(request, self.template_name, {"page_obj": page_obj, "query_without_page": ""})
+
+
+class SegmentCreateView(SegmentPermissionMixin, View):
+    """A new segment (numbered from the SEGMENT series); the template's defaults fill what is left unchanged."""
+
+    permission_required = "segments.add_segment"
+    template_name = "segments/segment_form.html"
+
+    def get(self, request) -> HttpResponse:
+        return TemplateResponse(request, self.template_name, {"form": SegmentCreateForm()})
+
+    def post(self, request) -> HttpResponse:
+        form = SegmentCreateForm(request.POST)
+        if form.is_valid():
+            try:
+                segment = services.segment_create(user=request.user, values=form.values())
+            except ValidationError as error:
+                add_service_error(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("Created segment %(no)s. Add contacts with the criteria on the left.") % {"no": segment.no},
+                )
+                return redirect(segment)
+        return TemplateResponse(request, self.template_name, {"form": form}, status=400)
+
+
+# --- The worksheet ------------------------------------------------------------------------------
+
+
+class SegmentDetailView(SegmentPermissionMixin, View):
+    """The worksheet: header, totals, one page of lines, the criteria panel and the steps.
+
+    Queries: a constant number whatever the number of lines (see segments.selectors). An htmx
+    request from the lines pagination gets only the lines block, one from the criteria tabs
+    only the criteria panel.
+    """
+
+    permission_required = "segments.view_segment"
+
+    def get(self, request, no: str) -> HttpResponse:
+        segment = get_segment(no)
+        target = request.htmx.target if request.htmx else None
+        if target == LINES_TARGET:
+            totals = selectors.segment_totals(segment=segment)
+            context = {
+                "segment": segment,
+                "totals": totals,
+                "page_obj": selectors.lines_page(segment=segment, count=totals.lines, number=request.GET.get("page")),
+                "can_change": request.user.has_perm("segments.change_segment"),
+                "add_form": AddContactForm(),
+            }
+            return TemplateResponse(request, WORKSHEET + "#lines", context)
+        if target == CRITERIA_TARGET and request.user.has_perm("segments.change_segment"):
+            step_input = StepInput(action=request.GET.get("panel", StepAction.ADD))
+            step_input.fill_code_choices()
+            context = {"segment": segment, "step_input": step_input, "step_actions": STEP_ACTIONS}
+            return TemplateResponse(request, WORKSHEET + "#criteria_panel", context)
+        return render_worksheet(request, segment)
+
+
+class SegmentHeaderView(SegmentPermissionMixin, View):
+    """Save the header (services.segment_update) with the fields the user changed."""
+
+    permission_required = "segments.change_segment"
+
+    def post(self, request, no: str) -> HttpResponse:
+        segment = get_segment(no)
+        form = SegmentHeaderForm(request.POST, instance=get_segment(no))
+        if form.is_valid():
+            if not form.changed_data:
+                messages.info(request, _("Nothing changed in the header of %(no)s.") % {"no": segment.no})
+                return redirect(segment)
+            following = selectors.lines_following_header(segment=segment)
+            try:
+                services.segment_update(user=request.user, segment=segment, values=form.values())
+            except ValidationError as error:
+                add_service_error(form, error)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Saved the header of %(no)s (%(fields)s); %(lines)s the header and were updated, "
+                        "except fields set by hand on a line."
+                    )
+                    % {
+                        "no": segment.no,
+                        "fields": ", ".join(form.changed_labels()),
+                        "lines": plural(following, "line follows", "lines follow"),
+                    },
+                )
+                return redirect(segment)
+        return render_worksheet(request, segment, header_form=form, status=400)
+
+
+class SegmentPreviewView(SegmentPermissionMixin, View):
+    """How many contacts an add would add, or lines a reduce/refine would remove (D5). Writes nothing.
+
+    htmx gets the preview box alone; without JavaScript the whole worksheet is shown with the
+    criteria as given and the count. Part of building a segment, so it needs change_segment.
+    """
+
+    permission_required = "segments.change_segment"
+
+    def get(self, request, no: str) -> HttpResponse:
+        segment = get_segment(no)
+        step_input = StepInput(request.GET)
+        preview = preview_step(segment, step_input)
+        status = 400 if preview.errors else 200
+        if request.htmx:
+            return TemplateResponse(request, WORKSHEET + "#preview", {"preview": preview}, status=status)
+        return render_worksheet(request, segment, step_input=step_input, preview=preview, status=status)
+
+
+class SegmentStepView(SegmentPermissionMixin, View):
+    """Run an Add / Reduce / Refine step, or only count it ("Count" button, no JavaScript needed)."""
+
+    permission_required = "segments.change_segment"
+
+    def post(self, request, no: str) -> HttpResponse:
+        segment = get_segment(no)
+        step_input = StepInput(request.POST)
+        if not step_input.is_valid():
+            preview = Preview(step_input.action, errors=step_input.error_lines())
+            return render_worksheet(request, segment, step_input=step_input, preview=preview, status=400)
+        if request.POST.get("dry_run"):
+            preview = preview_step(segment, step_input)
+            return render_worksheet(request, segment, step_input=step_input, preview=preview)
+        try:
+            if step_input.action == StepAction.ADD:
+                result = services.segment_add_contacts(
+                    user=request.user, segment=segment, query=step_input.query(), **step_input.options()
+                )
+            else:
+                result = services.segment_remove_contacts(
+                    user=request.user,
+                    segment=segment,
+                    action=step_input.action,
+                    query=step_input.query(),
+                    **step_input.options(),
+                )
+        except ValidationError as error:
+            preview = Preview(step_input.action, errors=error.messages)
+            return render_worksheet(request, segment, step_input=step_input, preview=preview, status=400)
+        if step_input.action == StepAction.ADD:
+            text = _("Added %(what)s; the segment has %(lines)s (step %(n)s).")
+            what = plural(result.added, "contact")
+        elif step_input.action == StepAction.REDUCE:
+            text = _("Removed %(what)s whose contact matches (reduce); the segment has %(lines)s (step %(n)s).")
+            what = plural(result.removed, "line")
+        else:
+            text = _("Removed %(what)s whose contact does not match (refine); the segment has %(lines)s (step %(n)s).")
+            what = plural(result.removed, "line")
+        lines = plural(result.line_count, "line")
+        messages.success(request, text % {"n": result.step.position, "what": what, "lines": lines})
+        return redirect(segment)
+
+
+class SegmentUndoView(SegmentPermissionMixin, View):
+    """Undo the last step (D3): the GET says exactly what it will do, the POST does it."""
+
+    permission_required = "segments.change_segment"
+    template_name = "segments/segment_confirm_undo.html"
+
+    def get(self, request, no: str) -> HttpResponse:
+        segment = get_segment(no)
+        undo = selectors.undo_preview(segment=segment)
+        if undo is None:
+            messages.info(request, _("%(no)s has no step to undo.") % {"no": segment.no})
+            return redirect(segment)
+        return TemplateResponse(request, self.template_name, {"segment": segment, "undo": undo})
+
+    def post(self, request, no: str) -> HttpResponse:
+        segment = get_segment(no)
+        last = CriteriaStep.objects.filter(segment=segment, parent__isnull=True).order_by("-position").first()
+        try:
+            result = services.segment_undo(user=request.user, segment=segment)
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+            return redirect(segment)
+        what = selectors.step_label(last) if last is not None else ""
+        messages.success(
+            request,
+            _("Undid %(step)s: removed %(removed)s and restored %(restored)s; the segment has %(lines)s.")
+            % {
+                "step": what,
+                "removed": plural(result.removed, "line"),
+                "restored": plural(result.added, "line"),
+                "lines": plural(result.line_count, "line"),
+            },
+        )
+        return redirect(segment)
+
+
+# --- Manual lines -------------------------------------------------------------------------------
+
+
+class AddContactView(SegmentPermissionMixin, View):
+    """One manual line for a contact given by its no. (a step that undo reverses)."""
+
+    permission_required = "segments.change_segment"
+
+    def post(self, request, no: str) -> HttpResponse:
+        segment = get_segment(no)
+        form = AddContactForm(request.POST)
+        if form.is_valid():
+            contact = form.cleaned_data["contact"]
+            try:
+                result = services.segment_add_contact(user=request.user, segment=segment, contact=contact)
+            except ValidationError as error:
+                add_service_error(form, error)
+            else:
+                line_no = SegmentLine.objects.filter(step=result.step).values_list("line_no", flat=True).first()
+                messages.success(
+                    request,
+                    _("Added %(contact)s as line %(line)s; the segment has %(lines)s.")
+                    % {
+                        "contact": f"{contact.no} {contact.name}",
+                        "line": line_no,
+                        "lines": plural(result.line_count, "line"),
+                    },
+                )
+                return HttpResponseRedirect(segment_url(segment, line_no=line_no))
+        return render_worksheet(request, segment, add_form=form, status=400)
+
+
+class LineMixin(SegmentPermissionMixin):
+    permission_required = "segments.change_segment"
+
+    def get_line(self, segment: Segment, line_no: int) -> SegmentLine:
+        lines = SegmentLine.objects.select_related("contact", "contact__company", "step", "step__parent")
+        return get_object_or_404(lines, segment=segment, line_no=line_no)
+
+
+class LineEditView(LineMixin, View):
+    """Edit one line's interaction fields (services.segment_set_line).
+
+    Changed fields become the line's own (overridden, marked on the worksheet); ticked
+    "follow the header again" fields are reset. htmx loads the form as a row of the lines
+    table; without JavaScript it is a page of its own.
+    """
+
+    template_name = "segments/line_form.html"
+
+    def render(self, request, segment, line, form, status=200) -> HttpResponse:
+        context = {
+            "segment": segment,
+            "line": line,
+            "form": form,
+            "provenance": selectors.step_label(line.step),
+            "back_url": segment_url(segment, line_no=line.line_no),
+        }
+        template = self.template_name + "#row_form" if request.htmx else self.template_name
+        return TemplateResponse(request, template, context, status=status)
+
+    def get(self, request, no: str, line_no: int) -> HttpResponse:
+        segment = get_segment(no)
+        line = self.get_line(segment, line_no)
+        return self.render(request, segment, line, LineForm(instance=line))
+
+    def post(self, request, no: str, line_no: int) -> HttpResponse:
+        segment = get_segment(no)
+        line = self.get_line(segment, line_no)
+        form = LineForm(request.POST, instance=self.get_line(segment, line_no))
+        if form.is_valid():
+            values, reset = form.values(), form.reset_fields()
+            if not values and not reset:
+                messages.info(request, _("Nothing changed on line %(line)s.") % {"line": line_no})
+                return HttpResponseRedirect(segment_url(segment, line_no=line_no))
+            try:
+                services.segment_set_line(
+                    user=request.user, segment=segment, line_no=line_no, values=values, reset=reset
+                )
+            except ValidationError as error:
+                add_service_error(form, error)
+            else:
+                parts = []
+                own = [form.label_of(name) for name in values if name not in reset]
+                if own:
+                    parts.append(_("set by hand: %(fields)s") % {"fields": ", ".join(own)})
+                if reset:
+                    parts.append(
+                        _("following the header again: %(fields)s") % {"fields": ", ".join(map(form.label_of, reset))}
+                    )
+                messages.success(
+                    request,
+                    _("Saved line %(line)s (%(contact)s); %(what)s.")
+                    % {"line": line_no, "contact": line.contact.no, "what": "; ".join(parts)},
+                )
+                return HttpResponseRedirect(segment_url(segment, line_no=line_no))
+        return self.render(request, segment, line, form, status=400)
+
+
+class LineResetView(LineMixin, View):
+    """Reset every overridden field of a line to the header's value."""
+
+    def post(self, request, no: str, line_no: int) -> HttpResponse:
+        segment = get_segment(no)
+        line = self.get_line(segment, line_no)
+        fields = [str(SegmentLine._meta.get_field(name).verbose_name) for name in line.overridden_fields]
+        try:
+            services.segment_set_line(user=request.user, segment=segment, line_no=line_no, values={}, reset=["all"])
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            if fields:
+                text = _("Line %(line)s follows the header again (reset: %(fields)s).") % {
+                    "line": line_no,
+                    "fields": ", ".join(fields),
+                }
+            else:
+                text = _("Line %(line)s had no field set by hand; it follows the header.") % {"line": line_no}
+            messages.success(request, text)
+        return HttpResponseRedirect(segment_url(segment, line_no=line_no))
+
+
+class LineRemoveView(LineMixin, View):
+    """Remove one line, after a confirmation page (a manual step that undo reverses)."""
+
+    template_name = "segments/line_confirm_remove.html"
+
+    def get(self, request, no: str, line_no: int) -> HttpResponse:
+        segment = get_segment(no)
+        line = self.get_line(segment, line_no)
+        context = {"segment": segment, "line": line, "back_url": segment_url(segment, line_no=line_no)}
+        return TemplateResponse(request, self.template_name, context)
+
+    def post(self, request, no: str, line_no: int) -> HttpResponse:
+        segment = get_segment(no)
+        line = SegmentLine.objects.filter(segment=segment, line_no=line_no).select_related("contact").first()
+        page = selectors.page_of_line(segment=segment, line_no=line_no)
+        try:
+            result = services.segment_remove_line(user=request.user, segment=segment, line_no=line_no)
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+            return redirect(segment)
+        messages.success(
+            request,
+            _("Removed line %(line)s (%(contact)s); the segment has %(lines)s. Undo brings it back.")
+            % {
+                "line": line_no,
+                "contact": f"{line.contact.no} {line.contact.name}" if line else "",
+                "lines": plural(result.line_count, "line"),
+            },
+        )
+        url = segment.get_absolute_url()
+        return HttpResponseRedirect(f"{url}?page={page}#segment-lines" if page > 1 else f"{url}#segment-lines")
+
+
+# --- Saved criteria -----------------------------------------------------------------------------
+
+
+class SaveCriteriaView(SegmentPermissionMixin, View):
+    """Save the segment's steps under a code (services.segment_save_criteria)."""
+
+    permission_required = "segments.add_savedcriteria"
+
+    def post(self, request, no: str) -> HttpResponse:
+        segment = get_segment(no)
+        form = SaveCriteriaForm(request.POST)
+        if form.is_valid():
+            try:
+                saved = services.segment_save_criteria(
+                    user=request.user,
+                    segment=segment,
+                    code=form.cleaned_data["code"],
+                    description=form.cleaned_data["description"],
+                )
+            except ValidationError as error:
+                add_service_error(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("Saved %(steps)s of %(no)s as criteria %(code)s.")
+                    % {"steps": plural(saved.steps.count(), "criteria step"), "no": segment.no, "code": saved.code},
+                )
+                return redirect(segment)
+        return render_worksheet(request, segment, save_form=form, status=400)
+
+
+class ReuseCriteriaView(SegmentPermissionMixin, View):
+    """Replay saved criteria against today's contacts as one step (one undo reverses it)."""
+
+    permission_required = "segments.change_segment"
+
+    def post(self, request, no: str) -> HttpResponse:
+        segment = get_segment(no)
+        form = ReuseCriteriaForm(request.POST)
+        if form.is_valid():
+            saved = form.cleaned_data["saved_criteria"]
+            try:
+                result = services.segment_reuse_criteria(user=request.user, segment=segment, code=saved.code)
+            except ValidationError as error:
+                add_service_error(form, error)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Replayed %(steps)s of %(code)s: added %(added)s and removed %(removed)s; "
+                        "the segment has %(lines)s (step %(n)s)."
+                    )
+                    % {
+                        "n": result.step.position,
+                        "steps": plural(saved.no_of_steps, "step"),
+                        "code": saved.code,
+                        "added": plural(result.added, "line"),
+                        "removed": plural(result.removed, "line"),
+                        "lines": plural(result.line_count, "line"),
+                    },
+                )
+                return redirect(segment)
+        return render_worksheet(request, segment, reuse_form=form, status=400)
