@@ -172,3 +172,7 @@ def contact_list(ctx: Context) -> None:
 )
 def contact_list_filtered(ctx: Context) -> None:
     _get_list(ctx, LIST_FILTER)
+
+
+# The segment steps (add, preview, reduce, refine, undo) register themselves after the above.
+from . import segment_operations  # noqa: E402,F401

@@ -242,19 +242,38 @@ class CriteriaStep(CriteriaOptions):
         return f"{self.segment_id} step {self.position}: {self.get_action_display()}"
 
 
-class LineFields(InteractionFields):
-    """What a segment line holds; shared by live lines and lines kept for undo."""
+def _reference(model, verbose_name, *, on_delete=models.PROTECT) -> models.ForeignKey:
+    """A line's reference to reference data, without a database constraint or index.
 
-    line_no = models.BigIntegerField(_("line no."))
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+", verbose_name=_("contact"))
-    alt_address = models.ForeignKey(
-        ContactAltAddress,
-        on_delete=models.SET_NULL,
+    A step writes hundreds of thousands of lines at once; each foreign-key constraint costs a
+    check per line at commit and each index an insert, which together made an add several
+    times slower than the lines themselves. Lines are never looked up by these columns, and
+    deleting a referenced row is still refused (PROTECT) or handled (SET_NULL) by Django's
+    delete, which finds the lines with one query.
+    """
+    return models.ForeignKey(
+        model,
+        on_delete=on_delete,
         null=True,
         blank=True,
         related_name="+",
-        verbose_name=_("alternate address"),
+        db_constraint=False,
+        db_index=False,
+        verbose_name=verbose_name,
     )
+
+
+class LineFields(InteractionFields):
+    """What a segment line holds; shared by live lines and lines kept for undo."""
+
+    interaction_template = _reference(InteractionTemplate, _("interaction template"))
+    interaction_group = _reference(InteractionGroup, _("interaction group"))
+    salesperson = _reference(Salesperson, _("salesperson"))
+    campaign = _reference(Campaign, _("campaign"))
+    language = _reference(Language, _("language"))
+    line_no = models.BigIntegerField(_("line no."))
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+", verbose_name=_("contact"))
+    alt_address = _reference(ContactAltAddress, _("alternate address"), on_delete=models.SET_NULL)
     cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=2, default=Decimal("0"))
     duration = models.DecimalField(_("duration (min.)"), max_digits=12, decimal_places=2, default=Decimal("0"))
     evaluation = models.CharField(_("evaluation"), max_length=20, choices=Evaluation.choices, blank=True)
@@ -275,9 +294,13 @@ class LineFields(InteractionFields):
 class SegmentLine(LineFields):
     """One contact to reach, with its interaction values (SPEC F1.13)."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="lines")
+    # No index of its own: the indexes on (segment, line_no) and (segment, contact) serve it.
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="lines", db_index=False)
+    # The database refuses to delete a step that still has lines (undo deletes them first);
+    # deleting the segment deletes both. DO_NOTHING, not PROTECT or RESTRICT, because those make
+    # Django's delete load every line of the segment's steps into memory.
     step = models.ForeignKey(
-        CriteriaStep, on_delete=models.PROTECT, related_name="lines", verbose_name=_("added by step")
+        CriteriaStep, on_delete=models.DO_NOTHING, related_name="lines", verbose_name=_("added by step")
     )
 
     class Meta:
@@ -300,7 +323,12 @@ class RemovedSegmentLine(LineFields):
 
     line_id = models.BigIntegerField(_("line id"))
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+")
-    step = models.ForeignKey(CriteriaStep, on_delete=models.CASCADE, related_name="+")
+    # The step that added the line, put back on the line when it is restored. Undo goes last
+    # step first, so the step that added a removed line outlives the removal; no constraint or
+    # index is needed, and deleting a step does not look for removed lines it added.
+    step = models.ForeignKey(
+        CriteriaStep, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
     removed_by = models.ForeignKey(CriteriaStep, on_delete=models.CASCADE, related_name="removed_lines")
 
     class Meta:

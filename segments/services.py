@@ -6,14 +6,19 @@ Guarantees shared by every public service here:
   two users changing one segment queue instead of losing an update;
 - set-based: a selection step is a constant number of SQL statements whatever the number of
   contacts (an INSERT … SELECT for added lines, an INSERT … SELECT plus a DELETE for removed
-  ones);
+  ones); header changes reach the lines with at most two UPDATE statements;
 - bad criteria (unknown name, unknown code, bad value) raise ValidationError before anything
   is written; never "all contacts", never an empty refine.
+
+Selection predicates avoid `NOT IN (subquery)` and `IN … OR IN …` over large sets (which
+PostgreSQL runs row by row once the set outgrows `work_mem`): a contact's company is one key
+(`_company_key`: a company's own id, a person's company id, minus the own id of a private
+person), so "same company as a matching contact" is one `IN` (a semi-join) and "no matching
+contact in the company" one `NOT EXISTS` (an anti-join).
 """
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +45,7 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Coalesce, RowNumber
-from django.db.models.lookups import In
+from django.db.models.lookups import Exact, In
 from django.utils.translation import gettext as _
 
 from crm.filters import ContactFilterSet
@@ -113,6 +118,8 @@ HEADER_FIELDS = frozenset(
         "send_as_attachment",
     }
 )
+# Every line field derived from the header (and the contact); `alt_address` follows the date.
+DERIVED_LINE_FIELDS = (*OVERRIDABLE_FIELDS, "alt_address")
 
 
 class SegmentBusy(ValidationError):
@@ -149,7 +156,11 @@ def _lock(segment: Segment | str) -> Segment:
 
 
 def _apply_template_defaults(segment: Segment, template: InteractionTemplate | None) -> None:
-    """SPEC R2 on the header instance: copy the template's defaults, clear the subject."""
+    """SPEC R2 on the header instance: copy the template's defaults, clear the subject.
+
+    Clearing the template (D2, fixing R4) clears the template and its group and keeps the
+    other header values.
+    """
     segment.interaction_template = template
     if template is None:
         segment.interaction_group = None
@@ -163,26 +174,42 @@ def _apply_template_defaults(segment: Segment, template: InteractionTemplate | N
         segment.description = template.description
 
 
-def _rebuild_languages(segment: Segment) -> None:
-    """The segment's own copy of its template's language rows (F1.14); subject follows the default."""
-    SegmentLanguage.objects.filter(segment=segment).delete()
-    if segment.interaction_template_id is None:
-        return
-    rows = InteractionTemplateLanguage.objects.filter(template_id=segment.interaction_template_id)
-    SegmentLanguage.objects.bulk_create(
-        SegmentLanguage(segment=segment, language_id=row.language_id, description=row.description, subject=row.subject)
-        for row in rows
-    )
-    if not segment.subject:
-        default = next((row for row in rows if row.language_id == segment.language_id), None)
-        segment.subject = default.subject if default else ""
+def _sync_languages(segment: Segment, *, template_changed: bool, language_changed: bool, subject_given: bool) -> bool:
+    """Keep the segment's language rows (F1.14) and its default subject consistent.
+
+    A new template replaces the rows by copies of the template's rows and the subject becomes
+    the default language row's (R2); a new default language takes that row's subject (R11);
+    a subject given explicitly wins and is stored on the default language's row too (R10), so
+    lines in the default language get it. Returns whether the header subject changed.
+    """
+    before = segment.subject
+    if template_changed:
+        SegmentLanguage.objects.filter(segment=segment).delete()
+        if segment.interaction_template_id is not None:
+            rows = list(InteractionTemplateLanguage.objects.filter(template_id=segment.interaction_template_id))
+            SegmentLanguage.objects.bulk_create(
+                SegmentLanguage(
+                    segment=segment, language_id=row.language_id, description=row.description, subject=row.subject
+                )
+                for row in rows
+            )
+            if not subject_given:
+                default = next((row for row in rows if row.language_id == segment.language_id), None)
+                segment.subject = default.subject if default else ""
+    elif language_changed and not subject_given:
+        row = SegmentLanguage.objects.filter(segment=segment, language_id=segment.language_id).first()
+        if row is not None:
+            segment.subject = row.subject
+    if subject_given or segment.subject != before:
+        SegmentLanguage.objects.filter(segment=segment, language_id=segment.language_id).update(subject=segment.subject)
+    return segment.subject != before
 
 
 def segment_create(*, user, values: dict[str, Any]) -> Segment:
     """A new segment numbered from series SEGMENT (SEG00001…), dated today.
 
-    A template given in `values` applies its defaults first (R2); the other values given win
-    over them. One durable transaction.
+    A template given in `values` applies its defaults first (R2) and its language rows are
+    copied to the segment; the other values given win over them. One durable transaction.
     """
     _check_permission(user, "segments.add_segment")
     unknown = set(values) - HEADER_FIELDS
@@ -190,16 +217,16 @@ def segment_create(*, user, values: dict[str, Any]) -> Segment:
         raise TypeError(f"not header fields: {sorted(unknown)}")
     with transaction.atomic(durable=True):
         segment = Segment(no=number_series_next(code=SEGMENT_SERIES)[0], owner=user if user and user.pk else None)
-        if values.get("interaction_template") is not None:
-            _apply_template_defaults(segment, values["interaction_template"])
+        template = values.get("interaction_template")
+        if template is not None:
+            _apply_template_defaults(segment, template)
         for field, value in values.items():
             setattr(segment, field, value)
-        if segment.salesperson_id is None:
-            segment.salesperson = None
         segment.full_clean(exclude=["owner"])
         segment.save()
-        _rebuild_languages(segment)
-        if segment.subject:
+        if template is not None and _sync_languages(
+            segment, template_changed=True, language_changed=False, subject_given="subject" in values
+        ):
             segment.save(update_fields=["subject"])
     return segment
 
@@ -208,9 +235,10 @@ def segment_update(*, user, segment: Segment | str, values: dict[str, Any]) -> S
     """Change header fields; lines follow the header except fields overridden on a line (D1).
 
     A different template applies its defaults (options given in the same call win) and
-    re-derives every template-derived field of the lines that follow the header (D2);
-    clearing the template is allowed. Lines whose template is overridden are not touched.
-    One durable transaction, a constant number of statements whatever the number of lines.
+    re-derives every template-derived field of the lines that follow the header, including
+    each line's language (R14) and subject (D2); clearing the template is allowed. Lines
+    whose template is overridden do not follow the header. One durable transaction, a
+    constant number of statements whatever the number of lines.
     """
     _check_permission(user)
     unknown = set(values) - HEADER_FIELDS
@@ -227,10 +255,13 @@ def segment_update(*, user, segment: Segment | str, values: dict[str, Any]) -> S
         for field, value in values.items():
             setattr(segment, field, value)
         segment.full_clean(exclude=["owner"])
+        _sync_languages(
+            segment,
+            template_changed=template_changed,
+            language_changed=segment.language_id != before["language"],
+            subject_given="subject" in values,
+        )
         segment.save()
-        if template_changed or "language" in values:
-            _rebuild_languages(segment)
-            segment.save(update_fields=["subject"])
         changed = {field for field in HEADER_FIELDS if getattr(segment, _attname(field)) != before[field]}
         _propagate(segment, changed, rederive=template_changed)
     return segment
@@ -240,39 +271,96 @@ def _attname(field: str) -> str:
     return f"{field}_id" if field in {"interaction_template", "salesperson", "campaign", "language"} else field
 
 
-def _with_bits(qs: QuerySet, *fields: str) -> QuerySet:
-    return qs.annotate(**{f"ovr_{field}": F("overrides").bitand(OVERRIDE_BIT[field]) for field in fields})
+def _not_overridden(field: str) -> Exact:
+    return Exact(F("overrides").bitand(OVERRIDE_BIT[field]), 0)
 
 
 def _propagate(segment: Segment, changed: set[str], *, rederive: bool) -> None:
     """Push header changes to the lines that follow the header, skipping overridden fields."""
-    lines = SegmentLine.objects.filter(segment=segment)
-    lines = _with_bits(lines, *OVERRIDABLE_FIELDS).filter(ovr_interaction_template=0)
     if rederive:
-        changed = changed | set(PROPAGATED_FIELDS) | {"interaction_template", "language", "subject"}
-        lines.filter(ovr_interaction_template=0).update(
-            interaction_template_id=segment.interaction_template_id,
-            interaction_group_id=segment.interaction_group_id,
-        )
-    for header_field, line_field in PROPAGATED_FIELDS.items():
-        if header_field not in changed:
+        fields = {*PROPAGATED_FIELDS.values(), "interaction_template", "language", "subject", "correspondence_type"}
+    else:
+        fields = {line_field for header_field, line_field in PROPAGATED_FIELDS.items() if header_field in changed}
+        if changed & {"language", "subject"}:
+            fields |= {"language", "subject"}
+        if changed & CORRESPONDENCE_INPUTS:
+            fields.add("correspondence_type")
+    if "date" in fields:
+        fields.add("alt_address")
+    if fields:
+        lines = SegmentLine.objects.filter(segment=segment).filter(_not_overridden("interaction_template"))
+        _rederive(segment, lines, fields)
+
+
+def _rederive(segment: Segment, lines: QuerySet[SegmentLine], fields: set[str]) -> None:
+    """Set `fields` of `lines` to the value the header and the contact give them (F2.4).
+
+    A field overridden on a line keeps its value. At most two UPDATE statements: the subject
+    depends on the line's (new) language and the alternate address on its (new) date.
+    """
+    first: dict[str, Any] = {}
+    for field in fields:
+        if field in {"subject", "alt_address"}:
             continue
-        value = getattr(segment, _attname(header_field))
-        lines.filter(**{f"ovr_{line_field}": 0}).update(**{_attname(line_field): value})
-    if changed & {"language", "subject", "interaction_template"}:
-        lines.filter(ovr_language=0).update(language_id=_line_language(segment, _contact_language_of_line()))
-        lines.filter(ovr_subject=0).update(subject=_line_subject(segment, "language_id"))
-    if changed & CORRESPONDENCE_INPUTS:
-        lines.filter(ovr_correspondence_type=0).update(correspondence_type=_line_correspondence_type(segment))
-    if "date" in changed:
-        lines.update(alt_address_id=_active_alt_address(OuterRef("contact_id"), segment.date, outer_date=F("date")))
+        value = _derived_value(segment, field)
+        first[_attname(field)] = Case(
+            When(_not_overridden(field), then=value), default=F(_attname(field)), output_field=_column_type(field)
+        )
+        if field == "interaction_template":
+            first["interaction_group_id"] = Case(
+                When(_not_overridden(field), then=Value(segment.interaction_group_id, output_field=CharField())),
+                default=F("interaction_group_id"),
+                output_field=CharField(),
+            )
+    if first:
+        lines.update(**first)
+    second: dict[str, Any] = {}
+    if "subject" in fields:
+        second["subject"] = Case(
+            When(_not_overridden("subject"), then=_line_subject(segment, "language_id")),
+            default=F("subject"),
+            output_field=CharField(),
+        )
+    if "alt_address" in fields:
+        second["alt_address_id"] = _active_alt_address(OuterRef("contact_id"), OuterRef("date"))
+    if second:
+        lines.update(**second)
 
 
-def _line_correspondence_type(segment: Segment):
-    """R13 for existing lines: a subquery over the line's contact."""
-    return Subquery(
-        Contact.objects.filter(pk=OuterRef("contact_id")).annotate(ct=_correspondence_type(segment)).values("ct")[:1]
-    )
+def _derived_value(segment: Segment, field: str):
+    """The header-derived value of one line field, as an expression over an existing line."""
+    if field == "language":
+        return _line_language(segment, _of_line_contact("language_id"))
+    if field == "correspondence_type":
+        return Subquery(
+            Contact.objects.filter(pk=OuterRef("contact_id"))
+            .annotate(ct=_correspondence_type(segment))
+            .values("ct")[:1]
+        )
+    if field == "salesperson":
+        if segment.salesperson_id:
+            return Value(segment.salesperson_id, output_field=CharField())
+        return _of_line_contact("salesperson_id")
+    if field == "evaluation":
+        return Value("", output_field=CharField())
+    header_field = {line: header for header, line in PROPAGATED_FIELDS.items()}.get(field, field)
+    return Value(getattr(segment, _attname(header_field)), output_field=_column_type(field))
+
+
+def _column_type(field: str):
+    """A plain field of the line column's type (a foreign key's target type)."""
+    column = SegmentLine._meta.get_field(field)
+    if column.is_relation:
+        column = column.target_field
+    if isinstance(column, DecimalField):
+        return DecimalField(max_digits=column.max_digits, decimal_places=column.decimal_places)
+    if isinstance(column, BigIntegerField):
+        return BigIntegerField()
+    return column.__class__()
+
+
+def _of_line_contact(column: str):
+    return Subquery(Contact.objects.filter(pk=OuterRef("contact_id")).values(column)[:1])
 
 
 # --- Line values (F2.4) ---------------------------------------------------------------------
@@ -282,44 +370,42 @@ def _languages(segment: Segment) -> dict[str | None, str]:
     return dict(SegmentLanguage.objects.filter(segment=segment).values_list("language_id", "subject"))
 
 
-def _line_language(segment: Segment, contact_language):
+def _line_language(segment: Segment, contact_language, languages: dict[str | None, str] | None = None):
     """R14: the contact's language if the segment has a row for it, else the header's default.
 
     `contact_language` is an expression for the contact's language code.
     """
-    known = [code for code in _languages(segment) if code]
+    languages = _languages(segment) if languages is None else languages
+    known = sorted(code for code in languages if code)
     default = Value(segment.language_id, output_field=CharField())
     if not known:
         return default
     return Case(When(In(contact_language, known), then=contact_language), default=default, output_field=CharField())
 
 
-def _contact_language_of_line():
-    return Subquery(Contact.objects.filter(pk=OuterRef("contact_id")).values("language_id")[:1])
-
-
-def _line_subject(segment: Segment, language: str):
+def _line_subject(segment: Segment, language: str, languages: dict[str | None, str] | None = None):
     """The subject of the segment's row for the line's language, else the header's subject."""
-    whens = [When(**{language: code}, then=Value(subject)) for code, subject in _languages(segment).items() if code]
+    languages = _languages(segment) if languages is None else languages
+    whens = [When(**{language: code}, then=Value(subject)) for code, subject in languages.items() if code]
     if not whens:
         return Value(segment.subject, output_field=CharField())
     return Case(*whens, default=Value(segment.subject), output_field=CharField())
 
 
-def _active_alt_address(contact_ref, on: datetime.date, *, outer_date=None):
-    """Subquery: the alternate address active on the line date (F1.2), else NULL."""
-    ranges = ContactAltAddressDateRange.objects.filter(contact_id=contact_ref)
-    if outer_date is not None:
-        ranges = ranges.filter(starting_date__lte=OuterRef("date")).filter(
-            Q(ending_date__isnull=True) | Q(ending_date__gte=OuterRef("date"))
-        )
-    else:
-        ranges = ranges.filter(starting_date__lte=on).filter(Q(ending_date__isnull=True) | Q(ending_date__gte=on))
+def _active_alt_address(contact_ref, on):
+    """Subquery: the alternate address active on date `on` (F1.2: the latest start wins), else NULL.
+
+    `on` is a date or an expression (a line's own date).
+    """
+    ranges = ContactAltAddressDateRange.objects.filter(contact_id=contact_ref, starting_date__lte=on).filter(
+        Q(ending_date__isnull=True) | Q(ending_date__gte=on)
+    )
     return Subquery(ranges.order_by("-starting_date").values("alt_address_id")[:1])
 
 
 def _correspondence_type(segment: Segment):
-    """R13: header default when it ignores the contact; else the template's rule; else the contact's."""
+    """R13 over Contact: the header default when it ignores the contact; else the template's
+    default when the template ignores the contact or the contact has none; else the contact's."""
     if segment.ignore_contact_correspondence_type and segment.correspondence_type:
         return Value(segment.correspondence_type, output_field=CharField())
     template = segment.interaction_template
@@ -334,24 +420,34 @@ def _correspondence_type(segment: Segment):
     return F("correspondence_type")
 
 
-def _line_columns(segment: Segment, step: CriteriaStep, first_line_no: int) -> dict[str, Any]:
-    """Column → expression over Contact for a new line initialised from header + contact."""
+def _line_order():
+    """R21: company name, company no., company before person, name (then id, for a total order).
 
-    def const(value, field):
-        return Value(value, output_field=field)
-
-    order = [
-        Case(When(type=ContactType.COMPANY, then=F("name")), default=Coalesce(F("company__name"), F("name"))).asc(),
-        Coalesce(F("company__no"), Case(When(type=ContactType.COMPANY, then=F("no")), default=Value(""))).asc(),
+    A private person has a blank company name and number (F1.1), so private persons come first.
+    """
+    is_company = Q(type=ContactType.COMPANY)
+    return [
+        Case(When(is_company, then=F("name")), default=Coalesce(F("company__name"), Value(""))).asc(),
+        Case(When(is_company, then=F("no")), default=Coalesce(F("company__no"), Value(""))).asc(),
         F("type").asc(),
         F("name").asc(),
         F("pk").asc(),
     ]
+
+
+def _line_columns(segment: Segment, step: CriteriaStep, first_line_no: int) -> dict[str, Any]:
+    """Column → expression over Contact for a new line initialised from header + contact (F2.4)."""
+
+    def const(value, field):
+        return Value(value, output_field=field)
+
+    languages = _languages(segment)
     return {
         "segment_id": const(segment.pk, BigIntegerField()),
         "step_id": const(step.pk, BigIntegerField()),
         "line_no": const(first_line_no, BigIntegerField())
-        + Window(RowNumber(), order_by=order, output_field=BigIntegerField()) * const(LINE_NO_STEP, BigIntegerField()),
+        + Window(RowNumber(), order_by=_line_order(), output_field=BigIntegerField())
+        * const(LINE_NO_STEP, BigIntegerField()),
         "contact_id": F("pk"),
         "alt_address_id": _active_alt_address(OuterRef("pk"), segment.date),
         "description": const(segment.description, CharField()),
@@ -362,8 +458,8 @@ def _line_columns(segment: Segment, step: CriteriaStep, first_line_no: int) -> d
         "campaign_target": const(segment.campaign_target, BooleanField()),
         "campaign_response": const(segment.campaign_response, BooleanField()),
         "date": const(segment.date, DateField()),
-        "language_id": _line_language(segment, F("language_id")),
-        "subject": _line_subject(segment, "language_id"),
+        "language_id": _line_language(segment, F("language_id"), languages),
+        "subject": _line_subject(segment, "language_id", languages),
         "correspondence_type": _correspondence_type(segment),
         "information_flow": const(segment.information_flow, CharField()),
         "initiated_by": const(segment.initiated_by, CharField()),
@@ -379,52 +475,78 @@ def _line_columns(segment: Segment, step: CriteriaStep, first_line_no: int) -> d
 # --- Selection steps (F3 with D3–D6) -----------------------------------------------------------
 
 
-def _criteria(query: str) -> QuerySet[Contact]:
-    """Contacts matching a QUERY; ValidationError listing every problem when it is not valid."""
+@dataclass(frozen=True)
+class Criteria:
+    """A validated QUERY: its canonical text (what a step stores) and the contacts it selects.
+
+    Validation checks every name and code once (one query per code list); the selection is a
+    lazy queryset, so a code deleted after validation selects nothing, never everything.
+    """
+
+    query: str
+    contacts: QuerySet[Contact]
+
+
+def criteria(query: str | Criteria) -> Criteria:
+    """Validate a QUERY; ValidationError listing every problem when it is not valid."""
+    if isinstance(query, Criteria):
+        return query
     filterset = ContactFilterSet(query or "")
     if not filterset.is_valid():
         raise ValidationError(filterset.error_lines(), code="invalid_criteria")
-    return filterset.qs
+    return Criteria(filterset.canonical_query(), filterset.qs)
 
 
-def canonical_filter(query: str) -> str:
-    filterset = ContactFilterSet(query or "")
-    return filterset.canonical_query()
+def _criteria(query: str | Criteria) -> QuerySet[Contact]:
+    """Contacts matching a QUERY; ValidationError listing every problem when it is not valid."""
+    return criteria(query).contacts
 
 
-def _company_keys(contacts: QuerySet[Contact]):
-    """Ids of the companies of `contacts`: a company's own id, a person's company id."""
-    return (
-        contacts.annotate(key=Case(When(type=ContactType.COMPANY, then=F("pk")), default=F("company_id")))
-        .filter(key__isnull=False)
-        .values("key")
+def canonical_filter(query: str | Criteria) -> str:
+    return criteria(query).query
+
+
+def _company_key(prefix: str = ""):
+    """One key per company: a company's own id, a person's company id; a private person is its
+    own "company", keyed by minus its id (so it never equals a company's key).
+
+    `prefix` reaches the contact from another model (`"contact__"` from a segment line).
+    """
+    own = F(f"{prefix}pk") if prefix else F("pk")
+    return Case(
+        When(Q(**{f"{prefix}type": ContactType.COMPANY}), then=own),
+        When(Q(**{f"{prefix}company_id__isnull": False}), then=F(f"{prefix}company_id")),
+        default=Value(0) - own,
+        output_field=BigIntegerField(),
     )
 
 
 def add_candidates(
     *,
     segment: Segment,
-    query: str,
+    query: str | Criteria,
     allow_existing: bool = False,
     expand_contact: bool = False,
     allow_company_with_persons: bool = False,
     ignore_exclusion: bool = False,
 ) -> QuerySet[Contact]:
-    """The contacts an Add Contacts step would add (SPEC R18, R20 with D16): one query.
+    """The contacts an Add Contacts step would add (SPEC R18, R20): one query, each contact once.
 
     Expansion replaces each qualifying contact of a company by the company and all its
-    persons; "allow company with persons" then adds the company of each qualifying person;
-    the exclusion flag applies to the final set; contacts already on a line are skipped
-    unless `allow_existing`.
+    persons (private persons stay as they are); "allow company with persons" then adds the
+    company of each qualifying person (after expansion there is nothing left to add); the
+    exclusion flag applies to the final set, so expansion never brings in an excluded contact
+    unless the exclusion is ignored; contacts already on a line are skipped unless
+    `allow_existing`.
     """
     matching = _criteria(query)
     candidates = matching
     if expand_contact:
-        keys = _company_keys(matching)
-        candidates = Contact.objects.filter(Q(pk__in=matching.values("pk")) | Q(pk__in=keys) | Q(company_id__in=keys))
-    if allow_company_with_persons:
-        companies = candidates.filter(type=ContactType.PERSON, company_id__isnull=False).values("company_id")
-        candidates = Contact.objects.filter(Q(pk__in=candidates.values("pk")) | Q(pk__in=companies))
+        keys = matching.annotate(company_key=_company_key()).values("company_key")
+        candidates = Contact.objects.annotate(company_key=_company_key()).filter(company_key__in=keys)
+    elif allow_company_with_persons:
+        companies = matching.filter(type=ContactType.PERSON, company_id__isnull=False).values("company_id")
+        candidates = Contact.objects.filter(pk__in=matching.values("pk").union(companies, all=True))
     if not ignore_exclusion:
         candidates = candidates.filter(exclude_from_segment=False)
     if not allow_existing:
@@ -432,29 +554,43 @@ def add_candidates(
     return candidates
 
 
-def _matching_lines(segment: Segment, query: str, *, entire_companies: bool) -> QuerySet[SegmentLine]:
-    """Lines whose contact matches (D4: the contact's current company for Entire Companies)."""
+def _lines_to_remove(
+    segment: Segment, action: str, query: str | Criteria, entire_companies: bool
+) -> QuerySet[SegmentLine]:
+    """Lines a reduce (whose contact matches) or refine (whose contact does not) removes (R24, R25).
+
+    With Entire Companies a line matches when any contact of its contact's current company
+    (D4) matches, members that are not in the segment included. Reduce is a semi-join (`IN`),
+    refine an anti-join (`NOT EXISTS`; PostgreSQL runs `NOT IN` row by row once the set
+    outgrows `work_mem`). One query whatever the size.
+    """
     matching = _criteria(query)
-    condition = Q(contact_id__in=matching.values("pk"))
+    lines = SegmentLine.objects.filter(segment=segment).order_by()
     if entire_companies:
-        keys = _company_keys(matching)
-        condition |= Exists(
-            Contact.objects.filter(pk=OuterRef("contact_id")).filter(Q(pk__in=keys) | Q(company_id__in=keys))
-        )
-    return SegmentLine.objects.filter(segment=segment).filter(condition)
-
-
-def _lines_to_remove(segment: Segment, action: str, query: str, entire_companies: bool) -> QuerySet[SegmentLine]:
-    matched = _matching_lines(segment, query, entire_companies=entire_companies)
+        keyed = matching.annotate(company_key=_company_key())
+        lines = lines.annotate(company_key=_company_key("contact__"))
+        if action == StepAction.REDUCE:
+            return lines.filter(company_key__in=keyed.values("company_key"))
+        if connection.vendor == "sqlite":
+            # SQLite has no hash anti-join: it runs NOT IN over an uncorrelated subquery by
+            # building a temporary index once (the keys are never NULL, so NOT IN is exact).
+            return lines.exclude(company_key__in=keyed.values("company_key"))
+        return lines.filter(~Exists(keyed.filter(company_key=OuterRef("company_key"))))
     if action == StepAction.REDUCE:
-        return matched
-    return SegmentLine.objects.filter(segment=segment).exclude(pk__in=matched.values("pk"))
+        return lines.filter(contact_id__in=matching.values("pk"))
+    return lines.filter(~Exists(matching.filter(pk=OuterRef("contact_id"))))
+
+
+def _matching_lines(segment: Segment, query: str | Criteria, *, entire_companies: bool) -> QuerySet[SegmentLine]:
+    """Lines whose contact matches (D4: the contact's current company for Entire Companies)."""
+    return _lines_to_remove(segment, StepAction.REDUCE, query, entire_companies)
 
 
 def segment_count(
-    *, segment: Segment, action: str, query: str, entire_companies: bool = False, **add_options: bool
+    *, segment: Segment, action: str, query: str | Criteria, entire_companies: bool = False, **add_options: bool
 ) -> int:
-    """Dry run (D5): how many lines a step would add or remove. Writes nothing."""
+    """Dry run (D5): how many lines a step would add or remove. Writes nothing; one COUNT
+    query plus the queries that validate the criteria's codes."""
     if action == StepAction.ADD:
         return add_candidates(segment=segment, query=query, **add_options).count()
     return _lines_to_remove(segment, action, query, entire_companies).count()
@@ -465,7 +601,8 @@ def _next_position(segment: Segment) -> int:
 
 
 def _next_line_no_base(segment: Segment) -> int:
-    """Largest line no. in use, counting lines kept for undo, so no number is ever reused."""
+    """Largest line no. in use, counting lines kept for undo, so no number that may come back
+    is given out again; new lines continue from it in steps of 10000 (R21)."""
     live = SegmentLine.objects.filter(segment=segment).aggregate(m=Max("line_no"))["m"] or 0
     removed = RemovedSegmentLine.objects.filter(segment=segment).aggregate(m=Max("line_no"))["m"] or 0
     return max(live, removed)
@@ -481,38 +618,34 @@ def _new_step(segment: Segment, user, *, parent: CriteriaStep | None = None, **f
     )
 
 
-def _insert_lines(segment: Segment, step: CriteriaStep, contacts: QuerySet[Contact]) -> int:
-    """INSERT INTO lines SELECT … FROM contacts: one statement, lines initialised per F2.4."""
-    columns = _line_columns(segment, step, _next_line_no_base(segment))
-    aliases = {f"col_{name}": expr for name, expr in columns.items()}
-    select = Contact.objects.filter(pk__in=contacts.values("pk")).annotate(**aliases).values(*aliases).order_by()
-    compiler = select.query.get_compiler(using=SegmentLine.objects.db)
+def _insert_select(model, rows: QuerySet, columns: dict[str, Any]) -> int:
+    """INSERT INTO model's table (columns) SELECT the expressions over `rows`: one statement."""
+    aliases = {f"col_{name}": expression for name, expression in columns.items()}
+    select = rows.annotate(**aliases).values(*aliases).order_by()
+    compiler = select.query.get_compiler(using=model.objects.db)
     sql, params = compiler.as_sql()
-    selected = [alias for _expr, _sql, alias in compiler.select]
-    names = [alias.removeprefix("col_") for alias in selected]
-    table = connection.ops.quote_name(SegmentLine._meta.db_table)
+    names = [alias.removeprefix("col_") for _expression, _sql, alias in compiler.select]
+    table = connection.ops.quote_name(model._meta.db_table)
     target = ", ".join(connection.ops.quote_name(name) for name in names)
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} ({target}) {sql}", params)
         return cursor.rowcount
 
 
+def _insert_lines(segment: Segment, step: CriteriaStep, contacts: QuerySet[Contact]) -> int:
+    """INSERT INTO lines SELECT … FROM contacts: one statement, lines initialised per F2.4."""
+    return _insert_select(SegmentLine, contacts, _line_columns(segment, step, _next_line_no_base(segment)))
+
+
 LINE_COPY_FIELDS = [field.attname for field in SegmentLine._meta.concrete_fields if field.attname not in {"id"}]
 
 
 def _remove_lines(segment: Segment, step: CriteriaStep, lines: QuerySet[SegmentLine]) -> int:
-    """Move `lines` to RemovedSegmentLine (for undo) and delete them: two statements."""
-    copy = ", ".join(connection.ops.quote_name(name) for name in LINE_COPY_FIELDS)
-    select = lines.values("pk").query.get_compiler(using=SegmentLine.objects.db).as_sql()
-    line_table = connection.ops.quote_name(SegmentLine._meta.db_table)
-    removed_table = connection.ops.quote_name(RemovedSegmentLine._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {removed_table} ({copy}, line_id, removed_by_id) "
-            f"SELECT {copy}, id, %s FROM {line_table} WHERE id IN ({select[0]})",
-            [step.pk, *select[1]],
-        )
-        removed = cursor.rowcount
+    """Copy `lines` with every value to RemovedSegmentLine (for undo), then delete them: an
+    INSERT … SELECT and a DELETE."""
+    columns = {name: F(name) for name in LINE_COPY_FIELDS}
+    columns |= {"line_id": F("pk"), "removed_by_id": Value(step.pk, output_field=BigIntegerField())}
+    removed = _insert_select(RemovedSegmentLine, lines, columns)
     SegmentLine.objects.filter(pk__in=RemovedSegmentLine.objects.filter(removed_by=step).values("line_id")).delete()
     return removed
 
@@ -524,16 +657,18 @@ def _finish(step: CriteriaStep, added: int, removed: int) -> StepResult:
     return StepResult(step=step, added=added, removed=removed, line_count=count)
 
 
-def _run_step(segment: Segment, user, *, parent=None, action: str, query: str, **options: bool) -> StepResult:
-    query = canonical_filter(query)
+def _run_step(
+    segment: Segment, user, *, parent=None, action: str, query: str | Criteria, **options: bool
+) -> StepResult:
+    selection = criteria(query)
     if action == StepAction.ADD:
         add_options = {k: options.get(k, False) for k in ADD_OPTIONS}
-        contacts = add_candidates(segment=segment, query=query, **add_options)
-        step = _new_step(segment, user, parent=parent, action=action, filter=query, **add_options)
+        contacts = add_candidates(segment=segment, query=selection, **add_options)
+        step = _new_step(segment, user, parent=parent, action=action, filter=selection.query, **add_options)
         return _finish(step, _insert_lines(segment, step, contacts), 0)
     entire = options.get("entire_companies", False)
-    lines = _lines_to_remove(segment, action, query, entire)
-    step = _new_step(segment, user, parent=parent, action=action, filter=query, entire_companies=entire)
+    lines = _lines_to_remove(segment, action, selection, entire)
+    step = _new_step(segment, user, parent=parent, action=action, filter=selection.query, entire_companies=entire)
     return _finish(step, 0, _remove_lines(segment, step, lines))
 
 
@@ -546,10 +681,10 @@ def segment_add_contacts(*, user, segment: Segment | str, query: str = "", **opt
     unknown = set(options) - set(ADD_OPTIONS)
     if unknown:
         raise TypeError(f"unknown options {sorted(unknown)}")
-    _criteria(query)
+    selection = criteria(query)
     with transaction.atomic(durable=True):
         segment = _lock(segment)
-        return _run_step(segment, user, action=StepAction.ADD, query=query, **options)
+        return _run_step(segment, user, action=StepAction.ADD, query=selection, **options)
 
 
 def segment_remove_contacts(
@@ -559,10 +694,10 @@ def segment_remove_contacts(
     _check_permission(user)
     if action not in (StepAction.REDUCE, StepAction.REFINE):
         raise ValueError(action)
-    _criteria(query)
+    selection = criteria(query)
     with transaction.atomic(durable=True):
         segment = _lock(segment)
-        return _run_step(segment, user, action=action, query=query, entire_companies=entire_companies)
+        return _run_step(segment, user, action=action, query=selection, entire_companies=entire_companies)
 
 
 def segment_add_contact(*, user, segment: Segment | str, contact: Contact) -> StepResult:
@@ -599,7 +734,11 @@ def segment_remove_line(*, user, segment: Segment | str, line_no: int) -> StepRe
 def segment_undo(*, user, segment: Segment | str) -> StepResult:
     """Go back one step exactly (D3): its lines go, the lines it removed come back unchanged.
 
-    A replay (saved criteria, logged segment) is undone with all its replayed steps.
+    Lines added by the step are deleted (an older line of the same contact stays); lines it
+    removed come back with every value they had, overrides included, under their old line
+    numbers. A replay (saved criteria, logged segment) is undone with all its replayed steps.
+    No step to undo is a ValidationError. One durable transaction of a constant number of
+    statements (a DELETE, an INSERT … SELECT from the removed lines, two DELETEs).
     """
     _check_permission(user)
     with transaction.atomic(durable=True):
@@ -609,9 +748,8 @@ def segment_undo(*, user, segment: Segment | str) -> StepResult:
             raise ValidationError(_("%(no)s has no step to undo."), code="nothing_to_undo", params={"no": segment.no})
         unit = list(CriteriaStep.objects.filter(Q(pk=last.pk) | Q(parent=last)).order_by("-position"))
         unit_ids = [step.pk for step in unit]
-        added = SegmentLine.objects.filter(step_id__in=unit_ids)
-        removed_count = added.count()
-        added.delete()
+        # SegmentLine has no dependants, so this is one DELETE and its count is the lines'.
+        removed_count, _deleted = SegmentLine.objects.filter(step_id__in=unit_ids).delete()
         copy = ", ".join(connection.ops.quote_name(name) for name in LINE_COPY_FIELDS)
         line_table = connection.ops.quote_name(SegmentLine._meta.db_table)
         removed_table = connection.ops.quote_name(RemovedSegmentLine._meta.db_table)
@@ -625,8 +763,7 @@ def segment_undo(*, user, segment: Segment | str) -> StepResult:
             )
             restored = cursor.rowcount
         RemovedSegmentLine.objects.filter(removed_by_id__in=unit_ids).delete()
-        CriteriaStep.objects.filter(pk__in=[s for s in unit_ids if s != last.pk]).delete()
-        last.delete()
+        CriteriaStep.objects.filter(pk__in=unit_ids).delete()
         count = SegmentLine.objects.filter(segment=segment).count()
         return StepResult(step=None, added=restored, removed=removed_count, line_count=count)
 
@@ -684,13 +821,15 @@ def segment_reuse_criteria(*, user, segment: Segment | str, code: str) -> StepRe
     if saved is None:
         raise ValidationError(_('unknown saved criteria "%(code)s"'), code="unknown_saved", params={"code": code})
     steps = list(saved.steps.order_by("position"))
-    problems = []
+    problems, selections = [], {}
     for step in steps:
-        filterset = ContactFilterSet(step.filter)
-        if not filterset.is_valid():
+        try:
+            selections[step.pk] = criteria(step.filter)
+        except ValidationError as error:
             problems += [
-                _("step %(n)s: criterion %(problem)s is no longer valid") % {"n": step.position, "problem": p}
-                for p in filterset.error_lines()
+                _('step %(n)s: criterion "%(filter)s" is no longer valid: %(problem)s')
+                % {"n": step.position, "filter": step.filter, "problem": problem}
+                for problem in error.messages
             ]
     if problems:
         raise ValidationError(problems, code="stale_criteria")
@@ -705,7 +844,7 @@ def segment_reuse_criteria(*, user, segment: Segment | str, code: str) -> StepRe
             else:
                 options.pop("entire_companies")
             result = _run_step(
-                segment, user, parent=parent, action=saved_step.action, query=saved_step.filter, **options
+                segment, user, parent=parent, action=saved_step.action, query=selections[saved_step.pk], **options
             )
             added += result.added
             removed += result.removed
@@ -722,7 +861,12 @@ def segment_set_line(
 ) -> SegmentLine:
     """Override fields of one line (they stop following the header) or reset them to the header.
 
-    `reset` names fields (or "all") to follow the header again; their header value is put back.
+    A value given marks its field overridden (D1); a new language brings the subject of that
+    language's row and a new date the alternate address active on it, unless those are
+    overridden too. `reset` names fields (or "all") to follow the header again: they get the
+    value the header and the contact give them (F2.4). Resetting the template makes the line
+    follow the header again, so each of its fields that is not overridden is re-derived.
+    Unknown fields are a ValidationError and nothing is written.
     """
     _check_permission(user)
     unknown = set(values) - set(LINE_FIELDS)
@@ -738,7 +882,7 @@ def segment_set_line(
         )
     with transaction.atomic(durable=True):
         segment = _lock(segment)
-        line = SegmentLine.objects.filter(segment=segment, line_no=line_no).select_related("contact").first()
+        line = SegmentLine.objects.filter(segment=segment, line_no=line_no).first()
         if line is None:
             raise ValidationError(
                 _("%(no)s has no line %(line)s."), code="no_line", params={"no": segment.no, "line": line_no}
@@ -747,40 +891,21 @@ def segment_set_line(
             setattr(line, field, value)
             if field in OVERRIDE_BIT:
                 line.overrides |= OVERRIDE_BIT[field]
-        if "interaction_template" in values and "interaction_template" not in reset:
+        if "interaction_template" in values:
             template = values["interaction_template"]
             line.interaction_group_id = template.group_id if template else None
         for field in reset:
             line.overrides &= ~OVERRIDE_BIT[field]
         line.full_clean(exclude=["segment", "step", "contact", "alt_address"])
         line.save()
-        if reset:
-            _reset_line_fields(segment, line, reset)
+        fields = set(reset)
+        if "interaction_template" in reset:
+            fields = set(DERIVED_LINE_FIELDS)
+        if "language" in values or "language" in fields:
+            fields.add("subject")
+        if "date" in values or "date" in fields:
+            fields.add("alt_address")
+        if fields:
+            _rederive(segment, SegmentLine.objects.filter(pk=line.pk), fields)
             line.refresh_from_db()
     return line
-
-
-def _reset_line_fields(segment: Segment, line: SegmentLine, fields: list[str]) -> None:
-    header_to_line = {line_field: header_field for header_field, line_field in PROPAGATED_FIELDS.items()}
-    updates: dict[str, Any] = {}
-    for field in fields:
-        if field in header_to_line:
-            updates[_attname(field)] = getattr(segment, _attname(header_to_line[field]))
-        elif field == "interaction_template":
-            updates["interaction_template_id"] = segment.interaction_template_id
-            updates["interaction_group_id"] = segment.interaction_group_id
-        elif field == "evaluation":
-            updates["evaluation"] = ""
-    lines = SegmentLine.objects.filter(pk=line.pk)
-    if updates:
-        lines.update(**updates)
-    if "language" in fields:
-        lines.update(language_id=_line_language(segment, _contact_language_of_line()))
-    if "subject" in fields or "language" in fields:
-        line.refresh_from_db()
-        if not line.is_overridden("subject"):
-            lines.update(subject=_line_subject(segment, "language_id"))
-    if "date" in fields:
-        lines.update(alt_address_id=_active_alt_address(OuterRef("contact_id"), segment.date, outer_date=F("date")))
-    if "correspondence_type" in fields:
-        lines.update(correspondence_type=_line_correspondence_type(segment))

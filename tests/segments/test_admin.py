@@ -172,11 +172,6 @@ def test_saved_criteria_can_be_renamed_but_not_added_in_admin(admin_client_crm, 
     assert 'name="_save"' in page.content.decode()
 
 
-@pytest.mark.xfail(
-    reason="SegmentLine.step is on_delete=PROTECT, so deleting a segment that has lines raises ProtectedError "
-    "(models.py; RESTRICT would allow the cascade)",
-    strict=False,
-)
 def test_an_admin_can_delete_a_segment_with_its_lines_and_steps(admin_client_crm, one_of_everything):
     segment = one_of_everything
 

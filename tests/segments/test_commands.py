@@ -202,7 +202,8 @@ def test_update_header_propagates_to_the_lines(seg, world):
 
 def test_add_without_filter_adds_every_contact_not_excluded_and_prints_the_line_count(seg):
     assert run("add", seg) == "3\n"
-    assert lines_of(seg) == ["CO1", "PE1", "PE2"]
+    # R21: by company name; the private person PE2 has a blank company name and comes first.
+    assert lines_of(seg) == ["PE2", "CO1", "PE1"]
     assert run("add", seg) == "3\n"  # existing contacts are skipped
 
 
@@ -275,7 +276,7 @@ def test_remove_line_prints_the_line_count(seg):
     run("add", seg)
     line_no = SegmentLine.objects.get(contact__no="PE1").line_no
     assert run("remove-line", seg, str(line_no)) == "2\n"
-    assert lines_of(seg) == ["CO1", "PE2"]
+    assert lines_of(seg) == ["PE2", "CO1"]
 
 
 def test_undo_prints_the_line_count_and_restores_exactly(seg):
@@ -517,7 +518,7 @@ def test_show_json_has_the_contract_shape(world):
         "initiated_by": "us",
         "lines": [
             {
-                "line_no": 10000,
+                "line_no": 20000,
                 "contact_no": "CO1",
                 "contact_company_no": "CO1",
                 "contact_name": "Acme",
@@ -525,7 +526,7 @@ def test_show_json_has_the_contract_shape(world):
                 "correspondence_type": "hard_copy",
             },
             {
-                "line_no": 20000,
+                "line_no": 30000,
                 "contact_no": "PE1",
                 "contact_company_no": "CO1",
                 "contact_name": "Ann Smith",
