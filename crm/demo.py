@@ -68,6 +68,7 @@ from .models import (
     Territory,
 )
 from .services import number_series_next
+from .transfer import COLUMNS as TRANSFER_COLUMNS
 
 DEFAULT_SEED = 1
 CHUNK_SIZE = 20_000
@@ -155,33 +156,8 @@ def demo_seed(
     return summary
 
 
-CSV_COLUMNS = [
-    "no",
-    "type",
-    "company_no",
-    "name",
-    "first_name",
-    "middle_name",
-    "surname",
-    "job_title",
-    "address",
-    "address_2",
-    "post_code",
-    "city",
-    "country",
-    "territory",
-    "language",
-    "salutation",
-    "email",
-    "phone",
-    "correspondence_type",
-    "exclude_from_segment",
-    "salesperson",
-    "industry_groups",
-    "business_relations",
-    "mailing_groups",
-    "job_responsibilities",
-]
+# The import's own column list (CONTRACT.md), so demo CSVs always match what import_contacts reads.
+CSV_COLUMNS = list(TRANSFER_COLUMNS)
 
 
 def demo_csv_rows(count: int, *, seed: int = DEFAULT_SEED, prefix: str = "DM") -> Iterator[dict[str, str]]:
