@@ -319,17 +319,29 @@ class SegmentLine(LineFields):
 
 
 class RemovedSegmentLine(LineFields):
-    """A line as it was when step `removed_by` removed it; undo of that step restores it."""
+    """A line as it was when step `removed_by` removed it; undo of that step restores it.
+
+    This is the undo journal, written and read only by the segment services: its references
+    carry no database constraints (a removal writes hundreds of thousands of rows, and each
+    constraint costs a check per row at commit). Django's delete still cascades from the
+    segment and the step, and still refuses to delete a contact a removed line names. A
+    restored line is checked by the constraints of SegmentLine.
+    """
 
     line_id = models.BigIntegerField(_("line id"))
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="+", db_constraint=False, verbose_name=_("contact")
+    )
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     # The step that added the line, put back on the line when it is restored. Undo goes last
-    # step first, so the step that added a removed line outlives the removal; no constraint or
-    # index is needed, and deleting a step does not look for removed lines it added.
+    # step first, so the step that added a removed line outlives the removal; no index is
+    # needed, and deleting a step does not look for removed lines it added.
     step = models.ForeignKey(
         CriteriaStep, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
     )
-    removed_by = models.ForeignKey(CriteriaStep, on_delete=models.CASCADE, related_name="removed_lines")
+    removed_by = models.ForeignKey(
+        CriteriaStep, on_delete=models.CASCADE, related_name="removed_lines", db_constraint=False, db_index=False
+    )
 
     class Meta:
         verbose_name = _("removed segment line")

@@ -139,8 +139,20 @@ def _check_permission(user, permission: str = "segments.change_segment") -> None
         raise PermissionDenied(f"{permission} needed")
 
 
+def _without_jit() -> None:
+    """PostgreSQL: no JIT compilation for the rest of this transaction.
+
+    A step is one big statement run once; compiling it cost more than it saved (1.8 s of a
+    2.3 s INSERT … SELECT of 300,000 lines at 1M contacts). Outside PostgreSQL a no-op.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+
+
 def _lock(segment: Segment | str) -> Segment:
     """Re-read the segment under a row lock (the claim every segment write starts with)."""
+    _without_jit()
     lookup = {"no": segment} if isinstance(segment, str) else {"pk": segment.pk}
     try:
         return Segment.objects.select_for_update().get(**lookup)
@@ -592,8 +604,12 @@ def segment_count(
     """Dry run (D5): how many lines a step would add or remove. Writes nothing; one COUNT
     query plus the queries that validate the criteria's codes."""
     if action == StepAction.ADD:
-        return add_candidates(segment=segment, query=query, **add_options).count()
-    return _lines_to_remove(segment, action, query, entire_companies).count()
+        selection = add_candidates(segment=segment, query=query, **add_options)
+    else:
+        selection = _lines_to_remove(segment, action, query, entire_companies)
+    with transaction.atomic():
+        _without_jit()
+        return selection.count()
 
 
 def _next_position(segment: Segment) -> int:
@@ -676,7 +692,14 @@ ADD_OPTIONS = ("allow_existing", "expand_contact", "allow_company_with_persons",
 
 
 def segment_add_contacts(*, user, segment: Segment | str, query: str = "", **options: bool) -> StepResult:
-    """Add Contacts (F3.1): one step, a constant number of statements whatever the size."""
+    """Add Contacts (F3.1 with R18–R22): one step recorded with its canonical filter and options
+    (even when it adds nothing), the lines inserted by one INSERT … SELECT in R21's order and
+    numbered on from the last line, initialised per F2.4, each carrying the step (D6).
+
+    Bad criteria raise ValidationError before anything is written. One durable transaction
+    of a constant number of statements whatever the size; returns the counts and the line
+    count afterwards.
+    """
     _check_permission(user)
     unknown = set(options) - set(ADD_OPTIONS)
     if unknown:
@@ -690,7 +713,12 @@ def segment_add_contacts(*, user, segment: Segment | str, query: str = "", **opt
 def segment_remove_contacts(
     *, user, segment: Segment | str, action: str, query: str, entire_companies: bool = False
 ) -> StepResult:
-    """Reduce (drop matching lines) or Refine (keep only matching lines), F3.2 with D4."""
+    """Reduce (drop matching lines) or Refine (keep only matching lines), F3.2 with D4.
+
+    The removed lines are kept with every value for undo (D3). Bad criteria raise
+    ValidationError before anything is written; an empty query matches every contact (R26).
+    One durable transaction of a constant number of statements whatever the size.
+    """
     _check_permission(user)
     if action not in (StepAction.REDUCE, StepAction.REFINE):
         raise ValueError(action)
