@@ -29,6 +29,8 @@ MARKETING_MODELS = {
         "contactmailinggroup",
         "contactjobresponsibility",
     },
+    # Logging creates these; marketing cancels, evaluates, comments and deletes canceled ones.
+    "interactions": {"loggedsegment", "campaignentry", "interactionlogentry", "interactioncomment"},
 }
 # Whole apps whose every permission marketing has (segments are marketing's worksheet).
 MARKETING_APPS = ("segments",)

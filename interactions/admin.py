@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import InteractionGroup, InteractionTemplate, InteractionTemplateLanguage
+from .models import (
+    CampaignEntry,
+    ContactAnonymisation,
+    InteractionComment,
+    InteractionGroup,
+    InteractionLogEntry,
+    InteractionTemplate,
+    InteractionTemplateLanguage,
+    LoggedSegment,
+)
 from .services import interaction_template_ensure_language_row
 
 
@@ -64,3 +73,89 @@ class InteractionTemplateLanguageAdmin(admin.ModelAdmin):
     list_select_related = ("template", "language")
     search_fields = ("template__code", "description", "subject")
     autocomplete_fields = ("template", "language")
+
+
+class HistoryAdmin(admin.ModelAdmin):
+    """Logging's records are history: admins read them here; cancel, restore, evaluate and
+    delete go through the pages and commands, whose services keep the counts and rules."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LoggedSegment)
+class LoggedSegmentAdmin(HistoryAdmin):
+    list_display = ("id", "segment_no", "description", "created_at", "user", "canceled", "no_of_interactions")
+    list_filter = ("canceled", "created_at")
+    list_select_related = ("user",)
+    search_fields = ("segment_no", "description")
+    raw_id_fields = ("user",)
+    show_full_result_count = False
+
+
+@admin.register(CampaignEntry)
+class CampaignEntryAdmin(HistoryAdmin):
+    list_display = ("id", "campaign", "segment_no", "logged_segment", "date", "salesperson", "canceled")
+    list_filter = ("canceled",)
+    list_select_related = ("campaign", "logged_segment", "salesperson")
+    search_fields = ("campaign__no", "segment_no", "description")
+    autocomplete_fields = ("campaign", "salesperson")
+    raw_id_fields = ("logged_segment", "user")
+
+
+class InteractionCommentInline(admin.TabularInline):
+    model = InteractionComment
+    extra = 0
+    fields = ("date", "comment", "created_by")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(InteractionLogEntry)
+class InteractionLogEntryAdmin(HistoryAdmin):
+    list_display = (
+        "id",
+        "date",
+        "contact",
+        "description",
+        "interaction_template",
+        "campaign",
+        "segment_no",
+        "salesperson",
+        "evaluation",
+        "canceled",
+        "delivery_status",
+    )
+    list_filter = ("canceled", "evaluation", "delivery_status", "correspondence_type", "interaction_group")
+    list_select_related = ("contact",)
+    search_fields = ("=id", "contact__no", "contact__name", "segment_no", "description")
+    autocomplete_fields = ("contact", "contact_company", "interaction_template", "interaction_group", "language")
+    autocomplete_fields += ("salesperson", "campaign")
+    raw_id_fields = ("campaign_entry", "logged_segment", "alt_address", "user")
+    inlines = (InteractionCommentInline,)
+    show_full_result_count = False
+
+
+@admin.register(InteractionComment)
+class InteractionCommentAdmin(HistoryAdmin):
+    list_display = ("entry", "date", "comment", "created_by")
+    list_select_related = ("created_by",)
+    raw_id_fields = ("entry", "created_by")
+    search_fields = ("comment",)
+
+
+@admin.register(ContactAnonymisation)
+class ContactAnonymisationAdmin(HistoryAdmin):
+    list_display = ("contact", "user", "created_at")
+    list_select_related = ("contact", "user")
+    search_fields = ("contact__no",)
+    raw_id_fields = ("contact", "user")

@@ -10,13 +10,26 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import CODE_VALIDATOR, Campaign, CodedModel, CodeQuerySet, CorrespondenceType, Language
+from crm.models import (
+    CODE_VALIDATOR,
+    Campaign,
+    CodedModel,
+    CodeQuerySet,
+    Contact,
+    ContactAltAddress,
+    CorrespondenceType,
+    Language,
+    Salesperson,
+)
 
 
 class InformationFlow(models.TextChoices):
@@ -160,3 +173,310 @@ class InteractionTemplateLanguage(models.Model):
     def clean(self) -> None:
         if self.description and "\n" in self.description:
             raise ValidationError({"description": _("Use one line.")}, code="newline")
+
+
+# --- What logging records (SPEC F1.7, F1.11, F1.18; D8, D11) -------------------------------------
+
+
+class DeliveryStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", _("In progress")
+    SENT = "sent", _("Sent")
+    ERROR = "error", _("Error")
+
+
+class LoggedSegment(models.Model):
+    """A segment after logging (F1.18): what was logged, when and by whom.
+
+    `source_uuid` is the logged segment's `Segment.uuid`, unique, so one segment can be logged
+    once only, even by two users at once (the log's claim is the first guard, this the last).
+    `no_of_interactions` and `no_of_campaign_entries` count the entries whose Canceled equals
+    this row's own (F1.18); every service that changes those flags recounts them in the same
+    transaction, so the list page reads them without counting a million rows.
+    """
+
+    segment_no = models.CharField(_("segment no."), max_length=20, db_index=True)
+    source_uuid = models.UUIDField(_("segment id"), unique=True, editable=False)
+    description = models.CharField(_("description"), max_length=100)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    canceled = models.BooleanField(_("canceled"), default=False)
+    canceled_at = models.DateTimeField(_("canceled at"), null=True, blank=True)
+    no_of_interactions = models.PositiveIntegerField(_("interactions"), default=0)
+    no_of_campaign_entries = models.PositiveIntegerField(_("campaign entries"), default=0)
+
+    class Meta:
+        verbose_name = _("logged segment")
+        verbose_name_plural = _("logged segments")
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.pk} {self.segment_no} {self.description}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("interactions:logged_segment_detail", args=[self.pk])
+
+
+class CampaignEntry(models.Model):
+    """One campaign's share of a logged segment (R46: one per campaign per logged segment), or
+    the entry all single interactions of a campaign share (F8: no logged segment, no segment no.).
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="entries", verbose_name=_("campaign"))
+    description = models.CharField(_("description"), max_length=100, blank=True)
+    date = models.DateField(_("date"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    segment_no = models.CharField(_("segment no."), max_length=20, blank=True)
+    logged_segment = models.ForeignKey(
+        LoggedSegment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaign_entries",
+        verbose_name=_("logged segment"),
+    )
+    salesperson = models.ForeignKey(
+        Salesperson, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("salesperson")
+    )
+    canceled = models.BooleanField(_("canceled"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("campaign entry")
+        verbose_name_plural = _("campaign entries")
+        ordering = ["-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "logged_segment"],
+                condition=Q(logged_segment__isnull=False),
+                name="campaign_entry_once_per_logged_segment",
+            ),
+            models.UniqueConstraint(
+                fields=["campaign"],
+                condition=Q(logged_segment__isnull=True, segment_no=""),
+                name="campaign_entry_once_for_single_interactions",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pk} {self.campaign_id} {self.segment_no}".strip()
+
+
+def _code_reference(model, verbose_name, *, null: bool = True) -> models.ForeignKey:
+    """An entry's reference to reference data (codes): kept from deletion by Django's PROTECT,
+    without a database constraint, which would cost a check per entry when a segment of
+    hundreds of thousands of lines is logged. Entries are filtered by these columns, so they
+    are indexed."""
+    return models.ForeignKey(
+        model,
+        on_delete=models.PROTECT,
+        null=null,
+        blank=null,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=verbose_name,
+    )
+
+
+class InteractionLogEntryQuerySet(models.QuerySet):
+    def counted(self) -> InteractionLogEntryQuerySet:
+        """The entries statistics count (F1.11: canceled entries are left out)."""
+        return self.filter(canceled=False)
+
+
+class InteractionLogEntry(models.Model):
+    """One interaction with one contact (F1.11): what was sent or said, when, by whom, at what cost.
+
+    The entry number is the primary key (D11: the database's own sequence, gaps possible).
+    Entries are history: no page edits their values, only canceled, evaluation and comments.
+    An entry from a segment names its logged segment and its segment line; that pair is unique
+    (a contact on two lines gets two entries, one line never gets two).
+    """
+
+    # Indexed together with `canceled` below.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="interactions", db_index=False, verbose_name=_("contact")
+    )
+    contact_company = models.ForeignKey(
+        Contact,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="company_interactions",
+        verbose_name=_("contact company"),
+        help_text=_("The company of the contact (a company's own number on its entries)."),
+    )
+    date = models.DateField(_("date"), db_index=True)
+    time = models.TimeField(_("time"), null=True, blank=True)
+    description = models.CharField(_("description"), max_length=100)
+    subject = models.CharField(_("subject"), max_length=100, blank=True)
+    information_flow = models.CharField(
+        _("information flow"), max_length=10, choices=InformationFlow.choices, blank=True
+    )
+    initiated_by = models.CharField(_("initiated by"), max_length=10, choices=InitiatedBy.choices, blank=True)
+    cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    duration = models.DecimalField(_("duration (min.)"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("user"),
+    )
+    interaction_template = _code_reference(InteractionTemplate, _("interaction template"), null=False)
+    interaction_group = _code_reference(InteractionGroup, _("interaction group"), null=False)
+    language = models.ForeignKey(
+        Language,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("language"),
+    )
+    salesperson = _code_reference(Salesperson, _("salesperson"))
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("campaign"),
+    )
+    campaign_entry = models.ForeignKey(
+        CampaignEntry,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="interactions",
+        verbose_name=_("campaign entry"),
+    )
+    campaign_target = models.BooleanField(_("campaign target"), default=False)
+    campaign_response = models.BooleanField(_("campaign response"), default=False)
+    segment_no = models.CharField(_("segment no."), max_length=20, blank=True)
+    # Looked up through the unique (logged_segment, segment_line_id) index.
+    logged_segment = models.ForeignKey(
+        LoggedSegment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="interactions",
+        verbose_name=_("logged segment"),
+    )
+    segment_line_id = models.BigIntegerField(_("segment line"), null=True, blank=True)
+    evaluation = models.CharField(_("evaluation"), max_length=20, choices=Evaluation.choices, blank=True)
+    attempt_failed = models.BooleanField(_("attempt failed"), default=False)
+    correspondence_type = models.CharField(
+        _("correspondence type"), max_length=10, choices=CorrespondenceType.choices, blank=True
+    )
+    alt_address = models.ForeignKey(
+        ContactAltAddress,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("alternate address"),
+    )
+    contact_via = models.CharField(
+        _("contact via"), max_length=80, blank=True, help_text=_("The e-mail address or phone number used.")
+    )
+    send_as_attachment = models.BooleanField(_("send Word document as attachment"), default=False)
+    personal_text = models.TextField(_("personal text"), blank=True)
+    delivery_status = models.CharField(_("delivery status"), max_length=20, choices=DeliveryStatus.choices, blank=True)
+    delivery_error = models.TextField(_("delivery error"), blank=True)
+    canceled = models.BooleanField(_("canceled"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = InteractionLogEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("interaction log entry")
+        verbose_name_plural = _("interaction log entries")
+        ordering = ["-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["logged_segment", "segment_line_id"],
+                condition=Q(logged_segment__isnull=False),
+                name="interaction_once_per_logged_line",
+            ),
+            models.CheckConstraint(condition=~Q(description=""), name="interaction_description_not_blank"),
+            models.CheckConstraint(condition=Q(cost__gte=0), name="interaction_cost_not_negative"),
+            models.CheckConstraint(condition=Q(duration__gte=0), name="interaction_duration_not_negative"),
+            models.CheckConstraint(
+                condition=Q(evaluation="") | Q(evaluation__in=Evaluation.values), name="interaction_evaluation_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(delivery_status="") | Q(delivery_status__in=DeliveryStatus.values),
+                name="interaction_delivery_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(correspondence_type="") | Q(correspondence_type__in=CorrespondenceType.values),
+                name="interaction_correspondence_type_valid",
+            ),
+        ]
+        indexes = [
+            # The history criteria (D16) and the contact card: a contact's entries.
+            models.Index(fields=["contact", "canceled"], name="interaction_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pk} {self.contact_id} {self.description}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("interactions:entry_detail", args=[self.pk])
+
+    @property
+    def entry_no(self) -> int:
+        return self.pk
+
+
+class InteractionComment(models.Model):
+    """A comment line on an entry (F1.11, R64)."""
+
+    # DO_NOTHING so that deleting many entries is one DELETE, not a load of every entry: the
+    # services (and admin) delete an entry's comments first, and the constraint refuses otherwise.
+    entry = models.ForeignKey(InteractionLogEntry, on_delete=models.DO_NOTHING, related_name="comments")
+    date = models.DateField(_("date"), default=timezone.localdate)
+    comment = models.CharField(_("comment"), max_length=250)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("interaction comment")
+        verbose_name_plural = _("interaction comments")
+        ordering = ["entry", "pk"]
+        constraints = [models.CheckConstraint(condition=~Q(comment=""), name="interaction_comment_not_blank")]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id}: {self.comment[:40]}"
+
+
+class ContactAnonymisation(models.Model):
+    """The record that a contact with history was anonymised instead of deleted (D15): who and
+    when; the contact keeps its number, its entries and its lines."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+", verbose_name=_("contact"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("anonymised at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("contact anonymisation")
+        verbose_name_plural = _("contact anonymisations")
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} ({self.created_at:%Y-%m-%d})"

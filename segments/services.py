@@ -46,12 +46,13 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, RowNumber
 from django.db.models.lookups import Exact, In
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.filters import ContactFilterSet
 from crm.models import Contact, ContactAltAddressDateRange, ContactType
 from crm.services import number_series_next
-from interactions.models import InteractionTemplate, InteractionTemplateLanguage
+from interactions.models import InteractionTemplate, InteractionTemplateLanguage, LoggedSegment
 
 from .models import (
     OVERRIDABLE_FIELDS,
@@ -150,13 +151,44 @@ def _without_jit() -> None:
             cursor.execute("SET LOCAL jit = off")
 
 
+class SegmentAlreadyLogged(ValidationError):
+    """The segment is gone because it was logged; `logged_segment` says by whom and when."""
+
+    def __init__(self, logged_segment: LoggedSegment):
+        self.logged_segment = logged_segment
+        user = logged_segment.user.get_username() if logged_segment.user else _("another user")
+        when = timezone.localtime(logged_segment.created_at).strftime("%Y-%m-%d %H:%M:%S")
+        super().__init__(
+            _("Segment %(no)s was already logged by %(user)s at %(time)s."),
+            code="already_logged",
+            params={"no": logged_segment.segment_no, "user": user, "time": when},
+        )
+
+
+def already_logged(segment: Segment | str) -> SegmentAlreadyLogged | None:
+    """The error for a segment that was logged, found by its id (uuid) or number; else None."""
+    rows = LoggedSegment.objects.select_related("user")
+    if isinstance(segment, Segment):
+        logged = rows.filter(source_uuid=segment.uuid).first()
+    else:
+        logged = rows.filter(segment_no=segment).order_by("-pk").first()
+    return SegmentAlreadyLogged(logged) if logged else None
+
+
 def _lock(segment: Segment | str) -> Segment:
-    """Re-read the segment under a row lock (the claim every segment write starts with)."""
+    """Re-read the segment under a row lock (the claim every segment write starts with).
+
+    A write that waited for a log of the same segment finds it gone and says so: "Segment …
+    was already logged by … at …" (RELIABILITY case 4: the edit is refused, never lost).
+    """
     _without_jit()
     lookup = {"no": segment} if isinstance(segment, str) else {"pk": segment.pk}
     try:
         return Segment.objects.select_for_update().get(**lookup)
     except Segment.DoesNotExist:
+        logged = already_logged(segment)
+        if logged is not None:
+            raise logged from None
         raise ValidationError(
             _('segment "%(no)s" does not exist (it may have been logged or deleted).'),
             code="segment_gone",
@@ -432,10 +464,11 @@ def _correspondence_type(segment: Segment):
     return F("correspondence_type")
 
 
-def _line_order():
+def _line_order(*tail):
     """R21: company name, company no., company before person, name (then id, for a total order).
 
     A private person has a blank company name and number (F1.1), so private persons come first.
+    `tail` orders rows of one contact (a contact on several entries of a logged segment).
     """
     is_company = Q(type=ContactType.COMPANY)
     return [
@@ -444,10 +477,11 @@ def _line_order():
         F("type").asc(),
         F("name").asc(),
         F("pk").asc(),
+        *tail,
     ]
 
 
-def _line_columns(segment: Segment, step: CriteriaStep, first_line_no: int) -> dict[str, Any]:
+def _line_columns(segment: Segment, step: CriteriaStep, first_line_no: int, *, order_tail=()) -> dict[str, Any]:
     """Column → expression over Contact for a new line initialised from header + contact (F2.4)."""
 
     def const(value, field):
@@ -458,7 +492,7 @@ def _line_columns(segment: Segment, step: CriteriaStep, first_line_no: int) -> d
         "segment_id": const(segment.pk, BigIntegerField()),
         "step_id": const(step.pk, BigIntegerField()),
         "line_no": const(first_line_no, BigIntegerField())
-        + Window(RowNumber(), order_by=_line_order(), output_field=BigIntegerField())
+        + Window(RowNumber(), order_by=_line_order(*order_tail), output_field=BigIntegerField())
         * const(LINE_NO_STEP, BigIntegerField()),
         "contact_id": F("pk"),
         "alt_address_id": _active_alt_address(OuterRef("pk"), segment.date),
@@ -877,6 +911,59 @@ def segment_reuse_criteria(*, user, segment: Segment | str, code: str) -> StepRe
             added += result.added
             removed += result.removed
         return _finish(parent, added, removed)
+
+
+# --- Reuse of a logged segment (F3.7) -----------------------------------------------------------
+
+
+def _logged_segment(logged_segment_id) -> LoggedSegment:
+    try:
+        return LoggedSegment.objects.get(pk=int(logged_segment_id))
+    except (LoggedSegment.DoesNotExist, ValueError, TypeError):
+        raise ValidationError(
+            _('unknown logged segment "%(id)s"'), code="unknown_logged_segment", params={"id": logged_segment_id}
+        ) from None
+
+
+def reuse_logged_lines(segment: Segment, user, logged: LoggedSegment, *, parent: CriteriaStep | None = None):
+    """Add one line per interaction entry of `logged` to a locked segment, as one step (R38).
+
+    Canceled entries count, duplicates and excluded contacts are not filtered (R38); each line
+    is initialised from the header, then takes its entry's campaign (even a blank one), which
+    marks the campaign overridden when it differs from the header's. One INSERT … SELECT.
+    For callers inside a transaction that holds the segment's lock (the log's follow-up).
+    """
+    step = _new_step(
+        segment,
+        user,
+        parent=parent,
+        action=StepAction.REUSE_LOGGED,
+        source=str(logged.pk),
+        allow_existing=True,
+        ignore_exclusion=True,
+    )
+    contacts = Contact.objects.filter(interactions__logged_segment=logged)
+    columns = _line_columns(segment, step, _next_line_no_base(segment), order_tail=[F("interactions__pk").asc()])
+    entry_campaign = F("interactions__campaign_id")
+    columns["campaign_id"] = entry_campaign
+    if segment.campaign_id is None:
+        same = Q(interactions__campaign_id__isnull=True)
+    else:
+        same = Q(interactions__campaign_id=segment.campaign_id)
+    columns["overrides"] = Case(
+        When(same, then=Value(0)), default=Value(OVERRIDE_BIT["campaign"]), output_field=IntegerField()
+    )
+    return _finish(step, _insert_select(SegmentLine, contacts, columns), 0)
+
+
+def segment_reuse_logged(*, user, segment: Segment | str, logged_segment_id) -> StepResult:
+    """Reuse Segment (F3.7): the contacts of a logged segment, one line per entry, as one step
+    that one undo reverses (D3). An unknown logged segment is an error and writes nothing."""
+    _check_permission(user)
+    logged = _logged_segment(logged_segment_id)
+    with transaction.atomic(durable=True):
+        segment = _lock(segment)
+        return reuse_logged_lines(segment, user, logged)
 
 
 # --- One line's values (D1) ---------------------------------------------------------------------
