@@ -8,7 +8,7 @@ from django.urls import NoReverseMatch, reverse
 MAIN_NAV = [
     ("Contacts", "crm:contact_list", "crm.view_contact"),
     ("Segments", "segments:segment_list", "segments.view_segment"),
-    ("Logged Segments", "segments:logged_segment_list", "segments.view_loggedsegment"),
+    ("Logged Segments", "interactions:logged_segment_list", "interactions.view_loggedsegment"),
     ("Interaction Log", "interactions:entry_list", "interactions.view_interactionlogentry"),
     ("Campaigns", "crm:campaign_list", "crm.view_campaign"),
 ]

@@ -12,4 +12,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("crm.page_urls")),
     path("", include("segments.urls")),
+    path("", include("interactions.urls")),
 ]
