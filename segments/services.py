@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -771,7 +772,7 @@ def segment_add_contact(*, user, segment: Segment | str, contact: Contact) -> St
             segment,
             user,
             action=StepAction.ADD,
-            filter=f"no={contact.no}",
+            filter=urlencode({"no": contact.no}),
             manual=True,
             allow_existing=True,
             ignore_exclusion=True,
@@ -789,7 +790,9 @@ def segment_remove_line(*, user, segment: Segment | str, line_no: int) -> StepRe
             raise ValidationError(
                 _("%(no)s has no line %(line)s."), code="no_line", params={"no": segment.no, "line": line_no}
             )
-        step = _new_step(segment, user, action=StepAction.REDUCE, filter=f"no={line.contact.no}", manual=True)
+        step = _new_step(
+            segment, user, action=StepAction.REDUCE, filter=urlencode({"no": line.contact.no}), manual=True
+        )
         return _finish(step, 0, _remove_lines(segment, step, SegmentLine.objects.filter(pk=line.pk)))
 
 

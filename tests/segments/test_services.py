@@ -365,6 +365,19 @@ def test_a_manual_line_bypasses_exclusion_and_duplicates_and_is_a_step_no_x(worl
     assert (step.action, step.filter, step.manual) == (StepAction.ADD, "no=P2", True)
 
 
+def test_a_manual_step_on_a_contact_no_with_query_characters_replays_that_contact():
+    odd = make_company(no="A&B+1=2")
+    segment = new_segment()
+    services.segment_add_contact(user=None, segment=segment, contact=odd)
+    services.segment_save_criteria(user=None, segment=segment, code="ODD")
+    other = new_segment()
+
+    services.segment_reuse_criteria(user=None, segment=other, code="ODD")
+
+    assert CriteriaStep.objects.get(segment=segment).filter == "no=A%26B%2B1%3D2"
+    assert numbers(other) == ["A&B+1=2"]
+
+
 def test_removing_a_line_by_hand_is_a_step_that_removes_that_line_only(world):
     segment = new_segment()
     add(segment, "no=P1")
