@@ -13,7 +13,10 @@ lines at a time. A segment that starts with lines gets them from our own add ste
   the removed lines (IN for reduce, NOT EXISTS for refine, company keys with Entire
   Companies), DELETE them;
 - undo of the add, undo of the refine: `segment_undo` beside: DELETE the step's lines,
-  INSERT … SELECT the lines it removed back, DELETE those removed lines and the step.
+  INSERT … SELECT the lines it removed back, DELETE those removed lines and the step;
+- preview count of the reduce: `segment_count(action="reduce")` beside one `SELECT COUNT(*)`;
+- the worksheet's first screen (GET through the test client: header, line count, first 50
+  lines, steps) beside the header, the COUNT and the first 50 lines with their contacts.
 
 Cleanups (untimed) bring the segment back to the operation's starting state: an add is cleared,
 a removal undone with `segment_undo`, an undo redone with the same step.
@@ -22,6 +25,7 @@ a removal undone with `segment_undo`, an undo redone with the same step.
 from __future__ import annotations
 
 from django.db import connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from segments import services
@@ -397,3 +401,49 @@ def segment_undo_add(ctx: Context) -> None:
 @operation("segment undo of the refine", floor=undo_floor, prepare=prepare_refined, cleanup=redo_refine)
 def segment_undo_refine(ctx: Context) -> None:
     services.segment_undo(user=None, segment=ctx.data["segment"])
+
+
+def reduce_count_floor(ctx: Context) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        _without_jit(cursor)
+        cursor.execute(
+            "SELECT COUNT(*) FROM segments_segmentline l WHERE l.segment_id = %s AND l.contact_id IN"
+            " (SELECT contact_id FROM crm_contactmailinggroup WHERE mailing_group_id = %s)",
+            [ctx.data["segment"].pk, REDUCE_QUERY.split("=")[1]],
+        )
+        cursor.fetchone()
+
+
+@operation(f"segment preview count (reduce {REDUCE_QUERY})", floor=reduce_count_floor, prepare=prepare_filled)
+def segment_count_reduce(ctx: Context) -> None:
+    services.segment_count(segment=ctx.data["segment"], action=StepAction.REDUCE, query=REDUCE_QUERY)
+
+
+WORKSHEET_PAGE = 50
+
+
+def worksheet_floor(ctx: Context) -> None:
+    """The least the first screen needs: the header, the line count, the first 50 lines with
+    their contacts."""
+    segment_id = ctx.data["segment"].pk
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM segments_segment WHERE id = %s", [segment_id])
+        cursor.fetchone()
+        cursor.execute("SELECT COUNT(*) FROM segments_segmentline WHERE segment_id = %s", [segment_id])
+        cursor.fetchone()
+        cursor.execute(
+            f"SELECT l.*, c.no, c.name FROM segments_segmentline l JOIN crm_contact c ON c.id = l.contact_id"
+            f" WHERE l.segment_id = %s ORDER BY l.line_no LIMIT {WORKSHEET_PAGE}",
+            [segment_id],
+        )
+        cursor.fetchall()
+
+
+@operation(
+    "segment worksheet, first screen (full request, ~30% of N lines)", floor=worksheet_floor, prepare=prepare_filled
+)
+def segment_worksheet(ctx: Context) -> None:
+    url = reverse("segments:segment_detail", args=[ctx.data["segment"].no])
+    response = ctx.client.get(url, secure=True)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {url} answered {response.status_code}")
