@@ -1,7 +1,9 @@
 """`manage.py segment …`: build segments from scripts (CONTRACT.md, "Segments").
 
 Each subcommand parses its options, looks up the codes and numbers they name, makes one
-service call (segments/services.py, which is the transaction boundary) and prints its result.
+service call (segments/services.py, which is the transaction boundary; `log` calls
+interactions.services.segment_log) and prints its result. A segment that was logged is gone:
+naming it reports "Segment … was already logged by … at …".
 Bad input never writes: codes are looked up before the service runs, and a ValidationError
 from the service rolls its transaction back. Every problem goes to stderr on its own line and
 the exit status is 1 (2 when argparse rejects the command line itself).
@@ -26,6 +28,7 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from crm.models import Campaign, Contact, ContactType, CorrespondenceType, Language, Salesperson
+from interactions import services as interaction_services
 from interactions.models import Evaluation, InteractionTemplate
 from segments import services
 from segments.models import OVERRIDABLE_FIELDS, CriteriaStep, Segment, SegmentLine, StepAction
@@ -185,6 +188,9 @@ def field_values(options: dict[str, Any], names: Iterable[str]) -> dict[str, Any
 def segment_of(no: str) -> Segment:
     segment = Segment.objects.filter(no=no).first()
     if segment is None:
+        logged = services.already_logged(no)
+        if logged is not None:
+            raise logged  # "Segment … was already logged by … at …"
         raise Failed([f'segment "{no}" does not exist'])
     return segment
 
@@ -323,7 +329,8 @@ def segment_list_json() -> list[dict[str, Any]]:
 class Command(BaseCommand):
     help = (
         "Build segments: create and change headers, add/reduce/refine lines by criteria (QUERY), manual "
-        "lines, per-line overrides, undo, saved criteria, counts, and JSON views. On bad input every problem "
+        "lines, per-line overrides, undo, saved criteria, reuse of a logged segment, counts, JSON views, and "
+        "logging (one interaction log entry per line). On bad input every problem "
         "is written to stderr, one line each, nothing is written and the exit status is 1."
     )
 
@@ -394,6 +401,12 @@ class Command(BaseCommand):
         p.add_argument("no", metavar="NO")
         p.add_argument("code", metavar="CODE")
 
+        p = sub.add_parser(
+            "reuse-logged", help="Add the contacts of a logged segment as one step; prints the number of lines."
+        )
+        p.add_argument("no", metavar="NO")
+        p.add_argument("logged_id", metavar="LOGGED_ID", type=int)
+
         p = sub.add_parser("count", help="Dry run: lines an add would create, or a reduce/refine would remove.")
         p.add_argument("no", metavar="NO")
         p.add_argument("--filter", metavar="QUERY", help="Contact criteria (required with --reduce/--refine).")
@@ -409,6 +422,16 @@ class Command(BaseCommand):
 
         p = sub.add_parser("list", help="Open segments ordered by number.")
         p.add_argument("--json", action="store_true", help="One JSON array (CONTRACT.md shape).")
+
+        p = sub.add_parser(
+            "log",
+            help="Log the segment: one interaction log entry per line, then the segment is gone. Prints the "
+            "logged segment id, then with --follow-up the follow-up segment's number, each alone on its line.",
+        )
+        p.add_argument("no", metavar="NO")
+        p.add_argument(
+            "--follow-up", action="store_true", help="Also create a new segment with the same contacts (R50)."
+        )
 
     def handle(self, *args, subcommand: str, **options) -> None:
         run: Callable[[dict[str, Any]], None] = getattr(self, "do_" + subcommand.replace("-", "_"))
@@ -545,6 +568,20 @@ class Command(BaseCommand):
     def do_reuse_criteria(self, options) -> None:
         segment = segment_of(options["no"])
         self.out(services.segment_reuse_criteria(user=None, segment=segment, code=options["code"]).line_count)
+
+    def do_reuse_logged(self, options) -> None:
+        segment = segment_of(options["no"])
+        result = services.segment_reuse_logged(user=None, segment=segment, logged_segment_id=options["logged_id"])
+        self.out(result.line_count)
+
+    # Log ------------------------------------------------------------------------------------
+
+    def do_log(self, options) -> None:
+        segment = segment_of(options["no"])
+        result = interaction_services.segment_log(user=None, segment=segment, follow_up=options["follow_up"])
+        self.out(result.logged_segment.pk)
+        if result.follow_up is not None:
+            self.out(result.follow_up.no)
 
     # Reads ----------------------------------------------------------------------------------
 
