@@ -48,6 +48,18 @@ def test_bench_runs_end_to_end_on_a_scratch_sqlite_file_and_prints_every_operati
     assert "failed" not in out.getvalue()
 
 
+def test_bench_only_measures_the_operations_named():
+    out = io.StringIO()
+
+    call_command(
+        "bench", "--contacts", "200", "--runs", "1", "--only", "contact list", stdout=out, stderr=io.StringIO()
+    )
+
+    rows = table_rows(out.getvalue())
+    assert list(rows) == ["seed demo data (crm.demo)", *(op.name for op in REGISTRY if "contact list" in op.name)]
+    assert len(rows) == 3
+
+
 @pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs the PostgreSQL server of the suite"
 )

@@ -55,17 +55,25 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="demo data seed")
         parser.add_argument("--runs", type=positive_int, default=RUNS, help=f"timed runs per side (default {RUNS})")
+        parser.add_argument(
+            "--only",
+            action="append",
+            default=[],
+            metavar="TEXT",
+            help="measure only the operations whose name contains TEXT (repeatable; the seed always runs)",
+        )
         parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
 
-    def handle(self, *args, contacts, database_url, keep, seed, runs, child, **options):
+    def handle(self, *args, contacts, database_url, keep, seed, runs, only, child, **options):
         if child:
-            return self.measure(contacts=contacts, seed=seed, runs=runs)
+            return self.measure(contacts=contacts, seed=seed, runs=runs, only=only)
         try:
             with scratch_database(database_url, keep=keep, log=self.stderr.write) as url:
                 self.stderr.write(f"Scratch database: {url}")
                 completed = subprocess.run(
                     [sys.executable, str(settings.BASE_DIR / "manage.py"), "bench", "--child"]
-                    + ["--contacts", str(contacts), "--seed", str(seed), "--runs", str(runs)],
+                    + ["--contacts", str(contacts), "--seed", str(seed), "--runs", str(runs)]
+                    + [argument for text in only for argument in ("--only", text)],
                     env={
                         **os.environ,
                         "DATABASE_URL": url,
@@ -89,7 +97,7 @@ class Command(BaseCommand):
         if failed:
             raise CommandError(f"{len(failed)} operation(s) failed: {', '.join(failed)}")
 
-    def measure(self, *, contacts: int, seed: int, runs: int) -> None:
+    def measure(self, *, contacts: int, seed: int, runs: int, only: list[str]) -> None:
         """The child: migrate, seed, measure every registered operation, print JSON."""
         if os.environ.get(SCRATCH_FLAG) != "1":
             raise CommandError(CHILD_ONLY)
@@ -115,7 +123,8 @@ class Command(BaseCommand):
         client = Client()
         client.force_login(user)
         rows = [{"operation": "seed demo data (crm.demo)", "n": contacts, "ours": summary.seconds, "floor": None}]
-        rows += run_operations(Context(contacts=contacts, client=client), REGISTRY, runs=runs, log=log)
+        operations = [op for op in REGISTRY if not only or any(text in op.name for text in only)]
+        rows += run_operations(Context(contacts=contacts, client=client), operations, runs=runs, log=log)
         database = f"{connection.display_name} {'.'.join(map(str, connection.get_database_version()))}"
         self.stdout.write(json.dumps({"database": database, "rows": rows}))
 
