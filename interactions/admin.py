@@ -7,6 +7,7 @@ from django.contrib import admin
 from .models import (
     CampaignEntry,
     ContactAnonymisation,
+    Document,
     InteractionComment,
     InteractionGroup,
     InteractionLogEntry,
@@ -29,8 +30,10 @@ class InteractionGroupAdmin(admin.ModelAdmin):
 class InteractionTemplateLanguageInline(admin.TabularInline):
     model = InteractionTemplateLanguage
     extra = 0
-    fields = ("language", "description", "subject")
+    fields = ("language", "description", "subject", "document")
     autocomplete_fields = ("language",)
+    raw_id_fields = ("document",)
+    readonly_fields = ("document",)
 
 
 @admin.register(InteractionTemplate)
@@ -73,6 +76,8 @@ class InteractionTemplateLanguageAdmin(admin.ModelAdmin):
     list_select_related = ("template", "language")
     search_fields = ("template__code", "description", "subject")
     autocomplete_fields = ("template", "language")
+    raw_id_fields = ("document",)
+    readonly_fields = ("document",)
 
 
 class HistoryAdmin(admin.ModelAdmin):
@@ -159,3 +164,17 @@ class ContactAnonymisationAdmin(HistoryAdmin):
     list_select_related = ("contact", "user")
     search_fields = ("contact__no",)
     raw_id_fields = ("contact", "user")
+
+
+@admin.register(Document)
+class DocumentAdmin(HistoryAdmin):
+    """Stored files: uploaded through the template page or `interaction_template attach`, which
+    check them first; shown here without their bytes."""
+
+    list_display = ("id", "file_name", "size", "content_type", "read_only", "created_at")
+    list_filter = ("read_only",)
+    search_fields = ("file_name", "sha256")
+    exclude = ("content",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).without_content()

@@ -140,6 +140,45 @@ class InteractionTemplate(models.Model):
         return (self.code,)
 
 
+# --- Stored documents (SPEC F1.10, F1.9, D10) ----------------------------------------------------
+
+
+class DocumentQuerySet(models.QuerySet):
+    def without_content(self) -> DocumentQuerySet:
+        """The documents' descriptions only: lists never load the files themselves."""
+        return self.defer("content")
+
+
+class Document(models.Model):
+    """A stored file (F1.10 attachment): a Word template of a template language, and later the
+    documents of segments and entries.
+
+    The bytes live in the database, so every web and worker machine sharing one database sees
+    the same files. `size` and `sha256` are those of `content`. A read-only document is never
+    changed or removed (logging marks the documents it used read-only). Every foreign key to a
+    document uses PROTECT, so a document still in use cannot be deleted.
+    """
+
+    file_name = models.CharField(_("file name"), max_length=255)
+    content = models.BinaryField(_("content"))
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    content_type = models.CharField(_("content type"), max_length=100)
+    read_only = models.BooleanField(_("read-only"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = DocumentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+        ordering = ["-pk"]
+        constraints = [models.CheckConstraint(condition=~Q(file_name=""), name="document_file_name_not_blank")]
+
+    def __str__(self) -> str:
+        return f"{self.pk} {self.file_name}"
+
+
 class InteractionTemplateLanguage(models.Model):
     """A language of a template: its description and subject in that language (SPEC F1.9)."""
 
@@ -151,6 +190,15 @@ class InteractionTemplateLanguage(models.Model):
     )
     description = models.CharField(_("description"), max_length=100, blank=True)
     subject = models.CharField(_("subject"), max_length=100, blank=True)
+    # The Word template (docxtpl) of this language (F1.9, D10).
+    document = models.ForeignKey(
+        Document,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("Word template"),
+    )
 
     class Meta:
         verbose_name = _("interaction template language")

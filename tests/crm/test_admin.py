@@ -24,7 +24,7 @@ from crm.models import (
     SalutationFormula,
 )
 from interactions import services as interaction_services
-from interactions.models import ContactAnonymisation, InteractionComment, InteractionTemplateLanguage
+from interactions.models import ContactAnonymisation, Document, InteractionComment, InteractionTemplateLanguage
 from segments import services as segment_services
 from tests.factories import (
     make_campaign,
@@ -82,6 +82,7 @@ def one_of_everything(db):
     entry = logged.interactions.first()
     InteractionComment.objects.create(entry=entry, comment="Called back")
     ContactAnonymisation.objects.create(contact=person)
+    Document.objects.create(file_name="letter.docx", content=b"PK", size=2, sha256="0" * 64, content_type="x")
     return {"company": company, "person": person}
 
 

@@ -1,0 +1,85 @@
+"""Writes on stored documents: attaching a Word template to a template language (SPEC F1.9,
+F1.10, D10; CONTRACT.md `interaction_template attach`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import ProtectedError, RestrictedError
+
+from crm.models import Language
+
+from .models import Document, InteractionTemplate, InteractionTemplateLanguage
+from .wordtemplates import DOCX_CONTENT_TYPE, validate_template
+
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
+
+
+def document_file_name(name: str, *, default: str = "document.docx") -> str:
+    """A file name safe to store and to offer for download: the last path component, without
+    control or reserved characters, at most 255 characters; `default` when nothing is left."""
+    name = re.split(r"[\\/]", name or "")[-1]
+    name = _UNSAFE_NAME.sub("_", name).strip(" .")
+    return name[-255:] or default
+
+
+def document_create(
+    *, data: bytes, file_name: str, content_type: str = DOCX_CONTENT_TYPE, read_only: bool = False
+) -> Document:
+    """Store `data` as a new document (size and SHA-256 computed here). Joins the caller's
+    transaction; checks nothing about the content: callers validate first."""
+    return Document.objects.create(
+        file_name=document_file_name(file_name),
+        content=data,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        content_type=content_type,
+        read_only=read_only,
+    )
+
+
+def _delete_if_unused(document_id: int) -> None:
+    """Delete a replaced document unless it is read-only or something still refers to it
+    (every foreign key to a document is PROTECT, so Django refuses the delete then)."""
+    try:
+        with transaction.atomic():
+            Document.objects.filter(pk=document_id, read_only=False).delete()
+    except (ProtectedError, RestrictedError):
+        pass
+
+
+def interaction_template_attach(
+    *, user, template: InteractionTemplate, language: Language | None, data: bytes, file_name: str
+) -> Document:
+    """Make `data` the Word template of the template's row for `language` (None: the template's
+    default language, which may itself be blank), creating the row if needed, and return the
+    new document.
+
+    Guarantees: the document is checked completely first (wordtemplates.validate_template:
+    package, every tag of every rendered part, a sandboxed trial render) and a problem raises
+    WordTemplateInvalid listing every reason, before anything is written; then one durable
+    transaction stores the document and points the row at it, with the row locked so two
+    attaches to one row apply one after the other. The replaced document is deleted unless it
+    is read-only or still used elsewhere. `user=None` (commands) skips the permission check.
+    """
+    if user is not None and not user.has_perm("interactions.change_interactiontemplate"):
+        raise PermissionDenied("interactions.change_interactiontemplate needed")
+    validate_template(data)
+    if language is None:
+        language = template.language
+    with transaction.atomic(durable=True):
+        row, _ = InteractionTemplateLanguage.objects.get_or_create(
+            template=template, language=language, defaults={"description": template.description}
+        )
+        row = InteractionTemplateLanguage.objects.select_for_update().get(pk=row.pk)
+        previous = row.document_id
+        document = document_create(data=data, file_name=file_name)
+        row.document = document
+        row.save(update_fields=["document"])
+        if previous is not None:
+            _delete_if_unused(previous)
+    return document
