@@ -118,4 +118,6 @@ def format_table(rows: list[dict]) -> str:
 def _seconds(value: float | None) -> str:
     if value is None:
         return "–"
+    if value < 0.0001:  # a floor of a few microseconds must not print as 0
+        return f"{value:.6f}"
     return f"{value:.4f}" if value < 0.1 else f"{value:.3f}" if value < 100 else f"{value:.1f}"

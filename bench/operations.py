@@ -174,5 +174,7 @@ def contact_list_filtered(ctx: Context) -> None:
     _get_list(ctx, LIST_FILTER)
 
 
-# The segment steps (add, preview, reduce, refine, undo) register themselves after the above.
-from . import segment_operations  # noqa: E402,F401
+# The segment steps (add, preview, reduce, refine, undo), then logging (issue 5: the log, the
+# logged segments list, the interaction log) register themselves after the above
+# (log_operations imports segment_operations, so the segment rows come first).
+from . import log_operations, segment_operations  # noqa: E402,F401

@@ -8,9 +8,12 @@ never counts the whole table, and contacts cannot be bulk-deleted from the list.
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import services
 from .models import (
@@ -170,6 +173,9 @@ class JobResponsibilityInline(ClassificationInline):
     autocomplete_fields = ("job_responsibility",)
 
 
+ANONYMISE_SHOWN = 20  # contacts listed by name on the anonymise confirmation page
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
     """Contacts: a million rows, so no full count, autocomplete for references, no bulk delete.
@@ -230,10 +236,55 @@ class ContactAdmin(admin.ModelAdmin):
             return (AltAddressInline, DateRangeInline, IndustryGroupInline, BusinessRelationInline, MailingGroupInline)
         return (AltAddressInline, DateRangeInline, MailingGroupInline, JobResponsibilityInline)
 
+    actions = ("anonymise_selected",)
+
     def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
         actions = super().get_actions(request, action_location=action_location)
         actions.pop("delete_selected", None)
         return actions
+
+    def has_anonymise_permission(self, request) -> bool:
+        """Anonymising replaces personal data for good: admins (SPEC D15)."""
+        return request.user.has_perm("crm.delete_contact") and request.user.has_perm(
+            "interactions.add_contactanonymisation"
+        )
+
+    @admin.action(permissions=["anonymise"], description=_("Anonymise selected contacts"))
+    def anonymise_selected(self, request, queryset):
+        """Contacts with history cannot be deleted (D15); this replaces their name, address,
+        e-mail and phone instead. A confirmation page first (showing the count and the first
+        contacts); the confirmed POST anonymises all of them in one transaction."""
+        from interactions.services import contacts_anonymise
+
+        if request.POST.get("confirm") == "yes":
+            count = contacts_anonymise(user=request.user, contacts=queryset)
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d contact was anonymised: name, address, e-mail and phone replaced; "
+                    "its number, interaction log entries and segment lines stay.",
+                    "%(count)d contacts were anonymised: names, addresses, e-mails and phones replaced; "
+                    "their numbers, interaction log entries and segment lines stay.",
+                    count,
+                )
+                % {"count": count},
+                messages.SUCCESS,
+            )
+            return None
+        count = queryset.count()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Anonymise contacts?"),
+            "opts": self.model._meta,
+            "count": count,
+            "shown": list(queryset.order_by("no")[:ANONYMISE_SHOWN]),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action": "anonymise_selected",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "query_string": request.GET.urlencode(),
+        }
+        return TemplateResponse(request, "admin/crm/contact/anonymise_confirmation.html", context)
 
     def save_model(self, request, obj, form, change):
         if not obj.no:

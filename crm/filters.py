@@ -9,12 +9,19 @@ understand: an unknown name, an unknown code or a malformed value makes it inval
 reading `.qs` of an invalid filter set raises ValidationError. A criterion naming a deleted
 salesperson must select nothing and say why, never fall back to "all contacts".
 
-Every filter that crosses a to-many relation is an EXISTS subquery, so a contact appears
-once however many rows match.
+Every filter that crosses a to-many relation is a semi-join (`IN (subquery)`), so a contact
+appears once however many rows match.
+
+The interaction-history names (`campaign`, `interaction_template`, `interaction_date_after`,
+`interaction_date_before`; SPEC D16) are read together: the ones given must all hold for one
+and the same non-canceled interaction log entry of the contact, so they make a single
+semi-join over the entries, built in `ContactFilterSet.filter_queryset`.
 """
 
 from __future__ import annotations
 
+import datetime
+import re
 from typing import Any
 
 import django_filters
@@ -25,8 +32,11 @@ from django.http import QueryDict
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from interactions.models import InteractionLogEntry, InteractionTemplate
+
 from .models import (
     BusinessRelation,
+    Campaign,
     Contact,
     ContactBusinessRelation,
     ContactIndustryGroup,
@@ -156,6 +166,110 @@ class CodeFilter(django_filters.ModelMultipleChoiceFilter):
         return qs.filter(**{f"{self.field_name}__in": [obj.pk for obj in value]})
 
 
+class HistoryCodeFilter(django_filters.ModelMultipleChoiceFilter):
+    """Codes (or numbers) of one interaction-history criterion, typed in repeatable boxes.
+
+    Validated like `CodeFilter` (an unknown value is an error, all reported at once), but it
+    selects nothing on its own: `ContactFilterSet.filter_queryset` reads every history
+    criterion together, because one and the same entry must satisfy them all (D16). Not a
+    `CodeFilter`, so the pages do not try to fill it as a code list.
+    """
+
+    field_class = CodeChoiceField
+
+    def __init__(self, *args, unknown_message: str | None = None, **kwargs):
+        kwargs.setdefault("distinct", False)
+        kwargs.setdefault("widget", RepeatableTextInput)
+        super().__init__(*args, **kwargs)
+        if unknown_message:
+            self.extra["error_messages"] = {"invalid_choice": unknown_message}
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        return qs
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class HistoryDateInput(forms.DateInput):
+    """A browser date box (which submits YYYY-MM-DD); a repeated name reaches the field as a
+    list, so that it can refuse it instead of silently keeping one of the dates."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None, format="%Y-%m-%d"):  # noqa: A002 - Django's parameter name
+        super().__init__(attrs, format=format)
+
+    def value_from_datadict(self, data, files, name):
+        getter = getattr(data, "getlist", None)
+        values = getter(name) if getter else ([data[name]] if name in data else [])
+        if isinstance(values, str):
+            values = [values]
+        values = [value for value in values if value not in (None, "")]
+        return values[0] if len(values) == 1 else values or None
+
+    def format_value(self, value):
+        if isinstance(value, list | tuple):
+            value = value[0] if value else None
+        return super().format_value(value)
+
+
+class IsoDateField(forms.Field):
+    """One date written YYYY-MM-DD (CONTRACT.md); anything else names the value it got."""
+
+    widget = HistoryDateInput
+    default_error_messages = {
+        "invalid": _('"%(value)s" is not a date (use YYYY-MM-DD)'),
+        "repeated": _("give one date, not %(count)d"),
+    }
+
+    def to_python(self, value) -> datetime.date | None:
+        if value in (None, "", [], ()):
+            return None
+        if isinstance(value, list | tuple):
+            if len(value) > 1:
+                raise ValidationError(self.error_messages["repeated"], code="repeated", params={"count": len(value)})
+            value = value[0]
+        if isinstance(value, datetime.date):
+            return value
+        text = str(value).strip()
+        try:
+            if not ISO_DATE.fullmatch(text):
+                raise ValueError(text)
+            return datetime.date.fromisoformat(text)
+        except ValueError:
+            shown = text if len(text) <= 40 else text[:40] + "…"
+            raise ValidationError(self.error_messages["invalid"], code="invalid", params={"value": shown}) from None
+
+
+class HistoryDateFilter(django_filters.Filter):
+    """A bound of the interaction-history date range; like `HistoryCodeFilter`, read by
+    `ContactFilterSet.filter_queryset` together with the other history criteria."""
+
+    field_class = IsoDateField
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        return qs
+
+
+class ContactCriteriaForm(forms.Form):
+    """The form behind ContactFilterSet: checks what concerns two criteria at once."""
+
+    def clean(self):
+        data = super().clean()
+        after, before = data.get("interaction_date_after"), data.get("interaction_date_before")
+        if after and before and after > before:
+            self.add_error(
+                "interaction_date_before",
+                ValidationError(
+                    _("%(before)s is before interaction_date_after %(after)s, so no date is in the range"),
+                    code="empty_range",
+                    params={"before": before.isoformat(), "after": after.isoformat()},
+                ),
+            )
+        return data
+
+
 class TypeChoiceField(forms.MultipleChoiceField):
     default_error_messages = {"invalid_choice": _('unknown type "%(value)s" (use company or person)')}
 
@@ -230,6 +344,14 @@ class ContactFilterSet(StrictFilterSet):
     belong to companies and a person matches through its company; mailing groups and job
     responsibilities match the contact's own rows. Each filter costs at most one query to
     validate its codes, and the selection is one statement.
+
+    The interaction-history criteria (`campaign`, `interaction_template`,
+    `interaction_date_after`, `interaction_date_before`, dates inclusive) test the contact's
+    own non-canceled interaction log entries: the ones given must hold for one and the same
+    entry (D16), so `campaign=X&interaction_date_after=D` means "has a non-canceled entry in
+    campaign X dated on or after D". Repeated codes are ORed as everywhere. They make one
+    `IN (subquery)` over the entries, which returns each contact once however many entries
+    match.
     """
 
     no = CodeFilter(
@@ -268,6 +390,24 @@ class ContactFilterSet(StrictFilterSet):
     job_responsibility = CodeFilter(
         label=_("Job responsibility"), queryset=JobResponsibility.objects.all(), method="filter_classification"
     )
+    campaign = HistoryCodeFilter(
+        label=_("Campaign"),
+        queryset=Campaign.objects.all(),
+        to_field_name="no",
+        unknown_message=_('unknown campaign "%(value)s"'),
+        help_text=_("Has an interaction in this campaign (campaign no.)."),
+    )
+    interaction_template = HistoryCodeFilter(
+        label=_("Interaction template"),
+        queryset=InteractionTemplate.objects.all(),
+        to_field_name="code",
+        unknown_message=_('unknown interaction template "%(value)s"'),
+        help_text=_("Has an interaction with this template (code)."),
+    )
+    interaction_date_after = HistoryDateFilter(
+        label=_("Interaction on or after"), help_text=_("The history criteria hold for one and the same interaction.")
+    )
+    interaction_date_before = HistoryDateFilter(label=_("Interaction on or before"))
 
     CLASSIFICATIONS = {
         "industry_group": ContactIndustryGroup,
@@ -276,12 +416,43 @@ class ContactFilterSet(StrictFilterSet):
         "job_responsibility": ContactJobResponsibility,
     }
 
+    HISTORY = ("campaign", "interaction_template", "interaction_date_after", "interaction_date_before")
+
     class Meta:
         model = Contact
         fields: list[str] = []
+        form = ContactCriteriaForm
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        entries = history_entries(self.form.cleaned_data)
+        if entries is None:
+            return queryset
+        # IN (subquery), not a correlated EXISTS. Measured with 1M entries over 100k contacts:
+        # PostgreSQL plans both as the same semi-join (equal times); SQLite runs IN as one
+        # list of contact ids built from the entries' indexes (0.04-0.2 s for selective
+        # criteria) where EXISTS probes the entries once per contact (1.4-2.5 s).
+        return queryset.filter(pk__in=entries.values("contact_id"))
 
     def filter_company_no(self, qs: QuerySet, name: str, value) -> QuerySet:
         return qs.of_companies([company.pk for company in value])
 
     def filter_classification(self, qs: QuerySet, name: str, value) -> QuerySet:
         return qs.with_classification(self.CLASSIFICATIONS[name], name, [obj.pk for obj in value])
+
+
+def history_entries(data: dict) -> QuerySet | None:
+    """The non-canceled entries that satisfy every interaction-history criterion in `data`
+    (cleaned values), or None when none is given."""
+    conditions: dict[str, Any] = {}
+    if data.get("campaign"):
+        conditions["campaign_id__in"] = [campaign.pk for campaign in data["campaign"]]
+    if data.get("interaction_template"):
+        conditions["interaction_template_id__in"] = [template.pk for template in data["interaction_template"]]
+    if data.get("interaction_date_after"):
+        conditions["date__gte"] = data["interaction_date_after"]
+    if data.get("interaction_date_before"):
+        conditions["date__lte"] = data["interaction_date_before"]
+    if not conditions:
+        return None
+    return InteractionLogEntry.objects.counted().filter(**conditions).order_by()

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, ProtectedError, RestrictedError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .models import (
     Contact,
@@ -25,6 +26,7 @@ from .models import (
     ContactType,
     NumberSeries,
 )
+from .selectors import contact_history
 
 
 def number_series_next(*, code: str, count: int = 1) -> list[str]:
@@ -249,12 +251,22 @@ def contact_update(
     return contact
 
 
+HISTORY_MESSAGE = gettext_lazy(
+    "%(no)s cannot be deleted: it has history (%(used_by)s), and contacts with history are kept. "
+    "An admin can anonymise it instead: its name, address, e-mail and phone are replaced, its number, "
+    "interaction log entries and segment lines stay."
+)
+PROTECTED_MESSAGE = gettext_lazy("%(no)s cannot be deleted: it is still used by %(used_by)s.")
+
+
 def contact_delete(*, user, contact: Contact) -> ContactDeletion:
     """Delete a contact with its alternate addresses, date ranges and classification links.
 
-    Refused (ValidationError, nothing deleted) while a company still has persons, and while
-    anything else protects the contact (rows of other apps that point at it with PROTECT).
-    One durable transaction. Needs crm.delete_contact.
+    Refused (ValidationError, nothing deleted) while a company still has persons, while the
+    contact has history (SPEC D15: interaction log entries or segment lines; the message says
+    so and that an admin can anonymise it instead), and while anything else protects the
+    contact (rows of other apps that point at it with PROTECT). One durable transaction.
+    Needs crm.delete_contact.
     """
     _check_permission(user, "crm.delete_contact")
     persons = Contact.objects.filter(company_id=contact.pk).count()
@@ -264,21 +276,26 @@ def contact_delete(*, user, contact: Contact) -> ContactDeletion:
             code="has_persons",
             params={"no": contact.no, "count": persons},
         )
+    history = contact_history(contact=contact)
+    if history:
+        raise ValidationError(
+            HISTORY_MESSAGE, code="has_history", params={"no": contact.no, "used_by": history.describe()}
+        )
     try:
         with transaction.atomic(durable=True):
             _total, per_model = contact.delete()
     except (ProtectedError, RestrictedError) as error:
+        # History written after the check above, or rows of another kind: name them all,
+        # each row once (an entry can protect a company twice, as contact and as company).
         objects = getattr(error, "protected_objects", None) or getattr(error, "restricted_objects", ())
-        counts: dict[str, int] = {}
+        rows: dict[tuple[str, str], set] = {}
         for obj in objects:
-            name = str(obj._meta.verbose_name_plural)
-            counts[name] = counts.get(name, 0) + 1
-        used_by = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
-        raise ValidationError(
-            _("%(no)s cannot be deleted: it is still used by %(used_by)s."),
-            code="protected",
-            params={"no": contact.no, "used_by": used_by},
-        ) from error
+            key = (str(obj._meta.verbose_name), str(obj._meta.verbose_name_plural))
+            rows.setdefault(key, set()).add(obj.pk)
+        used_by = ", ".join(f"{len(pks)} {one if len(pks) == 1 else many}" for (one, many), pks in sorted(rows.items()))
+        history_models = {"interaction log entry", "segment line", "removed segment line"}
+        message = HISTORY_MESSAGE if {one for one, _many in rows} & history_models else PROTECTED_MESSAGE
+        raise ValidationError(message, code="protected", params={"no": contact.no, "used_by": used_by}) from error
     return ContactDeletion(
         no=contact.no,
         alt_addresses=per_model.get(ContactAltAddress._meta.label, 0),

@@ -317,7 +317,8 @@ def _code_reference(model, verbose_name, *, null: bool = True) -> models.Foreign
     """An entry's reference to reference data (codes): kept from deletion by Django's PROTECT,
     without a database constraint, which would cost a check per entry when a segment of
     hundreds of thousands of lines is logged. Entries are filtered by these columns, so they
-    are indexed."""
+    are indexed, by plain indexes in Meta: a field's own index would come with a second
+    `varchar_pattern_ops` index on PostgreSQL, for LIKE searches nobody makes on codes."""
     return models.ForeignKey(
         model,
         on_delete=models.PROTECT,
@@ -325,6 +326,7 @@ def _code_reference(model, verbose_name, *, null: bool = True) -> models.Foreign
         blank=null,
         related_name="+",
         db_constraint=False,
+        db_index=False,
         verbose_name=verbose_name,
     )
 
@@ -475,6 +477,9 @@ class InteractionLogEntry(models.Model):
         indexes = [
             # The history criteria (D16) and the contact card: a contact's entries.
             models.Index(fields=["contact", "canceled"], name="interaction_contact_idx"),
+            models.Index(fields=["interaction_template"], name="interaction_template_idx"),
+            models.Index(fields=["interaction_group"], name="interaction_group_idx"),
+            models.Index(fields=["salesperson"], name="interaction_salesperson_idx"),
         ]
 
     def __str__(self) -> str:

@@ -28,15 +28,15 @@ from django.db.models import (
     DateTimeField,
     Exists,
     F,
-    Min,
     OuterRef,
     Q,
     Subquery,
     TimeField,
     Value,
     When,
+    Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Concat, RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -322,25 +322,31 @@ def _entry_columns(segment: Segment, logged: LoggedSegment, user, campaign_entri
 
 def _create_campaign_entries(segment: Segment, logged: LoggedSegment, user, lines) -> dict[int, int]:
     """R46: one campaign entry per campaign of the lines, dated and assigned like the campaign's
-    first line in date order; returns campaign id → campaign entry id. Two queries."""
-    first_line = lines.filter(campaign_id=OuterRef("campaign_id")).order_by("date", "line_no")
-    campaigns = list(
+    first line in date order; returns campaign id → campaign entry id. Two queries.
+
+    The first line of each campaign is found with one window function (ROW_NUMBER per
+    campaign), one sort of the lines: a correlated subquery per campaign ended up in the
+    GROUP BY and ran once per line on SQLite (10,000 lines: 140 s)."""
+    first_lines = list(
         lines.filter(campaign_id__isnull=False)
-        .values("campaign_id")
-        .annotate(first_date=Min("date"), salesperson=Subquery(first_line.values("salesperson_id")[:1]))
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("campaign_id")], order_by=[F("date").asc(), F("line_no").asc()])
+        )
+        .filter(rank=1)
+        .values("campaign_id", "date", "salesperson_id")
         .order_by("campaign_id")
     )
     entries = CampaignEntry.objects.bulk_create(
         CampaignEntry(
             campaign_id=row["campaign_id"],
             description=segment.description,
-            date=row["first_date"],
+            date=row["date"],
             user=_user(user),
             segment_no=segment.no,
             logged_segment=logged,
-            salesperson_id=row["salesperson"],
+            salesperson_id=row["salesperson_id"],
         )
-        for row in campaigns
+        for row in first_lines
     )
     if entries and entries[0].pk is None:  # a backend without RETURNING on bulk inserts
         entries = list(CampaignEntry.objects.filter(logged_segment=logged))
@@ -781,17 +787,49 @@ def contact_anonymise(*, user, contact: Contact) -> Contact:
     """Replace a contact's personal data (name, address, e-mail, phone, also on its alternate
     addresses) instead of deleting it (D15); its number, lines and entries stay, and the
     anonymisation is recorded. Admins only (crm.delete_contact and interactions.add_contactanonymisation)."""
+    contacts_anonymise(user=user, contacts=Contact.objects.filter(pk=contact.pk))
+    return Contact.objects.get(pk=contact.pk)
+
+
+ANONYMISE_BATCH = 5000
+
+
+def contacts_anonymise(*, user, contacts) -> int:
+    """`contact_anonymise` for every contact of `contacts` (a queryset) in one transaction,
+    set-based: three statements per 5,000 contacts (the admin action). Returns how many
+    contacts were anonymised.
+
+    The name becomes "Anonymised contact <no.>", every other personal field is blanked, on the
+    contact and its alternate addresses; one ContactAnonymisation row per contact records who
+    and when. The selection is read once, before anything changes (a selection by name must
+    not move under its own update). Same permissions as `contact_anonymise`.
+    """
     _check_permission(user, "crm.delete_contact")
     _check_permission(user, "interactions.add_contactanonymisation")
     with transaction.atomic(durable=True):
-        contact = Contact.objects.select_for_update().get(pk=contact.pk)
-        for field in CONTACT_PERSONAL_FIELDS:
-            setattr(contact, field, "")
-        contact.name = f"{ANONYMOUS_NAME} {contact.no}"
-        contact.save()
-        ContactAltAddress.objects.filter(contact=contact).update(**dict.fromkeys(ALT_ADDRESS_PERSONAL_FIELDS, ""))
-        ContactAnonymisation.objects.create(contact=contact, user=_user(user))
-    return contact
+        # Read (and on PostgreSQL lock) the rows in key order, so two admins cannot interleave.
+        pks = list(
+            Contact.objects.select_for_update()
+            .filter(pk__in=contacts.values("pk"))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        now = timezone.now()
+        count = 0
+        for start in range(0, len(pks), ANONYMISE_BATCH):
+            batch = pks[start : start + ANONYMISE_BATCH]
+            count += Contact.objects.filter(pk__in=batch).update(
+                name=Concat(Value(f"{ANONYMOUS_NAME} "), F("no"), output_field=CharField()),
+                updated_at=now,
+                **dict.fromkeys(CONTACT_PERSONAL_FIELDS, ""),
+            )
+            ContactAltAddress.objects.filter(contact_id__in=batch).update(
+                **dict.fromkeys(ALT_ADDRESS_PERSONAL_FIELDS, "")
+            )
+            ContactAnonymisation.objects.bulk_create(
+                [ContactAnonymisation(contact_id=pk, user=_user(user), created_at=now) for pk in batch]
+            )
+    return count
 
 
 __all__ = [
@@ -799,6 +837,7 @@ __all__ = [
     "LogResult",
     "SegmentAlreadyLogged",
     "contact_anonymise",
+    "contacts_anonymise",
     "interaction_create",
     "interactions_delete_canceled",
     "interactions_evaluate",

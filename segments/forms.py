@@ -173,6 +173,10 @@ FILTER_GROUPS = (
     (_("Address"), ("city", "post_code", "country", "territory")),
     (_("Marketing"), ("salesperson", "language")),
     (_("Classification"), ("industry_group", "business_relation", "mailing_group", "job_responsibility")),
+    (
+        _("Interaction history"),
+        ("campaign", "interaction_template", "interaction_date_after", "interaction_date_before"),
+    ),
 )
 
 
@@ -344,4 +348,19 @@ class ReuseCriteriaForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("prefix", "reuse")
+        super().__init__(*args, **kwargs)
+
+
+class ReuseLoggedForm(forms.Form):
+    """Reuse Segment (F3.7): the contacts of a logged segment, by its id."""
+
+    logged_segment = forms.IntegerField(
+        label=_("Logged segment"),
+        min_value=1,
+        help_text=_("Its number on the Logged Segments page."),
+        error_messages={"invalid": _("Enter the number of a logged segment.")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "reuse_logged")
         super().__init__(*args, **kwargs)

@@ -5,7 +5,7 @@ Every action is a POST to its own URL and redirects back to the worksheet (post/
 
 from django.urls import path
 
-from . import views
+from . import log_views, views
 
 app_name = "segments"
 urlpatterns = [
@@ -16,10 +16,12 @@ urlpatterns = [
     path("segments/<str:no>/preview/", views.SegmentPreviewView.as_view(), name="segment_preview"),
     path("segments/<str:no>/steps/", views.SegmentStepView.as_view(), name="segment_step"),
     path("segments/<str:no>/undo/", views.SegmentUndoView.as_view(), name="segment_undo"),
+    path("segments/<str:no>/log/", log_views.SegmentLogView.as_view(), name="segment_log"),
     path("segments/<str:no>/lines/add/", views.AddContactView.as_view(), name="segment_add_contact"),
     path("segments/<str:no>/lines/<int:line_no>/edit/", views.LineEditView.as_view(), name="line_edit"),
     path("segments/<str:no>/lines/<int:line_no>/reset/", views.LineResetView.as_view(), name="line_reset"),
     path("segments/<str:no>/lines/<int:line_no>/remove/", views.LineRemoveView.as_view(), name="line_remove"),
     path("segments/<str:no>/criteria/save/", views.SaveCriteriaView.as_view(), name="criteria_save"),
     path("segments/<str:no>/criteria/reuse/", views.ReuseCriteriaView.as_view(), name="criteria_reuse"),
+    path("segments/<str:no>/reuse-logged/", views.ReuseLoggedView.as_view(), name="reuse_logged"),
 ]

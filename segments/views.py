@@ -18,11 +18,12 @@ from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.views import View
+from django_htmx.http import HttpResponseClientRedirect
 
 from . import selectors, services
 from .forms import (
@@ -30,6 +31,7 @@ from .forms import (
     AddContactForm,
     LineForm,
     ReuseCriteriaForm,
+    ReuseLoggedForm,
     SaveCriteriaForm,
     SegmentCreateForm,
     SegmentHeaderForm,
@@ -50,7 +52,15 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
 
 
 def get_segment(no: str) -> Segment:
-    return get_object_or_404(selectors.segment_detail_queryset(), no=no)
+    """The segment `no`; a logged one raises SegmentAlreadyLogged (the views send the user to
+    its logged segment), an unknown one is a 404."""
+    segment = selectors.segment_detail_queryset().filter(no=no).first()
+    if segment is None:
+        logged = services.already_logged(no)
+        if logged is not None:
+            raise logged
+        raise Http404(_("No segment %(no)s.") % {"no": no})
+    return segment
 
 
 def segment_url(segment: Segment, *, line_no: int | None = None) -> str:
@@ -63,7 +73,19 @@ def segment_url(segment: Segment, *, line_no: int | None = None) -> str:
 
 
 class SegmentPermissionMixin(PermissionRequiredMixin):
+    """Permission checks, and a segment that was logged meanwhile (another tab, another user)
+    leads to its logged segment with the message who logged it and when."""
+
     raise_exception = True
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except services.SegmentAlreadyLogged as logged:
+            messages.warning(request, logged.messages[0])
+            if request.htmx:
+                return HttpResponseClientRedirect(logged.logged_segment.get_absolute_url())
+            return redirect(logged.logged_segment.get_absolute_url())
 
 
 class Preview:
@@ -117,6 +139,7 @@ def render_worksheet(
     add_form: AddContactForm | None = None,
     save_form: SaveCriteriaForm | None = None,
     reuse_form: ReuseCriteriaForm | None = None,
+    reuse_logged_form: ReuseLoggedForm | None = None,
 ) -> TemplateResponse:
     """The worksheet page; forms given (bound, with errors) replace the empty ones."""
     can_change = request.user.has_perm("segments.change_segment")
@@ -139,6 +162,7 @@ def render_worksheet(
             add_form=add_form or AddContactForm(),
             save_form=save_form or SaveCriteriaForm(),
             reuse_form=reuse_form or ReuseCriteriaForm(),
+            reuse_logged_form=reuse_logged_form or ReuseLoggedForm(),
             can_save_criteria=request.user.has_perm("segments.add_savedcriteria"),
         )
     return TemplateResponse(request, WORKSHEET, context, status=status)
@@ -572,3 +596,32 @@ class ReuseCriteriaView(SegmentPermissionMixin, View):
                 )
                 return redirect(segment)
         return render_worksheet(request, segment, reuse_form=form, status=400)
+
+
+class ReuseLoggedView(SegmentPermissionMixin, View):
+    """Reuse Segment (F3.7): one line per entry of a logged segment, as one undoable step."""
+
+    permission_required = "segments.change_segment"
+
+    def post(self, request, no: str) -> HttpResponse:
+        segment = get_segment(no)
+        form = ReuseLoggedForm(request.POST)
+        if form.is_valid():
+            logged_id = form.cleaned_data["logged_segment"]
+            try:
+                result = services.segment_reuse_logged(user=request.user, segment=segment, logged_segment_id=logged_id)
+            except ValidationError as error:
+                add_service_error(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("Added %(added)s from logged segment %(id)s; the segment has %(lines)s (step %(n)s).")
+                    % {
+                        "added": plural(result.added, "line"),
+                        "id": logged_id,
+                        "lines": plural(result.line_count, "line"),
+                        "n": result.step.position,
+                    },
+                )
+                return redirect(segment)
+        return render_worksheet(request, segment, reuse_logged_form=form, status=400)

@@ -17,6 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
+from interactions import selectors as interaction_selectors
+from interactions import services as interaction_services
+
 from .. import selectors, services
 from ..filters import CodeFilter, ContactFilterSet
 from ..forms import ContactEditForms
@@ -107,7 +110,8 @@ class ContactListView(PermissionRequiredMixin, View):
 
 
 class ContactDetailView(PermissionRequiredMixin, View):
-    """The contact card: own fields, company or persons, alternate addresses, classifications."""
+    """The contact card: own fields, company or persons, alternate addresses, classifications,
+    and (with interactions.view_interactionlogentry) the latest interactions and their statistics."""
 
     permission_required = "crm.view_contact"
     raise_exception = True
@@ -116,7 +120,10 @@ class ContactDetailView(PermissionRequiredMixin, View):
     def get(self, request, pk: int) -> HttpResponse:
         contact = get_object_or_404(selectors.contact_detail_queryset(), pk=pk)
         card = selectors.contact_card(contact=contact, today=timezone.localdate())
-        return TemplateResponse(request, self.template_name, {"contact": contact, "card": card})
+        context = {"contact": contact, "card": card}
+        if request.user.has_perm("interactions.view_interactionlogentry"):
+            context["interactions"] = interaction_selectors.contact_interactions(contact=contact)
+        return TemplateResponse(request, self.template_name, context)
 
 
 class ContactFormMixin:
@@ -198,8 +205,11 @@ class ContactUpdateView(PermissionRequiredMixin, ContactFormMixin, View):
 class ContactDeleteView(PermissionRequiredMixin, View):
     """Confirm, then delete a contact with its alternate addresses and classifications.
 
-    A company that still has persons is refused: the page says so and offers no button; a
-    POST anyway is refused by the service and reported on the card.
+    A company that still has persons, and a contact with history (D15: interaction log
+    entries, segment lines), is refused: the page says why and offers no delete button; a
+    POST anyway is refused by the service and reported on the card. For a contact with
+    history, users who may anonymise (admins) get an "Anonymise" button instead, which posts
+    `action=anonymise` here (anyone else: 403).
     """
 
     permission_required = "crm.delete_contact"
@@ -213,6 +223,8 @@ class ContactDeleteView(PermissionRequiredMixin, View):
 
     def post(self, request, pk: int) -> HttpResponse:
         contact = get_object_or_404(Contact, pk=pk)
+        if request.POST.get("action") == "anonymise":
+            return self.anonymise(request, contact)
         try:
             deletion = services.contact_delete(user=request.user, contact=contact)
         except ValidationError as error:
@@ -233,3 +245,18 @@ class ContactDeleteView(PermissionRequiredMixin, View):
             },
         )
         return redirect("crm:contact_list")
+
+    @staticmethod
+    def anonymise(request, contact: Contact) -> HttpResponse:
+        # The service checks the permissions (crm.delete_contact and
+        # interactions.add_contactanonymisation) and answers PermissionDenied (403).
+        contact = interaction_services.contact_anonymise(user=request.user, contact=contact)
+        messages.success(
+            request,
+            _(
+                "%(no)s was anonymised: its name, address, e-mail and phone (also on its alternate addresses) "
+                "were replaced; its interaction log entries and segment lines stay."
+            )
+            % {"no": contact.no},
+        )
+        return redirect(contact)

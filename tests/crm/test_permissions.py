@@ -6,6 +6,7 @@ Also: every state-changing POST without a CSRF token is refused, and no GET chan
 from __future__ import annotations
 
 import inspect
+import uuid
 from urllib.parse import quote
 
 import pytest
@@ -16,6 +17,7 @@ from django.urls import reverse
 
 from crm.models import Contact, NumberSeries
 from crm.views import transfer
+from interactions.models import LoggedSegment
 from segments import services as segment_services
 from tests.conftest import make_user
 from tests.factories import make_campaign, make_company, make_mailing_group, make_person
@@ -61,6 +63,33 @@ PAGES = [
         lambda o: reverse("segments:line_remove", args=[o["segment"].no, o["line_no"]]),
         "segments.change_segment",
     ),
+    ("segment_log", lambda o: reverse("segments:segment_log", args=[o["segment"].no]), "segments.log_segment"),
+    ("logged_segment_list", lambda o: reverse("interactions:logged_segment_list"), "interactions.view_loggedsegment"),
+    (
+        "logged_segment_detail",
+        lambda o: reverse("interactions:logged_segment_detail", args=[o["logged"].pk]),
+        "interactions.view_loggedsegment",
+    ),
+    (
+        "logged_segment_cancel",
+        lambda o: reverse("interactions:logged_segment_cancel", args=[o["logged"].pk]),
+        "interactions.change_loggedsegment",
+    ),
+    (
+        "logged_segment_cancel_selected",
+        lambda o: reverse("interactions:logged_segment_cancel_selected") + f"?id={o['logged'].pk}",
+        "interactions.change_loggedsegment",
+    ),
+    (
+        "logged_segment_follow_up",
+        lambda o: reverse("interactions:logged_segment_follow_up", args=[o["logged"].pk]),
+        "segments.add_segment",
+    ),
+    (
+        "logged_segment_delete",
+        lambda o: reverse("interactions:logged_segment_delete", args=[o["logged"].pk]),
+        "interactions.delete_loggedsegment",
+    ),
     ("admin_index", lambda o: reverse("admin:index"), "staff"),
     ("admin_contact_change", lambda o: reverse("admin:crm_contact_change", args=[o["company"].pk]), "staff"),
 ]
@@ -85,12 +114,19 @@ SEGMENT_POST_ONLY = [
         "segments.add_savedcriteria",
     ),
     ("criteria_reuse", lambda o: reverse("segments:criteria_reuse", args=[o["segment"].no]), "segments.change_segment"),
+    ("reuse_logged", lambda o: reverse("segments:reuse_logged", args=[o["segment"].no]), "segments.change_segment"),
 ]
 SEGMENT_PERMISSIONS = {
     "segments.view_segment",
     "segments.add_segment",
     "segments.change_segment",
     "segments.add_savedcriteria",
+    "segments.log_segment",
+}
+LOGGED_SEGMENT_PERMISSIONS = {
+    "interactions.view_loggedsegment",
+    "interactions.change_loggedsegment",
+    "interactions.delete_loggedsegment",
 }
 
 # What each role may do (crm/roles.py): viewers read, marketing works on contacts, admins
@@ -99,7 +135,7 @@ ALLOWED = {
     "anonymous": set(),
     "inactive": set(),
     "nobody": set(),
-    "viewer": {"crm.view_contact", "crm.view_campaign", "segments.view_segment"},
+    "viewer": {"crm.view_contact", "crm.view_campaign", "segments.view_segment", "interactions.view_loggedsegment"},
     "marketing": {
         "crm.view_contact",
         "crm.view_campaign",
@@ -109,6 +145,7 @@ ALLOWED = {
         "crm.import_contacts",
         "crm.export_contacts",
         *SEGMENT_PERMISSIONS,
+        *LOGGED_SEGMENT_PERMISSIONS,
     },
     "admin": {
         "crm.view_contact",
@@ -119,6 +156,7 @@ ALLOWED = {
         "crm.import_contacts",
         "crm.export_contacts",
         *SEGMENT_PERMISSIONS,
+        *LOGGED_SEGMENT_PERMISSIONS,
         "staff",
     },
 }
@@ -163,7 +201,14 @@ def objects(db) -> dict:
     segment = segment_services.segment_create(user=None, values={"description": "Matrix"})
     segment_services.segment_add_contact(user=None, segment=segment, contact=company)
     line_no = segment.lines.get().line_no
-    return {"company": company, "campaign": make_campaign(no="CP0001"), "segment": segment, "line_no": line_no}
+    logged = LoggedSegment.objects.create(segment_no="SEG09999", source_uuid=uuid.uuid4(), description="Matrix")
+    return {
+        "company": company,
+        "campaign": make_campaign(no="CP0001"),
+        "segment": segment,
+        "line_no": line_no,
+        "logged": logged,
+    }
 
 
 def matrix():
@@ -268,6 +313,10 @@ POSTS = [
         lambda o: reverse("segments:line_remove", args=[o["segment"].no, o["line_no"]]),
         {},
     ),
+    ("segment_log", lambda o: reverse("segments:segment_log", args=[o["segment"].no]), {}),
+    ("logged_segment_cancel", lambda o: reverse("interactions:logged_segment_cancel", args=[o["logged"].pk]), {}),
+    ("logged_segment_follow_up", lambda o: reverse("interactions:logged_segment_follow_up", args=[o["logged"].pk]), {}),
+    ("logged_segment_delete", lambda o: reverse("interactions:logged_segment_delete", args=[o["logged"].pk]), {}),
 ]
 
 

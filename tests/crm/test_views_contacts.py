@@ -323,10 +323,10 @@ def test_card_shows_alternate_addresses_their_ranges_and_the_one_active_today(vi
     assert response.context["card"].active_alt_address == summer
 
 
-def test_card_says_plainly_that_interactions_come_later(viewer_client):
+def test_card_says_plainly_when_a_contact_has_no_interactions(viewer_client):
     page = text(viewer_client.get(detail_url(make_company())))
     assert "<h2>Interactions</h2>" in page
-    assert "not built yet" in page
+    assert "No interactions recorded yet." in page
 
 
 def test_card_edit_and_delete_buttons_follow_permissions(viewer_client, marketing_client):

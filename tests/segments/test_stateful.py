@@ -3,8 +3,14 @@
 A hypothesis state machine builds a small random contact set (companies with persons,
 private persons, some excluded, a few cities and mailing groups), then applies random add
 (with random options and filters), reduce, refine (with or without Entire Companies), manual
-lines, line removals, line edits and undo to one segment. After every step the lines in the
+lines, line removals, line edits, undo and Log to one segment. After every step the lines in the
 database (contact, line no., the step that added them, description) must equal the model's.
+
+Log (interactions.services.segment_log) turns the lines into interaction log entries: each entry
+must carry the values of the line it was logged from (contact and every copied field, R47), for
+every logged segment after every later step, and undo (any segment write) on a logged segment
+is refused with SegmentAlreadyLogged. The machine then goes on with the follow-up segment (R50:
+one line per entry, from one undoable "reuse logged" step) or with a fresh segment.
 
 The model implements the rules directly from their wording, in plain Python over the contact
 data: R18 (filters ANDed across names, ORed within one), R20 (options, expansion by Company
@@ -35,9 +41,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from crm.models import Contact, ContactMailingGroup, ContactType, MailingGroup
+from crm.models import Contact, ContactMailingGroup, ContactType, CorrespondenceType, MailingGroup
+from interactions import services as log_services
+from interactions.models import InteractionLogEntry
 from segments import services
 from segments.models import SegmentLine, StepAction
+from tests.factories import make_salesperson, make_template
 
 CITIES = ("AMS", "BRU", "CGN")
 GROUPS = ("M1", "M2")
@@ -45,6 +54,29 @@ NAMES = ("ADA", "BEN", "CID", "DEE")  # few names, so ties happen and the order'
 STEP = 10_000
 
 EXAMPLES = 200
+
+# What a line hands to its interaction log entry, field for field (R47).
+COPIED_FIELDS = (
+    "contact_id",
+    "date",
+    "description",
+    "subject",
+    "information_flow",
+    "initiated_by",
+    "cost",
+    "duration",
+    "interaction_template_id",
+    "interaction_group_id",
+    "language_id",
+    "salesperson_id",
+    "campaign_id",
+    "campaign_target",
+    "campaign_response",
+    "evaluation",
+    "alt_address_id",
+    "send_as_attachment",
+    "personal_text",
+)
 
 
 # --- the model ---------------------------------------------------------------------------------
@@ -219,6 +251,8 @@ class SegmentMachine(RuleBasedStateMachine):
         super().__init__()
         self.savepoint = transaction.savepoint_create()
         self.model: Model | None = None
+        # (the segment as it was, its logged segment's id, entry values by segment line id)
+        self.logged: list[tuple[object, int, dict[int, tuple]]] = []
 
     def teardown(self):
         transaction.savepoint_rollback(self.savepoint)
@@ -258,7 +292,12 @@ class SegmentMachine(RuleBasedStateMachine):
             )
             for c, t in created
         }
-        self.segment = services.segment_create(user=None, values={"description": "Model"})
+        # a template and a salesperson on the header, so that every segment can be logged
+        self.loggable = {
+            "interaction_template": make_template(correspondence_type=""),
+            "salesperson": make_salesperson(),
+        }
+        self.segment = services.segment_create(user=None, values={"description": "Model", **self.loggable})
         self.model = Model(contacts, "Model")
 
     # -- rules
@@ -320,7 +359,61 @@ class SegmentMachine(RuleBasedStateMachine):
         self.model.undo()
         assert result.line_count == len(self.model.lines)
 
+    @precondition(lambda self: self.model and self.model.lines)
+    @rule(follow_up=st.booleans())
+    def log(self, follow_up):
+        lines = SegmentLine.objects.filter(segment=self.segment)
+        expected = {row["id"]: entry_values(row) for row in lines.values("id", *line_fields())}
+        assert sorted((values[0], values[2]) for values in expected.values()) == sorted(
+            (line.contact, line.description) for line in self.model.lines
+        )
+
+        result = log_services.segment_log(user=None, segment=self.segment, follow_up=follow_up)
+
+        assert result.entries == len(self.model.lines) == len(expected)
+        assert logged_entries(result.logged_segment.pk) == expected
+        assert not SegmentLine.objects.filter(segment_id=self.segment.pk).exists()
+        self.logged.append((self.segment, result.logged_segment.pk, expected))
+        if follow_up:
+            self._continue_with_follow_up(result, expected)
+        else:
+            self.segment = services.segment_create(user=None, values={"description": "Model", **self.loggable})
+            self.model = Model(self.model.contacts, "Model")
+
+    def _continue_with_follow_up(self, result, logged: dict[int, tuple]) -> None:
+        """R50: the follow-up has one line per entry, from one "reuse logged" step; the machine
+        goes on with it (after giving it a template and salesperson, which R50 leaves blank)."""
+        follow_up = result.follow_up
+        assert follow_up.description == f"Follow-up on segment {self.segment.no}"
+        assert follow_up.interaction_template_id is None
+        self.segment = services.segment_update(user=None, segment=follow_up, values=self.loggable)
+        rows = list(
+            SegmentLine.objects.filter(segment=follow_up).values_list(
+                "line_no", "contact_id", "step__position", "description"
+            )
+        )
+        assert sorted(row[1] for row in rows) == sorted(values[0] for values in logged.values())
+        assert {row[3] for row in rows} == {follow_up.description}
+        model = Model(self.model.contacts, follow_up.description)
+        step = model._new_step()
+        model.lines = [
+            ModelLine(contact, line_no, position, description) for line_no, contact, position, description in rows
+        ]
+        assert {line.step for line in model.lines} == {step.position}
+        step.added = list(model.lines)
+        self.model = model
+
     # -- after every step
+    @invariant()
+    def logged_segments_stay_logged(self):
+        """Entries keep their lines' values; undo of a logged segment is refused."""
+        for segment, logged_id, expected in self.logged:
+            assert logged_entries(logged_id) == expected
+            with pytest.raises(services.SegmentAlreadyLogged) as refused:
+                services.segment_undo(user=None, segment=segment)
+            assert refused.value.logged_segment.pk == logged_id
+            assert refused.value.messages[0].startswith(f"Segment {segment.no} was already logged by ")
+
     @invariant()
     def lines_equal_the_model(self):
         if self.model is None:
@@ -332,6 +425,35 @@ class SegmentMachine(RuleBasedStateMachine):
         positions = [step.position for step in self.model.steps]
         recorded = list(self.segment.steps.filter(parent=None).order_by("position").values_list("position", flat=True))
         assert recorded == positions
+
+
+def line_fields() -> list[str]:
+    return [field for field in COPIED_FIELDS if field != "contact_id"] + ["contact_id", "correspondence_type"]
+
+
+def entry_values(row: dict) -> tuple:
+    """What the entry of a line (a `values()` row) must hold: contact, its line's fields, and the
+    correspondence type after R43 (these contacts have no e-mail, so an e-mail line has none)."""
+    correspondence = "" if row["correspondence_type"] == CorrespondenceType.EMAIL else row["correspondence_type"]
+    return (
+        row["contact_id"],
+        *(row[field] for field in COPIED_FIELDS if field != "contact_id"),
+        correspondence,
+    )
+
+
+def logged_entries(logged_id: int) -> dict[int, tuple]:
+    """Entry values of a logged segment by the line they were logged from (same order as above)."""
+    rows = InteractionLogEntry.objects.filter(logged_segment_id=logged_id).values("segment_line_id", *line_fields())
+    return {row["segment_line_id"]: entry_values_of_entry(row) for row in rows}
+
+
+def entry_values_of_entry(row: dict) -> tuple:
+    return (
+        row["contact_id"],
+        *(row[field] for field in COPIED_FIELDS if field != "contact_id"),
+        row["correspondence_type"],
+    )
 
 
 @pytest.mark.django_db

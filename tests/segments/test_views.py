@@ -870,3 +870,57 @@ def test_worksheet_header_shows_the_campaign(marketing_client, segment, marketin
     )
     html = marketing_client.get(url("segment_detail", segment.no)).content.decode()
     assert "CP0042" in html and "Spring push" in html
+
+
+# --- A logged segment (F3.7 reuse, and a worksheet that was logged meanwhile) -------------------------
+
+
+def _logged(world, marketing):
+    """A logged segment of Acme Delft and Dora Delft (template and salesperson from the world)."""
+    from interactions import services as interaction_services
+
+    segment = services.segment_create(
+        user=marketing,
+        values={"description": "Logged", "interaction_template": world.template, "salesperson": world.ann},
+    )
+    services.segment_add_contacts(user=marketing, segment=segment, query="city=Delft")
+    return segment, interaction_services.segment_log(user=marketing, segment=segment).logged_segment
+
+
+def test_reuse_logged_adds_one_line_per_entry_as_one_step(marketing_client, segment, world, marketing):
+    _old, logged = _logged(world, marketing)
+
+    response = marketing_client.post(url("reuse_logged", segment.no), {"reuse_logged-logged_segment": logged.pk})
+
+    assert response.status_code == 302
+    assert contacts_of(segment) == ["C100", "P100"]
+    step = CriteriaStep.objects.get(segment=segment)
+    assert (step.action, step.source) == ("reuse_logged", str(logged.pk))
+    assert messages_of(response) == [
+        f"Added 2 lines from logged segment {logged.pk}; the segment has 2 lines (step 1)."
+    ]
+
+
+def test_reuse_of_an_unknown_logged_segment_shows_the_error_and_writes_nothing(marketing_client, segment):
+    response = marketing_client.post(url("reuse_logged", segment.no), {"reuse_logged-logged_segment": "999"})
+
+    assert response.status_code == 400
+    assert "unknown logged segment &quot;999&quot;" in response.content.decode()
+    assert not CriteriaStep.objects.filter(segment=segment).exists()
+
+
+def test_viewer_cannot_reuse_a_logged_segment(viewer_client, segment):
+    response = viewer_client.post(url("reuse_logged", segment.no), {"reuse_logged-logged_segment": "1"})
+    assert response.status_code == 403
+
+
+def test_a_worksheet_that_was_logged_leads_to_its_logged_segment(marketing_client, world, marketing):
+    old, logged = _logged(world, marketing)
+
+    page = marketing_client.get(url("segment_detail", old.no))
+    action = marketing_client.post(url("segment_undo", old.no))
+
+    for response in (page, action):
+        assert response.status_code == 302
+        assert response["Location"] == logged.get_absolute_url()
+    assert any(f"Segment {old.no} was already logged by {marketing.username}" in m for m in messages_of(page))

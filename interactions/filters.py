@@ -1,0 +1,273 @@
+"""Which interaction log entries: the criteria of the interaction log and its statistics (SPEC F6).
+
+`InteractionLogEntryFilterSet` is strict like the contact criteria (crm.filters): an unknown
+name, an unknown code, a contact or campaign number that does not exist, a malformed date or
+an unknown choice makes it invalid with one line per problem ("campaign: unknown campaign
+"CP9""), and reading `.qs` of an invalid filter set raises ValidationError. It never falls
+back to "every entry".
+
+Every criterion is a column of the entry (no joins): the contact, its company, template,
+group, campaign, salesperson and date are indexed, so a page of the log costs the same at a
+million entries.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from crm.filters import CodeChoiceField, CodeFilter, RepeatableCharFilter, RepeatableTextInput, StrictFilterSet
+from crm.models import Campaign, Contact, CorrespondenceType, Salesperson
+
+from .models import (
+    DeliveryStatus,
+    Evaluation,
+    InteractionGroup,
+    InteractionLogEntry,
+    InteractionTemplate,
+    LoggedSegment,
+)
+
+# The query value for "no value" (an entry without evaluation, correspondence type or delivery status).
+NONE = "none"
+
+
+class IdChoiceField(CodeChoiceField):
+    """Numeric ids (logged segment entry nos.) that must all exist; a non-number is an error, not a 500."""
+
+    default_error_messages = {"not_a_number": _('"%(value)s" is not a number')}
+
+    def _check_values(self, value):
+        bad = sorted({str(v).strip() for v in value if not str(v).strip().isdigit()})
+        if bad:
+            raise ValidationError(
+                [
+                    ValidationError(self.error_messages["not_a_number"], code="not_a_number", params={"value": v})
+                    for v in bad
+                ]
+            )
+        return super()._check_values([str(int(str(v).strip())) for v in value])
+
+
+class IdFilter(CodeFilter):
+    field_class = IdChoiceField
+
+
+class ValueChoiceField(forms.MultipleChoiceField):
+    """A list of fixed values; an unknown one is named with the values that exist."""
+
+    default_error_messages = {"invalid_choice": _('unknown value "%(value)s" (use %(choices)s)')}
+
+    def validate(self, value):
+        if self.required and not value:
+            raise ValidationError(self.error_messages["required"], code="required")
+        known = {str(key) for key, _label in self.choices}
+        unknown = sorted({str(v) for v in value if str(v) not in known})
+        if unknown:
+            raise ValidationError(
+                [
+                    ValidationError(
+                        self.error_messages["invalid_choice"],
+                        code="invalid_choice",
+                        params={"value": v, "choices": ", ".join(sorted(known))},
+                    )
+                    for v in unknown
+                ]
+            )
+
+
+class ValueFilter(django_filters.MultipleChoiceFilter):
+    """`field IN (values)`, where the value `none` stands for a blank column."""
+
+    field_class = ValueChoiceField
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        if not value:
+            return qs
+        return qs.filter(**{f"{self.field_name}__in": ["" if v == NONE else v for v in value]})
+
+
+class CanceledChoiceField(forms.ChoiceField):
+    """all (the form sends it blank), no or yes."""
+
+    default_error_messages = {"invalid_choice": _('unknown value "%(value)s" (use all, no or yes)')}
+
+    def valid_value(self, value) -> bool:
+        return value == "all" or super().valid_value(value)
+
+
+class DefaultRadioSelect(forms.RadioSelect):
+    """Radio buttons showing the first choice as chosen when the query gives none."""
+
+    def format_value(self, value):
+        values = super().format_value(value)
+        return values if any(values) else [str(self.choices[0][0])]
+
+
+class CanceledFilter(django_filters.Filter):
+    """Canceled entries: all (the default: canceled ones are shown and marked), only `no`, only `yes`."""
+
+    field_class = CanceledChoiceField
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        if value in ("", None, "all"):
+            return qs
+        return qs.filter(canceled=(value == "yes"))
+
+
+class SingleDateInput(forms.DateInput):
+    """A browser date box; a name repeated in the query reaches the field as a list, so that
+    it is refused instead of silently keeping one of the dates."""
+
+    input_type = "date"
+
+    def value_from_datadict(self, data, files, name):
+        getter = getattr(data, "getlist", None)
+        values = getter(name) if getter else ([data[name]] if name in data else [])
+        values = [value for value in ([values] if isinstance(values, str) else values) if value not in (None, "")]
+        return values[0] if len(values) == 1 else values or None
+
+
+class QueryDateField(forms.DateField):
+    """A date written YYYY-MM-DD; a bad one is named in the message."""
+
+    widget = SingleDateInput(format="%Y-%m-%d")
+    input_formats = ["%Y-%m-%d"]
+    default_error_messages = {
+        "invalid": _('not a date "%(value)s" (use YYYY-MM-DD)'),
+        "repeated": _("give one date, not %(count)s"),
+    }
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, list):
+            raise ValidationError(self.error_messages["repeated"], code="repeated", params={"count": len(value)})
+        if isinstance(value, datetime.date):
+            return value
+        try:
+            return datetime.date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid", params={"value": value}) from None
+
+
+class QueryDateFilter(django_filters.DateFilter):
+    field_class = QueryDateField
+
+
+class EntryCriteriaForm(forms.Form):
+    """The filter form: a date range that ends before it starts is an error, not an empty log."""
+
+    def clean(self):
+        data = super().clean()
+        after, before = data.get("date_after"), data.get("date_before")
+        if after and before and before < after:
+            self.add_error("date_before", _("is before the date from (%(after)s)") % {"after": after.isoformat()})
+        return data
+
+
+def _with_none(choices, label) -> list[tuple[str, str]]:
+    return [*choices, (NONE, label)]
+
+
+class InteractionLogEntryFilterSet(StrictFilterSet):
+    """Interaction log entries by the criteria of the log page (F6) and the statistics page.
+
+    Query names: contact, company (contact numbers), interaction_template, interaction_group,
+    salesperson (codes), campaign (no.), segment_no, logged_segment (entry no.), date_after,
+    date_before (YYYY-MM-DD, inclusive), evaluation, correspondence_type, delivery_status
+    (values, `none` for blank), canceled (all, no, yes; default all: canceled entries stay
+    visible and are marked, R57). Repeated names are ORed, different names ANDed.
+    `company=X` matches the entries of company X and of its persons (the entry's company).
+    Validating the codes costs at most one query per criterion given.
+    """
+
+    contact = CodeFilter(
+        label=_("Contact no."),
+        queryset=Contact.objects.all(),
+        to_field_name="no",
+        field_name="contact",
+        unknown_message=_('unknown contact "%(value)s"'),
+        widget=RepeatableTextInput,
+    )
+    company = CodeFilter(
+        label=_("Company no."),
+        queryset=Contact.objects.companies(),
+        to_field_name="no",
+        field_name="contact_company",
+        unknown_message=_('unknown company "%(value)s"'),
+        widget=RepeatableTextInput,
+    )
+    interaction_template = CodeFilter(
+        label=_("Interaction template"),
+        queryset=InteractionTemplate.objects.all(),
+        field_name="interaction_template",
+        unknown_message=_('unknown interaction template "%(value)s"'),
+    )
+    interaction_group = CodeFilter(
+        label=_("Interaction group"),
+        queryset=InteractionGroup.objects.all(),
+        field_name="interaction_group",
+        unknown_message=_('unknown interaction group "%(value)s"'),
+    )
+    campaign = CodeFilter(
+        label=_("Campaign"),
+        queryset=Campaign.objects.all(),
+        to_field_name="no",
+        field_name="campaign",
+        unknown_message=_('unknown campaign "%(value)s"'),
+    )
+    segment_no = RepeatableCharFilter(label=_("Segment no."), field_name="segment_no", lookup_expr="exact")
+    logged_segment = IdFilter(
+        label=_("Logged segment (entry no.)"),
+        queryset=LoggedSegment.objects.all(),
+        field_name="logged_segment",
+        unknown_message=_('unknown logged segment "%(value)s"'),
+        widget=RepeatableTextInput,
+    )
+    salesperson = CodeFilter(
+        label=_("Salesperson"),
+        queryset=Salesperson.objects.all(),
+        field_name="salesperson",
+        unknown_message=_('unknown salesperson "%(value)s"'),
+    )
+    date_after = QueryDateFilter(label=_("Date from"), field_name="date", lookup_expr="gte")
+    date_before = QueryDateFilter(label=_("Date to"), field_name="date", lookup_expr="lte")
+    evaluation = ValueFilter(
+        label=_("Evaluation"),
+        field_name="evaluation",
+        choices=_with_none(Evaluation.choices, _("Not evaluated")),
+        widget=forms.SelectMultiple(attrs={"size": 4}),
+    )
+    canceled = CanceledFilter(
+        label=_("Canceled"),
+        choices=[("", _("All")), ("no", _("Not canceled")), ("yes", _("Canceled"))],
+        widget=DefaultRadioSelect,
+    )
+    correspondence_type = ValueFilter(
+        label=_("Correspondence type"),
+        field_name="correspondence_type",
+        choices=_with_none(CorrespondenceType.choices, _("None")),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    delivery_status = ValueFilter(
+        label=_("Delivery status"),
+        field_name="delivery_status",
+        choices=_with_none(DeliveryStatus.choices, _("None")),
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = InteractionLogEntry
+        fields: list[str] = []
+        form = EntryCriteriaForm
+
+    def single_value(self, name: str) -> str | None:
+        """The one value given for `name` when exactly one was (to pre-fill a new interaction, R60)."""
+        values = [v for v in self.data.getlist(name) if v != ""] if hasattr(self.data, "getlist") else []
+        return values[0] if len(values) == 1 else None

@@ -1,0 +1,117 @@
+"""Reads for logging a segment and for the logged segments pages (SPEC F4.1, F5).
+
+Each selector states its query cost. The list never counts entries per row: it shows the
+counts the services keep on the logged segment (F1.18), so a page costs the same at a million
+entries. The confirmation pages count what an action will touch, once, over indexed columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, QuerySet
+
+from .models import CampaignEntry, InteractionComment, InteractionLogEntry, LoggedSegment
+
+if TYPE_CHECKING:
+    from segments.models import Segment
+
+LOGGED_SEGMENTS_PER_PAGE = 50
+ENTRIES_ON_DETAIL = 25
+
+
+@dataclass(frozen=True)
+class SegmentLogSummary:
+    """What logging a segment creates: one interaction log entry per line (R47) and one
+    campaign entry per distinct campaign of the lines (R46)."""
+
+    entries: int
+    campaign_entries: int
+
+
+def segment_log_summary(*, segment: Segment) -> SegmentLogSummary:
+    """The numbers the Log confirmation states. One aggregate query over the segment's lines."""
+    from segments.models import SegmentLine
+
+    row = (
+        SegmentLine.objects.filter(segment=segment)
+        .order_by()
+        .aggregate(lines=Count("pk"), campaigns=Count("campaign_id", distinct=True))
+    )
+    return SegmentLogSummary(entries=row["lines"], campaign_entries=row["campaigns"])
+
+
+def logged_segment_list() -> QuerySet[LoggedSegment]:
+    """Logged segments newest first, with their user: one query per page (plus the page count).
+
+    `no_of_interactions` / `no_of_campaign_entries` are the stored counts, never counted here.
+    """
+    return LoggedSegment.objects.select_related("user").order_by("-pk")
+
+
+def logged_segment_detail_queryset() -> QuerySet[LoggedSegment]:
+    """Logged segments with their user joined (the detail header)."""
+    return LoggedSegment.objects.select_related("user")
+
+
+@dataclass(frozen=True)
+class LoggedSegmentCounts:
+    """Every interaction log entry and campaign entry of some logged segments, canceled or not:
+    what a cancel or uncancel switches (R52), a follow-up turns into lines (R50, canceled entries
+    included) and a delete removes."""
+
+    entries: int
+    campaign_entries: int
+    comments: int = 0
+
+
+def logged_segment_counts(*, ids: Iterable[int], comments: bool = False) -> LoggedSegmentCounts:
+    """Count the entries of the logged segments `ids`: two aggregate queries (three with
+    `comments`), each over an index on the logged segment."""
+    ids = list(ids)
+    entries = InteractionLogEntry.objects.filter(logged_segment_id__in=ids).order_by().aggregate(n=Count("pk"))["n"]
+    campaign = CampaignEntry.objects.filter(logged_segment_id__in=ids).order_by().aggregate(n=Count("pk"))["n"]
+    comment_count = 0
+    if comments:
+        comment_count = InteractionComment.objects.filter(entry__logged_segment_id__in=ids).count()
+    return LoggedSegmentCounts(entries=entries, campaign_entries=campaign, comments=comment_count)
+
+
+def logged_segment_campaign_entries(*, logged_segment: LoggedSegment) -> list[CampaignEntry]:
+    """The campaign entries of a logged segment (one per campaign, R46), with campaign and
+    salesperson: one query."""
+    return list(
+        CampaignEntry.objects.filter(logged_segment=logged_segment)
+        .select_related("campaign", "salesperson")
+        .order_by("pk")
+    )
+
+
+@dataclass(frozen=True)
+class FirstEntries:
+    """The first interaction log entries of a logged segment, in line order, and whether it has more."""
+
+    entries: list[InteractionLogEntry]
+    has_more: bool
+
+
+def logged_segment_first_entries(*, logged_segment: LoggedSegment, limit: int = ENTRIES_ON_DETAIL) -> FirstEntries:
+    """The first `limit` entries in segment line order, with contact and company: one query
+    that reads `limit + 1` rows along the (logged segment, segment line) index, whatever the
+    size of the logged segment."""
+    rows = list(
+        InteractionLogEntry.objects.filter(logged_segment=logged_segment)
+        .select_related("contact", "contact_company")
+        .order_by("segment_line_id")[: limit + 1]
+    )
+    return FirstEntries(entries=rows[:limit], has_more=len(rows) > limit)
+
+
+def logged_segments_by_id(*, ids: Iterable[int]) -> list[LoggedSegment]:
+    """The logged segments `ids` in the order given (the selection order matters, R52); ids
+    that do not exist are left out. One query."""
+    ids = list(ids)
+    found = {row.pk: row for row in LoggedSegment.objects.select_related("user").filter(pk__in=ids)}
+    return [found[pk] for pk in ids if pk in found]

@@ -1,0 +1,141 @@
+"""Log a segment from its worksheet (SPEC F4 with D7, D8; STYLE 11).
+
+The GET is the confirmation: every pre-flight problem at once (D7), or the numbers the log
+will create. The POST calls interactions.services.segment_log and redirects to the logged
+segment. The form carries the segment's uuid, so a second POST of the same page (double
+click, back button, a retry, another user who was quicker) finds the logged segment that
+uuid became and goes there with "Segment … was already logged by … at …" (RELIABILITY
+cases 1 and 2) — never a 500, never a second log.
+
+Delivery (F4.1 "Send Attachments") is not offered here yet: logging records the entries, and
+sending them is a step of its own (D8).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+
+from interactions import logged_segment_selectors
+from interactions.models import LoggedSegment
+from interactions.services import LogPreflightError, segment_log, segment_log_problems
+
+from . import selectors
+from .models import Segment
+from .services import SegmentAlreadyLogged
+from .views import SegmentPermissionMixin, get_segment, plural
+
+TEMPLATE = "segments/segment_confirm_log.html"
+
+
+class LogSegmentForm(forms.Form):
+    """The Log confirmation: which segment (its uuid, as shown) and whether to follow up."""
+
+    segment_uuid = forms.UUIDField(
+        widget=forms.HiddenInput,
+        error_messages={"required": gettext_lazy("The form did not say which segment to log: open Log again.")},
+    )
+    follow_up = forms.BooleanField(
+        label=gettext_lazy("Create follow-up segment"),
+        required=False,
+        help_text=gettext_lazy(
+            'A new segment "Follow-up on segment …" with the same contacts and campaign, '
+            "without template or other interaction settings (R50)."
+        ),
+    )
+
+
+def entries_text(count: int) -> str:
+    return plural(count, "interaction log entry", "interaction log entries")
+
+
+def campaign_entries_text(count: int) -> str:
+    return plural(count, "campaign entry", "campaign entries")
+
+
+class SegmentLogView(SegmentPermissionMixin, View):
+    """Log a segment: confirm with numbers, then one atomic log (services.segment_log).
+
+    Queries: the GET is a constant number (the pre-flight's aggregate plus one query per kind of
+    problem, and one aggregate for the numbers), whatever the number of lines.
+    """
+
+    permission_required = "segments.log_segment"
+
+    def render(
+        self, request, segment: Segment, form: LogSegmentForm, *, problems=None, notice: str = "", status: int = 200
+    ) -> HttpResponse:
+        if problems is None:
+            problems = segment_log_problems(segment=segment)
+        context = {
+            "segment": segment,
+            "form": form,
+            "problems": problems,
+            "notice": notice,
+            "summary": logged_segment_selectors.segment_log_summary(segment=segment),
+        }
+        return TemplateResponse(request, TEMPLATE, context, status=status)
+
+    def get(self, request, no: str) -> HttpResponse:
+        segment = get_segment(no)
+        return self.render(request, segment, LogSegmentForm(initial={"segment_uuid": segment.uuid}))
+
+    def post(self, request, no: str) -> HttpResponse:
+        form = LogSegmentForm(request.POST)
+        posted_uuid = _posted_uuid(request.POST.get("segment_uuid"))
+        segment = selectors.segment_detail_queryset().filter(no=no).first()
+        if posted_uuid is not None and (segment is None or segment.uuid != posted_uuid):
+            logged = LoggedSegment.objects.select_related("user").filter(source_uuid=posted_uuid).first()
+            if logged is not None:
+                raise SegmentAlreadyLogged(logged)
+        if segment is None:
+            segment = get_segment(no)  # logged by number, else 404
+        if not form.is_valid():
+            return self.render(request, segment, form, status=400)
+        if form.cleaned_data["segment_uuid"] != segment.uuid:
+            fresh = LogSegmentForm(initial={"segment_uuid": segment.uuid, "follow_up": form.cleaned_data["follow_up"]})
+            notice = _("This page was opened for another segment %(no)s: check the numbers and log again.")
+            return self.render(request, segment, fresh, notice=notice % {"no": segment.no}, status=400)
+        try:
+            result = segment_log(user=request.user, segment=segment, follow_up=form.cleaned_data["follow_up"])
+        except SegmentAlreadyLogged:
+            raise
+        except LogPreflightError as error:
+            return self.render(request, segment, form, problems=error.messages, status=400)
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+            return redirect("segments:segment_list")
+        text = _("Logged %(no)s: %(entries)s, %(campaign)s.") % {
+            "no": result.logged_segment.segment_no,
+            "entries": entries_text(result.entries),
+            "campaign": campaign_entries_text(result.campaign_entries),
+        }
+        if result.follow_up is not None:
+            lines = result.follow_up.lines.count()
+            text = format_html(
+                '{} Created follow-up segment <a href="{}">{}</a> with {}.',
+                text,
+                result.follow_up.get_absolute_url(),
+                result.follow_up.no,
+                plural(lines, "line"),
+            )
+        messages.success(request, text)
+        return redirect(result.logged_segment)
+
+
+def _posted_uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
