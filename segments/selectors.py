@@ -93,7 +93,8 @@ def _own_template():
 
 
 def segment_totals(*, segment: Segment) -> SegmentTotals:
-    """One aggregate query over the segment's lines (the worksheet counts its lines once)."""
+    """One aggregate query over the segment's lines (the worksheet counts its lines once),
+    answered from the (segment, overrides) index alone."""
     row = (
         SegmentLine.objects.filter(segment=segment)
         .annotate(own_template=F("overrides").bitand(OVERRIDE_BIT["interaction_template"]))
