@@ -480,6 +480,9 @@ class InteractionLogEntry(models.Model):
             models.Index(fields=["interaction_template"], name="interaction_template_idx"),
             models.Index(fields=["interaction_group"], name="interaction_group_idx"),
             models.Index(fields=["salesperson"], name="interaction_salesperson_idx"),
+            # A logged segment's entries newest first: without it PostgreSQL walks the primary
+            # key backwards from the newest entry to reach an old logged segment (0.36 s at 1M).
+            models.Index(fields=["logged_segment", "id"], name="interaction_logged_idx"),
         ]
 
     def __str__(self) -> str:
