@@ -172,11 +172,13 @@ def cancel_preview(*, entry_nos) -> CancelPreview:
     )
 
 
-def selected_entries(*, entry_nos) -> QuerySet[InteractionLogEntry]:
+def selected_entries(*, entry_nos, rows: QuerySet[InteractionLogEntry] | None = None) -> QuerySet[InteractionLogEntry]:
     """The selected entries (no query yet); ValidationError for numbers that are not numbers
-    or do not exist (one query), or an empty selection."""
+    or do not exist (one query), or an empty selection. `rows` is what the numbers are
+    looked up in (the services pass `select_for_update()`, so the lookup locks them)."""
     numbers, problems = _entry_numbers(entry_nos)
-    found = set(InteractionLogEntry.objects.filter(pk__in=numbers).values_list("pk", flat=True))
+    rows = InteractionLogEntry.objects.all() if rows is None else rows
+    found = set(rows.filter(pk__in=numbers).order_by("pk").values_list("pk", flat=True))
     problems += [_('unknown interaction log entry "%(no)s"') % {"no": no} for no in numbers if no not in found]
     if not numbers and not problems:
         problems.append(_("No interaction log entries selected."))

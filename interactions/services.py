@@ -41,6 +41,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Contact, ContactAltAddress, ContactType, CorrespondenceType, SalutationFormula, SalutationType
+from crm.services import number_series_next
 from segments.models import RemovedSegmentLine, Segment, SegmentLine
 from segments.services import (
     SEGMENT_SERIES,
@@ -62,6 +63,7 @@ from .models import (
     InteractionTemplateLanguage,
     LoggedSegment,
 )
+from .selectors import selected_entries
 
 PROBLEM_EXAMPLES = 5
 
@@ -418,8 +420,6 @@ def segment_log(*, user, segment: Segment | str, follow_up: bool = False, delive
 def _follow_up(old_no: str, campaign_id, user, logged: LoggedSegment) -> Segment:
     """R50: a new segment "Follow-up on segment <no>" with the old campaign, dated today, with
     no template or other interaction settings, and one line per entry of `logged` (F3.7)."""
-    from crm.services import number_series_next
-
     segment = Segment.objects.create(
         no=number_series_next(code=SEGMENT_SERIES)[0],
         description=(_("Follow-up on segment %(no)s") % {"no": old_no})[:100],
@@ -541,23 +541,10 @@ def logged_segment_delete(*, user, logged_segment_id) -> LoggedSegmentDeletion:
 # --- Interaction log entries (F6) -------------------------------------------------------------
 
 
-def _entries(numbers: Iterable, *, lock: bool = True):
-    wanted, problems = [], []
-    for value in numbers:
-        try:
-            wanted.append(int(value))
-        except (TypeError, ValueError):
-            problems.append(_('entry no.: "%(no)s" is not a number') % {"no": value})
-    rows = InteractionLogEntry.objects.filter(pk__in=wanted).order_by("pk")
-    if lock:
-        rows = rows.select_for_update()
-    found = set(rows.values_list("pk", flat=True))
-    problems += [_('unknown interaction log entry "%(no)s"') % {"no": pk} for pk in wanted if pk not in found]
-    if not wanted and not problems:
-        problems.append(_("No interaction log entries selected."))
-    if problems:
-        raise ValidationError(problems, code="unknown_entry")
-    return InteractionLogEntry.objects.filter(pk__in=sorted(found))
+def _entries(numbers: Iterable):
+    """The entries numbered, locked in key order; ValidationError naming every number that is
+    not a number or does not exist, or an empty selection."""
+    return selected_entries(entry_nos=numbers, rows=InteractionLogEntry.objects.select_for_update())
 
 
 def interactions_set_canceled(*, user, entry_nos: Iterable, canceled: bool) -> int:
@@ -608,7 +595,7 @@ def interactions_delete_canceled(*, user, entries) -> int:
         doomed = InteractionLogEntry.objects.filter(pk__in=entries.filter(canceled=True).values("pk"))
         logged_ids = set(doomed.values_list("logged_segment_id", flat=True).distinct())
         InteractionComment.objects.filter(entry__in=doomed.values("pk")).delete()
-        deleted = InteractionLogEntry.objects.filter(pk__in=list(doomed.values_list("pk", flat=True))).delete()[0]
+        deleted = doomed.delete()[0]
         _recount(logged_ids)
     return deleted
 
