@@ -444,6 +444,27 @@ class InteractionLogEntry(models.Model):
     personal_text = models.TextField(_("personal text"), blank=True)
     delivery_status = models.CharField(_("delivery status"), max_length=20, choices=DeliveryStatus.choices, blank=True)
     delivery_error = models.TextField(_("delivery error"), blank=True)
+    # The Word template the entry's letter is merged from: the line's own document, else the
+    # segment's copy for the line's language (R14, R66). Logging marks it read-only.
+    word_template = models.ForeignKey(
+        Document,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("Word template"),
+    )
+    # The exact document produced for the entry (R72, D9): set when its letter is made.
+    document = models.ForeignKey(
+        Document,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("document"),
+    )
     canceled = models.BooleanField(_("canceled"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
@@ -494,6 +515,116 @@ class InteractionLogEntry(models.Model):
     @property
     def entry_no(self) -> int:
         return self.pk
+
+
+# --- Delivery (SPEC D8, R70, R72; RELIABILITY 13) ----------------------------------------------
+
+
+class DeliveryKind(models.TextChoices):
+    DELIVER = "deliver", _("Delivery")
+    RESEND = "resend", _("Resend of errors")
+
+
+class DeliveryState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    FINISHED = "finished", _("Finished")
+
+
+class Delivery(models.Model):
+    """One run that makes and sends the letters of a logged segment's entries (D8).
+
+    A delivery has one item per entry it covers; the items carry the status, so a run that
+    stops half-way (a killed worker) goes on with the items still pending. One unfinished
+    delivery per logged segment at a time (a partial unique constraint), so a double-clicked
+    resend cannot start a second run over the same entries. `lease_until` is renewed while a
+    run works; a run whose lease has passed is stalled and may be resumed by anyone.
+    """
+
+    logged_segment = models.ForeignKey(
+        LoggedSegment, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("logged segment")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=DeliveryKind.choices, default=DeliveryKind.DELIVER)
+    state = models.CharField(_("state"), max_length=10, choices=DeliveryState.choices, default=DeliveryState.QUEUED)
+    task_id = models.CharField(_("task id"), max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    total = models.PositiveIntegerField(_("entries"), default=0)
+    sent = models.PositiveIntegerField(_("e-mails sent"), default=0)
+    printed = models.PositiveIntegerField(_("letters made for print"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    # The hard-copy letters of this run in one .docx, one letter per page (D9).
+    print_document = models.ForeignKey(
+        Document, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("print file")
+    )
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["logged_segment"],
+                condition=~Q(state="finished"),
+                name="delivery_one_unfinished_per_logged_segment",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=DeliveryKind.values), name="delivery_kind_valid"),
+            models.CheckConstraint(condition=Q(state__in=DeliveryState.values), name="delivery_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.pk} of logged segment {self.logged_segment_id}"
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.printed + self.failed
+
+
+class DeliveryItemStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    PRINTED = "printed", _("Made for print")
+    ERROR = "error", _("Error")
+
+
+class DeliveryItem(models.Model):
+    """One entry in one delivery: pending → sending → sent / printed / error (RELIABILITY 13).
+
+    "sending" is committed before the SMTP conversation starts and "sent" after it ends, so an
+    item found "sending" by a later run was in flight when its worker died: it becomes an
+    error with "outcome unknown" and goes out again only by an explicit resend.
+    """
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="items", db_index=False)
+    entry = models.ForeignKey(
+        InteractionLogEntry, on_delete=models.CASCADE, related_name="delivery_items", verbose_name=_("entry")
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=DeliveryItemStatus.choices, default=DeliveryItemStatus.PENDING
+    )
+    error = models.TextField(_("error"), blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery item")
+        verbose_name_plural = _("delivery items")
+        ordering = ["delivery", "entry"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "entry"], name="delivery_item_once_per_entry"),
+            models.CheckConstraint(
+                condition=Q(status__in=DeliveryItemStatus.values), name="delivery_item_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["delivery", "status", "entry"], name="delivery_item_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id}/{self.entry_id} {self.status}"
 
 
 class InteractionComment(models.Model):

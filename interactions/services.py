@@ -42,6 +42,7 @@ from django.utils.translation import gettext as _
 
 from crm.models import Contact, ContactAltAddress, ContactType, CorrespondenceType, SalutationFormula, SalutationType
 from crm.services import number_series_next
+from segments.documents import missing_word_document_problems, with_word_document, word_document_expression
 from segments.models import RemovedSegmentLine, Segment, SegmentLine
 from segments.services import (
     SEGMENT_SERIES,
@@ -56,6 +57,7 @@ from .models import (
     CampaignEntry,
     ContactAnonymisation,
     DeliveryStatus,
+    Document,
     Evaluation,
     InteractionComment,
     InteractionLogEntry,
@@ -64,6 +66,7 @@ from .models import (
     LoggedSegment,
 )
 from .selectors import selected_entries
+from .wordtemplates import WordTemplateInvalid, prepared_template, salutation_kinds
 
 PROBLEM_EXAMPLES = 5
 
@@ -122,15 +125,15 @@ def _email_address_missing() -> Q:
     )
 
 
-def segment_log_problems(
-    *, segment: Segment, deliver: bool = False, salutation_types: Iterable[str] = (SalutationType.FORMAL,)
-) -> list[str]:
+def segment_log_problems(*, segment: Segment, deliver: bool = False) -> list[str]:
     """Every reason the segment cannot be logged (D7), all at once; empty when it can.
 
     Always: no description (R40), no lines (R41), lines without description, interaction
-    template or salesperson (R42). Only when the log also delivers: e-mail lines whose contact
-    and active alternate address have no e-mail (R43), and lines whose contact has no
-    salutation formula of `salutation_types` in the line's language (F1.4). Writes nothing;
+    template or salesperson (R42). Only when the log also delivers, over the lines that will be
+    delivered (e-mail and hard copy): e-mail lines whose contact and active alternate address
+    have no e-mail (R43), lines without a Word document to merge (a template without one for
+    the line's language, named), and lines whose contact has no formula in the line's language
+    for a salutation their Word document uses (F1.4). Writes nothing;
     one aggregate query over the lines plus one query per problem found (its first examples).
     """
     problems: list[str] = []
@@ -165,12 +168,35 @@ def segment_log_problems(
             one, many = messages[name]
             problems.append(_problem(counts[name], one, many, _examples(lines.filter(q), _line_label)))
     if deliver:
-        problems += _delivery_problems(lines, salutation_types)
+        problems += _delivery_problems(segment, lines)
     return problems
 
 
-def _delivery_problems(lines, salutation_types: Iterable[str]) -> list[str]:
+def _kinds_by_document(document_ids: Iterable[int]) -> tuple[dict[str, list[int]], list[str]]:
+    """salutation type → the documents (of `document_ids`) that use it; problems of documents
+    that no longer prepare."""
+    kinds: dict[str, list[int]] = {kind: [] for kind in SalutationType.values}
     problems = []
+    for document in Document.objects.filter(pk__in=list(document_ids)):
+        try:
+            fields = prepared_template(bytes(document.content)).fields
+        except WordTemplateInvalid as exc:
+            problems.append(_("Word document %(name)s: %(problems)s") % {"name": document.file_name, "problems": exc})
+            continue
+        for kind in salutation_kinds(fields):
+            kinds[kind].append(document.pk)
+    return kinds, problems
+
+
+def _delivery_problems(segment: Segment, lines) -> list[str]:
+    problems = []
+    deliverable = lines.exclude(correspondence_type="").exclude(_email_address_missing())
+    problems += missing_word_document_problems(segment, deliverable)
+    documents = with_word_document(segment, deliverable).filter(word_document_id__isnull=False)
+    kinds, document_problems = _kinds_by_document(
+        documents.order_by().values_list("word_document_id", flat=True).distinct()
+    )
+    problems += document_problems
     no_address = lines.filter(_email_address_missing())
     count = no_address.count()
     if count:
@@ -188,13 +214,15 @@ def _delivery_problems(lines, salutation_types: Iterable[str]) -> list[str]:
                 _examples(no_address, _contact_label, "contact__no"),
             )
         )
-    for kind in salutation_types:
+    for kind, document_ids in kinds.items():
+        if not document_ids:
+            continue
         formulas = SalutationFormula.objects.filter(salutation_id=OuterRef("contact__salutation_id"), type=kind)
         # A line without a language needs the formula without a language (F1.4).
         has_formula = (Q(language_id__isnull=False) & Exists(formulas.filter(language_id=OuterRef("language_id")))) | (
             Q(language_id__isnull=True) & Exists(formulas.filter(language_id__isnull=True))
         )
-        missing = lines.exclude(has_formula)
+        missing = documents.filter(word_document_id__in=document_ids).exclude(has_formula)
         count = missing.count()
         if count:
             label = str(dict(SalutationType.choices)[kind]).lower()
@@ -315,6 +343,7 @@ def _entry_columns(segment: Segment, logged: LoggedSegment, user, campaign_entri
         "contact_via": contact_via,
         "send_as_attachment": F("send_as_attachment"),
         "personal_text": F("personal_text"),
+        "word_template_id": word_document_expression(segment),
         "delivery_status": delivery,
         "delivery_error": Value("", output_field=CharField()),
         "canceled": Value(False, output_field=BooleanField()),
@@ -392,6 +421,13 @@ def segment_log(*, user, segment: Segment | str, follow_up: bool = False, delive
         entries = _insert_select(
             InteractionLogEntry, lines, _entry_columns(segment, logged, user, campaign_entries, deliver)
         )
+        # The documents the entries' letters are made from stay as they are (R72).
+        Document.objects.filter(
+            pk__in=InteractionLogEntry.objects.filter(logged_segment=logged, word_template__isnull=False).values(
+                "word_template_id"
+            ),
+            read_only=False,
+        ).update(read_only=True)
         if after_entries_hook is not None:
             after_entries_hook(logged)
         deliveries = (

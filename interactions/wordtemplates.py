@@ -576,6 +576,7 @@ class _Source:
     prop: str = ""
     tree: nodes.Template | None = None
     template: Template | None = None
+    fields: set[str] = field(default_factory=set)
 
     @property
     def label(self) -> str:
@@ -694,6 +695,7 @@ class _Checker:
     def __init__(self, label: str) -> None:
         self.label = label
         self.problems: list[str] = []
+        self.fields: set[str] = set()
 
     def problem(self, text: str) -> None:
         self.problems.append(f"{self.label}: {text}")
@@ -773,6 +775,8 @@ class _Checker:
             self.forbidden(f'"{path}": names starting with "_"')
         elif path not in ALLOWED_FIELDS:
             self.problem(f'unknown field "{path}"')
+        else:
+            self.fields.add(path)
 
 
 def _count_tags(text: str) -> int:
@@ -798,6 +802,7 @@ def _check_sources(sources: list[_Source]) -> list[str]:
         checker = _Checker(source.label)
         checker.statement(source.tree)
         problems += checker.problems
+        source.fields = checker.fields
     return problems
 
 
@@ -823,6 +828,8 @@ class PreparedTemplate:
 
     def __init__(self, data: bytes, tpl: DocxTemplate, sources: list[_Source]) -> None:
         self.sha256 = hashlib.sha256(data).hexdigest()
+        # Every field the template names, in any part or branch (checked statically).
+        self.fields: frozenset[str] = frozenset().union(*(source.fields for source in sources))
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             self._members = [_ZipMember.copied(data, info) for info in zf.infolist()]
             core_name = sources[-1].part if sources[-1].kind == "property" else None
@@ -1031,10 +1038,8 @@ _PREPARED_LOCK = threading.Lock()
 PREPARED_CACHE_SIZE = 8
 
 
-def render_docx(template_bytes: bytes, context: Mapping[str, Any]) -> bytes:
-    """One letter from `template_bytes` (checked and prepared as `prepare` does). The last few
-    prepared templates are kept by SHA-256, so previews of one template's letters prepare it
-    once; a merge job should still `prepare` once and call `render` for each letter."""
+def prepared_template(template_bytes: bytes) -> PreparedTemplate:
+    """The prepared template of `template_bytes`, from a small cache keyed by SHA-256."""
     sha256 = hashlib.sha256(template_bytes).hexdigest()
     with _PREPARED_LOCK:
         prepared = _PREPARED.get(sha256)
@@ -1046,4 +1051,16 @@ def render_docx(template_bytes: bytes, context: Mapping[str, Any]) -> bytes:
             _PREPARED[sha256] = prepared
             while len(_PREPARED) > PREPARED_CACHE_SIZE:
                 _PREPARED.popitem(last=False)
-    return prepared.render(context)
+    return prepared
+
+
+def salutation_kinds(fields: Iterable[str]) -> list[str]:
+    """The salutation types ("formal", "informal") a template with these fields uses."""
+    return [kind for kind in ("formal", "informal") if f"salutation_{kind}" in fields]
+
+
+def render_docx(template_bytes: bytes, context: Mapping[str, Any]) -> bytes:
+    """One letter from `template_bytes` (checked and prepared as `prepare` does). The last few
+    prepared templates are kept by SHA-256, so previews of one template's letters prepare it
+    once; a merge job should still `prepare` once and call `render` for each letter."""
+    return prepared_template(template_bytes).render(context)

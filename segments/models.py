@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Campaign, Contact, ContactAltAddress, CorrespondenceType, Language, Salesperson
 from interactions.models import (
+    Document,
     Evaluation,
     InformationFlow,
     InitiatedBy,
@@ -167,6 +168,12 @@ class SegmentLanguage(models.Model):
     language = models.ForeignKey(Language, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     description = models.CharField(_("description"), max_length=100, blank=True)
     subject = models.CharField(_("subject"), max_length=100, blank=True)
+    # The segment's own copy of the language's Word template (R66): taken from the template
+    # when the template is set; replacing it ("modify Word template") changes this segment only.
+    # Documents are never changed in place, so sharing the template's row until then is a copy.
+    document = models.ForeignKey(
+        Document, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("Word template")
+    )
 
     class Meta:
         verbose_name = _("segment language")
@@ -278,6 +285,8 @@ class LineFields(InteractionFields):
     duration = models.DecimalField(_("duration (min.)"), max_digits=12, decimal_places=2, default=Decimal("0"))
     evaluation = models.CharField(_("evaluation"), max_length=20, choices=Evaluation.choices, blank=True)
     personal_text = models.TextField(_("personal text"), blank=True)
+    # The line's own Word document (R67): merged for this contact instead of the segment's.
+    document = _reference(Document, _("own Word document"))
     overrides = models.PositiveIntegerField(_("overridden fields"), default=0)
 
     class Meta:

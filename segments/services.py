@@ -234,7 +234,11 @@ def _sync_languages(segment: Segment, *, template_changed: bool, language_change
             rows = list(InteractionTemplateLanguage.objects.filter(template_id=segment.interaction_template_id))
             SegmentLanguage.objects.bulk_create(
                 SegmentLanguage(
-                    segment=segment, language_id=row.language_id, description=row.description, subject=row.subject
+                    segment=segment,
+                    language_id=row.language_id,
+                    description=row.description,
+                    subject=row.subject,
+                    document_id=row.document_id,
                 )
                 for row in rows
             )

@@ -118,3 +118,15 @@ def bulk_contacts(count: int, *, prefix: str = "BK", **kwargs) -> list[Contact]:
         for i in range(count)
     ]
     return Contact.objects.bulk_create(rows, batch_size=1000)
+
+
+def attach_word_template(template: InteractionTemplate, *paragraphs: str, language=None, **docx_options):
+    """Attach a .docx with these paragraphs (Jinja tags allowed) to the template's row for
+    `language` (default: the template's default language), through the real service."""
+    from interactions.documents import interaction_template_attach
+    from tests.interactions.docx_builders import docx_bytes
+
+    data = docx_bytes(*paragraphs, **docx_options)
+    return interaction_template_attach(
+        user=None, template=template, language=language, data=data, file_name=f"{template.code}.docx"
+    )

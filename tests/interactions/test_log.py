@@ -15,6 +15,7 @@ from interactions.models import CampaignEntry, DeliveryStatus, InteractionLogEnt
 from segments import services as segment_services
 from segments.models import CriteriaStep, Segment, SegmentLine, StepAction
 from tests.factories import (
+    attach_word_template,
     make_campaign,
     make_company,
     make_language,
@@ -241,8 +242,13 @@ def test_preflight_refuses_an_empty_segment():
 
 
 def test_delivery_preflight_names_contacts_without_address_or_salutation_formula():
+    template = make_template(correspondence_type="")
+    attach_word_template(template, "{{ salutation_formal }},", "{{ address_block }}")
     segment, contacts = build(
-        n_persons=1, correspondence_type=CorrespondenceType.EMAIL, ignore_contact_correspondence_type=True
+        n_persons=2,
+        template=template,
+        correspondence_type=CorrespondenceType.EMAIL,
+        ignore_contact_correspondence_type=True,
     )
     contacts[1].email = ""
     contacts[1].save()
@@ -254,13 +260,47 @@ def test_delivery_preflight_names_contacts_without_address_or_salutation_formula
     problems = services.segment_log_problems(segment=segment, deliver=True)
 
     assert any(contacts[1].no in problem and "no e-mail address" in problem for problem in problems)
-    assert any(contacts[1].no in problem and "salutation formula" in problem for problem in problems)
+    assert any(contacts[2].no in problem and "salutation formula" in problem for problem in problems)
     assert not any(contacts[0].no in problem for problem in problems)
 
 
+def test_delivery_preflight_checks_only_the_salutations_the_word_document_uses():
+    template = make_template(correspondence_type="")
+    attach_word_template(template, "Hello {{ contact.name }}")
+    segment, _contacts = build(
+        n_persons=1,
+        template=template,
+        correspondence_type=CorrespondenceType.EMAIL,
+        ignore_contact_correspondence_type=True,
+    )
+
+    assert services.segment_log_problems(segment=segment, deliver=True) == []
+
+
+def test_delivery_preflight_names_the_template_without_a_word_document():
+    segment, _contacts = build(
+        n_persons=1, correspondence_type=CorrespondenceType.EMAIL, ignore_contact_correspondence_type=True
+    )
+    template = segment.interaction_template
+
+    problems = services.segment_log_problems(segment=segment, deliver=True)
+
+    assert any(
+        f'"{template.code}" has no Word document' in problem and "(2 line(s))" in problem for problem in problems
+    )
+    with pytest.raises(services.LogPreflightError):
+        log(segment, deliver=True)
+    assert Segment.objects.filter(pk=segment.pk).exists()
+
+
 def test_log_with_deliver_marks_deliverable_entries_in_progress():
+    template = make_template(correspondence_type="")
+    document = attach_word_template(template, "{{ salutation_formal }}")
     segment, contacts = build(
-        n_persons=1, correspondence_type=CorrespondenceType.HARD_COPY, ignore_contact_correspondence_type=True
+        n_persons=1,
+        template=template,
+        correspondence_type=CorrespondenceType.HARD_COPY,
+        ignore_contact_correspondence_type=True,
     )
     salutation = make_salutation("MS", {(None, "formal"): "Dear %surname"})
     for contact in contacts:
@@ -272,6 +312,9 @@ def test_log_with_deliver_marks_deliverable_entries_in_progress():
     assert result.deliveries == 2
     statuses = set(InteractionLogEntry.objects.values_list("delivery_status", flat=True))
     assert statuses == {DeliveryStatus.IN_PROGRESS}
+    assert set(InteractionLogEntry.objects.values_list("word_template_id", flat=True)) == {document.pk}
+    document.refresh_from_db()
+    assert document.read_only
 
 
 def test_follow_up_segment_has_the_same_contacts_and_the_old_campaign():
