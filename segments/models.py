@@ -398,3 +398,50 @@ class SavedCriteriaStep(CriteriaOptions):
 
     def __str__(self) -> str:
         return f"{self.saved_criteria_id} step {self.position}"
+
+
+class MergeOutput(models.TextChoices):
+    DOCX = "docx", _("One combined .docx to print")
+    ZIP = "zip", _("A .zip of one .docx per line")
+
+
+class MergeState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    FINISHED = "finished", _("Finished")
+    FAILED = "failed", _("Failed")
+
+
+class MergeJob(models.Model):
+    """A Word mail merge of a segment's lines run from the worksheet (D9): its progress and,
+    when finished, the file made (`document`). Writes nothing else; the segment may be logged or
+    deleted meanwhile (`segment` becomes NULL, `segment_no` stays)."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    segment_no = models.CharField(_("segment no."), max_length=20)
+    output = models.CharField(_("output"), max_length=10, choices=MergeOutput.choices)
+    state = models.CharField(_("state"), max_length=10, choices=MergeState.choices, default=MergeState.QUEUED)
+    total = models.PositiveIntegerField(_("letters"), default=0)
+    done = models.PositiveIntegerField(_("letters made"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    document = models.ForeignKey(
+        Document, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("file")
+    )
+    task_id = models.CharField(_("task id"), max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("merge job")
+        verbose_name_plural = _("merge jobs")
+        ordering = ["-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(output__in=MergeOutput.values), name="merge_job_output_valid"),
+            models.CheckConstraint(condition=Q(state__in=MergeState.values), name="merge_job_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Merge {self.pk} of {self.segment_no}"
