@@ -1,0 +1,157 @@
+"""Which Word document a segment line is merged from (segments/documents.py; SPEC R14, R66, R67)."""
+
+from __future__ import annotations
+
+import pytest
+
+from interactions import services as log_services
+from interactions.models import Document, InteractionLogEntry
+from interactions.wordtemplates import WordTemplateInvalid
+from segments import documents, services
+from segments.models import SegmentLanguage, SegmentLine
+from tests.factories import (
+    attach_word_template,
+    make_company,
+    make_language,
+    make_salesperson,
+    make_template,
+)
+from tests.interactions.docx_builders import docx_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world():
+    """A template with an English (default) and a French Word document, and a segment of an
+    English, a French and a German company (German: no row, so the header's language)."""
+    english, french, german = make_language("EN"), make_language("FR"), make_language("DE")
+    template = make_template(language=english, correspondence_type="")
+    en_doc = attach_word_template(template, "Dear {{ contact.name }}", language=english)
+    fr_doc = attach_word_template(template, "Cher {{ contact.name }}", language=french)
+    salesperson = make_salesperson()
+    contacts = {
+        code: make_company(language=language, salesperson=salesperson)
+        for code, language in (("EN", english), ("FR", french), ("DE", german))
+    }
+    segment = services.segment_create(user=None, values={"description": "Letters", "interaction_template": template})
+    services.segment_add_contacts(user=None, segment=segment, query="")
+    return {
+        "template": template,
+        "segment": segment,
+        "contacts": contacts,
+        "docs": {"EN": en_doc, "FR": fr_doc},
+        "languages": {"EN": english, "FR": french, "DE": german},
+    }
+
+
+def documents_by_contact(segment) -> dict[int, int | None]:
+    return dict(documents.with_word_document(segment).values_list("contact_id", "word_document_id"))
+
+
+def test_each_line_uses_the_document_of_its_language(world):
+    by_contact = documents_by_contact(world["segment"])
+
+    contacts, docs = world["contacts"], world["docs"]
+    assert by_contact[contacts["EN"].pk] == docs["EN"].pk
+    assert by_contact[contacts["FR"].pk] == docs["FR"].pk
+    assert by_contact[contacts["DE"].pk] == docs["EN"].pk  # no German row: the header's language (R14)
+
+
+def test_the_segment_keeps_its_copy_when_the_template_gets_a_new_document(world):
+    attach_word_template(world["template"], "A new letter", language=world["languages"]["EN"])
+
+    assert documents_by_contact(world["segment"])[world["contacts"]["EN"].pk] == world["docs"]["EN"].pk
+    assert Document.objects.filter(pk=world["docs"]["EN"].pk).exists()  # still used by the segment
+
+
+def test_replacing_the_segment_copy_changes_this_segment_only(world):
+    segment, english = world["segment"], world["languages"]["EN"]
+
+    new = documents.segment_language_document_set(
+        user=None, segment=segment, language=english, data=docx_bytes("Hi {{ contact.name }}"), file_name="mine.docx"
+    )
+
+    assert SegmentLanguage.objects.get(segment=segment, language=english).document_id == new.pk
+    assert world["template"].languages.get(language=english).document_id == world["docs"]["EN"].pk
+    assert documents_by_contact(segment)[world["contacts"]["EN"].pk] == new.pk
+
+
+def test_an_invalid_replacement_is_refused_and_nothing_is_written(world):
+    segment, english = world["segment"], world["languages"]["EN"]
+    before = Document.objects.count()
+
+    with pytest.raises(WordTemplateInvalid, match="unknown field"):
+        documents.segment_language_document_set(
+            user=None, segment=segment, language=english, data=docx_bytes("{{ contact.fist_name }}"), file_name="x"
+        )
+
+    assert Document.objects.count() == before
+    assert SegmentLanguage.objects.get(segment=segment, language=english).document_id == world["docs"]["EN"].pk
+
+
+def test_a_line_with_its_own_document_uses_it_and_removing_it_goes_back(world):
+    segment = world["segment"]
+    line = SegmentLine.objects.get(segment=segment, contact=world["contacts"]["FR"])
+
+    own = documents.segment_line_document_set(
+        user=None, segment=segment, line_no=line.line_no, data=docx_bytes("Personal letter"), file_name="own.docx"
+    )
+    assert documents_by_contact(segment)[line.contact_id] == own.pk
+
+    documents.segment_line_document_set(user=None, segment=segment, line_no=line.line_no, data=None)
+    assert documents_by_contact(segment)[line.contact_id] == world["docs"]["FR"].pk
+
+
+def test_a_line_with_another_template_uses_that_templates_document(world):
+    segment = world["segment"]
+    other = make_template(language=world["languages"]["FR"], correspondence_type="")
+    other_doc = attach_word_template(other, "Autre", language=world["languages"]["FR"])
+    line = SegmentLine.objects.get(segment=segment, contact=world["contacts"]["FR"])
+
+    services.segment_set_line(user=None, segment=segment, line_no=line.line_no, values={"interaction_template": other})
+
+    assert documents_by_contact(segment)[line.contact_id] == other_doc.pk
+
+
+def test_lines_without_a_document_are_named_by_template_and_language(world):
+    segment = world["segment"]
+    bare = make_template(correspondence_type="")
+    line = SegmentLine.objects.get(segment=segment, contact=world["contacts"]["DE"])
+    services.segment_set_line(user=None, segment=segment, line_no=line.line_no, values={"interaction_template": bare})
+
+    problems = documents.missing_word_document_problems(segment)
+
+    assert len(problems) == 1
+    assert f'"{bare.code}" has no Word document' in problems[0] and "(1 line(s))" in problems[0]
+
+
+def test_undo_brings_back_a_removed_line_with_its_own_document(world):
+    segment = world["segment"]
+    line = SegmentLine.objects.get(segment=segment, contact=world["contacts"]["FR"])
+    own = documents.segment_line_document_set(
+        user=None, segment=segment, line_no=line.line_no, data=docx_bytes("Personal letter"), file_name="own.docx"
+    )
+    services.segment_remove_line(user=None, segment=segment, line_no=line.line_no)
+
+    services.segment_undo(user=None, segment=segment)
+
+    assert SegmentLine.objects.get(segment=segment, line_no=line.line_no).document_id == own.pk
+
+
+def test_the_log_keeps_each_entrys_document_and_makes_it_read_only(world):
+    segment = world["segment"]
+
+    with_docs = documents_by_contact(segment)
+    logged = log_services.segment_log(user=None, segment=segment).logged_segment
+
+    entries = dict(
+        InteractionLogEntry.objects.filter(logged_segment=logged).values_list("contact_id", "word_template_id")
+    )
+    assert entries == with_docs
+    assert set(Document.objects.filter(pk__in=entries.values()).values_list("read_only", flat=True)) == {True}
+
+
+def test_resolution_is_one_query_whatever_the_number_of_lines(world, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert len(documents_by_contact(world["segment"])) == 3
