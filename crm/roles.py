@@ -29,8 +29,16 @@ MARKETING_MODELS = {
         "contactmailinggroup",
         "contactjobresponsibility",
     },
-    # Logging creates these; marketing cancels, evaluates, comments and deletes canceled ones.
-    "interactions": {"loggedsegment", "campaignentry", "interactionlogentry", "interactioncomment"},
+    # Logging creates these; marketing cancels, evaluates, comments and deletes canceled ones,
+    # and delivers, resends and resumes the letters and e-mails of a logged segment.
+    "interactions": {
+        "loggedsegment",
+        "campaignentry",
+        "interactionlogentry",
+        "interactioncomment",
+        "delivery",
+        "deliveryitem",
+    },
 }
 # Whole apps whose every permission marketing has (segments are marketing's worksheet).
 MARKETING_APPS = ("segments",)

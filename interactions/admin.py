@@ -7,6 +7,8 @@ from django.contrib import admin
 from .models import (
     CampaignEntry,
     ContactAnonymisation,
+    Delivery,
+    DeliveryItem,
     Document,
     InteractionComment,
     InteractionGroup,
@@ -145,7 +147,7 @@ class InteractionLogEntryAdmin(HistoryAdmin):
     search_fields = ("=id", "contact__no", "contact__name", "segment_no", "description")
     autocomplete_fields = ("contact", "contact_company", "interaction_template", "interaction_group", "language")
     autocomplete_fields += ("salesperson", "campaign")
-    raw_id_fields = ("campaign_entry", "logged_segment", "alt_address", "user")
+    raw_id_fields = ("campaign_entry", "logged_segment", "alt_address", "user", "word_template", "document")
     inlines = (InteractionCommentInline,)
     show_full_result_count = False
 
@@ -178,3 +180,36 @@ class DocumentAdmin(HistoryAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).without_content()
+
+
+class DeliveryItemInline(admin.TabularInline):
+    model = DeliveryItem
+    fields = ("entry", "status", "error", "finished_at")
+    readonly_fields = fields
+    raw_id_fields = ("entry",)
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status__in=["error", "sending"])
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(HistoryAdmin):
+    """Deliveries run from the logged segment page and `segment log --deliver` / `logged_segment
+    resend`; here they are read (the inline lists the items that failed or are in flight)."""
+
+    list_display = ("id", "logged_segment", "kind", "state", "total", "sent", "printed", "failed", "created_at")
+    list_filter = ("state", "kind")
+    raw_id_fields = ("logged_segment", "created_by", "print_document")
+    inlines = (DeliveryItemInline,)
+
+
+@admin.register(DeliveryItem)
+class DeliveryItemAdmin(HistoryAdmin):
+    list_display = ("delivery", "entry", "status", "error", "finished_at")
+    list_filter = ("status",)
+    raw_id_fields = ("delivery", "entry")
+    show_full_result_count = False

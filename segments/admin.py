@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from . import services
 from .models import (
     CriteriaStep,
+    MergeJob,
     RemovedSegmentLine,
     SavedCriteria,
     SavedCriteriaStep,
@@ -283,3 +284,13 @@ class SegmentLanguageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("segment", "language")
     search_fields = ("segment__no", "description", "subject")
     autocomplete_fields = ("segment", "language")
+
+
+@admin.register(MergeJob)
+class MergeJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Word merges started from worksheets (segments.merge.merge_job_start)."""
+
+    list_display = ("id", "segment_no", "output", "state", "done", "total", "created_by", "created_at")
+    list_filter = ("state", "output")
+    search_fields = ("segment_no",)
+    raw_id_fields = ("segment", "document", "created_by")
