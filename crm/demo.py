@@ -42,7 +42,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from interactions.documents import document_create
 from interactions.models import InteractionGroup, InteractionTemplate, InteractionTemplateLanguage
+from interactions.sample_template import SAMPLE_FILE_NAME, sample_letter_docx
 
 from . import demo_data as data
 from .models import (
@@ -253,6 +255,12 @@ def demo_reference_data() -> None:
             ]
         InteractionTemplate.objects.bulk_create(templates, ignore_conflicts=True)
         InteractionTemplateLanguage.objects.bulk_create(languages, ignore_conflicts=True)
+        # Every template language without a Word template gets the sample letter, so a demo
+        # segment can be merged and delivered at once (one shared, read-only document).
+        without = InteractionTemplateLanguage.objects.filter(document__isnull=True)
+        if without.exists():
+            sample = document_create(data=sample_letter_docx(), file_name=SAMPLE_FILE_NAME, read_only=True)
+            without.update(document=sample)
 
 
 # --- generation --------------------------------------------------------------------------

@@ -170,6 +170,19 @@ def test_reference_data_covers_templates_campaign_and_countries(seeded):
         assert set(rows.values_list("language", flat=True)) == {"EN", "NL", "DE", "FR"}
         assert all(row.subject for row in rows)
         assert rows.filter(language=template.language_id).exists()
+        assert not rows.filter(document__isnull=True).exists()
+
+
+def test_demo_templates_have_a_valid_word_template_kept_when_seeding_again(seeded):
+    from interactions.wordtemplates import template_problems
+
+    row = InteractionTemplateLanguage.objects.select_related("document").filter(template="LETTER").first()
+    assert template_problems(bytes(row.document.content)) == []
+    assert row.document.read_only
+
+    demo_seed(contacts=1, seed=5)
+
+    assert InteractionTemplateLanguage.objects.get(pk=row.pk).document_id == row.document_id
 
 
 def test_seeding_again_adds_contacts_and_keeps_reference_data(seeded):
