@@ -1,11 +1,11 @@
 """`manage.py logged_segment …`: logged segments from scripts (CONTRACT.md, "Logged segments and
 interactions").
 
-Each subcommand makes one service call (interactions/services.py, the transaction boundary)
-and prints its result. An unknown id, or a delete of a logged segment that is not canceled, is
-an error: one line on stderr, exit status 1, nothing written (BatchCommand). The commands run
-as no particular user (`user=None`), like `manage.py segment`: access to `manage.py` is the
-access control.
+Each subcommand makes one service call (interactions/services.py, the transaction boundary;
+`resend` and `resume`: interactions/delivery.py) and prints its result. An unknown id, or a
+delete of a logged segment that is not canceled, is an error: one line on stderr, exit status 1,
+nothing written (BatchCommand). The commands run as no particular user (`user=None`), like
+`manage.py segment`: access to `manage.py` is the access control.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from typing import Any
 from django.utils import timezone
 
 from interactions import services
+from interactions.delivery import NothingToDeliver, delivery_resend, delivery_resume, delivery_runs_inline
 from interactions.models import LoggedSegment
 
 from ._batch import BatchCommand
+from ._delivery import report
 
 
 def logged_segments_json() -> list[dict[str, Any]]:
@@ -55,7 +57,8 @@ def logged_segments_json() -> list[dict[str, Any]]:
 class Command(BatchCommand):
     help = (
         "Logged segments: list them, cancel or restore all their entries, start a follow-up segment with "
-        "their contacts, delete a canceled one. On bad input every problem is written to stderr, one line "
+        "their contacts, delete a canceled one, resend the entries whose delivery failed, resume a stopped "
+        "delivery. On bad input every problem is written to stderr, one line "
         "each, nothing is written and the exit status is 1."
     )
 
@@ -78,6 +81,20 @@ class Command(BatchCommand):
             "delete", help="Delete a canceled logged segment with its entries and campaign entries (refused otherwise)."
         )
         p.add_argument("id", metavar="ID", type=int)
+
+        p = sub.add_parser(
+            "resend",
+            help="Deliver again the entries whose delivery status is error (never one that was sent); prints "
+            "their number alone (0: none).",
+        )
+        p.add_argument("id", metavar="ID", type=int)
+
+        p = sub.add_parser(
+            "resume",
+            help="Enqueue again a delivery whose worker stopped (its lease has passed); with a queue backend "
+            "prints the new task's id.",
+        )
+        p.add_argument("delivery_id", metavar="DELIVERY_ID", type=int)
 
     def do_list(self, options) -> None:
         rows = logged_segments_json()
@@ -102,3 +119,18 @@ class Command(BatchCommand):
 
     def do_delete(self, options) -> None:
         services.logged_segment_delete(user=None, logged_segment_id=options["id"])
+
+    def do_resend(self, options) -> None:
+        try:
+            delivery = delivery_resend(user=None, logged_segment_id=options["id"])
+        except NothingToDeliver:
+            self.out(0)
+            return
+        self.out(delivery.total)
+        if delivery_runs_inline():
+            report(self, delivery)
+        else:
+            self.stderr.write(f"delivery {delivery.pk} queued as task {delivery.task_id}")
+
+    def do_resume(self, options) -> None:
+        report(self, delivery_resume(user=None, delivery_id=options["delivery_id"]))

@@ -1,0 +1,762 @@
+"""Delivery of a logged segment's letters after the log (SPEC D8, D9, R70, R72, R73; RELIABILITY 13).
+
+Logging only records entries (D8); with "deliver", the e-mail and hard-copy entries start as
+`in_progress` and a `Delivery` makes and sends their letters after the log has committed:
+
+- `delivery_start` creates the delivery and one `DeliveryItem` per entry in one transaction
+  (two set-based statements whatever the number of entries) and enqueues `delivery_run` as a
+  django.tasks task once that transaction has committed. One unfinished delivery per logged
+  segment: a second start is refused (the logged segment row is locked first, and a partial
+  unique constraint is the database's backstop).
+- `delivery_run` (the task) claims the delivery with a conditional UPDATE and a lease
+  (`LEASE`, renewed as it goes), so one worker at a time runs it. Each item goes
+  pending → sending (committed before the SMTP conversation starts) → sent (committed after
+  it ends), each step a conditional UPDATE: an item is handed to the mail server at most once
+  by the run, whatever the number of workers. An item found `sending` when a run starts was in
+  flight when its worker died: nobody knows whether the server got it, so it becomes an error
+  "outcome unknown" and goes out again only by an explicit resend. Hard-copy items go
+  pending → printed; the run's printed letters are combined into one .docx, one letter per
+  page (D9). A problem with one entry (an invalid address, a refusal by the server, a subject
+  with a line break, a letter that cannot be made) makes that entry an error with the reason;
+  the run goes on with the others.
+- Every entry keeps the exact document made for it (R72): the letter is stored as a
+  `Document` and the entry points at it in the same transaction that claims the item, so what
+  is sent is what is stored.
+- `delivery_resend` starts a delivery over the entries in error only; an entry that was sent
+  is never part of one. `delivery_resume` re-enqueues a delivery whose worker stopped (its
+  lease has passed).
+
+Reads are per batch (`BATCH_SIZE` entries in one query with everything a letter shows, each
+Word template loaded and prepared once per run); writes are a fixed handful of statements per
+entry, because each entry's state must be committed on its own around its send. One SMTP
+connection per batch.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import smtplib
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import EmailMultiAlternatives, mailers
+from django.core.validators import validate_email
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.html import strip_tags
+from django.utils.translation import gettext as _
+
+from crm.models import CorrespondenceType
+from segments.merge import MergeError, _formulas, line_context
+
+from .documents import _delete_if_unused, document_create, document_file_name
+from .models import (
+    Delivery,
+    DeliveryItem,
+    DeliveryItemStatus,
+    DeliveryKind,
+    DeliveryState,
+    DeliveryStatus,
+    Document,
+    InteractionLogEntry,
+    LoggedSegment,
+)
+from .wordtemplates import LetterRenderError, WordTemplateInvalid, prepared_template, salutation_kinds
+
+logger = logging.getLogger(__name__)
+
+# How long a run holds its delivery without renewing: a worker that stops (killed, machine
+# gone) leaves a delivery that anyone may resume once this has passed. Renewed whenever half
+# of it is left, so a slow mail server (EMAIL_TIMEOUT, 30 s by default) never loses a live run
+# its delivery.
+LEASE = timedelta(minutes=2)
+# Entries read (with everything their letters show) in one query, and sent over one SMTP connection.
+BATCH_SIZE = 100
+# Failures listed by `delivery_progress` (the page and the command summary).
+FAILURES_SHOWN = 20
+
+OUTCOME_UNKNOWN = "outcome unknown: the worker stopped while sending; resend to try again"
+
+# What a letter needs of its entry, in one query.
+ENTRY_RELATED = (
+    "contact",
+    "contact__company",
+    "contact__country",
+    "alt_address",
+    "alt_address__country",
+    "salesperson",
+    "campaign",
+    "logged_segment",
+)
+
+
+class DeliveryRefused(ValidationError):
+    """A delivery that cannot start or resume, with the reason (nothing was written)."""
+
+
+class NothingToDeliver(DeliveryRefused):
+    """No entry of the logged segment is waiting for this kind of delivery."""
+
+
+def _check_permission(user, permission: str) -> None:
+    if user is not None and not user.has_perm(permission):
+        raise PermissionDenied(f"{permission} needed")
+
+
+def _user(user):
+    return user if user is not None and user.pk else None
+
+
+# --- Letters ------------------------------------------------------------------------------------
+
+
+class LetterMaker:
+    """Makes entries' letters (R72): the salutation formulas read once, each Word template
+    loaded and prepared once (prepared templates are cached by SHA-256, `prepared_template`)."""
+
+    def __init__(self) -> None:
+        self.formulas = _formulas()
+        self.today = timezone.localdate()
+        self._templates: dict[int, Any] = {}  # document id → PreparedTemplate, or the reason it cannot be used
+
+    def load(self, document_ids) -> None:
+        """Prepare the templates of `document_ids` not prepared yet (one query for their bytes)."""
+        missing = {pk for pk in document_ids if pk is not None and pk not in self._templates}
+        if not missing:
+            return
+        for pk, file_name, content in Document.objects.filter(pk__in=missing).values_list("pk", "file_name", "content"):
+            try:
+                self._templates[pk] = prepared_template(bytes(content))
+            except WordTemplateInvalid as exc:
+                self._templates[pk] = _("Word document %(name)s cannot be used: %(problems)s") % {
+                    "name": file_name,
+                    "problems": "; ".join(exc.messages),
+                }
+
+    def letter(self, entry: InteractionLogEntry) -> bytes:
+        """The entry's letter as .docx bytes; raises LetterError with the reason."""
+        if entry.word_template_id is None:
+            raise LetterError(
+                _("no Word document: the template %(template)s has none for language %(language)s")
+                % {"template": entry.interaction_template_id, "language": entry.language_id or _("(blank)")}
+            )
+        self.load([entry.word_template_id])
+        prepared = self._templates[entry.word_template_id]
+        if isinstance(prepared, str):
+            raise LetterError(prepared)
+        logged = entry.logged_segment if entry.logged_segment_id else None
+        segment = SimpleNamespace(no=entry.segment_no, description=logged.description if logged else "")
+        try:
+            context = line_context(
+                entry, segment, self.formulas, today=self.today, salutation_types=salutation_kinds(prepared.fields)
+            )
+            return prepared.render(context)
+        except MergeError as exc:
+            raise LetterError("; ".join(exc.messages)) from exc
+        except LetterRenderError as exc:
+            raise LetterError(str(exc)) from exc
+
+
+class LetterError(Exception):
+    """An entry whose letter cannot be made, with the reason."""
+
+
+def entry_letter(entry: InteractionLogEntry, *, maker: LetterMaker | None = None) -> bytes:
+    """The letter of one entry: its Word template (`entry.word_template`, the document the log
+    chose for its line) merged with the entry's fields as a segment line's (segments.merge:
+    contact with the alternate address on the entry's date, salutations in its language, …;
+    only the salutations the document uses need a formula). Raises LetterError with the reason.
+    Pass a `LetterMaker` to make many letters with each template prepared once; load the
+    entries with `ENTRY_RELATED` so making them reads nothing more."""
+    return (maker or LetterMaker()).letter(entry)
+
+
+def letter_name(entry: InteractionLogEntry) -> str:
+    """ "<subject>.docx" (the description when the subject is blank), in safe characters."""
+    name = re.sub(r"[\\/]", "_", entry.subject or entry.description)
+    return document_file_name(f"{name}.docx", default="letter.docx")
+
+
+# --- E-mail -------------------------------------------------------------------------------------
+
+_BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|tr)>|<br\s*/?>", re.IGNORECASE)
+
+
+def _plain_text(letter_html: str) -> str:
+    """The text of the letter's HTML, one line per paragraph."""
+    text = html.unescape(strip_tags(_BLOCK_END.sub("\n", letter_html)))
+    return "\n".join(line.rstrip() for line in text.splitlines()).strip() + "\n"
+
+
+def entry_email(entry: InteractionLogEntry, letter: bytes) -> EmailMultiAlternatives:
+    """The e-mail of an entry (R70): to `entry.contact_via` (the log put the active alternate
+    address's e-mail there, else the contact's), subject = the entry's subject (else its
+    description); the merged .docx attached as "<subject>.docx" with a short body when the
+    entry sends it as an attachment, else the letter as the body (HTML with a plain-text
+    alternative). Raises ValidationError for an invalid address and ValueError for a header
+    that cannot be sent (a subject with a line break); the message is checked whole, so what
+    raises here never reaches the mail server."""
+    address = entry.contact_via.strip()
+    try:
+        validate_email(address)
+    except ValidationError as exc:
+        raise ValidationError(
+            _('invalid e-mail address "%(address)s"') % {"address": entry.contact_via}, code="invalid_email"
+        ) from exc
+    subject = entry.subject or entry.description
+    if entry.send_as_attachment:
+        name = letter_name(entry)
+        body = _("Please find the letter attached: %(name)s") % {"name": name} + "\n"
+        message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
+        message.attach(name, letter, "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    else:
+        from .letters import letter_html
+
+        body_html = letter_html(letter)
+        message = EmailMultiAlternatives(subject, _plain_text(body_html), settings.DEFAULT_FROM_EMAIL, [address])
+        message.attach_alternative(body_html, "text/html")
+    try:
+        message.message()  # every header checked, as the backend will build it
+    except ValueError as exc:  # a header with a line break (a subject made from a name with "\n")
+        raise ValueError(_("the e-mail cannot be built: %(reason)s") % {"reason": exc}) from exc
+    return message
+
+
+class _Mailer:
+    """The run's mail connection: opened once per batch, when its first e-mail is ready; after
+    a send that broke it (a dropped connection, a socket error) it is closed and the next e-mail
+    opens a new one; a message the server refused leaves it open. When opening fails, the
+    batch's remaining e-mails fail with the same reason without another attempt (nothing of
+    them reached a server)."""
+
+    def __init__(self) -> None:
+        self.backend = None
+        self.open_error: Exception | None = None
+
+    def ensure_open(self) -> None:
+        if self.open_error is not None:
+            raise self.open_error
+        if self.backend is None:
+            backend = mailers.default
+            try:
+                backend.open()
+            except Exception as exc:
+                self.open_error = exc
+                raise
+            self.backend = backend
+
+    def send(self, message: EmailMultiAlternatives) -> None:
+        self.ensure_open()
+        try:
+            sent = self.backend.send_messages([message])
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError):
+            raise  # the server refused this message; smtplib has reset the session for the next one
+        except Exception:
+            self.close()
+            raise
+        if not sent:
+            raise smtplib.SMTPException("the mail backend did not accept the message")
+
+    def close(self) -> None:
+        if self.backend is not None:
+            try:
+                self.backend.close()
+            except Exception:  # a connection that is already gone
+                logger.debug("closing the mail connection failed", exc_info=True)
+            self.backend = None
+
+    def end_batch(self) -> None:
+        self.close()
+        self.open_error = None
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line saying why an entry failed."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refused = "; ".join(f"{address}: {code} {_decode(text)}" for address, (code, text) in exc.recipients.items())
+        return _("the mail server refused the recipient (%(refused)s)") % {"refused": refused}
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _("the mail server answered %(code)s %(text)s") % {
+            "code": exc.smtp_code,
+            "text": _decode(exc.smtp_error),
+        }
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return _("the mail server closed the connection (%(text)s); resend to try again") % {"text": exc}
+    if isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException):
+        return _("the mail server cannot be reached (%(text)s)") % {"text": exc}
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, (LetterError, ValueError)) else text
+
+
+def _decode(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+# --- Starting, resending, resuming ---------------------------------------------------------------
+
+
+def delivery_runs_inline() -> bool:
+    """Whether an enqueued delivery runs inside the enqueue (the default ImmediateBackend)."""
+    from django.tasks.backends.immediate import ImmediateBackend
+
+    from .tasks import delivery_task
+
+    return isinstance(delivery_task.get_backend(), ImmediateBackend)
+
+
+def _enqueue(delivery_id: int) -> None:
+    from .tasks import delivery_task
+
+    result = delivery_task.enqueue(delivery_id)
+    Delivery.objects.filter(pk=delivery_id).update(task_id=str(result.id)[:64])
+    for error in getattr(result, "errors", None) or ():  # an inline run that raised: resumable, but say why
+        logger.error("delivery %s stopped: %s", delivery_id, error.traceback)
+
+
+def _refuse_unfinished(logged_segment_id: int) -> None:
+    running = Delivery.objects.filter(logged_segment_id=logged_segment_id).exclude(state=DeliveryState.FINISHED)
+    for delivery in running[:1]:
+        raise DeliveryRefused(
+            _(
+                "logged segment %(logged)s already has a delivery under way (delivery %(delivery)s, %(state)s); "
+                "wait until it has finished."
+            ),
+            code="delivery_under_way",
+            params={"logged": logged_segment_id, "delivery": delivery.pk, "state": delivery.get_state_display()},
+        )
+
+
+def delivery_start(*, user, logged_segment: LoggedSegment | int, kind: str = DeliveryKind.DELIVER) -> Delivery:
+    """Start a delivery of a logged segment's entries (D8) and return it.
+
+    `kind` "deliver" covers the entries waiting for delivery (`in_progress`, as the log with
+    deliver left them); "resend" covers the e-mail entries in error (they go back to
+    `in_progress`) and never one that was sent. Canceled entries are left out of a resend. One durable
+    transaction: the logged segment row is locked, an unfinished delivery of it is refused
+    (DeliveryRefused, nothing written; the partial unique constraint refuses a concurrent one
+    that got past the check), the delivery and its items are two set-based statements, and
+    no entry at all raises NothingToDeliver. The task is enqueued after the commit, so a
+    worker never looks for a delivery that is not there; with the default ImmediateBackend
+    the delivery has run when this returns.
+    """
+    _check_permission(
+        user, "segments.log_segment" if kind == DeliveryKind.DELIVER else "interactions.change_interactionlogentry"
+    )
+    if kind not in DeliveryKind.values:
+        raise ValueError(f"unknown delivery kind {kind!r}")
+    try:
+        logged_id = logged_segment.pk if isinstance(logged_segment, LoggedSegment) else int(logged_segment)
+    except (TypeError, ValueError):
+        raise DeliveryRefused(
+            _('logged segment: "%(id)s" is not a number'), code="unknown_logged_segment", params={"id": logged_segment}
+        ) from None
+    with transaction.atomic(durable=True):
+        logged = LoggedSegment.objects.select_for_update().filter(pk=logged_id).first()
+        if logged is None:
+            raise DeliveryRefused(
+                _('unknown logged segment "%(id)s"'), code="unknown_logged_segment", params={"id": logged_id}
+            )
+        _refuse_unfinished(logged.pk)
+        entries = InteractionLogEntry.objects.filter(logged_segment=logged)
+        if kind == DeliveryKind.DELIVER:
+            entries = entries.filter(delivery_status=DeliveryStatus.IN_PROGRESS)
+        else:
+            # CONTRACT: a resend delivers again the e-mail entries in error (a hard-copy letter
+            # that failed is made again by printing, not by a resend).
+            entries = entries.filter(
+                delivery_status=DeliveryStatus.ERROR, canceled=False, correspondence_type=CorrespondenceType.EMAIL
+            )
+        try:
+            with transaction.atomic():
+                delivery = Delivery.objects.create(logged_segment=logged, kind=kind, created_by=_user(user))
+        except IntegrityError as exc:  # a concurrent start got in first
+            _refuse_unfinished(logged.pk)
+            raise DeliveryRefused(
+                _("logged segment %(logged)s already has a delivery under way."),
+                code="delivery_under_way",
+                params={"logged": logged.pk},
+            ) from exc
+        from segments.services import _insert_select
+
+        total = _insert_select(
+            DeliveryItem,
+            entries,
+            {
+                "delivery_id": Value(delivery.pk),
+                "entry_id": F("pk"),
+                "status": Value(DeliveryItemStatus.PENDING),
+                "error": Value(""),
+            },
+        )
+        if not total:
+            raise NothingToDeliver(
+                _("logged segment %(logged)s has no entries waiting for delivery.")
+                if kind == DeliveryKind.DELIVER
+                else _("logged segment %(logged)s has no entries with a delivery error to resend."),
+                code="nothing_to_deliver",
+                params={"logged": logged.pk},
+            )
+        if kind == DeliveryKind.RESEND:
+            InteractionLogEntry.objects.filter(
+                pk__in=DeliveryItem.objects.filter(delivery=delivery).values("entry_id")
+            ).update(delivery_status=DeliveryStatus.IN_PROGRESS, delivery_error="")
+        Delivery.objects.filter(pk=delivery.pk).update(total=total)
+        transaction.on_commit(lambda: _enqueue(delivery.pk))
+    delivery.refresh_from_db()
+    return delivery
+
+
+def delivery_resend(*, user, logged_segment_id) -> Delivery:
+    """Deliver again the entries of a logged segment whose delivery status is error (CONTRACT
+    `logged_segment resend`); never one that was sent. See `delivery_start`."""
+    return delivery_start(user=user, logged_segment=logged_segment_id, kind=DeliveryKind.RESEND)
+
+
+def _stalled(delivery: Delivery, now) -> bool:
+    if delivery.state == DeliveryState.RUNNING:
+        return delivery.lease_until is None or delivery.lease_until < now
+    if delivery.state == DeliveryState.QUEUED:
+        return delivery.created_at < now - LEASE
+    return False
+
+
+def delivery_resume(*, user, delivery_id) -> Delivery:
+    """Enqueue a delivery again whose worker stopped: a running one whose lease has passed, or
+    one still queued (its task may be lost). A finished delivery, or one whose worker still
+    holds its lease, is refused (DeliveryRefused). The run picks up the pending items; an item
+    that was being sent when the worker stopped becomes an error "outcome unknown". Resuming
+    twice is harmless: the run claims the delivery, and a second run finds it claimed."""
+    _check_permission(user, "interactions.change_interactionlogentry")
+    try:
+        pk = int(delivery_id)
+    except (TypeError, ValueError):
+        raise DeliveryRefused(_('delivery: "%(id)s" is not a number'), params={"id": delivery_id}) from None
+    with transaction.atomic(durable=True):
+        delivery = Delivery.objects.select_for_update().filter(pk=pk).first()
+        if delivery is None:
+            raise DeliveryRefused(_('unknown delivery "%(id)s"'), code="unknown_delivery", params={"id": pk})
+        now = timezone.now()
+        if delivery.state == DeliveryState.FINISHED:
+            raise DeliveryRefused(
+                _("delivery %(id)s has finished: nothing to resume (resend the entries in error instead)."),
+                code="finished",
+                params={"id": pk},
+            )
+        if delivery.state == DeliveryState.RUNNING and not _stalled(delivery, now):
+            raise DeliveryRefused(
+                _("delivery %(id)s is running: its worker holds it until %(until)s; resume it only after that."),
+                code="running",
+                params={"id": pk, "until": timezone.localtime(delivery.lease_until).strftime("%Y-%m-%d %H:%M:%S")},
+            )
+        transaction.on_commit(lambda: _enqueue(pk))
+    delivery.refresh_from_db()
+    return delivery
+
+
+# --- The run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    delivery_id: int
+    lease_until: Any
+    renewed_at: Any
+
+    def renew(self, *, force: bool = False) -> bool:
+        """Extend the lease when half of it is gone (or `force`); False when the run no longer
+        holds the delivery (another worker resumed it after the lease passed)."""
+        now = timezone.now()
+        if not force and now - self.renewed_at < LEASE / 2:
+            return True
+        new = now + LEASE
+        held = Delivery.objects.filter(
+            pk=self.delivery_id, state=DeliveryState.RUNNING, lease_until=self.lease_until
+        ).update(lease_until=new)
+        if held:
+            self.lease_until, self.renewed_at = new, now
+        return bool(held)
+
+
+def _claim(delivery_id: int) -> _Run | None:
+    """The run's claim: a conditional UPDATE of the delivery (queued, or running with its lease
+    passed), checked by its row count."""
+    now = timezone.now()
+    lease = now + LEASE
+    claimed = (
+        Delivery.objects.filter(pk=delivery_id)
+        .filter(Q(state=DeliveryState.QUEUED) | Q(state=DeliveryState.RUNNING, lease_until__lt=now))
+        .update(state=DeliveryState.RUNNING, lease_until=lease, started_at=Coalesce(F("started_at"), Value(now)))
+    )
+    return _Run(delivery_id, lease, now) if claimed else None
+
+
+def _items(delivery_id: int, status: str):
+    return DeliveryItem.objects.filter(delivery_id=delivery_id, status=status)
+
+
+def _settle_in_flight(delivery_id: int) -> int:
+    """Items left `sending` by a worker that stopped: error "outcome unknown" (item and entry)."""
+    with transaction.atomic():
+        stuck = _items(delivery_id, DeliveryItemStatus.SENDING)
+        InteractionLogEntry.objects.filter(pk__in=Subquery(stuck.values("entry_id"))).update(
+            delivery_status=DeliveryStatus.ERROR, delivery_error=OUTCOME_UNKNOWN
+        )
+        count = stuck.update(status=DeliveryItemStatus.ERROR, error=OUTCOME_UNKNOWN, finished_at=timezone.now())
+        if count:
+            Delivery.objects.filter(pk=delivery_id).update(failed=F("failed") + count)
+    return count
+
+
+class _Delivering:
+    """One run over a delivery's pending items (see the module docstring)."""
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.maker = LetterMaker()
+        self.mailer = _Mailer()
+
+    # Transitions: each a conditional UPDATE of the item, in one transaction with the entry and
+    # the delivery's counters; False when the item was not in `from_status` (another run has it).
+
+    def fail(self, entry: InteractionLogEntry, reason: str, from_status: str) -> bool:
+        with transaction.atomic():
+            if (
+                not _items(self.run.delivery_id, from_status)
+                .filter(entry_id=entry.pk)
+                .update(status=DeliveryItemStatus.ERROR, error=reason, finished_at=timezone.now())
+            ):
+                return False
+            InteractionLogEntry.objects.filter(pk=entry.pk).update(
+                delivery_status=DeliveryStatus.ERROR, delivery_error=reason
+            )
+            Delivery.objects.filter(pk=self.run.delivery_id).update(failed=F("failed") + 1)
+        return True
+
+    def _store(self, entry: InteractionLogEntry, letter: bytes, **entry_values) -> None:
+        """The letter becomes the entry's document (R72); a document of an earlier, failed
+        attempt is removed."""
+        previous = entry.document_id
+        document = document_create(data=letter, file_name=letter_name(entry))
+        InteractionLogEntry.objects.filter(pk=entry.pk).update(document=document, **entry_values)
+        entry.document = document
+        if previous is not None and previous != document.pk:
+            _delete_if_unused(previous)
+
+    def claim_sending(self, entry: InteractionLogEntry, letter: bytes) -> bool:
+        with transaction.atomic():
+            if (
+                not _items(self.run.delivery_id, DeliveryItemStatus.PENDING)
+                .filter(entry_id=entry.pk)
+                .update(status=DeliveryItemStatus.SENDING)
+            ):
+                return False
+            self._store(entry, letter)
+        return True
+
+    def sent(self, entry: InteractionLogEntry) -> None:
+        with transaction.atomic():
+            if (
+                not _items(self.run.delivery_id, DeliveryItemStatus.SENDING)
+                .filter(entry_id=entry.pk)
+                .update(status=DeliveryItemStatus.SENT, finished_at=timezone.now())
+            ):
+                return  # settled as "outcome unknown" by a run that took over: it stays an error
+            InteractionLogEntry.objects.filter(pk=entry.pk).update(
+                delivery_status=DeliveryStatus.SENT, delivery_error=""
+            )
+            Delivery.objects.filter(pk=self.run.delivery_id).update(sent=F("sent") + 1)
+
+    def printed(self, entry: InteractionLogEntry, letter: bytes) -> None:
+        with transaction.atomic():
+            if (
+                not _items(self.run.delivery_id, DeliveryItemStatus.PENDING)
+                .filter(entry_id=entry.pk)
+                .update(status=DeliveryItemStatus.PRINTED, finished_at=timezone.now())
+            ):
+                return
+            self._store(entry, letter, delivery_status=DeliveryStatus.SENT, delivery_error="")
+            Delivery.objects.filter(pk=self.run.delivery_id).update(printed=F("printed") + 1)
+
+    # One entry.
+
+    def deliver(self, entry: InteractionLogEntry) -> None:
+        pending = DeliveryItemStatus.PENDING
+        if entry.canceled:
+            self.fail(entry, _("the entry was canceled before it was delivered"), pending)
+            return
+        if entry.correspondence_type not in (CorrespondenceType.EMAIL, CorrespondenceType.HARD_COPY):
+            self.fail(entry, _("the entry has no correspondence type: nothing to deliver"), pending)
+            return
+        try:
+            letter = self.maker.letter(entry)
+            if entry.correspondence_type == CorrespondenceType.HARD_COPY:
+                self.printed(entry, letter)
+                return
+            message = entry_email(entry, letter)
+            self.mailer.ensure_open()
+        except DatabaseError:
+            raise
+        except Exception as exc:  # this entry only: its reason is recorded, the run goes on
+            self.fail(entry, failure_reason(exc), pending)
+            return
+        if not self.claim_sending(entry, letter):
+            return
+        try:
+            self.mailer.send(message)
+        except Exception as exc:
+            self.fail(entry, failure_reason(exc), DeliveryItemStatus.SENDING)
+            return
+        self.sent(entry)
+
+    # The whole run.
+
+    def batches(self):
+        after = 0
+        while True:
+            ids = list(
+                _items(self.run.delivery_id, DeliveryItemStatus.PENDING)
+                .filter(entry_id__gt=after)
+                .order_by("entry_id")
+                .values_list("entry_id", flat=True)[:BATCH_SIZE]
+            )
+            if not ids:
+                return
+            after = ids[-1]
+            entries = list(InteractionLogEntry.objects.filter(pk__in=ids).select_related(*ENTRY_RELATED).order_by("pk"))
+            self.maker.load({entry.word_template_id for entry in entries})
+            yield entries
+
+    def __call__(self) -> bool:
+        """Deliver every pending item; False when the run lost its lease half-way."""
+        for entries in self.batches():
+            if not self.run.renew(force=True):
+                return False
+            try:
+                for entry in entries:
+                    if not self.run.renew():
+                        return False
+                    self.deliver(entry)
+            finally:
+                self.mailer.end_batch()
+        return self.run.renew(force=True)
+
+
+def _print_document(delivery_id: int, segment_no: str) -> None:
+    """The printed letters of the delivery in one .docx, one letter per page, in entry order
+    (D9), stored as its print document; streamed: the letters are read a few at a time."""
+    from .letters import combine_docx
+
+    if not _items(delivery_id, DeliveryItemStatus.PRINTED).exists():
+        return
+    letters = (
+        InteractionLogEntry.objects.filter(
+            delivery_items__delivery_id=delivery_id, delivery_items__status=DeliveryItemStatus.PRINTED
+        )
+        .order_by("pk")
+        .values_list("document__content", flat=True)
+        .iterator(chunk_size=50)
+    )
+    with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as out:
+        combine_docx((bytes(letter) for letter in letters), out)
+        out.seek(0)
+        data = out.read()
+    with transaction.atomic():
+        document = document_create(data=data, file_name=f"Segment {segment_no} letters.docx")
+        if not Delivery.objects.filter(pk=delivery_id, print_document__isnull=True).update(print_document=document):
+            raise IntegrityError("the print document was set by another run")
+
+
+def delivery_run(delivery_id: int) -> dict[str, Any]:
+    """The task body: run delivery `delivery_id` to the end (see the module docstring).
+
+    Returns a summary (JSON-serialisable) for the task result. When another worker holds the
+    delivery, or it has finished, returns at once with `claimed` False.
+    """
+    run = _claim(delivery_id)
+    if run is None:
+        return {"delivery": delivery_id, "claimed": False}
+    _settle_in_flight(delivery_id)
+    if not _Delivering(run)():
+        return {"delivery": delivery_id, "claimed": True, "finished": False}
+    delivery = Delivery.objects.select_related("logged_segment").get(pk=delivery_id)
+    if delivery.print_document_id is None:
+        _print_document(delivery_id, delivery.logged_segment.segment_no)
+    finished = Delivery.objects.filter(pk=delivery_id, state=DeliveryState.RUNNING, lease_until=run.lease_until).update(
+        state=DeliveryState.FINISHED, finished_at=timezone.now(), lease_until=None
+    )
+    delivery.refresh_from_db()
+    return {
+        "delivery": delivery_id,
+        "claimed": True,
+        "finished": bool(finished),
+        "sent": delivery.sent,
+        "printed": delivery.printed,
+        "failed": delivery.failed,
+    }
+
+
+# --- Reads --------------------------------------------------------------------------------------
+
+
+def delivery_progress(delivery: Delivery | int) -> dict[str, Any]:
+    """Where a delivery stands, for a progress bar and the summary at the end: total, done,
+    sent, printed, failed, state, stalled (its worker stopped: resume it), percent, the print
+    document's id, and the first FAILURES_SHOWN failures as (entry no., contact no., contact
+    name, reason). Two queries."""
+    pk = delivery.pk if isinstance(delivery, Delivery) else int(delivery)
+    delivery = Delivery.objects.get(pk=pk)
+    failures = [
+        {
+            "entry_no": item.entry_id,
+            "contact_no": item.entry.contact.no,
+            "contact_name": item.entry.contact.name,
+            "reason": item.error,
+        }
+        for item in _items(pk, DeliveryItemStatus.ERROR)
+        .select_related("entry__contact")
+        .only("entry_id", "error", "entry__contact__no", "entry__contact__name")
+        .order_by("entry_id")[:FAILURES_SHOWN]
+    ]
+    done = delivery.sent + delivery.printed + delivery.failed
+    return {
+        "id": delivery.pk,
+        "kind": delivery.kind,
+        "state": delivery.state,
+        "total": delivery.total,
+        "done": done,
+        "sent": delivery.sent,
+        "printed": delivery.printed,
+        "failed": delivery.failed,
+        "percent": 100 if not delivery.total else min(100, done * 100 // delivery.total),
+        "stalled": _stalled(delivery, timezone.now()),
+        "print_document_id": delivery.print_document_id,
+        "failures": failures,
+    }
+
+
+def delivery_summary_lines(delivery: Delivery | int) -> list[str]:
+    """The summary of a delivery as lines of text (for commands): counts, then each failure
+    shown by `delivery_progress`."""
+    progress = delivery_progress(delivery)
+    lines = [
+        _("delivery %(id)s: %(sent)s sent, %(printed)s made for print, %(failed)s failed of %(total)s (%(state)s)")
+        % progress
+    ]
+    lines += [
+        _("entry %(entry_no)s (%(contact_no)s %(contact_name)s): %(reason)s") % failure
+        for failure in progress["failures"]
+    ]
+    if progress["failed"] > len(progress["failures"]):
+        lines.append(_("… and %(more)s more failures") % {"more": progress["failed"] - len(progress["failures"])})
+    return lines

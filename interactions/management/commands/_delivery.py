@@ -1,0 +1,41 @@
+"""What `segment log --deliver`, `logged_segment resend` and `logged_segment resume` share:
+starting a delivery and reporting it (CONTRACT.md, "Environment").
+
+With a queue backend (DJANGO_TASKS_BACKEND) the delivery task's id is printed alone on its line
+and a worker delivers; with the default immediate backend the delivery has run when the command
+exits, and its summary (counts, then each failure with its reason) goes to stderr. Not a command
+itself: Django skips modules whose name starts with "_".
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+
+from interactions.delivery import delivery_runs_inline, delivery_start, delivery_summary_lines
+from interactions.models import Delivery, LoggedSegment
+
+
+def report(command, delivery: Delivery) -> None:
+    """The task id on stdout (queue backend), or the summary on stderr (immediate backend)."""
+    if delivery_runs_inline():
+        for line in delivery_summary_lines(delivery):
+            command.stderr.write(line)
+    else:
+        command.stdout.write(delivery.task_id)
+
+
+def start_and_report(command, logged: LoggedSegment, *, deliverable: int) -> None:
+    """Deliver a segment that was just logged (its id is already printed)."""
+    if not deliverable:
+        command.stderr.write("nothing to deliver: no entry is an e-mail or hard copy")
+        return
+    try:
+        delivery = delivery_start(user=None, logged_segment=logged)
+    except ValidationError as exc:
+        for message in exc.messages:
+            command.stderr.write(message)
+        raise CommandError(
+            f"logged segment {logged.pk} was logged, but its delivery did not start", returncode=1
+        ) from exc
+    report(command, delivery)
