@@ -546,6 +546,27 @@ def test_segment_log_deliver_command_delivers_before_it_exits(smtp, capsys):
     assert f'({bad.no} {bad.name}): invalid e-mail address "broken@"' in err
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_segment_log_deliver_command_shows_progress_on_a_terminal_only(smtp, monkeypatch):
+    from interactions.management.commands import _delivery
+
+    monkeypatch.setattr(_delivery, "PROGRESS_INTERVAL", 0.01)
+    segment, _contacts = build(n_persons=4)
+    other, _others = build(n_persons=1)
+    terminal, pipe = Terminal(), io.StringIO()
+
+    call_command("segment", "log", segment.no, "--deliver", stdout=io.StringIO(), stderr=terminal)
+    call_command("segment", "log", other.no, "--deliver", stdout=io.StringIO(), stderr=pipe)
+
+    assert "\rDelivering: 5 / 5" in terminal.getvalue()
+    assert "Delivering" not in pipe.getvalue()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_segment_log_deliver_command_on_a_queue_backend_prints_the_task_id(capsys):
     segment, _contacts = build(n_persons=1)

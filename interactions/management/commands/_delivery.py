@@ -9,11 +9,58 @@ itself: Django skips modules whose name starts with "_".
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
+from django.db import connections
 
 from interactions.delivery import delivery_runs_inline, delivery_start, delivery_summary_lines
 from interactions.models import Delivery, LoggedSegment
+
+PROGRESS_INTERVAL = 0.5
+
+
+@contextmanager
+def progress_on_terminal(command, logged_segment_id) -> Iterator[None]:
+    """While a delivery runs in this process (immediate backend) and stderr is a terminal,
+    show "Delivering: done / total" on stderr, read from the delivery's counters by a thread
+    with its own database connection (CONTRACT: long runs show progress on a terminal)."""
+    if not (delivery_runs_inline() and command.stderr.isatty() and str(logged_segment_id).isdigit()):
+        yield
+        return
+    stop = threading.Event()
+
+    def show() -> None:
+        row = (
+            Delivery.objects.filter(logged_segment_id=logged_segment_id)
+            .order_by("-pk")
+            .values("total", "sent", "printed", "failed")
+            .first()
+        )
+        if row:
+            done = row["sent"] + row["printed"] + row["failed"]
+            command.stderr.write(f"\rDelivering: {done:,} / {row['total']:,}", ending="")
+            command.stderr.flush()
+
+    def watch() -> None:
+        try:
+            while not stop.wait(PROGRESS_INTERVAL):
+                show()
+        finally:
+            connections.close_all()
+
+    watcher = threading.Thread(target=watch, name="delivery-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        show()
+        command.stderr.write("")
 
 
 def report(command, delivery: Delivery) -> None:
@@ -31,7 +78,8 @@ def start_and_report(command, logged: LoggedSegment, *, deliverable: int) -> Non
         command.stderr.write("nothing to deliver: no entry is an e-mail or hard copy")
         return
     try:
-        delivery = delivery_start(user=None, logged_segment=logged)
+        with progress_on_terminal(command, logged.pk):
+            delivery = delivery_start(user=None, logged_segment=logged)
     except ValidationError as exc:
         for message in exc.messages:
             command.stderr.write(message)

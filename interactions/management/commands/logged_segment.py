@@ -20,7 +20,7 @@ from interactions.delivery import NothingToDeliver, delivery_resend, delivery_re
 from interactions.models import LoggedSegment
 
 from ._batch import BatchCommand
-from ._delivery import report
+from ._delivery import progress_on_terminal, report
 
 
 def logged_segments_json() -> list[dict[str, Any]]:
@@ -122,7 +122,8 @@ class Command(BatchCommand):
 
     def do_resend(self, options) -> None:
         try:
-            delivery = delivery_resend(user=None, logged_segment_id=options["id"])
+            with progress_on_terminal(self, options["id"]):
+                delivery = delivery_resend(user=None, logged_segment_id=options["id"])
         except NothingToDeliver:
             self.out(0)
             return
