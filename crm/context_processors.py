@@ -10,6 +10,7 @@ MAIN_NAV = [
     ("Segments", "segments:segment_list", "segments.view_segment"),
     ("Logged Segments", "interactions:logged_segment_list", "interactions.view_loggedsegment"),
     ("Interaction Log", "interactions:entry_list", "interactions.view_interactionlogentry"),
+    ("Interaction Templates", "interactions:template_list", "interactions.view_interactiontemplate"),
     ("Campaigns", "crm:campaign_list", "crm.view_campaign"),
 ]
 

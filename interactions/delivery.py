@@ -58,7 +58,7 @@ from django.utils.translation import gettext as _
 from crm.models import CorrespondenceType
 from segments.merge import MergeError, _formulas, line_context
 
-from .documents import _delete_if_unused, document_create, document_file_name
+from .documents import document_create, document_file_name, document_rewrite
 from .models import (
     Delivery,
     DeliveryItem,
@@ -544,14 +544,20 @@ class _Delivering:
         return True
 
     def _store(self, entry: InteractionLogEntry, letter: bytes, **entry_values) -> None:
-        """The letter becomes the entry's document (R72); a document of an earlier, failed
-        attempt is removed."""
-        previous = entry.document_id
-        document = document_create(data=letter, file_name=letter_name(entry))
+        """The letter becomes the entry's document (R72). The document of an earlier, failed
+        attempt belongs to this entry alone and is rewritten in place: one UPDATE, where
+        deleting it would make Django look for other users of it in every table that refers to
+        documents (scans of the entry and line tables, for each entry of a resend)."""
+        name = letter_name(entry)
+        if entry.document_id is not None and document_rewrite(
+            document_id=entry.document_id, data=letter, file_name=name
+        ):
+            if entry_values:
+                InteractionLogEntry.objects.filter(pk=entry.pk).update(**entry_values)
+            return
+        document = document_create(data=letter, file_name=name)
         InteractionLogEntry.objects.filter(pk=entry.pk).update(document=document, **entry_values)
         entry.document = document
-        if previous is not None and previous != document.pk:
-            _delete_if_unused(previous)
 
     def claim_sending(self, entry: InteractionLogEntry, letter: bytes) -> bool:
         with transaction.atomic():

@@ -42,7 +42,20 @@ def document_create(
     )
 
 
-def _delete_if_unused(document_id: int) -> None:
+def document_rewrite(*, document_id: int, data: bytes, file_name: str) -> bool:
+    """Replace the content of a document that is not read-only (a letter of a failed delivery
+    attempt, owned by its entry); False when there is no such document. One UPDATE."""
+    return bool(
+        Document.objects.filter(pk=document_id, read_only=False).update(
+            content=data,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            file_name=document_file_name(file_name),
+        )
+    )
+
+
+def delete_if_unused(document_id: int) -> None:
     """Delete a replaced document unless it is read-only or something still refers to it
     (every foreign key to a document is PROTECT, so Django refuses the delete then)."""
     try:
@@ -81,5 +94,5 @@ def interaction_template_attach(
         row.document = document
         row.save(update_fields=["document"])
         if previous is not None:
-            _delete_if_unused(previous)
+            delete_if_unused(previous)
     return document

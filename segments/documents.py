@@ -20,7 +20,7 @@ from django.db.models import BigIntegerField, Case, Count, F, OuterRef, Q, Query
 from django.utils.translation import gettext as _
 
 from crm.models import Language
-from interactions.documents import document_create
+from interactions.documents import delete_if_unused, document_create
 from interactions.models import Document, InteractionTemplateLanguage
 from interactions.wordtemplates import validate_template
 
@@ -121,9 +121,12 @@ def segment_language_document_set(
                 code="no_language_row",
                 params={"no": segment.no, "language": language.code if language else _("(blank)")},
             )
+        previous = row.document_id
         document = document_create(data=data, file_name=file_name)
         row.document = document
         row.save(update_fields=["document"])
+        if previous is not None:
+            delete_if_unused(previous)  # kept while the template or anything else still uses it
     return document
 
 
@@ -145,7 +148,10 @@ def segment_line_document_set(
             raise ValidationError(
                 _("%(no)s has no line %(line)s."), code="no_line", params={"no": segment.no, "line": line_no}
             )
+        previous = line.document_id
         document = document_create(data=data, file_name=file_name) if data is not None else None
         line.document = document
         line.save(update_fields=["document"])
+        if previous is not None:
+            delete_if_unused(previous)  # kept while the undo journal or anything else still uses it
     return document

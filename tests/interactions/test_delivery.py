@@ -356,20 +356,23 @@ def test_resend_leaves_hard_copy_entries_in_error_alone(smtp, django_capture_on_
     assert entries(logged).get(contact=company).delivery_status == DeliveryStatus.ERROR
 
 
-def test_resend_replaces_the_document_of_the_failed_attempt(smtp, django_capture_on_commit_callbacks):
+def test_resend_rewrites_the_document_of_the_failed_attempt(smtp, django_capture_on_commit_callbacks):
     segment, (company, person) = build(n_persons=1)
     logged = log(segment)
     smtp.refuse.add(person.email)
     deliver(logged, django_capture_on_commit_callbacks)
     failed_attempt = entries(logged).get(contact=person).document_id
     assert failed_attempt is not None  # it was handed to the server, which refused it
+    Document.objects.filter(pk=failed_attempt).update(content=b"the failed attempt")
+    documents = Document.objects.count()
     smtp.refuse.clear()
 
     deliver(logged, django_capture_on_commit_callbacks, kind=DeliveryKind.RESEND)
 
     entry = entries(logged).get(contact=person)
-    assert entry.delivery_status == DeliveryStatus.SENT and entry.document_id != failed_attempt
-    assert not Document.objects.filter(pk=failed_attempt).exists()
+    assert entry.delivery_status == DeliveryStatus.SENT and entry.document_id == failed_attempt
+    assert Document.objects.count() == documents  # rewritten in place, no orphan left
+    assert "Dear" in " ".join(paragraph_texts(bytes(entry.document.content)))
     (message,) = smtp.to(person.email)
     assert f"Dear {person.first_name} {person.surname}," in message.html
 

@@ -101,6 +101,21 @@ def test_a_line_with_its_own_document_uses_it_and_removing_it_goes_back(world):
 
     documents.segment_line_document_set(user=None, segment=segment, line_no=line.line_no, data=None)
     assert documents_by_contact(segment)[line.contact_id] == world["docs"]["FR"].pk
+    assert not Document.objects.filter(pk=own.pk).exists()  # nothing else used it
+
+
+def test_a_replaced_segment_copy_is_deleted_but_the_templates_document_is_kept(world):
+    segment, english = world["segment"], world["languages"]["EN"]
+    first = documents.segment_language_document_set(
+        user=None, segment=segment, language=english, data=docx_bytes("One"), file_name="one.docx"
+    )
+
+    documents.segment_language_document_set(
+        user=None, segment=segment, language=english, data=docx_bytes("Two"), file_name="two.docx"
+    )
+
+    assert not Document.objects.filter(pk=first.pk).exists()
+    assert Document.objects.filter(pk=world["docs"]["EN"].pk).exists()  # the template's own
 
 
 def test_a_line_with_another_template_uses_that_templates_document(world):
