@@ -8,6 +8,10 @@ cost; a ratio that grows with N points at per-row work.
 Rules: each side is warmed up once, then timed `RUNS` times and the median kept. An operation
 that writes has a `cleanup`, run untimed after every run, so each run starts from the same data.
 
+A step may return the seconds it measured itself (a float): that time is used instead of the
+call's, so a step can leave out what it must not count (starting worker processes). An
+operation's `note(ctx, ours, floor)` adds a line under the table (rates, memory).
+
 To add an operation, decorate its "ours" function in `bench/operations.py` (or any module
 imported there):
 
@@ -46,18 +50,27 @@ class Operation:
     floor: Step | None = None
     prepare: Step | None = None
     cleanup: Step | None = None
+    # (ctx, ours median, floor median) → a line printed under the table (rates, memory, …)
+    note: Callable[[Context, float, float | None], str] | None = None
 
 
 REGISTRY: list[Operation] = []
 
 
-def operation(name: str, *, floor: Step | None = None, prepare: Step | None = None, cleanup: Step | None = None):
+def operation(
+    name: str,
+    *,
+    floor: Step | None = None,
+    prepare: Step | None = None,
+    cleanup: Step | None = None,
+    note: Callable[[Context, float, float | None], str] | None = None,
+):
     """Register the decorated function as the "ours" side of operation `name`."""
 
     def register(ours: Step) -> Step:
         if any(existing.name == name for existing in REGISTRY):
             raise ValueError(f"operation {name!r} is registered twice")
-        REGISTRY.append(Operation(name, ours, floor, prepare, cleanup))
+        REGISTRY.append(Operation(name, ours, floor, prepare, cleanup, note))
         return ours
 
     return register
@@ -65,8 +78,10 @@ def operation(name: str, *, floor: Step | None = None, prepare: Step | None = No
 
 def _timed(step: Step, ctx: Context, cleanup: Step | None) -> float:
     started = time.perf_counter()
-    step(ctx)
+    measured = step(ctx)
     elapsed = time.perf_counter() - started
+    if isinstance(measured, float):  # a step that times itself (e.g. without starting its processes)
+        elapsed = measured
     if cleanup:
         cleanup(ctx)
     return elapsed
@@ -91,6 +106,8 @@ def run_operations(ctx: Context, operations: list[Operation], *, runs: int = RUN
             row["ours"] = median_time(op.ours, ctx, cleanup=op.cleanup, runs=runs)
             if op.floor:
                 row["floor"] = median_time(op.floor, ctx, cleanup=op.cleanup, runs=runs)
+            if op.note:
+                row["note"] = op.note(ctx, row["ours"], row["floor"])
         except Exception as error:  # one failing operation must not hide the others
             row["error"] = f"{type(error).__name__}: {error}".splitlines()[0][:200]
             if op.cleanup:
@@ -112,7 +129,8 @@ def format_table(rows: list[dict]) -> str:
         ours, floor = row["ours"], row["floor"]
         ratio = f"{ours / floor:.1f}×" if floor else "–"
         lines.append(f"| {row['operation']} | {row['n']:,} | {_seconds(ours)} | {_seconds(floor)} | {ratio} |")
-    return "\n".join(lines)
+    notes = [f"- {row['operation']}: {row['note']}" for row in rows if row.get("note") and not row.get("error")]
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def _seconds(value: float | None) -> str:

@@ -168,6 +168,16 @@ ENTRY_COLUMNS = {
     ),
     "send_as_attachment": "l.send_as_attachment",
     "personal_text": "l.personal_text",
+    # The line's own document, else the segment's copy for the line's language when the line
+    # uses the header's template, else that template's row for the line's language.
+    "word_template_id": (
+        "COALESCE(l.document_id, CASE WHEN l.interaction_template_id = %(header_template)s THEN"
+        " (SELECT sl.document_id FROM segments_segmentlanguage sl WHERE sl.segment_id = l.segment_id"
+        " AND (sl.language_id = l.language_id OR (sl.language_id IS NULL AND l.language_id IS NULL)))"
+        " ELSE (SELECT tl.document_id FROM interactions_interactiontemplatelanguage tl"
+        " WHERE tl.template_id = l.interaction_template_id"
+        " AND (tl.language_id = l.language_id OR (tl.language_id IS NULL AND l.language_id IS NULL))) END)"
+    ),
     "delivery_status": "''",
     "delivery_error": "''",
     "canceled": "%(false)s",
@@ -191,8 +201,10 @@ def log_floor(ctx: Context) -> None:
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         segment_ops._without_jit(cursor)
-        cursor.execute("SELECT no, uuid, description FROM segments_segment WHERE id = %s", [segment_id])
-        segment_no, uuid, description = cursor.fetchone()
+        cursor.execute(
+            "SELECT no, uuid, description, interaction_template_id FROM segments_segment WHERE id = %s", [segment_id]
+        )
+        segment_no, uuid, description, header_template = cursor.fetchone()
         cursor.execute(
             "INSERT INTO interactions_loggedsegment (segment_no, source_uuid, description, created_at, user_id,"
             " canceled, canceled_at, no_of_interactions, no_of_campaign_entries)"
@@ -219,8 +231,15 @@ def log_floor(ctx: Context) -> None:
             "false": False,
             "now": ops.adapt_datetimefield_value(now),
             "segment": segment_id,
+            "header_template": header_template,
         }
         cursor.execute(ENTRY_INSERT, values)
+        cursor.execute(
+            "UPDATE interactions_document SET read_only = %s WHERE read_only = %s AND id IN"
+            " (SELECT word_template_id FROM interactions_interactionlogentry WHERE logged_segment_id = %s"
+            " AND word_template_id IS NOT NULL)",
+            [True, False, logged_id],
+        )
         cursor.execute("DELETE FROM segments_segmentline WHERE segment_id = %s", [segment_id])
         cursor.execute("DELETE FROM segments_removedsegmentline WHERE segment_id = %s", [segment_id])
         cursor.execute("DELETE FROM segments_segmentlanguage WHERE segment_id = %s", [segment_id])

@@ -337,6 +337,18 @@ def _refuse_unfinished(logged_segment_id: int) -> None:
         )
 
 
+def resendable_entries(logged_segment_id: int):
+    """The entries a resend delivers again (CONTRACT `logged_segment resend`): the logged
+    segment's e-mail entries whose delivery ended in an error, not canceled; never one that was
+    sent."""
+    return InteractionLogEntry.objects.filter(
+        logged_segment_id=logged_segment_id,
+        delivery_status=DeliveryStatus.ERROR,
+        canceled=False,
+        correspondence_type=CorrespondenceType.EMAIL,
+    )
+
+
 def delivery_start(*, user, logged_segment: LoggedSegment | int, kind: str = DeliveryKind.DELIVER) -> Delivery:
     """Start a delivery of a logged segment's entries (D8) and return it.
 
@@ -372,11 +384,7 @@ def delivery_start(*, user, logged_segment: LoggedSegment | int, kind: str = Del
         if kind == DeliveryKind.DELIVER:
             entries = entries.filter(delivery_status=DeliveryStatus.IN_PROGRESS)
         else:
-            # CONTRACT: a resend delivers again the e-mail entries in error (a hard-copy letter
-            # that failed is made again by printing, not by a resend).
-            entries = entries.filter(
-                delivery_status=DeliveryStatus.ERROR, canceled=False, correspondence_type=CorrespondenceType.EMAIL
-            )
+            entries = resendable_entries(logged.pk)
         try:
             with transaction.atomic():
                 delivery = Delivery.objects.create(logged_segment=logged, kind=kind, created_by=_user(user))

@@ -5,7 +5,9 @@ Every action is a POST to its own URL that redirects (post/redirect/get).
 
 from django.urls import path
 
-from .views import entries, logged_segments
+from .views import deliveries, entries, logged_segments
+from .views import documents as document_views
+from .views import templates as template_views
 
 app_name = "interactions"
 urlpatterns: list = [
@@ -31,6 +33,18 @@ urlpatterns: list = [
         logged_segments.LoggedSegmentDeleteView.as_view(),
         name="logged_segment_delete",
     ),
+    path(
+        "logged-segments/<int:pk>/resend/",
+        deliveries.LoggedSegmentResendView.as_view(),
+        name="logged_segment_resend",
+    ),
+    path("deliveries/<int:pk>/", deliveries.DeliveryDetailView.as_view(), name="delivery_detail"),
+    path("deliveries/<int:pk>/resume/", deliveries.DeliveryResumeView.as_view(), name="delivery_resume"),
+    path(
+        "deliveries/<int:pk>/print-file/",
+        deliveries.DeliveryPrintDocumentView.as_view(),
+        name="delivery_print_document",
+    ),
     path("interactions/", entries.EntryListView.as_view(), name="entry_list"),
     path("interactions/new/", entries.EntryCreateView.as_view(), name="entry_create"),
     path("interactions/statistics/", entries.StatisticsView.as_view(), name="statistics"),
@@ -39,4 +53,29 @@ urlpatterns: list = [
     path("interactions/delete-canceled/", entries.EntryDeleteCanceledView.as_view(), name="entry_delete_canceled"),
     path("interactions/<int:pk>/", entries.EntryDetailView.as_view(), name="entry_detail"),
     path("interactions/<int:pk>/comments/", entries.EntryCommentAddView.as_view(), name="entry_comment_add"),
+    path("interactions/<int:pk>/document/", document_views.EntryDocumentView.as_view(), name="entry_document"),
+    path(
+        "interactions/<int:pk>/word-template/",
+        document_views.EntryDocumentView.as_view(kind="word_template"),
+        name="entry_word_template",
+    ),
+    path("interaction-templates/", template_views.TemplateListView.as_view(), name="template_list"),
+    path(
+        "interaction-templates/sample-letter.docx",
+        template_views.TemplateSampleView.as_view(),
+        name="template_sample",
+    ),
+    # Template codes may hold "/" (crm.models.CODE_VALIDATOR), so they are matched as paths; the
+    # action routes come first.
+    path(
+        "interaction-templates/<path:code>/word/upload/",
+        template_views.TemplateDocumentUploadView.as_view(),
+        name="template_upload",
+    ),
+    path(
+        "interaction-templates/<path:code>/word/<int:document_id>/",
+        template_views.TemplateDocumentDownloadView.as_view(),
+        name="template_document",
+    ),
+    path("interaction-templates/<path:code>/", template_views.TemplateDetailView.as_view(), name="template_detail"),
 ]

@@ -7,31 +7,41 @@ click, back button, a retry, another user who was quicker) finds the logged segm
 uuid became and goes there with "Segment … was already logged by … at …" (RELIABILITY
 cases 1 and 2) — never a 500, never a second log.
 
-Delivery (F4.1 "Send Attachments") is not offered here yet: logging records the entries, and
-sending them is a step of its own (D8).
+"Send the e-mails and make the letters after logging" (F4.1 "Send Attachments", D8) is ticked
+by default when the segment has e-mail or hard-copy lines. With it the pre-flight also checks
+what delivery needs (e-mail addresses, Word documents, salutation formulas) before anything is
+written, the confirmation says how many e-mails it sends and letters it makes, and after the
+log commits interactions.delivery.delivery_start runs the delivery and the user lands on its
+page (progress, then the summary). A segment whose only problems are delivery problems can
+still be logged without delivery (`?deliver=0`).
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from crm.models import CorrespondenceType
 from interactions import logged_segment_selectors
-from interactions.models import LoggedSegment
+from interactions.delivery import delivery_start
+from interactions.models import DeliveryKind, LoggedSegment
 from interactions.services import LogPreflightError, segment_log, segment_log_problems
 
 from . import selectors
-from .models import Segment
+from .models import Segment, SegmentLine
 from .services import SegmentAlreadyLogged
 from .views import SegmentPermissionMixin, get_segment, plural
 
@@ -45,6 +55,13 @@ class LogSegmentForm(forms.Form):
         widget=forms.HiddenInput,
         error_messages={"required": gettext_lazy("The form did not say which segment to log: open Log again.")},
     )
+    deliver = forms.BooleanField(
+        label=gettext_lazy("Send the e-mails and make the letters after logging"),
+        required=False,
+        help_text=gettext_lazy(
+            "E-mail lines are sent with their merged Word letter; hard-copy lines become one .docx to print."
+        ),
+    )
     follow_up = forms.BooleanField(
         label=gettext_lazy("Create follow-up segment"),
         required=False,
@@ -53,6 +70,32 @@ class LogSegmentForm(forms.Form):
             "without template or other interaction settings (R50)."
         ),
     )
+
+
+@dataclass(frozen=True)
+class DeliverySummary:
+    """What delivery after the log would do: e-mails to send and letters to make for print."""
+
+    emails: int
+    letters: int
+
+    @property
+    def total(self) -> int:
+        return self.emails + self.letters
+
+
+def delivery_summary(*, segment: Segment) -> DeliverySummary:
+    """The e-mail and hard-copy lines of the segment (one aggregate query). With delivery the
+    pre-flight refuses e-mail lines without an address, so every e-mail line counted is sent."""
+    row = (
+        SegmentLine.objects.filter(segment=segment)
+        .order_by()
+        .aggregate(
+            emails=Count("pk", filter=Q(correspondence_type=CorrespondenceType.EMAIL)),
+            letters=Count("pk", filter=Q(correspondence_type=CorrespondenceType.HARD_COPY)),
+        )
+    )
+    return DeliverySummary(emails=row["emails"], letters=row["letters"])
 
 
 def entries_text(count: int) -> str:
@@ -73,22 +116,39 @@ class SegmentLogView(SegmentPermissionMixin, View):
     permission_required = "segments.log_segment"
 
     def render(
-        self, request, segment: Segment, form: LogSegmentForm, *, problems=None, notice: str = "", status: int = 200
+        self,
+        request,
+        segment: Segment,
+        form: LogSegmentForm,
+        *,
+        deliver: bool = False,
+        deliveries: DeliverySummary | None = None,
+        problems=None,
+        notice: str = "",
+        status: int = 200,
     ) -> HttpResponse:
         if problems is None:
-            problems = segment_log_problems(segment=segment)
+            problems = segment_log_problems(segment=segment, deliver=deliver)
+        # Delivery problems alone leave "log without delivery" open.
+        can_log_alone = deliver and bool(problems) and not segment_log_problems(segment=segment)
         context = {
             "segment": segment,
             "form": form,
             "problems": problems,
             "notice": notice,
+            "deliver": deliver,
+            "can_log_alone": can_log_alone,
+            "deliveries": deliveries if deliveries is not None else delivery_summary(segment=segment),
             "summary": logged_segment_selectors.segment_log_summary(segment=segment),
         }
         return TemplateResponse(request, TEMPLATE, context, status=status)
 
     def get(self, request, no: str) -> HttpResponse:
         segment = get_segment(no)
-        return self.render(request, segment, LogSegmentForm(initial={"segment_uuid": segment.uuid}))
+        deliveries = delivery_summary(segment=segment)
+        deliver = bool(deliveries.total) and request.GET.get("deliver") != "0"
+        form = LogSegmentForm(initial={"segment_uuid": segment.uuid, "deliver": deliver})
+        return self.render(request, segment, form, deliver=deliver, deliveries=deliveries)
 
     def post(self, request, no: str) -> HttpResponse:
         form = LogSegmentForm(request.POST)
@@ -102,16 +162,25 @@ class SegmentLogView(SegmentPermissionMixin, View):
             segment = get_segment(no)  # logged by number, else 404
         if not form.is_valid():
             return self.render(request, segment, form, status=400)
+        deliver = form.cleaned_data["deliver"]
         if form.cleaned_data["segment_uuid"] != segment.uuid:
-            fresh = LogSegmentForm(initial={"segment_uuid": segment.uuid, "follow_up": form.cleaned_data["follow_up"]})
+            fresh = LogSegmentForm(
+                initial={
+                    "segment_uuid": segment.uuid,
+                    "follow_up": form.cleaned_data["follow_up"],
+                    "deliver": deliver,
+                }
+            )
             notice = _("This page was opened for another segment %(no)s: check the numbers and log again.")
-            return self.render(request, segment, fresh, notice=notice % {"no": segment.no}, status=400)
+            return self.render(request, segment, fresh, deliver=deliver, notice=notice % {"no": segment.no}, status=400)
         try:
-            result = segment_log(user=request.user, segment=segment, follow_up=form.cleaned_data["follow_up"])
+            result = segment_log(
+                user=request.user, segment=segment, follow_up=form.cleaned_data["follow_up"], deliver=deliver
+            )
         except SegmentAlreadyLogged:
             raise
         except LogPreflightError as error:
-            return self.render(request, segment, form, problems=error.messages, status=400)
+            return self.render(request, segment, form, deliver=deliver, problems=error.messages, status=400)
         except ValidationError as error:
             for message in error.messages:
                 messages.error(request, message)
@@ -131,7 +200,21 @@ class SegmentLogView(SegmentPermissionMixin, View):
                 plural(lines, "line"),
             )
         messages.success(request, text)
+        if deliver and result.deliveries:
+            return self.start_delivery(request, result.logged_segment)
         return redirect(result.logged_segment)
+
+    def start_delivery(self, request, logged: LoggedSegment) -> HttpResponse:
+        """The delivery after the log committed (D8). The log stands whatever happens here: a
+        refusal to start is reported on the logged segment page with the service's reason."""
+        try:
+            delivery = delivery_start(user=request.user, logged_segment=logged, kind=DeliveryKind.DELIVER)
+        except (ValidationError, PermissionDenied) as error:
+            reasons = error.messages if isinstance(error, ValidationError) else [str(error)]
+            for message in reasons:
+                messages.error(request, _("The delivery did not start: %(reason)s") % {"reason": message})
+            return redirect(logged)
+        return redirect(reverse("interactions:delivery_detail", args=[delivery.pk]))
 
 
 def _posted_uuid(value) -> uuid.UUID | None:

@@ -7,34 +7,59 @@ address block, the e-mail and the phone come from the alternate address active o
 date when the line has one (D10, fixing F7.2's quirk). Salutations use the formula of the
 contact's salutation code in the line's language (F1.4 with D14); a missing one is an error
 naming the contact. A constant number of queries whatever the number of lines.
+
+`segment_letters` renders each line's letter from its Word document (R14, R67), `merge_write`
+writes a segment's letters as one combined .docx or a .zip (D9; the `segment merge` command),
+and `merge_job_start` runs that as a job with progress for the worksheet, inline for small
+segments and through django.tasks (`segments.tasks.merge_job_task`) for big ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-from collections.abc import Iterable, Iterator
-from typing import Any
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Contact, ContactType, SalutationFormula, SalutationType
-from interactions.wordtemplates import plain_context
+from interactions.documents import document_create
+from interactions.letters import ZIP_CONTENT_TYPE, combine_docx, letter_file_name, zip_letters
+from interactions.models import Document
+from interactions.wordtemplates import (
+    DOCX_CONTENT_TYPE,
+    LetterRenderError,
+    PreparedTemplate,
+    WordTemplateInvalid,
+    plain_context,
+    prepared_template,
+    salutation_kinds,
+)
 
-from .models import Segment, SegmentLine
+from .documents import missing_word_document_problems, with_word_document
+from .models import MergeJob, MergeOutput, MergeState, Segment, SegmentLine
+
+logger = logging.getLogger(__name__)
 
 
 class MergeError(ValidationError):
     """A line that cannot be merged (a missing salutation formula), naming its contact."""
 
 
-def merge_lines(segment: Segment) -> QuerySet[SegmentLine]:
-    """The segment's lines in line order with everything a letter shows (one query)."""
+def merge_lines(segment: Segment, lines: QuerySet[SegmentLine] | None = None) -> QuerySet[SegmentLine]:
+    """`lines` (default: all of the segment's) in line order with everything a letter shows
+    (one query)."""
     return (
-        SegmentLine.objects.filter(segment=segment)
+        (lines if lines is not None else SegmentLine.objects.filter(segment=segment))
         .select_related(
             "contact",
             "contact__company",
@@ -173,3 +198,276 @@ def line_contexts(
     kinds = tuple(salutation_types)
     for line in (lines if lines is not None else merge_lines(segment)).iterator(chunk_size=2000):
         yield line, line_context(line, segment, formulas, today=today, salutation_types=kinds)
+
+
+# --- Letters (SPEC D9, D10, R14, R67) ----------------------------------------------------------
+
+#: A merge job of at most this many lines runs in the request that starts it; a bigger one is
+#: enqueued (django.tasks, the default backend).
+MERGE_INLINE_LIMIT = 300
+#: A running job writes its progress every this many letters.
+PROGRESS_EVERY = 50
+
+
+def _prepared_documents(segment: Segment, lines: QuerySet[SegmentLine]) -> dict[int, PreparedTemplate]:
+    """The prepared Word document of every document `lines` are merged from (two queries);
+    MergeError naming each (template, language) whose lines have none, with their count."""
+    ids = set(with_word_document(segment, lines).order_by().values_list("word_document_id", flat=True).distinct())
+    if None in ids:
+        raise MergeError(missing_word_document_problems(segment, lines), code="no_word_document")
+    prepared: dict[int, PreparedTemplate] = {}
+    for document in Document.objects.filter(pk__in=ids):
+        try:
+            prepared[document.pk] = prepared_template(bytes(document.content))
+        except WordTemplateInvalid as exc:
+            raise MergeError(
+                [f'Word document "{document.file_name}": {problem}' for problem in exc.problems],
+                code="invalid_word_document",
+            ) from exc
+    return prepared
+
+
+def segment_letters(
+    segment: Segment, lines: QuerySet[SegmentLine] | None = None
+) -> Iterator[tuple[SegmentLine, bytes]]:
+    """(line, letter as .docx bytes) for every line of `lines` (default: all of the segment's),
+    in line order, whatever the line's correspondence type.
+
+    Each line's letter comes from its Word document (`segments.documents.with_word_document`:
+    its own, else the segment's copy for its language, else its template's for its language),
+    each distinct document prepared once. A salutation formula is required only for the kinds
+    the line's document uses. Checked before the first letter (this call raises): a line
+    without a Word document is a MergeError naming the template and language with the number
+    of lines. While iterating: a line whose values cannot be merged (a missing salutation
+    formula, a value the template cannot render) raises MergeError naming the line and contact.
+    A constant number of queries whatever the number of lines. Writes nothing.
+    """
+    base = lines if lines is not None else SegmentLine.objects.filter(segment=segment)
+    prepared = _prepared_documents(segment, base)
+    kinds = {pk: tuple(salutation_kinds(template.fields)) for pk, template in prepared.items()}
+    formulas = _formulas()
+    today = timezone.localdate()
+    return _letters(segment, with_word_document(segment, merge_lines(segment, base)), prepared, kinds, formulas, today)
+
+
+def _letters(segment, lines, prepared, kinds, formulas, today) -> Iterator[tuple[SegmentLine, bytes]]:
+    for line in lines.iterator(chunk_size=500):
+        document_id = line.word_document_id
+        try:
+            context = line_context(line, segment, formulas, today=today, salutation_types=kinds[document_id])
+            letter = prepared[document_id].render(context)
+        except MergeError as exc:
+            raise MergeError(
+                [_("line %(line)s: %(message)s") % {"line": line.line_no, "message": m} for m in exc.messages],
+                code="line_not_merged",
+            ) from exc
+        except LetterRenderError as exc:
+            raise MergeError(
+                _("line %(line)s: %(no)s %(name)s: the letter cannot be made: %(error)s")
+                % {"line": line.line_no, "no": line.contact.no, "name": line.contact.name, "error": exc},
+                code="line_not_merged",
+            ) from exc
+        yield line, letter
+
+
+def line_letter(segment: Segment, line: SegmentLine) -> bytes:
+    """One line's letter as .docx bytes (as `segment_letters` makes it)."""
+    for _line, letter in segment_letters(segment, SegmentLine.objects.filter(pk=line.pk, segment=segment)):
+        return letter
+    raise MergeError(_("%(no)s has no line %(line)s.") % {"no": segment.no, "line": line.line_no}, code="no_line")
+
+
+def line_file_name(line: SegmentLine, ext: str = "docx") -> str:
+    """The letter's file name: "<company> - <name>.docx" for a person in a company (R69)."""
+    contact = line.contact
+    company = contact.company.name if contact.type == ContactType.PERSON and contact.company_id else ""
+    return letter_file_name(contact.name, company, ext)
+
+
+def merge_write(
+    segment: Segment,
+    output: str,
+    out: BinaryIO,
+    *,
+    lines: QuerySet[SegmentLine] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Merge every line of `lines` (default: all of the segment's) and write the result to
+    `out`: one combined .docx (`output="docx"`, one letter per page) or a .zip of one .docx per
+    line named after company and contact (`output="zip"`). Returns the number of letters;
+    `progress(n)` is called after every PROGRESS_EVERY letters. Raises MergeError before
+    writing anything when a line has no Word document; a later MergeError leaves `out`
+    incomplete (callers write to a temporary file). Writes nothing to the database."""
+    if output not in MergeOutput.values:
+        raise MergeError(_('output: unknown kind "%(output)s" (docx or zip)') % {"output": output}, code="bad_output")
+    return _write_letters(segment_letters(segment, lines), output, out, progress)
+
+
+def _write_letters(
+    letters: Iterator[tuple[SegmentLine, bytes]], output: str, out: BinaryIO, progress: Callable[[int], None] | None
+) -> int:
+    def counted() -> Iterator[tuple[SegmentLine, bytes]]:
+        for number, item in enumerate(letters, start=1):
+            yield item
+            if progress is not None and number % PROGRESS_EVERY == 0:
+                progress(number)
+
+    if output == MergeOutput.DOCX:
+        return combine_docx((letter for _line, letter in counted()), out)
+    return zip_letters(((line_file_name(line), letter) for line, letter in counted()), out)
+
+
+def merge_output_of_path(path: str) -> str:
+    """ "docx" or "zip" from the file name's extension; MergeError for any other."""
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in (".docx", ".zip"):
+        raise MergeError(
+            _('--output: "%(path)s" must end in .docx (one combined document) or .zip (one document per line)')
+            % {"path": path},
+            code="bad_output",
+        )
+    return extension[1:]
+
+
+def merge_to_path(segment: Segment, path: str, *, progress: Callable[[int], None] | None = None) -> int:
+    """Merge every line of the segment into the file `path` (.docx: combined, .zip: one .docx
+    per line) and return the number of letters (CONTRACT.md `segment merge`).
+
+    The letters are written to a temporary file in the same folder, renamed to `path` only
+    when complete: on any error no file is left (an existing `path` is left unchanged).
+    Checked before anything is written: the extension, the folder, that the segment has lines
+    and that every line has a Word document. Writes nothing to the database."""
+    output = merge_output_of_path(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise MergeError(_('--output: the folder "%(folder)s" does not exist') % {"folder": folder}, code="bad_path")
+    if os.path.isdir(path):
+        raise MergeError(_('--output: "%(path)s" is a folder') % {"path": path}, code="bad_path")
+    if not SegmentLine.objects.filter(segment=segment).exists():
+        raise MergeError(_("%(no)s has no lines to merge.") % {"no": segment.no}, code="no_lines")
+    letters = segment_letters(segment)
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".merge-", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            made = _write_letters(letters, output, out, progress)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temporary, 0o666 & ~mask)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return made
+
+
+def merge_file_name(segment_no: str, output: str) -> str:
+    return f"Segment {segment_no}.{output}"
+
+
+# --- Merge jobs -------------------------------------------------------------------------------
+
+
+def merge_job_start(*, user, segment: Segment, output: str) -> MergeJob:
+    """Start a Word mail merge of the segment's lines into one combined .docx or a .zip
+    (`output`), and return its job.
+
+    Needs segments.run_mail_merge (`user=None` skips the check). Checked first, nothing written
+    on failure (MergeError): the output kind, that the segment has lines, that every line has
+    a Word document. A segment of at most MERGE_INLINE_LIMIT lines is merged before this
+    returns; a bigger one is enqueued on the default task backend (`merge_job_task`; with the
+    immediate backend it has also finished on return). The job ends finished with its file, or
+    failed with the reason; never with a partial file. Writes only the job and its file.
+    """
+    if user is not None and not user.has_perm("segments.run_mail_merge"):
+        raise PermissionDenied("segments.run_mail_merge needed")
+    if output not in MergeOutput.values:
+        raise MergeError(_('output: unknown kind "%(output)s" (docx or zip)') % {"output": output}, code="bad_output")
+    total = SegmentLine.objects.filter(segment=segment).count()
+    if total == 0:
+        raise MergeError(_("%(no)s has no lines to merge.") % {"no": segment.no}, code="no_lines")
+    problems = missing_word_document_problems(segment)
+    if problems:
+        raise MergeError(problems, code="no_word_document")
+    job = MergeJob.objects.create(
+        segment=segment,
+        segment_no=segment.no,
+        output=output,
+        total=total,
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+    if total <= MERGE_INLINE_LIMIT:
+        merge_job_run(job.pk)
+    else:
+        from .tasks import merge_job_task
+
+        result = merge_job_task.enqueue(job.pk)
+        MergeJob.objects.filter(pk=job.pk, task_id="").update(task_id=str(result.id)[:64])
+    job.refresh_from_db()
+    return job
+
+
+def _job_progress(job_id: int, done: int) -> None:
+    MergeJob.objects.filter(pk=job_id, state=MergeState.RUNNING, done__lt=done).update(done=done)
+
+
+def merge_job_run(job_id: int) -> None:
+    """Run a queued merge job (the task's body; also called inline).
+
+    Claims the job with a conditional UPDATE (queued → running), so a job runs once however
+    often its task is delivered. The letters are written to a temporary file; only when all
+    are made is the file stored as a Document and the job marked finished, in one transaction.
+    Any failure marks the job failed with the reason and stores no file.
+    """
+    claimed = MergeJob.objects.filter(pk=job_id, state=MergeState.QUEUED).update(state=MergeState.RUNNING, done=0)
+    if not claimed:
+        return
+    job = MergeJob.objects.select_related("segment").get(pk=job_id)
+    try:
+        segment = job.segment
+        if segment is None:
+            raise MergeError(
+                _("Segment %(no)s no longer exists (it was logged or deleted).") % {"no": job.segment_no},
+                code="no_segment",
+            )
+        total = SegmentLine.objects.filter(segment=segment).count()
+        if total == 0:
+            raise MergeError(_("%(no)s has no lines to merge.") % {"no": segment.no}, code="no_lines")
+        MergeJob.objects.filter(pk=job_id, state=MergeState.RUNNING).update(total=total)
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as out:
+            made = merge_write(segment, job.output, out, progress=lambda done: _job_progress(job_id, done))
+            out.seek(0)
+            data = out.read()
+        content_type = DOCX_CONTENT_TYPE if job.output == MergeOutput.DOCX else ZIP_CONTENT_TYPE
+        with transaction.atomic():
+            document = document_create(
+                data=data, file_name=merge_file_name(job.segment_no, job.output), content_type=content_type
+            )
+            finished = MergeJob.objects.filter(pk=job_id, state=MergeState.RUNNING).update(
+                state=MergeState.FINISHED,
+                total=made,
+                done=made,
+                document=document,
+                error="",
+                finished_at=timezone.now(),
+            )
+            if not finished:
+                raise _JobTakenAway
+    except _JobTakenAway:
+        return
+    except Exception as exc:
+        if isinstance(exc, ValidationError):
+            message = "\n".join(exc.messages)
+        else:
+            logger.exception("merge job %s failed", job_id)
+            message = _("The merge failed: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"}
+        MergeJob.objects.filter(pk=job_id, state=MergeState.RUNNING).update(
+            state=MergeState.FAILED, error=message, finished_at=timezone.now()
+        )
+
+
+class _JobTakenAway(Exception):
+    """The job left the running state while its letters were made (its file is not stored)."""
+
+
+SPOOL_BYTES = 16 * 1024 * 1024

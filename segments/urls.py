@@ -5,7 +5,8 @@ Every action is a POST to its own URL and redirects back to the worksheet (post/
 
 from django.urls import path
 
-from . import log_views, views
+from . import document_views as documents
+from . import log_views, merge_views, views
 
 app_name = "segments"
 urlpatterns = [
@@ -17,10 +18,40 @@ urlpatterns = [
     path("segments/<str:no>/steps/", views.SegmentStepView.as_view(), name="segment_step"),
     path("segments/<str:no>/undo/", views.SegmentUndoView.as_view(), name="segment_undo"),
     path("segments/<str:no>/log/", log_views.SegmentLogView.as_view(), name="segment_log"),
+    path("segments/<str:no>/merge/", merge_views.SegmentMergeView.as_view(), name="segment_merge"),
+    path("merge-jobs/<int:pk>/", merge_views.MergeJobView.as_view(), name="merge_job"),
+    path("merge-jobs/<int:pk>/download/", merge_views.MergeJobDownloadView.as_view(), name="merge_job_download"),
     path("segments/<str:no>/lines/add/", views.AddContactView.as_view(), name="segment_add_contact"),
     path("segments/<str:no>/lines/<int:line_no>/edit/", views.LineEditView.as_view(), name="line_edit"),
     path("segments/<str:no>/lines/<int:line_no>/reset/", views.LineResetView.as_view(), name="line_reset"),
     path("segments/<str:no>/lines/<int:line_no>/remove/", views.LineRemoveView.as_view(), name="line_remove"),
+    path("segments/<str:no>/documents/", documents.SegmentDocumentsView.as_view(), name="segment_documents"),
+    path(
+        "segments/<str:no>/documents/upload/",
+        documents.SegmentLanguageDocumentView.as_view(),
+        name="segment_document_upload",
+    ),
+    path(
+        "segments/<str:no>/documents/<int:document_id>/",
+        documents.SegmentDocumentDownloadView.as_view(),
+        name="segment_document",
+    ),
+    path("segments/<str:no>/lines/<int:line_no>/letter/", documents.LineLetterView.as_view(), name="line_letter"),
+    path(
+        "segments/<str:no>/lines/<int:line_no>/letter/download/",
+        documents.LineLetterDownloadView.as_view(),
+        name="line_letter_download",
+    ),
+    path(
+        "segments/<str:no>/lines/<int:line_no>/document/",
+        documents.LineDocumentView.as_view(),
+        name="line_document_upload",
+    ),
+    path(
+        "segments/<str:no>/lines/<int:line_no>/document/remove/",
+        documents.LineDocumentRemoveView.as_view(),
+        name="line_document_remove",
+    ),
     path("segments/<str:no>/criteria/save/", views.SaveCriteriaView.as_view(), name="criteria_save"),
     path("segments/<str:no>/criteria/reuse/", views.ReuseCriteriaView.as_view(), name="criteria_reuse"),
     path("segments/<str:no>/reuse-logged/", views.ReuseLoggedView.as_view(), name="reuse_logged"),

@@ -31,6 +31,7 @@ from django.views import View
 from .. import logged_segment_selectors as selectors
 from .. import services
 from ..models import LoggedSegment
+from .deliveries import logged_segment_delivery_panel
 
 
 def plural(count: int, singular: str, plural_form: str) -> str:
@@ -105,6 +106,7 @@ class LoggedSegmentDetailView(LoggedSegmentPermissionMixin, View):
             "can_cancel": request.user.has_perm("interactions.change_loggedsegment"),
             "can_follow_up": request.user.has_perm("segments.add_segment"),
             "can_delete": request.user.has_perm("interactions.delete_loggedsegment"),
+            "delivery_panel": logged_segment_delivery_panel(logged_segment=logged),
         }
         return TemplateResponse(request, self.template_name, context)
 

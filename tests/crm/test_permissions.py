@@ -19,8 +19,11 @@ from crm.models import Contact, NumberSeries
 from crm.views import transfer
 from interactions.models import LoggedSegment
 from segments import services as segment_services
+from segments.documents import segment_line_document_set
+from segments.merge import merge_job_start
 from tests.conftest import make_user
 from tests.factories import make_campaign, make_company, make_mailing_group, make_person
+from tests.interactions.docx_builders import docx_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -64,6 +67,33 @@ PAGES = [
         "segments.change_segment",
     ),
     ("segment_log", lambda o: reverse("segments:segment_log", args=[o["segment"].no]), "segments.log_segment"),
+    ("segment_merge", lambda o: reverse("segments:segment_merge", args=[o["segment"].no]), "segments.view_segment"),
+    ("merge_job", lambda o: reverse("segments:merge_job", args=[o["merge_job"].pk]), "segments.view_segment"),
+    (
+        "merge_job_download",
+        lambda o: reverse("segments:merge_job_download", args=[o["merge_job"].pk]),
+        "segments.view_segment",
+    ),
+    (
+        "segment_documents",
+        lambda o: reverse("segments:segment_documents", args=[o["segment"].no]),
+        "segments.view_segment",
+    ),
+    (
+        "segment_document",
+        lambda o: reverse("segments:segment_document", args=[o["segment"].no, o["document"].pk]),
+        "segments.view_segment",
+    ),
+    (
+        "line_letter",
+        lambda o: reverse("segments:line_letter", args=[o["segment"].no, o["line_no"]]),
+        "segments.view_segment",
+    ),
+    (
+        "line_letter_download",
+        lambda o: reverse("segments:line_letter_download", args=[o["segment"].no, o["line_no"]]),
+        "segments.view_segment",
+    ),
     ("logged_segment_list", lambda o: reverse("interactions:logged_segment_list"), "interactions.view_loggedsegment"),
     (
         "logged_segment_detail",
@@ -115,6 +145,21 @@ SEGMENT_POST_ONLY = [
     ),
     ("criteria_reuse", lambda o: reverse("segments:criteria_reuse", args=[o["segment"].no]), "segments.change_segment"),
     ("reuse_logged", lambda o: reverse("segments:reuse_logged", args=[o["segment"].no]), "segments.change_segment"),
+    (
+        "segment_document_upload",
+        lambda o: reverse("segments:segment_document_upload", args=[o["segment"].no]),
+        "segments.change_segment",
+    ),
+    (
+        "line_document_upload",
+        lambda o: reverse("segments:line_document_upload", args=[o["segment"].no, o["line_no"]]),
+        "segments.change_segment",
+    ),
+    (
+        "line_document_remove",
+        lambda o: reverse("segments:line_document_remove", args=[o["segment"].no, o["line_no"]]),
+        "segments.change_segment",
+    ),
 ]
 SEGMENT_PERMISSIONS = {
     "segments.view_segment",
@@ -201,13 +246,20 @@ def objects(db) -> dict:
     segment = segment_services.segment_create(user=None, values={"description": "Matrix"})
     segment_services.segment_add_contact(user=None, segment=segment, contact=company)
     line_no = segment.lines.get().line_no
+    # The line's own Word document (no salutation, so the letter of the company's line can be made).
+    document = segment_line_document_set(
+        user=None, segment=segment, line_no=line_no, data=docx_bytes("Hello {{ contact.name }}"), file_name="own.docx"
+    )
     logged = LoggedSegment.objects.create(segment_no="SEG09999", source_uuid=uuid.uuid4(), description="Matrix")
+    merge_job = merge_job_start(user=None, segment=segment, output="docx")
     return {
         "company": company,
         "campaign": make_campaign(no="CP0001"),
         "segment": segment,
         "line_no": line_no,
+        "document": document,
         "logged": logged,
+        "merge_job": merge_job,
     }
 
 

@@ -416,6 +416,14 @@ class Command(BaseCommand):
         which.add_argument("--refine", action="store_true", help="Count the lines a refine would remove.")
         flag(p, "entire-companies", "With --reduce/--refine: match whole companies.", default=False)
 
+        p = sub.add_parser(
+            "merge",
+            help="Word mail merge of every line, each from the Word document of its language, into one combined "
+            ".docx (one letter per page) or a .zip of one .docx per line. Writes only the output file.",
+        )
+        p.add_argument("no", metavar="NO")
+        p.add_argument("--output", required=True, metavar="PATH.docx|PATH.zip", help="The file to write.")
+
         p = sub.add_parser("show", help="Header, lines and criteria.")
         p.add_argument("no", metavar="NO")
         p.add_argument("--json", action="store_true", help="One JSON document (CONTRACT.md shape).")
@@ -426,11 +434,18 @@ class Command(BaseCommand):
         p = sub.add_parser(
             "log",
             help="Log the segment: one interaction log entry per line, then the segment is gone. Prints the "
-            "logged segment id, then with --follow-up the follow-up segment's number, each alone on its line.",
+            "logged segment id, then with --follow-up the follow-up segment's number, then with --deliver on a "
+            "queue backend the delivery task's id, each alone on its line.",
         )
         p.add_argument("no", metavar="NO")
         p.add_argument(
             "--follow-up", action="store_true", help="Also create a new segment with the same contacts (R50)."
+        )
+        p.add_argument(
+            "--deliver",
+            action="store_true",
+            help="Also deliver the e-mail and hard-copy entries after the log (D8): with a queue backend "
+            "(DJANGO_TASKS_BACKEND) prints the delivery task's id, else delivers before the command exits.",
         )
 
     def handle(self, *args, subcommand: str, **options) -> None:
@@ -574,14 +589,45 @@ class Command(BaseCommand):
         result = services.segment_reuse_logged(user=None, segment=segment, logged_segment_id=options["logged_id"])
         self.out(result.line_count)
 
+    # Merge ----------------------------------------------------------------------------------
+
+    def do_merge(self, options) -> None:
+        from segments.merge import merge_output_of_path, merge_to_path
+
+        path = options["output"]
+        merge_output_of_path(path)  # a bad extension is reported before the segment is looked up
+        segment = segment_of(options["no"])
+        progress = None
+        if self.stderr.isatty():
+            total = SegmentLine.objects.filter(segment=segment).count()
+
+            def progress(done: int) -> None:
+                self.stderr.write(f"\rMerging letters: {done:,} / {total:,}", ending="")
+                self.stderr.flush()
+
+        try:
+            made = merge_to_path(segment, path, progress=progress)
+        except OSError as exc:
+            raise Failed([f'--output: cannot write "{path}": {exc.strerror or exc}']) from exc
+        if progress is not None:
+            self.stderr.write("")
+        if options["verbosity"] >= 1:
+            self.stderr.write(f"{segment.no}: {made} letter(s) written to {path}")
+
     # Log ------------------------------------------------------------------------------------
 
     def do_log(self, options) -> None:
         segment = segment_of(options["no"])
-        result = interaction_services.segment_log(user=None, segment=segment, follow_up=options["follow_up"])
+        result = interaction_services.segment_log(
+            user=None, segment=segment, follow_up=options["follow_up"], deliver=options["deliver"]
+        )
         self.out(result.logged_segment.pk)
         if result.follow_up is not None:
             self.out(result.follow_up.no)
+        if options["deliver"]:
+            from interactions.management.commands._delivery import start_and_report
+
+            start_and_report(self, result.logged_segment, deliverable=result.deliveries)
 
     # Reads ----------------------------------------------------------------------------------
 

@@ -1,0 +1,238 @@
+"""Print letters from the worksheet (SPEC D9): the Word mail merge of a segment's lines.
+
+The GET of "Print letters" says how many letters the merge makes and from which Word documents,
+or why it cannot run (lines without a Word document, named by template and language). The POST
+starts a merge job (segments.merge.merge_job_start): a small one is finished on return, a large
+one is queued for a worker. Either way the user lands on the job page, which shows the progress
+(an htmx fragment polled every second while the job is queued or running) and, when it is done,
+the download and a summary. Reading needs segments.view_segment; starting a merge
+segments.run_mail_merge. The job page and the download keep working after the segment was logged
+or deleted (the job keeps the segment number).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+
+from interactions.models import Document
+from interactions.views.documents import download_response
+from interactions.wordtemplates import DOCX_CONTENT_TYPE
+
+from .documents import missing_word_document_problems, with_word_document
+from .merge import merge_job_start
+from .models import MergeJob, MergeOutput, MergeState, Segment
+from .views import SegmentPermissionMixin, get_segment, plural
+
+PAGE = "segments/merge_form.html"
+JOB_PAGE = "segments/merge_job.html"
+DOCUMENT_ROWS = 50
+RECENT_JOBS = 5
+CONTENT_TYPES = {MergeOutput.DOCX: DOCX_CONTENT_TYPE, MergeOutput.ZIP: "application/zip"}
+EXTENSIONS = {MergeOutput.DOCX: ".docx", MergeOutput.ZIP: ".zip"}
+
+
+class MergeForm(forms.Form):
+    """What to make: one combined .docx to print, or a .zip of one .docx per line."""
+
+    output = forms.ChoiceField(
+        label=gettext_lazy("Make"),
+        choices=MergeOutput.choices,
+        initial=MergeOutput.DOCX,
+        widget=forms.RadioSelect,
+        error_messages={"required": gettext_lazy("Choose what to make: one combined .docx or a .zip.")},
+    )
+
+
+@dataclass(frozen=True)
+class MergeDocumentRow:
+    """One Word document the merge uses, and for how many lines."""
+
+    document_id: int
+    file_name: str
+    template: str
+    language: str
+    lines: int
+    own: bool  # a line's own document (R67), not the template's
+
+
+@dataclass(frozen=True)
+class MergePlan:
+    """What "Print letters" would make: the number of letters (one per line), the documents
+    they come from (first DOCUMENT_ROWS), and every reason the merge cannot run."""
+
+    letters: int
+    documents: list[MergeDocumentRow]
+    more_documents: int
+    problems: list[str]
+
+
+def merge_plan(*, segment: Segment) -> MergePlan:
+    """The numbers of the "Print letters" page. Writes nothing; three queries whatever the number
+    of lines (the lines grouped by Word document, the documents' names, the missing ones)."""
+    rows = list(
+        with_word_document(segment)
+        .order_by()
+        .values("word_document_id", "interaction_template_id", "language_id")
+        .annotate(lines=Count("pk"), own=Count("pk", filter=Q(document_id__isnull=False)))
+        .order_by("interaction_template_id", "language_id", "word_document_id")
+    )
+    letters = sum(row["lines"] for row in rows)
+    if not letters:
+        return MergePlan(0, [], 0, [_("%(no)s has no lines: add contacts first.") % {"no": segment.no}])
+    with_document = [row for row in rows if row["word_document_id"] is not None]
+    shown = with_document[:DOCUMENT_ROWS]
+    names = dict(
+        Document.objects.filter(pk__in=[row["word_document_id"] for row in shown]).values_list("pk", "file_name")
+    )
+    documents = [
+        MergeDocumentRow(
+            document_id=row["word_document_id"],
+            file_name=names.get(row["word_document_id"], ""),
+            template=row["interaction_template_id"] or "",
+            language=row["language_id"] or "",
+            lines=row["lines"],
+            own=bool(row["own"]),
+        )
+        for row in shown
+    ]
+    problems = missing_word_document_problems(segment) if len(with_document) < len(rows) else []
+    return MergePlan(letters, documents, len(with_document) - len(shown), problems)
+
+
+def merge_job_url(job: MergeJob) -> str:
+    return reverse("segments:merge_job", args=[job.pk])
+
+
+class SegmentMergeView(SegmentPermissionMixin, View):
+    """ "Print letters": the GET states what the merge makes (or why it cannot), the POST starts it.
+
+    GET needs segments.view_segment (a viewer sees the numbers, without the button); POST
+    segments.run_mail_merge.
+    """
+
+    def get_permission_required(self):
+        if self.request.method == "POST":
+            return ("segments.run_mail_merge",)
+        return ("segments.view_segment",)
+
+    def render(self, request, segment: Segment, form: MergeForm, *, status: int = 200, problems=()) -> HttpResponse:
+        plan = merge_plan(segment=segment)
+        context = {
+            "segment": segment,
+            "form": form,
+            "plan": plan,
+            "problems": [*plan.problems, *problems],
+            "can_merge": request.user.has_perm("segments.run_mail_merge"),
+            "recent_jobs": list(
+                MergeJob.objects.filter(segment=segment).select_related("created_by").defer("error")[:RECENT_JOBS]
+            ),
+        }
+        return TemplateResponse(request, PAGE, context, status=status)
+
+    def get(self, request, no: str) -> HttpResponse:
+        return self.render(request, get_segment(no), MergeForm())
+
+    def post(self, request, no: str) -> HttpResponse:
+        segment = get_segment(no)
+        form = MergeForm(request.POST)
+        if not form.is_valid():
+            return self.render(request, segment, form, status=400)
+        try:
+            job = merge_job_start(user=request.user, segment=segment, output=form.cleaned_data["output"])
+        except ValidationError as error:
+            return self.render(request, segment, form, status=400, problems=error.messages)
+        if job.state == MergeState.FINISHED:
+            messages.success(
+                request,
+                _("Made %(letters)s of %(no)s: download the file below.")
+                % {"letters": plural(job.done, "letter"), "no": job.segment_no},
+            )
+        elif job.state == MergeState.FAILED:
+            messages.error(
+                request, _("The merge of %(no)s failed: %(error)s") % {"no": job.segment_no, "error": job.error}
+            )
+        else:
+            messages.info(
+                request,
+                _("The merge of %(no)s (%(letters)s) is queued; this page shows its progress.")
+                % {"no": job.segment_no, "letters": plural(job.total, "letter")},
+            )
+        return redirect(merge_job_url(job))
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """The progress bar of a merge job."""
+
+    done: int
+    total: int
+    percent: int
+    active: bool
+
+
+def job_progress(job: MergeJob) -> JobProgress:
+    total = job.total
+    done = min(job.done, total) if total else job.done
+    percent = min(100, done * 100 // total) if total else 0
+    if job.state == MergeState.FINISHED:
+        percent = 100
+    return JobProgress(done, total, percent, job.state in (MergeState.QUEUED, MergeState.RUNNING))
+
+
+def get_job(pk: int) -> MergeJob:
+    jobs = MergeJob.objects.select_related("created_by", "segment").defer("segment__description")
+    return get_object_or_404(jobs, pk=pk)
+
+
+class MergeJobView(SegmentPermissionMixin, View):
+    """A merge job: its progress while queued or running (htmx polls the `progress` partial
+    every second and stops when the job is done), then the download and the summary, or the
+    error of a failed job. Two queries."""
+
+    permission_required = "segments.view_segment"
+
+    def get(self, request, pk: int) -> HttpResponse:
+        job = get_job(pk)
+        context = {
+            "job": job,
+            "progress": job_progress(job),
+            "file_name": _file_name(job),
+            "poll_url": request.path,
+        }
+        template = JOB_PAGE + "#progress" if request.htmx else JOB_PAGE
+        return TemplateResponse(request, template, context)
+
+
+def _file_name(job: MergeJob) -> str:
+    if job.document_id is None:
+        return ""
+    return Document.objects.filter(pk=job.document_id).values_list("file_name", flat=True).first() or ""
+
+
+class MergeJobDownloadView(SegmentPermissionMixin, View):
+    """The file a finished merge job made, as an attachment (a .docx or a .zip)."""
+
+    permission_required = "segments.view_segment"
+
+    def get(self, request, pk: int) -> HttpResponse:
+        job = get_object_or_404(MergeJob.objects.select_related("document"), pk=pk)
+        if job.document is None:
+            raise Http404(_("Merge %(pk)s has no file (yet).") % {"pk": job.pk})
+        document = job.document
+        return download_response(
+            bytes(document.content),
+            file_name=document.file_name or f"{job.segment_no}{EXTENSIONS.get(job.output, '.docx')}",
+            content_type=CONTENT_TYPES.get(job.output, DOCX_CONTENT_TYPE),
+        )

@@ -1,0 +1,210 @@
+"""Merge jobs (segments/merge.py merge_job_start / merge_job_run, segments/tasks.py): inline for
+small segments, enqueued through django.tasks for big ones, progress, a stored result file, and
+a failure that stores no file."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from io import StringIO
+
+import docx
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+from django.test import override_settings
+
+from interactions.models import Document
+from segments import merge, services
+from segments.models import MergeJob, MergeState, Segment, SegmentLine
+from tests.factories import make_template
+from tests.interactions.docx_builders import paragraph_texts
+from tests.segments.merge_world import letter_texts, merge_world
+
+pytestmark = pytest.mark.django_db
+
+DB_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.fixture
+def world():
+    return merge_world()
+
+
+def lines_of(world):
+    return list(SegmentLine.objects.filter(segment=world.segment).select_related("contact").order_by("line_no"))
+
+
+def expected_letters(world):
+    return [letter_texts(line.contact, world.expected[line.contact.no]) for line in lines_of(world)]
+
+
+def combined_texts(data: bytes) -> list[str]:
+    return [p.text for p in docx.Document(io.BytesIO(data)).paragraphs]
+
+
+def test_a_small_merge_runs_inline_and_stores_the_combined_docx(world, marketing):
+    job = merge.merge_job_start(user=marketing, segment=world.segment, output="docx")
+
+    assert job.state == MergeState.FINISHED and job.task_id == ""
+    assert (job.total, job.done, job.error) == (4, 4, "")
+    assert job.segment_no == world.segment.no and job.created_by == marketing and job.finished_at is not None
+    document = job.document
+    assert document.file_name == f"Segment {world.segment.no}.docx"
+    data = bytes(document.content)
+    assert document.size == len(data)
+    assert combined_texts(data) == [text for letter in expected_letters(world) for text in letter]
+    assert len(docx.Document(io.BytesIO(data)).sections) == 4
+
+
+def test_a_zip_merge_stores_one_docx_per_line(world, marketing):
+    job = merge.merge_job_start(user=marketing, segment=world.segment, output="zip")
+
+    assert job.state == MergeState.FINISHED
+    assert job.document.file_name == f"Segment {world.segment.no}.zip"
+    assert job.document.content_type == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(bytes(job.document.content)))
+    assert [paragraph_texts(archive.read(name)) for name in archive.namelist()] == expected_letters(world)
+
+
+def test_a_big_merge_is_enqueued_and_the_immediate_backend_finishes_it(world, marketing, monkeypatch):
+    monkeypatch.setattr(merge, "MERGE_INLINE_LIMIT", 3)
+
+    job = merge.merge_job_start(user=marketing, segment=world.segment, output="docx")
+
+    assert job.task_id != ""
+    assert job.state == MergeState.FINISHED and job.done == 4
+    assert len(docx.Document(io.BytesIO(bytes(job.document.content))).sections) == 4
+
+
+@pytest.mark.django_db(transaction=True)  # the worker closes and reopens its connection
+def test_a_big_merge_on_the_database_backend_waits_for_a_worker(world, marketing, monkeypatch):
+    monkeypatch.setattr(merge, "MERGE_INLINE_LIMIT", 3)
+    with override_settings(TASKS=DB_TASKS):
+        job = merge.merge_job_start(user=marketing, segment=world.segment, output="zip")
+
+        assert job.state == MergeState.QUEUED and job.task_id and job.document is None
+        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", stdout=StringIO(), stderr=StringIO())
+
+    job.refresh_from_db()
+    assert job.state == MergeState.FINISHED and job.done == 4
+    assert len(zipfile.ZipFile(io.BytesIO(bytes(job.document.content))).namelist()) == 4
+
+
+def test_progress_is_written_as_letters_are_made(world, marketing, monkeypatch):
+    monkeypatch.setattr(merge, "PROGRESS_EVERY", 1)
+    seen = []
+    real = merge._job_progress
+
+    def spy(job_id, done):
+        real(job_id, done)
+        seen.append(MergeJob.objects.values_list("state", "done").get(pk=job_id))
+
+    monkeypatch.setattr(merge, "_job_progress", spy)
+
+    merge.merge_job_start(user=marketing, segment=world.segment, output="docx")
+
+    assert seen == [(MergeState.RUNNING, n) for n in (1, 2, 3, 4)]
+
+
+def test_progress_never_touches_a_job_that_is_not_running(world, marketing):
+    job = merge.merge_job_start(user=marketing, segment=world.segment, output="docx")
+    merge._job_progress(job.pk, 1)
+    job.refresh_from_db()
+    assert job.done == 4 and job.state == MergeState.FINISHED
+
+
+def test_a_failure_marks_the_job_failed_and_stores_no_file(world, marketing, monkeypatch):
+    documents = Document.objects.count()
+    real = merge.line_context
+    calls = []
+
+    def failing(line, *args, **kwargs):
+        calls.append(line)
+        if len(calls) == 3:
+            raise merge.MergeError("no formal salutation formula, on purpose")
+        return real(line, *args, **kwargs)
+
+    monkeypatch.setattr(merge, "line_context", failing)
+
+    job = merge.merge_job_start(user=marketing, segment=world.segment, output="docx")
+
+    assert job.state == MergeState.FAILED and job.document is None and job.finished_at is not None
+    assert job.error == f"line {calls[2].line_no}: no formal salutation formula, on purpose"
+    assert Document.objects.count() == documents
+
+
+def test_an_unexpected_error_is_recorded_too(world, marketing, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(merge, "combine_docx", broken)
+    documents = Document.objects.count()
+
+    job = merge.merge_job_start(user=marketing, segment=world.segment, output="docx")
+
+    assert job.state == MergeState.FAILED and job.error == "The merge failed: RuntimeError: disk full"
+    assert Document.objects.count() == documents
+
+
+def test_a_job_runs_once(world, marketing):
+    job = merge.merge_job_start(user=marketing, segment=world.segment, output="docx")
+    documents = Document.objects.count()
+
+    merge.merge_job_run(job.pk)
+
+    assert Document.objects.count() == documents
+    assert MergeJob.objects.get(pk=job.pk).document_id == job.document_id
+
+
+def test_a_job_whose_segment_is_gone_fails(world, marketing, monkeypatch):
+    monkeypatch.setattr(merge, "MERGE_INLINE_LIMIT", 3)
+    with override_settings(TASKS=DB_TASKS):
+        job = merge.merge_job_start(user=marketing, segment=world.segment, output="docx")
+    no = world.segment.no
+    Segment.objects.filter(pk=world.segment.pk).delete()
+
+    merge.merge_job_run(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == MergeState.FAILED and job.segment_no == no
+    assert job.error == f"Segment {no} no longer exists (it was logged or deleted)."
+
+
+def test_a_job_whose_lines_are_gone_fails(world, marketing, monkeypatch):
+    monkeypatch.setattr(merge, "MERGE_INLINE_LIMIT", 3)
+    with override_settings(TASKS=DB_TASKS):
+        job = merge.merge_job_start(user=marketing, segment=world.segment, output="docx")
+    SegmentLine.objects.filter(segment=world.segment).delete()
+
+    merge.merge_job_run(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == MergeState.FAILED and job.error == f"{world.segment.no} has no lines to merge."
+    assert job.document is None
+
+
+def test_starting_needs_the_mail_merge_permission(world, viewer):
+    with pytest.raises(PermissionDenied):
+        merge.merge_job_start(user=viewer, segment=world.segment, output="docx")
+    assert not MergeJob.objects.exists()
+
+
+def test_nothing_starts_when_a_line_has_no_word_document(world, marketing):
+    line = lines_of(world)[0]
+    services.segment_set_line(
+        user=None, segment=world.segment, line_no=line.line_no, values={"interaction_template": make_template("NODOC")}
+    )
+
+    with pytest.raises(merge.MergeError, match='Interaction template "NODOC" has no Word document for language EN'):
+        merge.merge_job_start(user=marketing, segment=world.segment, output="docx")
+    assert not MergeJob.objects.exists()
+
+
+def test_a_bad_output_or_an_empty_segment_starts_nothing(world, marketing):
+    with pytest.raises(merge.MergeError, match="unknown kind"):
+        merge.merge_job_start(user=marketing, segment=world.segment, output="pdf")
+    empty = services.segment_create(user=None, values={"description": "Empty"})
+    with pytest.raises(merge.MergeError, match="has no lines"):
+        merge.merge_job_start(user=marketing, segment=empty, output="docx")
+    assert not MergeJob.objects.exists()
