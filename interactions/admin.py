@@ -203,6 +203,7 @@ class DeliveryAdmin(HistoryAdmin):
 
     list_display = ("id", "logged_segment", "kind", "state", "total", "sent", "printed", "failed", "created_at")
     list_filter = ("state", "kind")
+    search_fields = ("=id", "=logged_segment__id", "logged_segment__segment_no", "task_id")
     raw_id_fields = ("logged_segment", "created_by", "print_document")
     inlines = (DeliveryItemInline,)
 
@@ -211,5 +212,6 @@ class DeliveryAdmin(HistoryAdmin):
 class DeliveryItemAdmin(HistoryAdmin):
     list_display = ("delivery", "entry", "status", "error", "finished_at")
     list_filter = ("status",)
+    search_fields = ("=delivery__id", "=entry__id", "entry__contact__no", "error")
     raw_id_fields = ("delivery", "entry")
     show_full_result_count = False

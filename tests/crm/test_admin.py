@@ -24,7 +24,14 @@ from crm.models import (
     SalutationFormula,
 )
 from interactions import services as interaction_services
-from interactions.models import ContactAnonymisation, Document, InteractionComment, InteractionTemplateLanguage
+from interactions.models import (
+    ContactAnonymisation,
+    Delivery,
+    DeliveryItem,
+    Document,
+    InteractionComment,
+    InteractionTemplateLanguage,
+)
 from segments import services as segment_services
 from tests.factories import (
     make_campaign,
@@ -83,6 +90,8 @@ def one_of_everything(db):
     InteractionComment.objects.create(entry=entry, comment="Called back")
     ContactAnonymisation.objects.create(contact=person)
     Document.objects.create(file_name="letter.docx", content=b"PK", size=2, sha256="0" * 64, content_type="x")
+    delivery = Delivery.objects.create(logged_segment=logged, state="finished", total=1, failed=1)
+    DeliveryItem.objects.create(delivery=delivery, entry=entry, status="error", error="refused")
     return {"company": company, "person": person}
 
 
