@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -396,30 +396,74 @@ def merge_job_start(*, user, segment: Segment, output: str) -> MergeJob:
         total=total,
         created_by=user if getattr(user, "pk", None) else None,
     )
-    if total <= MERGE_INLINE_LIMIT:
+    _run_or_enqueue(job)
+    job.refresh_from_db()
+    return job
+
+
+#: A running job that showed no sign of life for this long lost its worker (progress is
+#: written every PROGRESS_EVERY letters, many times a second when a worker runs).
+MERGE_STALL_AFTER = datetime.timedelta(minutes=2)
+
+
+def _stale(now: datetime.datetime):
+    return Q(state=MergeState.RUNNING) & (Q(heartbeat_at__lt=now - MERGE_STALL_AFTER) | Q(heartbeat_at__isnull=True))
+
+
+def merge_job_stalled(job: MergeJob, now: datetime.datetime | None = None) -> bool:
+    """Whether the job is running without a sign of life for MERGE_STALL_AFTER (its worker was
+    stopped or killed): it will not finish unless restarted."""
+    now = now or timezone.now()
+    return job.state == MergeState.RUNNING and (job.heartbeat_at is None or job.heartbeat_at < now - MERGE_STALL_AFTER)
+
+
+def merge_job_restart(*, user, job_id: int) -> MergeJob:
+    """Start a stalled job again (merge_job_stalled): a conditional UPDATE back to queued,
+    then the job runs inline or is enqueued as `merge_job_start` does. A job that is queued,
+    running with a live worker, finished or failed is refused (MergeError), nothing written."""
+    if user is not None and not user.has_perm("segments.run_mail_merge"):
+        raise PermissionDenied("segments.run_mail_merge needed")
+    now = timezone.now()
+    if not MergeJob.objects.filter(_stale(now), pk=job_id).update(state=MergeState.QUEUED, done=0, heartbeat_at=None):
+        raise MergeError(
+            _("Merge %(pk)s is not stalled: only a merge whose worker stopped can be started again.") % {"pk": job_id},
+            code="not_stalled",
+        )
+    job = MergeJob.objects.get(pk=job_id)
+    _run_or_enqueue(job)
+    job.refresh_from_db()
+    return job
+
+
+def _run_or_enqueue(job: MergeJob) -> None:
+    if job.total <= MERGE_INLINE_LIMIT:
         merge_job_run(job.pk)
     else:
         from .tasks import merge_job_task
 
         result = merge_job_task.enqueue(job.pk)
-        MergeJob.objects.filter(pk=job.pk, task_id="").update(task_id=str(result.id)[:64])
-    job.refresh_from_db()
-    return job
+        MergeJob.objects.filter(pk=job.pk).update(task_id=str(result.id)[:64])
 
 
 def _job_progress(job_id: int, done: int) -> None:
-    MergeJob.objects.filter(pk=job_id, state=MergeState.RUNNING, done__lt=done).update(done=done)
+    MergeJob.objects.filter(pk=job_id, state=MergeState.RUNNING, done__lt=done).update(
+        done=done, heartbeat_at=timezone.now()
+    )
 
 
 def merge_job_run(job_id: int) -> None:
     """Run a queued merge job (the task's body; also called inline).
 
     Claims the job with a conditional UPDATE (queued → running), so a job runs once however
-    often its task is delivered. The letters are written to a temporary file; only when all
-    are made is the file stored as a Document and the job marked finished, in one transaction.
+    often its task is delivered; the claim and every progress update are the job's heartbeat
+    (a killed worker leaves a stalled job that `merge_job_restart` starts again). The letters
+    are written to a temporary file; only when all are made is the file stored as a Document
+    and the job marked finished, in one transaction.
     Any failure marks the job failed with the reason and stores no file.
     """
-    claimed = MergeJob.objects.filter(pk=job_id, state=MergeState.QUEUED).update(state=MergeState.RUNNING, done=0)
+    claimed = MergeJob.objects.filter(pk=job_id, state=MergeState.QUEUED).update(
+        state=MergeState.RUNNING, done=0, heartbeat_at=timezone.now()
+    )
     if not claimed:
         return
     job = MergeJob.objects.select_related("segment").get(pk=job_id)

@@ -31,7 +31,7 @@ from interactions.views.documents import download_response
 from interactions.wordtemplates import DOCX_CONTENT_TYPE
 
 from .documents import missing_word_document_problems, with_word_document
-from .merge import merge_job_start
+from .merge import merge_job_restart, merge_job_stalled, merge_job_start
 from .models import MergeJob, MergeOutput, MergeState, Segment
 from .views import SegmentPermissionMixin, get_segment, plural
 
@@ -180,6 +180,7 @@ class JobProgress:
     total: int
     percent: int
     active: bool
+    stalled: bool = False
 
 
 def job_progress(job: MergeJob) -> JobProgress:
@@ -188,7 +189,9 @@ def job_progress(job: MergeJob) -> JobProgress:
     percent = min(100, done * 100 // total) if total else 0
     if job.state == MergeState.FINISHED:
         percent = 100
-    return JobProgress(done, total, percent, job.state in (MergeState.QUEUED, MergeState.RUNNING))
+    return JobProgress(
+        done, total, percent, job.state in (MergeState.QUEUED, MergeState.RUNNING), merge_job_stalled(job)
+    )
 
 
 def get_job(pk: int) -> MergeJob:
@@ -210,9 +213,27 @@ class MergeJobView(SegmentPermissionMixin, View):
             "progress": job_progress(job),
             "file_name": _file_name(job),
             "poll_url": request.path,
+            "can_merge": request.user.has_perm("segments.run_mail_merge"),
         }
         template = JOB_PAGE + "#progress" if request.htmx else JOB_PAGE
         return TemplateResponse(request, template, context)
+
+
+class MergeJobRestartView(SegmentPermissionMixin, View):
+    """POST: start a stalled merge job again (its worker stopped; segments.merge.merge_job_restart)."""
+
+    permission_required = "segments.run_mail_merge"
+
+    def post(self, request, pk: int) -> HttpResponse:
+        job = get_job(pk)
+        try:
+            job = merge_job_restart(user=request.user, job_id=job.pk)
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Merge %(pk)s started again.") % {"pk": job.pk})
+        return redirect(merge_job_url(job))
 
 
 def _file_name(job: MergeJob) -> str:

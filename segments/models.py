@@ -433,6 +433,9 @@ class MergeJob(models.Model):
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # Written when a worker claims the job and with every progress update: a running job whose
+    # heartbeat is old lost its worker (segments.merge.merge_job_stalled).
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("merge job")

@@ -21,6 +21,7 @@ urlpatterns = [
     path("segments/<str:no>/merge/", merge_views.SegmentMergeView.as_view(), name="segment_merge"),
     path("merge-jobs/<int:pk>/", merge_views.MergeJobView.as_view(), name="merge_job"),
     path("merge-jobs/<int:pk>/download/", merge_views.MergeJobDownloadView.as_view(), name="merge_job_download"),
+    path("merge-jobs/<int:pk>/restart/", merge_views.MergeJobRestartView.as_view(), name="merge_job_restart"),
     path("segments/<str:no>/lines/add/", views.AddContactView.as_view(), name="segment_add_contact"),
     path("segments/<str:no>/lines/<int:line_no>/edit/", views.LineEditView.as_view(), name="line_edit"),
     path("segments/<str:no>/lines/<int:line_no>/reset/", views.LineResetView.as_view(), name="line_reset"),

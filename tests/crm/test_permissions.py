@@ -160,6 +160,11 @@ SEGMENT_POST_ONLY = [
         lambda o: reverse("segments:line_document_remove", args=[o["segment"].no, o["line_no"]]),
         "segments.change_segment",
     ),
+    (
+        "merge_job_restart",
+        lambda o: reverse("segments:merge_job_restart", args=[o["merge_job"].pk]),
+        "segments.run_mail_merge",
+    ),
 ]
 SEGMENT_PERMISSIONS = {
     "segments.view_segment",
@@ -167,6 +172,7 @@ SEGMENT_PERMISSIONS = {
     "segments.change_segment",
     "segments.add_savedcriteria",
     "segments.log_segment",
+    "segments.run_mail_merge",
 }
 LOGGED_SEGMENT_PERMISSIONS = {
     "interactions.view_loggedsegment",

@@ -4,6 +4,7 @@ a failure that stores no file."""
 
 from __future__ import annotations
 
+import datetime
 import io
 import zipfile
 from io import StringIO
@@ -13,6 +14,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.test import override_settings
+from django.utils import timezone
 
 from interactions.models import Document
 from segments import merge, services
@@ -208,3 +210,72 @@ def test_a_bad_output_or_an_empty_segment_starts_nothing(world, marketing):
     with pytest.raises(merge.MergeError, match="has no lines"):
         merge.merge_job_start(user=marketing, segment=empty, output="docx")
     assert not MergeJob.objects.exists()
+
+
+# --- A worker that stopped: stalled jobs and restart ------------------------------------------
+
+
+def stall(job: MergeJob, minutes: int = 5) -> None:
+    """What a killed worker leaves: the job running, its last sign of life `minutes` ago."""
+    MergeJob.objects.filter(pk=job.pk).update(
+        state=MergeState.RUNNING,
+        done=2,
+        document=None,
+        heartbeat_at=timezone.now() - datetime.timedelta(minutes=minutes),
+    )
+    job.refresh_from_db()
+
+
+def test_a_running_job_without_a_sign_of_life_is_stalled_and_a_live_one_is_not(world):
+    job = merge.merge_job_start(user=None, segment=world.segment, output="docx")
+    assert job.heartbeat_at is not None and not merge.merge_job_stalled(job)
+
+    stall(job, minutes=1)
+    assert not merge.merge_job_stalled(job)
+    stall(job, minutes=5)
+    assert merge.merge_job_stalled(job)
+
+
+def test_restart_of_a_stalled_job_makes_every_letter_again(world, marketing):
+    job = merge.merge_job_start(user=marketing, segment=world.segment, output="docx")
+    stall(job)
+
+    restarted = merge.merge_job_restart(user=marketing, job_id=job.pk)
+
+    assert restarted.pk == job.pk and restarted.state == MergeState.FINISHED and restarted.done == 4
+    assert combined_texts(bytes(restarted.document.content)) == [
+        text for letter in expected_letters(world) for text in letter
+    ]
+
+
+def test_restart_is_refused_for_a_live_finished_or_forbidden_job(world, viewer):
+    job = merge.merge_job_start(user=None, segment=world.segment, output="docx")
+
+    with pytest.raises(merge.MergeError, match="not stalled"):
+        merge.merge_job_restart(user=None, job_id=job.pk)  # finished
+    stall(job, minutes=1)
+    with pytest.raises(merge.MergeError, match="not stalled"):
+        merge.merge_job_restart(user=None, job_id=job.pk)  # its worker is alive
+    stall(job, minutes=5)
+    with pytest.raises(PermissionDenied):
+        merge.merge_job_restart(user=viewer, job_id=job.pk)
+    job.refresh_from_db()
+    assert job.state == MergeState.RUNNING and job.document_id is None
+
+
+def test_the_job_page_offers_restart_for_a_stalled_job_and_the_post_restarts_it(world, marketing_client):
+    from django.urls import reverse
+
+    job = merge.merge_job_start(user=None, segment=world.segment, output="docx")
+    stall(job)
+    page = reverse("segments:merge_job", args=[job.pk])
+
+    text = marketing_client.get(page).content.decode()
+    assert "Stalled" in text and "Start the merge again" in text
+
+    response = marketing_client.post(reverse("segments:merge_job_restart", args=[job.pk]))
+
+    assert response.status_code == 302 and response["Location"] == page
+    job.refresh_from_db()
+    assert job.state == MergeState.FINISHED and job.document_id is not None
+    assert "Start the merge again" not in marketing_client.get(page).content.decode()

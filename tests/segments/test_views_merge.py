@@ -22,6 +22,7 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import strip_tags
 
 from interactions import services as log_services
@@ -307,7 +308,13 @@ def test_a_large_merge_is_queued_polled_and_then_downloaded(marketing_client, mo
 def test_a_running_job_shows_its_progress(marketing_client, marketing):
     segment = build(n_persons=1)
     job = MergeJob.objects.create(
-        segment=segment, segment_no=segment.no, output="zip", state=MergeState.RUNNING, total=400, done=150
+        segment=segment,
+        segment_no=segment.no,
+        output="zip",
+        state=MergeState.RUNNING,
+        total=400,
+        done=150,
+        heartbeat_at=timezone.now(),
     )
 
     response = marketing_client.get(job_url(job))
