@@ -200,11 +200,11 @@ def _plain_text(letter_html: str) -> str:
 def entry_email(entry: InteractionLogEntry, letter: bytes) -> EmailMultiAlternatives:
     """The e-mail of an entry (R70): to `entry.contact_via` (the log put the active alternate
     address's e-mail there, else the contact's), subject = the entry's subject (else its
-    description); the merged .docx attached as "<subject>.docx" with a short body when the
-    entry sends it as an attachment, else the letter as the body (HTML with a plain-text
-    alternative). Raises ValidationError for an invalid address and ValueError for a header
-    that cannot be sent (a subject with a line break); the message is checked whole, so what
-    raises here never reaches the mail server."""
+    description), replies to the entry's salesperson's e-mail; the merged .docx attached as
+    "<subject>.docx" with a short body when the entry sends it as an attachment, else the
+    letter as the body (HTML with a plain-text alternative). Raises ValidationError for an
+    invalid address and ValueError for a header that cannot be sent (a subject with a line
+    break); the message is checked whole, so what raises here never reaches the mail server."""
     address = entry.contact_via.strip()
     try:
         validate_email(address)
@@ -213,16 +213,20 @@ def entry_email(entry: InteractionLogEntry, letter: bytes) -> EmailMultiAlternat
             _('invalid e-mail address "%(address)s"') % {"address": entry.contact_via}, code="invalid_email"
         ) from exc
     subject = entry.subject or entry.description
+    # Replies go to the entry's salesperson, whom the letter names as the contact person.
+    reply_to = [entry.salesperson.email] if entry.salesperson and entry.salesperson.email else []
     if entry.send_as_attachment:
         name = letter_name(entry)
         body = _("Please find the letter attached: %(name)s") % {"name": name} + "\n"
-        message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
+        message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [address], reply_to=reply_to)
         message.attach(name, letter, "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
     else:
         from .letters import letter_html
 
         body_html = letter_html(letter)
-        message = EmailMultiAlternatives(subject, _plain_text(body_html), settings.DEFAULT_FROM_EMAIL, [address])
+        message = EmailMultiAlternatives(
+            subject, _plain_text(body_html), settings.DEFAULT_FROM_EMAIL, [address], reply_to=reply_to
+        )
         message.attach_alternative(body_html, "text/html")
     try:
         message.message()  # every header checked, as the backend will build it

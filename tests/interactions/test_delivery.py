@@ -165,6 +165,7 @@ def test_email_as_body_sends_one_letter_per_entry_with_salutation_and_address_es
         assert "Smith & <Sons>" in message.text
         assert not message.attachments
         assert b"From: marketing@localhost" in message.raw
+        assert b"Reply-To: sam@example.com" in message.raw  # the salesperson the letter names
     for entry in entries(logged):
         assert (entry.delivery_status, entry.delivery_error) == (DeliveryStatus.SENT, "")
         assert entry.document is not None and entry.document.file_name == "Spring offer.docx"
