@@ -552,6 +552,18 @@ def test_export_json_shape_values_and_nulls(logged, world):
     }
 
 
+def test_export_says_which_entries_have_their_letter_stored(logged, world):
+    from interactions.documents import document_create
+
+    entry = InteractionLogEntry.objects.filter(logged_segment_id=logged).order_by("pk").first()
+    entry.document = document_create(data=b"PK letter", file_name="letter.docx")
+    entry.save(update_fields=["document"])
+
+    rows = export()
+
+    assert [row["has_attachment"] for row in rows] == [row["entry_no"] == entry.pk for row in rows]
+
+
 def test_export_shows_canceled_entries_and_blank_correspondence_type_as_null(logged, world):
     first, _second = entry_nos(logged)
     run("interactions", "cancel", str(first))

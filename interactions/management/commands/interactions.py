@@ -23,6 +23,7 @@ from ._batch import BatchCommand, Failed
 
 EXPORT_COLUMNS = (
     "pk",
+    "document_id",
     "contact__no",
     "contact_company__no",
     "date",
@@ -76,8 +77,8 @@ def entry_json(row: dict[str, Any]) -> dict[str, Any]:
         "canceled": row["canceled"],
         "attempt_failed": row["attempt_failed"],
         "delivery_status": _null(row["delivery_status"]),
-        # Entries get documents with the Word merge; until then none has one.
-        "has_attachment": False,
+        # The letter made for the entry (R72), stored when it was delivered or printed.
+        "has_attachment": row["document_id"] is not None,
     }
 
 
