@@ -602,8 +602,10 @@ class DeliveryItem(models.Model):
     """
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="items", db_index=False)
+    # DO_NOTHING, as for comments: deleting many entries stays one DELETE instead of a load of
+    # every entry; the services delete the items first (the database refuses otherwise).
     entry = models.ForeignKey(
-        InteractionLogEntry, on_delete=models.CASCADE, related_name="delivery_items", verbose_name=_("entry")
+        InteractionLogEntry, on_delete=models.DO_NOTHING, related_name="delivery_items", verbose_name=_("entry")
     )
     status = models.CharField(
         _("status"), max_length=10, choices=DeliveryItemStatus.choices, default=DeliveryItemStatus.PENDING

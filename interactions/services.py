@@ -56,6 +56,7 @@ from segments.services import (
 from .models import (
     CampaignEntry,
     ContactAnonymisation,
+    DeliveryItem,
     DeliveryStatus,
     Document,
     Evaluation,
@@ -566,6 +567,7 @@ def logged_segment_delete(*, user, logged_segment_id) -> LoggedSegmentDeletion:
             )
         entries = InteractionLogEntry.objects.filter(logged_segment=logged)
         InteractionComment.objects.filter(entry__in=entries.values("pk")).delete()
+        DeliveryItem.objects.filter(delivery__logged_segment=logged).delete()
         entry_count = entries.delete()[0]
         campaign_count = CampaignEntry.objects.filter(logged_segment=logged).delete()[0]
         logged.delete()
@@ -631,6 +633,7 @@ def interactions_delete_canceled(*, user, entries) -> int:
         doomed = InteractionLogEntry.objects.filter(pk__in=entries.filter(canceled=True).values("pk"))
         logged_ids = set(doomed.values_list("logged_segment_id", flat=True).distinct())
         InteractionComment.objects.filter(entry__in=doomed.values("pk")).delete()
+        DeliveryItem.objects.filter(entry__in=doomed.values("pk")).delete()
         deleted = doomed.delete()[0]
         _recount(logged_ids)
     return deleted

@@ -613,3 +613,33 @@ def test_logged_segment_resume_command_refuses_a_finished_delivery(smtp, django_
         call_command("logged_segment", "resume", str(delivery.pk))
     out, err = capsys.readouterr()
     assert out == "" and f"delivery {delivery.pk} has finished" in err
+
+
+# --- Deleting delivered history ------------------------------------------------------------------
+
+
+def test_deleting_a_canceled_logged_segment_takes_its_deliveries_along(smtp, django_capture_on_commit_callbacks):
+    segment, _contacts = build(n_persons=2)
+    logged = log(segment)
+    deliver(logged, django_capture_on_commit_callbacks)
+    services.logged_segment_set_canceled(user=None, ids=[logged.pk], canceled=True)
+
+    services.logged_segment_delete(user=None, logged_segment_id=logged.pk)
+
+    assert not Delivery.objects.exists() and not DeliveryItem.objects.exists()
+    assert not InteractionLogEntry.objects.exists()
+
+
+def test_deleting_canceled_entries_with_delivery_items_is_a_few_statements(
+    smtp, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    segment, _contacts = build(n_persons=6)
+    logged = log(segment)
+    deliver(logged, django_capture_on_commit_callbacks)
+    InteractionLogEntry.objects.update(canceled=True)
+
+    with django_assert_max_num_queries(8):
+        deleted = services.interactions_delete_canceled(user=None, entries=InteractionLogEntry.objects.all())
+
+    assert deleted == 7 and not DeliveryItem.objects.exists()
+    assert Delivery.objects.get().logged_segment_id == logged.pk  # the run's record stays
