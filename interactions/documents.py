@@ -55,6 +55,24 @@ def document_rewrite(*, document_id: int, data: bytes, file_name: str) -> bool:
     )
 
 
+def documents_delete_with(entries, *, deliveries=None) -> int:
+    """Delete the letters stored for `entries` (R72: each belongs to its entry alone) and the
+    print files of `deliveries`, in one statement each, inside the caller's transaction and
+    before the caller deletes those rows: the database checks their references at commit, when
+    they are gone. A plain DELETE, because Django's delete would load every document with its
+    bytes and look for other users of it in every table that refers to documents. Word
+    templates (read-only) are never deleted here. Returns the number of documents deleted."""
+    ids = entries.filter(document__isnull=False).values("document_id")
+    doomed = Document.objects.filter(pk__in=ids, read_only=False)
+    deleted = doomed._raw_delete(doomed.db)
+    if deliveries is not None:
+        files = Document.objects.filter(
+            pk__in=deliveries.filter(print_document__isnull=False).values("print_document_id"), read_only=False
+        )
+        deleted += files._raw_delete(files.db)
+    return deleted
+
+
 def delete_if_unused(document_id: int) -> None:
     """Delete a replaced document unless it is read-only or something still refers to it
     (every foreign key to a document is PROTECT, so Django refuses the delete then)."""

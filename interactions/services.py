@@ -53,9 +53,11 @@ from segments.services import (
     reuse_logged_lines,
 )
 
+from .documents import documents_delete_with
 from .models import (
     CampaignEntry,
     ContactAnonymisation,
+    Delivery,
     DeliveryItem,
     DeliveryStatus,
     Document,
@@ -568,6 +570,7 @@ def logged_segment_delete(*, user, logged_segment_id) -> LoggedSegmentDeletion:
         entries = InteractionLogEntry.objects.filter(logged_segment=logged)
         InteractionComment.objects.filter(entry__in=entries.values("pk")).delete()
         DeliveryItem.objects.filter(delivery__logged_segment=logged).delete()
+        documents_delete_with(entries, deliveries=Delivery.objects.filter(logged_segment=logged))
         entry_count = entries.delete()[0]
         campaign_count = CampaignEntry.objects.filter(logged_segment=logged).delete()[0]
         logged.delete()
@@ -634,6 +637,7 @@ def interactions_delete_canceled(*, user, entries) -> int:
         logged_ids = set(doomed.values_list("logged_segment_id", flat=True).distinct())
         InteractionComment.objects.filter(entry__in=doomed.values("pk")).delete()
         DeliveryItem.objects.filter(entry__in=doomed.values("pk")).delete()
+        documents_delete_with(doomed)
         deleted = doomed.delete()[0]
         _recount(logged_ids)
     return deleted

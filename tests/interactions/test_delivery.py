@@ -619,15 +619,19 @@ def test_logged_segment_resume_command_refuses_a_finished_delivery(smtp, django_
 
 
 def test_deleting_a_canceled_logged_segment_takes_its_deliveries_along(smtp, django_capture_on_commit_callbacks):
-    segment, _contacts = build(n_persons=2)
+    segment, _contacts = build(n_persons=2, correspondence_type=CorrespondenceType.HARD_COPY)
     logged = log(segment)
-    deliver(logged, django_capture_on_commit_callbacks)
+    assert deliver(logged, django_capture_on_commit_callbacks).print_document_id is not None
     services.logged_segment_set_canceled(user=None, ids=[logged.pk], canceled=True)
+
+    template_document = InteractionLogEntry.objects.values_list("word_template_id", flat=True).first()
 
     services.logged_segment_delete(user=None, logged_segment_id=logged.pk)
 
     assert not Delivery.objects.exists() and not DeliveryItem.objects.exists()
     assert not InteractionLogEntry.objects.exists()
+    # The letters stored for the entries and the print file go too; the Word template stays.
+    assert list(Document.objects.values_list("pk", flat=True)) == [template_document]
 
 
 def test_deleting_canceled_entries_with_delivery_items_is_a_few_statements(
@@ -636,10 +640,14 @@ def test_deleting_canceled_entries_with_delivery_items_is_a_few_statements(
     segment, _contacts = build(n_persons=6)
     logged = log(segment)
     deliver(logged, django_capture_on_commit_callbacks)
-    InteractionLogEntry.objects.update(canceled=True)
+    letters = set(InteractionLogEntry.objects.values_list("document_id", flat=True))
+    kept = InteractionLogEntry.objects.order_by("pk").first()
+    InteractionLogEntry.objects.exclude(pk=kept.pk).update(canceled=True)
 
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         deleted = services.interactions_delete_canceled(user=None, entries=InteractionLogEntry.objects.all())
 
-    assert deleted == 7 and not DeliveryItem.objects.exists()
+    assert deleted == 6 and list(DeliveryItem.objects.values_list("entry_id", flat=True)) == [kept.pk]
+    remaining = set(Document.objects.values_list("pk", flat=True))
+    assert kept.document_id in remaining and not (letters - {kept.document_id}) & remaining
     assert Delivery.objects.get().logged_segment_id == logged.pk  # the run's record stays
