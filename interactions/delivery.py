@@ -45,7 +45,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.validators import validate_email
 from django.db import DatabaseError, IntegrityError, transaction
@@ -70,6 +70,7 @@ from .models import (
     InteractionLogEntry,
     LoggedSegment,
 )
+from .services import _check_permission, _user
 from .wordtemplates import LetterRenderError, WordTemplateInvalid, prepared_template, salutation_kinds
 
 logger = logging.getLogger(__name__)
@@ -107,15 +108,6 @@ class NothingToDeliver(DeliveryRefused):
     """No entry of the logged segment is waiting for this kind of delivery."""
 
 
-def _check_permission(user, permission: str) -> None:
-    if user is not None and not user.has_perm(permission):
-        raise PermissionDenied(f"{permission} needed")
-
-
-def _user(user):
-    return user if user is not None and user.pk else None
-
-
 # --- Letters ------------------------------------------------------------------------------------
 
 
@@ -127,6 +119,7 @@ class LetterMaker:
         self.formulas = _formulas()
         self.today = timezone.localdate()
         self._templates: dict[int, Any] = {}  # document id → PreparedTemplate, or the reason it cannot be used
+        self._kinds: dict[int, tuple[str, ...]] = {}  # document id → the salutation types it uses
 
     def load(self, document_ids) -> None:
         """Prepare the templates of `document_ids` not prepared yet (one query for their bytes)."""
@@ -135,7 +128,9 @@ class LetterMaker:
             return
         for pk, file_name, content in Document.objects.filter(pk__in=missing).values_list("pk", "file_name", "content"):
             try:
-                self._templates[pk] = prepared_template(bytes(content))
+                prepared = prepared_template(bytes(content))
+                self._templates[pk] = prepared
+                self._kinds[pk] = tuple(salutation_kinds(prepared.fields))
             except WordTemplateInvalid as exc:
                 self._templates[pk] = _("Word document %(name)s cannot be used: %(problems)s") % {
                     "name": file_name,
@@ -157,7 +152,7 @@ class LetterMaker:
         segment = SimpleNamespace(no=entry.segment_no, description=logged.description if logged else "")
         try:
             context = line_context(
-                entry, segment, self.formulas, today=self.today, salutation_types=salutation_kinds(prepared.fields)
+                entry, segment, self.formulas, today=self.today, salutation_types=self._kinds[entry.word_template_id]
             )
             return prepared.render(context)
         except MergeError as exc:
@@ -329,8 +324,10 @@ def _enqueue(delivery_id: int) -> None:
 
 
 def _refuse_unfinished(logged_segment_id: int) -> None:
-    running = Delivery.objects.filter(logged_segment_id=logged_segment_id).exclude(state=DeliveryState.FINISHED)
-    for delivery in running[:1]:
+    delivery = (
+        Delivery.objects.filter(logged_segment_id=logged_segment_id).exclude(state=DeliveryState.FINISHED).first()
+    )
+    if delivery is not None:
         raise DeliveryRefused(
             _(
                 "logged segment %(logged)s already has a delivery under way (delivery %(delivery)s, %(state)s); "
@@ -384,9 +381,10 @@ def delivery_start(*, user, logged_segment: LoggedSegment | int, kind: str = Del
                 _('unknown logged segment "%(id)s"'), code="unknown_logged_segment", params={"id": logged_id}
             )
         _refuse_unfinished(logged.pk)
-        entries = InteractionLogEntry.objects.filter(logged_segment=logged)
         if kind == DeliveryKind.DELIVER:
-            entries = entries.filter(delivery_status=DeliveryStatus.IN_PROGRESS)
+            entries = InteractionLogEntry.objects.filter(
+                logged_segment=logged, delivery_status=DeliveryStatus.IN_PROGRESS
+            )
         else:
             entries = resendable_entries(logged.pk)
         try:

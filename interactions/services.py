@@ -59,6 +59,7 @@ from .models import (
     ContactAnonymisation,
     Delivery,
     DeliveryItem,
+    DeliveryState,
     DeliveryStatus,
     Document,
     Evaluation,
@@ -567,6 +568,12 @@ def logged_segment_delete(*, user, logged_segment_id) -> LoggedSegmentDeletion:
                 code="not_canceled",
                 params={"id": logged.pk},
             )
+        if Delivery.objects.filter(logged_segment=logged).exclude(state=DeliveryState.FINISHED).exists():
+            raise ValidationError(
+                _("logged segment %(id)s has a delivery under way: delete it when the delivery has finished."),
+                code="delivery_under_way",
+                params={"id": logged.pk},
+            )
         entries = InteractionLogEntry.objects.filter(logged_segment=logged)
         InteractionComment.objects.filter(entry__in=entries.values("pk")).delete()
         DeliveryItem.objects.filter(delivery__logged_segment=logged).delete()
@@ -634,6 +641,10 @@ def interactions_delete_canceled(*, user, entries) -> int:
     _check_permission(user, "interactions.delete_interactionlogentry")
     with transaction.atomic(durable=True):
         doomed = InteractionLogEntry.objects.filter(pk__in=entries.filter(canceled=True).values("pk"))
+        # Lock them first, so a restore running at the same time waits and every statement
+        # below sees the same entries (ids streamed, never held in a list).
+        for _pk in doomed.select_for_update().values_list("pk", flat=True).iterator(chunk_size=5000):
+            pass
         logged_ids = set(doomed.values_list("logged_segment_id", flat=True).distinct())
         InteractionComment.objects.filter(entry__in=doomed.values("pk")).delete()
         DeliveryItem.objects.filter(entry__in=doomed.values("pk")).delete()

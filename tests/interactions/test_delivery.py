@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import docx
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
@@ -651,3 +651,17 @@ def test_deleting_canceled_entries_with_delivery_items_is_a_few_statements(
     remaining = set(Document.objects.values_list("pk", flat=True))
     assert kept.document_id in remaining and not (letters - {kept.document_id}) & remaining
     assert Delivery.objects.get().logged_segment_id == logged.pk  # the run's record stays
+
+
+def test_a_logged_segment_with_a_delivery_under_way_cannot_be_deleted(django_capture_on_commit_callbacks):
+    segment, _contacts = build(n_persons=1)
+    logged = log(segment)
+    with override_settings(TASKS=QUEUE), django_capture_on_commit_callbacks(execute=True):
+        delivery_start(user=None, logged_segment=logged)  # queued: no worker has run it
+    services.logged_segment_set_canceled(user=None, ids=[logged.pk], canceled=True)
+
+    with pytest.raises(ValidationError, match="has a delivery under way"):
+        services.logged_segment_delete(user=None, logged_segment_id=logged.pk)
+
+    assert InteractionLogEntry.objects.filter(logged_segment=logged).count() == 2
+    assert DeliveryItem.objects.count() == 2

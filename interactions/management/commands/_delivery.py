@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 from django.db import connections
+from django.db.models import Max
 
 from interactions.delivery import delivery_runs_inline, delivery_start, delivery_summary_lines
 from interactions.models import Delivery, LoggedSegment
@@ -28,14 +29,16 @@ def progress_on_terminal(command, logged_segment_id) -> Iterator[None]:
     """While a delivery runs in this process (immediate backend) and stderr is a terminal,
     show "Delivering: done / total" on stderr, read from the delivery's counters by a thread
     with its own database connection (CONTRACT: long runs show progress on a terminal)."""
-    if not (delivery_runs_inline() and command.stderr.isatty() and str(logged_segment_id).isdigit()):
+    if not (delivery_runs_inline() and command.stderr.isatty()):
         yield
         return
+    # Only the delivery this command starts: an earlier one's counts are not its progress.
+    earlier = Delivery.objects.filter(logged_segment_id=logged_segment_id).aggregate(last=Max("pk"))["last"] or 0
     stop = threading.Event()
 
     def show() -> None:
         row = (
-            Delivery.objects.filter(logged_segment_id=logged_segment_id)
+            Delivery.objects.filter(logged_segment_id=logged_segment_id, pk__gt=earlier)
             .order_by("-pk")
             .values("total", "sent", "printed", "failed")
             .first()
