@@ -32,7 +32,7 @@ from django.views import View
 from crm.models import Language
 from interactions.letters import letter_html
 from interactions.views.documents import document_response, download_response
-from interactions.wordtemplates import LetterRenderError, WordTemplateInvalid
+from interactions.wordtemplates import WordTemplateInvalid
 
 from . import document_selectors as selectors
 from .document_forms import LineDocumentForm, SegmentLanguageDocumentForm
@@ -131,12 +131,8 @@ class SegmentLanguageDocumentView(SegmentPermissionMixin, View):
                     data=form.content(),
                     file_name=form.file_name(),
                 )
-            except WordTemplateInvalid as error:
-                form.add_error("file", error.problems)
-            except SegmentAlreadyLogged:
-                raise
             except ValidationError as error:
-                form.add_error(None, error)
+                refused_upload(form, error)
             else:
                 messages.success(
                     request,
@@ -180,14 +176,21 @@ def get_letter_line(segment: Segment, line_no: int) -> SegmentLine:
     return line
 
 
+def refused_upload(form, error: ValidationError) -> None:
+    """Put a refused upload's reasons on the form: a Word template's problems on the file field,
+    any other refusal on the form. A segment logged meanwhile goes on to SegmentPermissionMixin,
+    which leads to its logged segment."""
+    if isinstance(error, SegmentAlreadyLogged):
+        raise error
+    form.add_error("file" if isinstance(error, WordTemplateInvalid) else None, error)
+
+
 def make_letter(segment: Segment, line: SegmentLine) -> tuple[bytes | None, list[str]]:
     """The line's letter as .docx bytes, or None and the reasons it cannot be made."""
     try:
         return line_letter(segment, line), []
-    except MergeError as error:
+    except MergeError as error:  # segment_letters reports render errors as MergeError too
         return None, error.messages
-    except LetterRenderError as error:
-        return None, [_("Line %(line)s: %(reason)s") % {"line": line.line_no, "reason": error}]
 
 
 def letter_source(segment: Segment, line: SegmentLine) -> str:
@@ -272,12 +275,8 @@ class LineDocumentView(SegmentPermissionMixin, View):
                     data=form.content(),
                     file_name=form.file_name(),
                 )
-            except WordTemplateInvalid as error:
-                form.add_error("file", error.problems)
-            except SegmentAlreadyLogged:
-                raise
             except ValidationError as error:
-                form.add_error(None, error)
+                refused_upload(form, error)
             else:
                 messages.success(
                     request,

@@ -27,8 +27,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from interactions.models import Document
-from interactions.views.documents import download_response
-from interactions.wordtemplates import DOCX_CONTENT_TYPE
+from interactions.views.documents import document_response
 
 from .documents import missing_word_document_problems, with_word_document
 from .merge import merge_job_restart, merge_job_stalled, merge_job_start
@@ -39,8 +38,6 @@ PAGE = "segments/merge_form.html"
 JOB_PAGE = "segments/merge_job.html"
 DOCUMENT_ROWS = 50
 RECENT_JOBS = 5
-CONTENT_TYPES = {MergeOutput.DOCX: DOCX_CONTENT_TYPE, MergeOutput.ZIP: "application/zip"}
-EXTENSIONS = {MergeOutput.DOCX: ".docx", MergeOutput.ZIP: ".zip"}
 
 
 class MergeForm(forms.Form):
@@ -251,9 +248,4 @@ class MergeJobDownloadView(SegmentPermissionMixin, View):
         job = get_object_or_404(MergeJob.objects.select_related("document"), pk=pk)
         if job.document is None:
             raise Http404(_("Merge %(pk)s has no file (yet).") % {"pk": job.pk})
-        document = job.document
-        return download_response(
-            bytes(document.content),
-            file_name=document.file_name or f"{job.segment_no}{EXTENSIONS.get(job.output, '.docx')}",
-            content_type=CONTENT_TYPES.get(job.output, DOCX_CONTENT_TYPE),
-        )
+        return document_response(job.document)

@@ -39,8 +39,7 @@ from ..models import (
     Document,
     LoggedSegment,
 )
-from ..wordtemplates import DOCX_CONTENT_TYPE
-from .documents import download_response
+from .documents import document_response
 
 PAGE = "interactions/delivery_detail.html"
 RESEND_PAGE = "interactions/delivery_confirm_resend.html"
@@ -230,12 +229,7 @@ class DeliveryPrintDocumentView(DeliveryPermissionMixin, View):
         delivery = get_object_or_404(Delivery.objects.select_related("print_document"), pk=pk)
         if delivery.print_document is None:
             raise Http404(_("Delivery %(pk)s has no print file.") % {"pk": delivery.pk})
-        document = delivery.print_document
-        return download_response(
-            bytes(document.content),
-            file_name=document.file_name or f"Logged segment {delivery.logged_segment_id} letters.docx",
-            content_type=DOCX_CONTENT_TYPE,
-        )
+        return document_response(delivery.print_document)
 
 
 # --- Resume and resend -------------------------------------------------------------------------------
