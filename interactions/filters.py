@@ -13,15 +13,20 @@ million entries.
 
 from __future__ import annotations
 
-import datetime
-
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from crm.filters import CodeChoiceField, CodeFilter, RepeatableCharFilter, RepeatableTextInput, StrictFilterSet
+from crm.filters import (
+    CodeChoiceField,
+    CodeFilter,
+    IsoDateField,
+    RepeatableCharFilter,
+    RepeatableTextInput,
+    StrictFilterSet,
+)
 from crm.models import Campaign, Contact, CorrespondenceType, Salesperson
 
 from .models import (
@@ -120,40 +125,13 @@ class CanceledFilter(django_filters.Filter):
         return qs.filter(canceled=(value == "yes"))
 
 
-class SingleDateInput(forms.DateInput):
-    """A browser date box; a name repeated in the query reaches the field as a list, so that
-    it is refused instead of silently keeping one of the dates."""
+class QueryDateField(IsoDateField):
+    """A date written YYYY-MM-DD (crm.filters.IsoDateField), with the log's wording of errors."""
 
-    input_type = "date"
-
-    def value_from_datadict(self, data, files, name):
-        getter = getattr(data, "getlist", None)
-        values = getter(name) if getter else ([data[name]] if name in data else [])
-        values = [value for value in ([values] if isinstance(values, str) else values) if value not in (None, "")]
-        return values[0] if len(values) == 1 else values or None
-
-
-class QueryDateField(forms.DateField):
-    """A date written YYYY-MM-DD; a bad one is named in the message."""
-
-    widget = SingleDateInput(format="%Y-%m-%d")
-    input_formats = ["%Y-%m-%d"]
     default_error_messages = {
         "invalid": _('not a date "%(value)s" (use YYYY-MM-DD)'),
         "repeated": _("give one date, not %(count)s"),
     }
-
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        if isinstance(value, list):
-            raise ValidationError(self.error_messages["repeated"], code="repeated", params={"count": len(value)})
-        if isinstance(value, datetime.date):
-            return value
-        try:
-            return datetime.date.fromisoformat(str(value).strip())
-        except ValueError:
-            raise ValidationError(self.error_messages["invalid"], code="invalid", params={"value": value}) from None
 
 
 class QueryDateFilter(django_filters.DateFilter):

@@ -217,3 +217,12 @@ def test_the_filter_form_keeps_the_company_filter_to_companies(world):
     person = make_person(company, no="P777")
     assert not InteractionLogEntryFilterSet({"company": person.no}).is_valid()
     assert InteractionLogEntryFilterSet({"company": company.no}).is_valid()
+
+
+def test_a_date_must_be_written_yyyy_mm_dd_not_another_iso_form(db):
+    from interactions.filters import InteractionLogEntryFilterSet
+    from interactions.models import InteractionLogEntry
+
+    for value in ("20250101", "2025-W01-1"):
+        filterset = InteractionLogEntryFilterSet({"date_after": value}, queryset=InteractionLogEntry.objects.all())
+        assert not filterset.is_valid(), value
