@@ -11,7 +11,8 @@ from .transfer import csv_size_problem
 
 class ContactImportForm(forms.Form):
     """A CSV file and its encoding. The size is checked from the upload's metadata, before the
-    file is read, against `settings.CRM_CSV_MAX_BYTES`."""
+    file is read, against `settings.CRM_CSV_MAX_BYTES`: the limit of the upload page (a batch
+    job's `import_contacts` takes a file of any size)."""
 
     ENCODINGS = [
         ("utf-8-sig", _("UTF-8 (Excel: “CSV UTF-8”)")),

@@ -27,18 +27,18 @@ MAX_PROBLEMS_SHOWN = 500
 def contact_import(request: HttpRequest) -> HttpResponse:
     """GET: the upload form. POST: import all or nothing, then redirect to the contact list with
     the counts, or show the form again with every problem of the file (nothing imported)."""
-    problems = []
+    problems, problem_count = [], 0
     if request.method == "POST":
         form = ContactImportForm(request.POST, request.FILES)
         if form.is_valid():
             try:
                 result = contacts_import_csv(
-                    data=form.cleaned_data["file"].read(),
+                    file=form.cleaned_data["file"],
                     user=request.user,
                     encoding=form.cleaned_data["encoding"],
                 )
             except ImportFailed as exc:
-                problems = exc.problems
+                problems, problem_count = exc.problems, exc.count
             else:
                 messages.success(request, f"Imported: {result.created} created, {result.updated} updated.")
                 return redirect("crm:contact_list")
@@ -50,8 +50,8 @@ def contact_import(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "problems": problems[:MAX_PROBLEMS_SHOWN],
-            "problem_count": len(problems),
-            "problems_hidden": max(len(problems) - MAX_PROBLEMS_SHOWN, 0),
+            "problem_count": problem_count,
+            "problems_hidden": max(problem_count - MAX_PROBLEMS_SHOWN, 0),
         },
     )
 

@@ -6,52 +6,42 @@ import csv
 import io
 import json
 import time
-from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from crm import importing, transfer
 from crm.models import (
     BusinessRelation,
-    Campaign,
     Contact,
     ContactBusinessRelation,
     ContactIndustryGroup,
     ContactJobResponsibility,
     ContactMailingGroup,
-    Country,
-    Language,
     NumberSeries,
-    Salesperson,
     Salutation,
-    SalutationFormula,
 )
 from crm.transfer import (
     COLUMNS,
     ImportFailed,
-    SetupImportFailed,
     contacts_export_csv,
     contacts_export_json,
     contacts_import_csv,
     csv_escape,
     csv_unescape,
-    setup_import,
 )
-from interactions.models import InteractionGroup, InteractionTemplate, InteractionTemplateLanguage
 from tests.conftest import make_user
 from tests.factories import (
     make_company,
     make_country,
     make_industry_group,
-    make_interaction_group,
     make_job_responsibility,
     make_language,
     make_mailing_group,
     make_person,
     make_salesperson,
-    make_template,
     make_territory,
 )
 
@@ -475,12 +465,15 @@ def test_a_200k_character_field_is_a_length_error_that_does_not_quote_the_value(
     assert errors == ["line 2: name: longer than 100 characters (200000)"]
 
 
-def test_a_file_over_the_size_limit_is_refused_before_it_is_read(ref, settings):
+def test_the_import_itself_has_no_size_limit_the_upload_page_has(ref, settings):
+    # Issue 11: CRM_CSV_MAX_BYTES is the upload page's limit (tests/crm/test_transfer_views.py);
+    # the service, which batch jobs call, takes a file of any size.
     settings.CRM_CSV_MAX_BYTES = 100
+    data = b"no,type,name\n" + b"".join(b"C%d,company,Acme %d\n" % (n, n) for n in range(10))
 
-    errors = failure(data=b"no,type,name\n" + b"C1,company,Acme\n" * 10)
+    result = contacts_import_csv(data=data)
 
-    assert errors == ["the file is 173 bytes; the limit is 100 bytes"]
+    assert len(data) > 100 and result.created == 10
 
 
 def test_non_utf8_bytes_name_the_line_and_suggest_saving_as_utf8(ref):
@@ -741,290 +734,123 @@ def test_100000_rows_import_well_under_a_minute(ref):
     assert elapsed < 60, f"{elapsed:.1f} s"
 
 
-# --- set-up import ---------------------------------------------------------------------------
-
-SETUP = {
-    # Templates first: references resolve whatever the order of the keys.
-    "interaction_templates": [
-        {
-            "code": "LETTER",
-            "group": "LETTERS",
-            "description": "Spring letter",
-            "unit_cost": "12.50",
-            "unit_duration": 5,
-            "information_flow": "outbound",
-            "initiated_by": "us",
-            "correspondence_type": "hard_copy",
-            "ignore_contact_correspondence_type": True,
-            "language": "NLD",
-            "campaign": "CP0001",
-            "campaign_target": True,
-            "campaign_response": False,
-        },
-        {"code": "CALL", "group": "CALLS", "description": "Phone call", "unit_cost": 0.5, "correspondence_type": None},
-    ],
-    "campaigns": [
-        {
-            "no": "CP0001",
-            "description": "Spring",
-            "starting_date": "2026-03-01",
-            "ending_date": "2026-05-31",
-            "salesperson": "SP9",
-        }
-    ],
-    "countries": [{"code": "NL", "name": "Netherlands"}, {"code": "BE", "name": "Belgium"}],
-    "languages": [{"code": "NLD", "name": "Dutch"}, {"code": "ENU", "name": "English"}],
-    "territories": [{"code": "WEST", "name": "West"}],
-    "industry_groups": [{"code": "IT", "name": "IT"}],
-    "business_relations": [{"code": "CUST", "name": "Customer"}],
-    "mailing_groups": [{"code": "NEWS", "name": "Newsletter"}],
-    "job_responsibilities": [{"code": "CEO", "name": "Chief executive"}],
-    "salespeople": [{"code": "SP9", "name": "Sam Seller", "email": "sam@example.com"}],
-    "salutations": [
-        {
-            "code": "FORMAL",
-            "description": "Formal",
-            "formulas": [
-                {"language": "NLD", "type": "formal", "formula": "Geachte %first_name %surname"},
-                {"language": None, "type": "informal", "formula": "Hi %first_name"},
-            ],
-        }
-    ],
-    "interaction_groups": [{"code": "LETTERS", "description": "Letters"}, {"code": "CALLS", "description": "Calls"}],
-}
+# --- streaming: a file read in pieces, checked and written in chunks (issue 11) -------------------
 
 
-def setup_state() -> dict:
-    models = (
-        Country,
-        Language,
-        Salesperson,
-        Salutation,
-        SalutationFormula,
-        InteractionGroup,
-        InteractionTemplate,
-        InteractionTemplateLanguage,
-        Campaign,
-    )
-    return {model.__name__: sorted(map(repr, model.objects.values_list())) for model in models}
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 3 rows and reads of 16 bytes, so a small file crosses many of each."""
+    monkeypatch.setattr(transfer, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(transfer, "READ_BYTES", 16)
 
 
-def setup_failure(data) -> list[str]:
-    with pytest.raises(SetupImportFailed) as info:
-        setup_import(data=data)
-    return info.value.errors
+def test_a_person_finds_a_company_listed_chunks_later_and_takes_its_values(ref, small_chunks):
+    persons = [f"P{n},person,C2,Person {n},," for n in range(8)]
 
-
-def test_setup_import_writes_every_section_and_resolves_references_in_any_order(db):
-    counts = setup_import(data=SETUP)
-
-    assert counts["countries"] == 2 and counts["interaction_templates"] == 2 and counts["salutations"] == 1
-    letter = InteractionTemplate.objects.get(code="LETTER")
-    assert letter.group_id == "LETTERS" and letter.campaign.no == "CP0001" and letter.language_id == "NLD"
-    assert (letter.unit_cost, letter.unit_duration) == (Decimal("12.50"), Decimal("5.00"))
-    assert (letter.information_flow, letter.initiated_by, letter.correspondence_type) == ("outbound", "us", "hard_copy")
-    assert letter.ignore_contact_correspondence_type and letter.campaign_target and not letter.campaign_response
-    call = InteractionTemplate.objects.get(code="CALL")
-    assert call.correspondence_type == "" and call.unit_cost == Decimal("0.50") and call.campaign_id is None
-    row = InteractionTemplateLanguage.objects.get(template=letter)
-    assert (row.language_id, row.description) == ("NLD", "Spring letter")
-    assert not InteractionTemplateLanguage.objects.filter(template=call).exists()
-    campaign = Campaign.objects.get(no="CP0001")
-    assert str(campaign.starting_date) == "2026-03-01" and campaign.salesperson_id == "SP9"
-    assert Salesperson.objects.get(code="SP9").email == "sam@example.com"
-    formulas = {(f.language_id, f.type): f.formula for f in SalutationFormula.objects.all()}
-    assert formulas == {("NLD", "formal"): "Geachte %first_name %surname", (None, "informal"): "Hi %first_name"}
-
-
-def test_setup_import_is_idempotent(db):
-    setup_import(data=SETUP)
-    before = setup_state()
-
-    counts = setup_import(data=SETUP)
-
-    assert setup_state() == before  # updated_at included: nothing was rewritten
-    assert counts["languages"] == 2
-
-
-def test_setup_import_upserts_by_code_and_keeps_what_the_file_does_not_mention(db):
-    setup_import(data=SETUP)
-    make_country("DE")
-    campaign_updated = Campaign.objects.get(no="CP0001").updated_at
-
-    setup_import(
-        data={
-            "countries": [{"code": "NL", "name": "Nederland"}],
-            "interaction_templates": [{"code": "LETTER", "campaign": None, "language": "ENU"}],
-            "salutations": [
-                {"code": "FORMAL", "formulas": [{"language": "NLD", "type": "formal", "formula": "Beste"}]}
-            ],
-        }
+    result = run(
+        "no,type,company_no,name,city,salesperson", *persons, "C1,company,,Acme,Delft,", "C2,company,,Bolt,Ede,SP1"
     )
 
-    assert dict(Country.objects.values_list("code", "name")) == {"BE": "Belgium", "DE": "Country", "NL": "Nederland"}
-    letter = InteractionTemplate.objects.get(code="LETTER")
-    assert letter.campaign_id is None and letter.description == "Spring letter" and letter.unit_cost == Decimal("12.5")
-    assert sorted(InteractionTemplateLanguage.objects.filter(template=letter).values_list("language", flat=True)) == [
-        "ENU",
-        "NLD",
+    assert result.created == 10
+    person = Contact.objects.get(no="P0")
+    assert (person.company.no, person.city, person.salesperson_id) == ("C2", "Ede", "SP1")
+    assert Contact.objects.filter(company__no="C2").count() == 8
+
+
+def test_problems_of_every_chunk_and_pass_are_listed_by_line_and_nothing_is_written(ref, small_chunks):
+    make_company(no="C0", name="Existing")
+    rows = [f"C{n},company,,Company {n},c{n}@x.com,NL" for n in range(1, 8)]
+    rows[5] = "C6,company,,Company 6,c6@x.com,XX"  # line 8, checked in the second chunk of companies
+    before = state()
+
+    errors = failure(
+        "no,type,company_no,name,email,country",
+        "P1,person,C7,Ann Smith,bad,",  # line 2, checked in the pass after the companies
+        *rows,
+        ",person,NOSUCH,Bo Chen,,",
+        "C1,company,,Again,,",
+    )
+
+    assert errors == [
+        "line 2: email: Enter a valid email address.",
+        'line 8: country: unknown code "XX"',
+        'line 10: company_no: unknown company "NOSUCH"',
+        'line 11: no: "C1" appears more than once (first on line 3)',
     ]
-    assert SalutationFormula.objects.get(language="NLD").formula == "Beste"
-    assert SalutationFormula.objects.count() == 2
-    assert Campaign.objects.get(no="CP0001").updated_at == campaign_updated
+    assert state() == before
 
 
-def test_setup_import_keeps_an_existing_template_language_row(db):
-    group = make_interaction_group("G1")
-    template = make_template("T1", group=group)
-    make_language("NLD")
-    InteractionTemplateLanguage.objects.create(template=template, language_id="NLD", description="Eigen", subject="S")
+def test_rows_with_a_blank_no_are_numbered_in_file_order_whatever_their_type(ref, small_chunks):
+    result = run("no,type,company_no,name", ",person,C1,Ann Smith", "C1,company,,Acme", ",company,,Bolt")
 
-    setup_import(data={"interaction_templates": [{"code": "T1", "language": "NLD"}]})
-
-    row = InteractionTemplateLanguage.objects.get(template=template)
-    assert (row.description, row.subject) == ("Eigen", "S")
+    assert result.numbers == ["CT000001", "C1", "CT000002"]
+    assert Contact.objects.get(no="CT000001").type == "person"
+    assert Contact.objects.get(no="CT000002").name == "Bolt"
 
 
-BAD_SETUP = [
-    (
-        {"interaction_templates": [{"code": "T", "group": "XX", "description": "D"}]},
-        'interaction_templates[0].group: unknown code "XX"',
-    ),
-    ({"interaction_templates": [{"code": "T", "description": "D"}]}, "interaction_templates[0].group: required"),
-    ({"interaction_templates": [{"code": "T", "group": "G1"}]}, "interaction_templates[0].description: required"),
-    (
-        {"interaction_templates": [{"code": "T", "group": "G1", "description": "D", "campaign": "CP9"}]},
-        'interaction_templates[0].campaign: unknown campaign "CP9"',
-    ),
-    (
-        {"interaction_templates": [{"code": "T", "group": "G1", "description": "D", "language": "XX"}]},
-        'interaction_templates[0].language: unknown code "XX"',
-    ),
-    (
-        {"interaction_templates": [{"code": "T", "group": "G1", "description": "D", "unit_cost": "12,50"}]},
-        'interaction_templates[0].unit_cost: not a number "12,50"',
-    ),
-    (
-        {"interaction_templates": [{"code": "T", "group": "G1", "description": "D", "unit_cost": -1}]},
-        "interaction_templates[0].unit_cost: must be a number of 0 or more",
-    ),
-    (
-        {"interaction_templates": [{"code": "T", "group": "G1", "description": "D", "unit_duration": "1.234"}]},
-        "interaction_templates[0].unit_duration: at most 2 decimal places",
-    ),
-    (
-        {"interaction_templates": [{"code": "T", "group": "G1", "description": "D", "unit_cost": True}]},
-        "interaction_templates[0].unit_cost: expected a number or a decimal string",
-    ),
-    (
-        {"interaction_templates": [{"code": "T", "group": "G1", "description": "D", "information_flow": "sideways"}]},
-        'interaction_templates[0].information_flow: unknown value "sideways" (use outbound or inbound or null)',
-    ),
-    (
-        {"interaction_templates": [{"code": "T", "group": "G1", "description": "D", "initiated_by": "nobody"}]},
-        'interaction_templates[0].initiated_by: unknown value "nobody"',
-    ),
-    (
-        {"interaction_templates": [{"code": "T", "group": "G1", "description": "D", "correspondence_type": "fax"}]},
-        'interaction_templates[0].correspondence_type: unknown value "fax"',
-    ),
-    (
-        {"interaction_templates": [{"code": "T", "group": "G1", "description": "D", "campaign_target": "yes"}]},
-        'interaction_templates[0].campaign_target: expected true or false, not "yes"',
-    ),
-    (
-        {"interaction_templates": [{"code": "T", "group": "G1", "description": "D", "colour": "red"}]},
-        'interaction_templates[0]: unknown field "colour"',
-    ),
-    (
-        {"salutations": [{"code": "S", "formulas": [{"type": "formal", "formula": "Dear %firstname"}]}]},
-        "salutations[0].formulas[0].formula: unknown placeholder(s) %firstname (use %first_name %middle_name",
-    ),
-    (
-        {"salutations": [{"code": "S", "formulas": [{"type": "polite", "formula": "Dear"}]}]},
-        'salutations[0].formulas[0].type: unknown value "polite" (use formal or informal)',
-    ),
-    (
-        {"salutations": [{"code": "S", "formulas": [{"formula": "Dear"}]}]},
-        "salutations[0].formulas[0].type: required (formal or informal)",
-    ),
-    (
-        {"salutations": [{"code": "S", "formulas": [{"language": "XX", "type": "formal", "formula": "Dear"}]}]},
-        'salutations[0].formulas[0].language: unknown code "XX"',
-    ),
-    (
-        {
-            "salutations": [
-                {
-                    "code": "S",
-                    "formulas": [{"type": "formal", "formula": "Dear"}, {"type": "formal", "formula": "Hello"}],
-                }
-            ]
-        },
-        "salutations[0].formulas[1]: a second formal formula for language blank (first at index 0)",
-    ),
-    (
-        {"campaigns": [{"no": "CP1", "description": "D", "starting_date": "2026-05-01", "ending_date": "2026-04-01"}]},
-        "campaigns[0].ending_date: 2026-04-01 is before the starting date 2026-05-01",
-    ),
-    (
-        {"campaigns": [{"no": "CP1", "description": "D", "starting_date": "01-05-2026"}]},
-        'campaigns[0].starting_date: not a date "01-05-2026" (use YYYY-MM-DD)',
-    ),
-    (
-        {"campaigns": [{"no": "CP1", "description": "D", "salesperson": "NOSUCH"}]},
-        'campaigns[0].salesperson: unknown code "NOSUCH"',
-    ),
-    ({"campaigns": [{"description": "D"}]}, "campaigns[0].no: required"),
-    ({"countries": [{"code": "N L", "name": "x"}]}, 'countries[0].code: "N L": Use letters, digits'),
-    ({"countries": [{"code": "TOOLONGCODE1", "name": "x"}]}, "countries[0].code: longer than 10 characters (12)"),
-    ({"countries": [{"name": "x"}]}, "countries[0].code: required"),
-    ({"countries": [{"code": "NL", "name": 5}]}, "countries[0].name: expected a string"),
-    (
-        {"countries": [{"code": "NL"}, {"code": "NL"}]},
-        'countries[1].code: "NL" appears more than once (first at index 0)',
-    ),
-    ({"countries": ["NL"]}, "countries[0]: expected an object"),
-    ({"countries": {"code": "NL"}}, "countries: expected a list"),
-    ({"salespeople": [{"code": "S1", "email": "nope"}]}, "salespeople[0].email: Enter a valid email address."),
-    ({"currencies": []}, 'unknown section "currencies"'),
-]
+def test_a_file_read_in_pieces_keeps_multibyte_characters_crlf_and_quoted_newlines(ref, small_chunks):
+    data = (
+        "\ufeffno;type;name;address;city\r\n"
+        'C1;company;Zoë & Co;"Straße 1\r\nHaus ß";Köln\r\n'
+        "C2;company;Ærø Øst;;Århus\r\n"
+        "C3;company;Ünal;;Zürich\r\n"
+    ).encode()
 
+    contacts_import_csv(data=data)
 
-@pytest.mark.parametrize(("data", "expected"), BAD_SETUP, ids=[b[1][:50] for b in BAD_SETUP])
-def test_setup_import_refuses_bad_input_by_path_and_writes_nothing(db, data, expected):
-    make_interaction_group("G1")
-    before = setup_state()
-
-    errors = setup_failure({"countries": [{"code": "OK", "name": "Fine"}], **data})
-
-    assert len(errors) == 1 and errors[0].startswith(expected), errors
-    assert setup_state() == before
-
-
-def test_setup_import_reports_every_problem_and_refuses_a_non_object(db):
-    errors = setup_failure(
-        {"countries": [{"code": ""}], "interaction_templates": [{"code": "T", "group": "XX", "description": "D"}]}
-    )
-    assert errors == ["countries[0].code: required", 'interaction_templates[0].group: unknown code "XX"']
-    assert setup_failure([1, 2]) == ["expected a JSON object whose keys are sections (countries, languages, …)"]
-
-
-def test_setup_import_dry_run_writes_nothing(db):
-    before = setup_state()
-
-    counts = setup_import(data=SETUP, dry_run=True)
-
-    assert counts["countries"] == 2
-    assert setup_state() == before
-
-
-def test_setup_import_runs_a_fixed_number_of_queries(db, django_assert_max_num_queries):
-    big = json.loads(json.dumps(SETUP))
-    big["countries"] = [{"code": f"C{n}", "name": f"Country {n}"} for n in range(300)]
-    big["interaction_templates"] += [
-        {"code": f"T{n}", "group": "CALLS", "description": f"T {n}", "language": "ENU"} for n in range(300)
+    assert list(Contact.objects.order_by("no").values_list("name", "address", "city")) == [
+        ("Zoë & Co", "Straße 1\r\nHaus ß", "Köln"),
+        ("Ærø Øst", "", "Århus"),
+        ("Ünal", "", "Zürich"),
     ]
-    small = count_queries(lambda: setup_import(data=SETUP))
-    with django_assert_max_num_queries(small + 2):
-        setup_import(data=big)
+
+
+def test_a_bad_byte_in_a_later_piece_names_its_line(ref, small_chunks):
+    data = "no,type,name\nC1,company,Acme\nC2,company,Bolt\nC3,company,Caf\xe9\n".encode("cp1252")
+
+    errors = failure(data=data)
+
+    assert len(errors) == 1 and errors[0].startswith("line 4: the file is not valid UTF-8 (byte 0xE9)")
+    assert not Contact.objects.exists()
+
+
+def test_the_file_is_read_in_pieces_never_whole(ref, monkeypatch):
+    monkeypatch.setattr(transfer, "READ_BYTES", 256)
+    reads = []
+
+    class Recording(io.BytesIO):
+        def read(self, size=-1):
+            reads.append(size)
+            return super().read(size)
+
+    data = rows_file(200)
+    contacts_import_csv(file=Recording(data))
+
+    assert len(data) > 20 * 256 and reads and all(0 < size <= 256 for size in reads)
+
+
+def test_queries_grow_with_the_chunks_not_the_rows(ref, monkeypatch, django_assert_max_num_queries):
+    monkeypatch.setattr(transfer, "CHUNK_ROWS", 50)
+    # 100 companies and 900 persons: 2 chunks of companies, 18 of persons.
+    per_chunks = count_queries(lambda: contacts_import_csv(data=rows_file(1000)))
+    monkeypatch.setattr(transfer, "CHUNK_ROWS", 100)
+
+    # Twice the rows in chunks twice the size: the same number of chunks, the same queries.
+    with django_assert_max_num_queries(per_chunks):
+        contacts_import_csv(data=rows_file(2000, start=5000))
+
+
+def test_a_file_with_more_problems_than_the_log_keeps_lists_the_first_and_counts_all(ref, monkeypatch):
+    monkeypatch.setattr(importing, "MAX_PROBLEMS", 3)
+    rows = [f"C{n},company,Company {n},bad{n}" for n in range(5)]
+
+    with pytest.raises(ImportFailed) as info:
+        run("no,type,name,email", *rows)
+
+    assert info.value.count == 5
+    assert info.value.errors == [
+        "line 2: email: Enter a valid email address.",
+        "line 3: email: Enter a valid email address.",
+        "line 4: email: Enter a valid email address.",
+        "… and 2 more problems (the first 3 are listed)",
+    ]

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from crm.transfer import ImportFailed, contacts_import_csv, csv_size_problem
+from crm.transfer import ImportFailed, contacts_import_csv
 
 
 class Command(BaseCommand):
     help = (
-        "Create or update contacts by `no` from a CSV file, all or nothing. On bad input every "
-        "problem is written to stderr, one line each, nothing is imported and the exit status is 1."
+        "Create or update contacts by `no` from a CSV file of any size, all or nothing, streaming it. On bad "
+        "input every problem is written to stderr, one line each, nothing is imported and the exit status is 1."
     )
 
     def add_arguments(self, parser) -> None:
@@ -29,16 +29,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file: str, encoding: str, dry_run: bool, verbosity: int, **options) -> None:
-        path = Path(file)
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise CommandError(f"cannot read {file}: {exc.strerror}", returncode=1) from exc
-        if problem := csv_size_problem(size):
-            self._fail([problem])
         progress = self.stderr.write if self.stderr.isatty() else None
         try:
-            result = contacts_import_csv(data=path.read_bytes(), encoding=encoding, dry_run=dry_run, progress=progress)
+            with Path(file).open("rb") as stream:
+                result = contacts_import_csv(file=stream, encoding=encoding, dry_run=dry_run, progress=progress)
+        except OSError as exc:
+            raise CommandError(f"cannot read {file}: {exc.strerror}", returncode=1) from exc
         except ImportFailed as exc:
             self._fail(exc.errors)
         if verbosity >= 1:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from crm.transfer import SetupImportFailed, setup_import
+from crm.importing import ImportFailed
+from interactions.setup_import import setup_import
 
 
 class Command(BaseCommand):
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             self._fail([f"line {exc.lineno} column {exc.colno}: not valid JSON: {exc.msg}"])
         try:
             counts = setup_import(data=data, dry_run=dry_run)
-        except SetupImportFailed as exc:
+        except ImportFailed as exc:
             self._fail(exc.errors)
         if verbosity >= 1:
             summary = ", ".join(f"{section} {count}" for section, count in counts.items()) or "nothing"
