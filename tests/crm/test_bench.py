@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -12,10 +13,19 @@ from django.core.management.base import CommandError
 
 import bench.operations  # noqa: F401 - registers the operations
 from bench.harness import REGISTRY, Context, format_table, median_time, operation, run_operations
-from bench.operations import cleanup_import, contact_import, import_floor, prepare_import
-from crm.demo import demo_seed
+from bench.import_operations import empty_contacts, write_import_csv
+from bench.import_worker import import_floor, import_ours
+from bench.operations import cleanup_import, contact_import, prepare_import
+from bench.operations import import_floor as contact_import_floor
+from crm.demo import demo_reference_data, demo_seed
 from crm.management.commands.bench import CHILD_ONLY, SCRATCH_FLAG
-from crm.models import Contact, ContactJobResponsibility, ContactMailingGroup
+from crm.models import (
+    Contact,
+    ContactBusinessRelation,
+    ContactIndustryGroup,
+    ContactJobResponsibility,
+    ContactMailingGroup,
+)
 
 
 def table_rows(output: str) -> dict[str, list[str]]:
@@ -187,10 +197,59 @@ def test_import_floor_writes_what_the_import_writes_and_cleanup_removes_it():
     ours = imported_state()
     cleanup_import(ctx)
     assert Contact.objects.count() == 50
-    import_floor(ctx)
+    contact_import_floor(ctx)
     floor = imported_state()
     cleanup_import(ctx)
 
     assert len(ours[0]) == 50
     assert ours == floor
     assert Contact.objects.count() == 50
+
+
+# --- the batch import (`bench --import`): ours and the floor write the same data -----------------
+
+
+def contacts_state() -> tuple:
+    columns = [f.attname for f in Contact._meta.concrete_fields if f.attname not in ("id", "created_at", "updated_at")]
+    contacts = list(Contact.objects.order_by("no").values_list(*columns, "company__no"))
+    links = [
+        sorted(model.objects.values_list("contact__no", field))
+        for model, field in (
+            (ContactIndustryGroup, "industry_group"),
+            (ContactBusinessRelation, "business_relation"),
+            (ContactMailingGroup, "mailing_group"),
+            (ContactJobResponsibility, "job_responsibility"),
+        )
+    ]
+    return [row[:2] + row[3:] for row in contacts], links  # the company by number: keys may differ
+
+
+@pytest.mark.django_db
+def test_the_import_floor_writes_what_import_contacts_writes(tmp_path):
+    demo_reference_data()
+    path = tmp_path / "contacts.csv"
+    counts = write_import_csv(path, 400)
+
+    assert import_ours(str(path)) == 400
+    ours = contacts_state()
+    empty_contacts()
+    assert not Contact.objects.exists()
+    assert import_floor(str(path)) == 400
+    floor = contacts_state()
+
+    assert counts["forward"] > 0 and counts["companies"] > 0  # persons before their company in the file
+    assert len(ours[0]) == 400 and sum(map(len, ours[1])) > 0
+    assert ours == floor
+
+
+def test_bench_import_reports_the_import_beside_its_floor_with_peak_memory():
+    out = io.StringIO()
+
+    call_command("bench", "--import", "--contacts", "300", stdout=out, stderr=io.StringIO())
+
+    output = out.getvalue()
+    assert output.startswith("SQLite ") and "300 contacts imported from a CSV file" in output
+    (row,) = table_rows(output).values()
+    n, ours, floor, ratio = row
+    assert n == "300" and float(ours) > 0 and float(floor) > 0 and ratio.endswith("×")
+    assert re.search(r"peak memory of the process: ours \d+ MiB \(\d+ MiB before the import\), floor \d+ MiB", output)

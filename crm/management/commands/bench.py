@@ -62,18 +62,26 @@ class Command(BaseCommand):
             metavar="TEXT",
             help="measure only the operations whose name contains TEXT (repeatable; the seed always runs)",
         )
+        parser.add_argument(
+            "--import",
+            dest="batch_import",
+            action="store_true",
+            help="measure only the batch import: write a CSV file of N contacts, import it with import_contacts in a "
+            "child process into an empty contact table, report its time and peak memory beside a raw-SQL floor",
+        )
         parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
 
-    def handle(self, *args, contacts, database_url, keep, seed, runs, only, child, **options):
+    def handle(self, *args, contacts, database_url, keep, seed, runs, only, batch_import, child, **options):
         if child:
-            return self.measure(contacts=contacts, seed=seed, runs=runs, only=only)
+            return self.measure(contacts=contacts, seed=seed, runs=runs, only=only, batch_import=batch_import)
         try:
             with scratch_database(database_url, keep=keep, log=self.stderr.write) as url:
                 self.stderr.write(f"Scratch database: {url}")
                 completed = subprocess.run(
                     [sys.executable, str(settings.BASE_DIR / "manage.py"), "bench", "--child"]
                     + ["--contacts", str(contacts), "--seed", str(seed), "--runs", str(runs)]
-                    + [argument for text in only for argument in ("--only", text)],
+                    + [argument for text in only for argument in ("--only", text)]
+                    + (["--import"] if batch_import else []),
                     env={
                         **os.environ,
                         "DATABASE_URL": url,
@@ -89,18 +97,27 @@ class Command(BaseCommand):
         if completed.returncode != 0:
             raise CommandError(f"the measurement failed (exit {completed.returncode}); see the messages above")
         result = json.loads(completed.stdout)
-        self.stdout.write(
-            f"{result['database']}, {contacts:,} contacts; median of {runs} runs after one warm-up (seconds)"
-        )
+        if batch_import:
+            heading = f"{contacts:,} contacts imported from a CSV file into an empty contact table; one run (seconds)"
+        else:
+            heading = f"{contacts:,} contacts; median of {runs} runs after one warm-up (seconds)"
+        self.stdout.write(f"{result['database']}, {heading}")
         self.stdout.write(format_table(result["rows"]))
         failed = [row["operation"] for row in result["rows"] if row.get("error")]
         if failed:
             raise CommandError(f"{len(failed)} operation(s) failed: {', '.join(failed)}")
 
-    def measure(self, *, contacts: int, seed: int, runs: int, only: list[str]) -> None:
+    def measure(self, *, contacts: int, seed: int, runs: int, only: list[str], batch_import: bool) -> None:
         """The child: migrate, seed, measure every registered operation, print JSON."""
         if os.environ.get(SCRATCH_FLAG) != "1":
             raise CommandError(CHILD_ONLY)
+        if batch_import:
+            from bench.import_operations import measure_import
+
+            self.stderr.write("Migrating the scratch database…")
+            call_command("migrate", verbosity=0, interactive=False)
+            rows = measure_import(contacts, log=self.stderr.write)
+            return self._print_result(rows)
         from django.contrib.auth.models import Group, User
         from django.test import Client
         from django.test.utils import setup_test_environment
@@ -125,6 +142,9 @@ class Command(BaseCommand):
         rows = [{"operation": "seed demo data (crm.demo)", "n": contacts, "ours": summary.seconds, "floor": None}]
         operations = [op for op in REGISTRY if not only or any(text in op.name for text in only)]
         rows += run_operations(Context(contacts=contacts, client=client), operations, runs=runs, log=log)
+        self._print_result(rows)
+
+    def _print_result(self, rows: list[dict]) -> None:
         database = f"{connection.display_name} {'.'.join(map(str, connection.get_database_version()))}"
         self.stdout.write(json.dumps({"database": database, "rows": rows}))
 
