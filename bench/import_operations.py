@@ -65,11 +65,20 @@ def write_import_csv(path: Path, count: int, *, seed: int = IMPORT_SEED) -> dict
 
 
 def empty_contacts() -> None:
-    """Delete every contact and its links (untimed), so both sides start from the same data."""
+    """Delete every contact and its links (untimed), so both sides start from the same data.
+
+    On PostgreSQL a TRUNCATE (of the tables that refer to contacts too: in the scratch
+    database only the links hold rows): a DELETE of a million contacts checks every foreign
+    key that refers to them, which takes longer than the import.
+    """
     with transaction.atomic(), connection.cursor() as cursor:
-        for _, table, _ in LINKS:
-            cursor.execute(f"DELETE FROM {table}")
-        cursor.execute("DELETE FROM crm_contact")
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # in a test's transaction: check what is pending
+            cursor.execute("TRUNCATE crm_contact CASCADE")
+        else:
+            for _, table, _ in LINKS:
+                cursor.execute(f"DELETE FROM {table}")
+            cursor.execute("DELETE FROM crm_contact")
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         with connection.cursor() as cursor:  # what autovacuum would soon do
             cursor.execute("VACUUM ANALYZE crm_contact")
@@ -115,6 +124,7 @@ def measure_import(contacts: int, *, log: Callable[[str], None]) -> list[dict]:
                     f"{side}: {result['rows']:,} rows imported, {stored:,} stored; expected {contacts:,}"
                 )
             sides[side] = result
+            log(f"{side}: {result['seconds']:.1f} s, peak memory {result['peak_rss_mib']:.0f} MiB")
             empty_contacts()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
