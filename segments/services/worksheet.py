@@ -55,7 +55,7 @@ from crm.models import Contact, ContactAltAddressDateRange, ContactType
 from crm.services import number_series_next
 from interactions.models import InteractionTemplate, InteractionTemplateLanguage, LoggedSegment
 
-from .models import (
+from ..models import (
     OVERRIDABLE_FIELDS,
     OVERRIDE_BIT,
     CriteriaStep,
