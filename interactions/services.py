@@ -42,12 +42,12 @@ from django.utils.translation import gettext as _
 
 from crm.models import Contact, ContactAltAddress, ContactType, CorrespondenceType, SalutationFormula, SalutationType
 from crm.services import number_series_next
+from crm.sql import insert_select
 from segments.documents import missing_word_document_problems, with_word_document, word_document_expression
 from segments.models import RemovedSegmentLine, Segment, SegmentLine
 from segments.services import (
     SEGMENT_SERIES,
     SegmentAlreadyLogged,
-    _insert_select,
     _lock,
     already_logged,
     reuse_logged_lines,
@@ -422,7 +422,7 @@ def segment_log(*, user, segment: Segment | str, follow_up: bool = False, delive
             segment_no=segment.no, source_uuid=segment.uuid, description=segment.description, user=_user(user)
         )
         campaign_entries = _create_campaign_entries(segment, logged, user, lines)
-        entries = _insert_select(
+        entries = insert_select(
             InteractionLogEntry, lines, _entry_columns(segment, logged, user, campaign_entries, deliver)
         )
         # The documents the entries' letters are made from stay as they are (R72).
