@@ -34,6 +34,11 @@ FORBIDDEN = {"crm": ("interactions", "segments"), "interactions": ("segments",)}
 # and the settings list INSTALLED_APPS. They belong to the project, not to the `crm` app.
 COMPOSITION_ROOT = frozenset({"crm/urls.py", "crm/settings.py"})
 
+# Modules another helper is changing in parallel (issue 11, part 2): crm/transfer.py's set-up
+# import of interaction groups and templates moves to interactions when it is split. Listed
+# while they still import upwards; an entry that no longer does fails the test, so it goes.
+PENDING = frozenset({"crm/transfer.py"})
+
 # Calls whose first (string) argument names a module: "x.y.z".
 MODULE_CALLS = frozenset({"import_module", "__import__", "import_string", "include"})
 # Calls whose first (string) argument names an app label: "x" or "x.Model".
@@ -119,7 +124,10 @@ def offending_imports(root: Path = ROOT) -> list[str]:
 
 def test_the_apps_import_one_way():
     offending = offending_imports()
-    assert not offending, "imports against crm ← interactions ← segments:\n" + "\n".join(offending)
+    pending = {line.split(":")[0] for line in offending} & PENDING
+    unexpected = [line for line in offending if line.split(":")[0] not in PENDING]
+    assert not unexpected, "imports against crm ← interactions ← segments:\n" + "\n".join(unexpected)
+    assert pending == PENDING, f"no longer imports upwards, take it out of PENDING: {sorted(PENDING - pending)}"
 
 
 # --- The walker finds every form (synthetic modules) -------------------------------------------

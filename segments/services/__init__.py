@@ -1,11 +1,14 @@
 """Writes on segments (STYLE.md: a services package, one module per concern).
 
 - `worksheet`: header, selection steps, manual lines, undo, saved criteria, reuse of a logged
-  segment, one line's values.
+  segment, one line's values;
+- `log`: the Log transaction (pre-flight, logged segment, entries, campaign entries, the
+  segment's removal) and the follow-up of a logged segment.
 
 The public names are re-exported here, so callers write `from segments import services`.
 """
 
+from .log import LogPreflightError, LogResult, logged_segment_follow_up, segment_log, segment_log_problems
 from .worksheet import (
     ADD_OPTIONS,
     CORRESPONDENCE_INPUTS,
@@ -54,6 +57,8 @@ __all__ = [
     "SEGMENT_SERIES",
     "TEMPLATE_DEFAULTS",
     "Criteria",
+    "LogPreflightError",
+    "LogResult",
     "SegmentAlreadyLogged",
     "SegmentBusy",
     "StepResult",
@@ -63,11 +68,14 @@ __all__ = [
     "already_logged",
     "canonical_filter",
     "criteria",
+    "logged_segment_follow_up",
     "reuse_logged_lines",
     "segment_add_contact",
     "segment_add_contacts",
     "segment_count",
     "segment_create",
+    "segment_log",
+    "segment_log_problems",
     "segment_remove_contacts",
     "segment_remove_line",
     "segment_reuse_criteria",
