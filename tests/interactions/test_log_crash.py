@@ -214,7 +214,7 @@ def pause(logged):
 
 
 services.after_entries_hook = pause
-segment_services.segment_log(user=None, segment=sys.argv[2])
+services.segment_log(user=None, segment=sys.argv[2])
 print("the log finished: the test should have killed this process", file=sys.stderr)
 sys.exit(3)
 """
