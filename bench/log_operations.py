@@ -1,6 +1,6 @@
 """Logging for `manage.py bench` (issue 5), beside a raw-SQL floor that writes the same rows.
 
-- segment log: `interactions.services.segment_log` on a bench segment of N/10 lines (the
+- segment log: `segments.services.segment_log` on a bench segment of N/10 lines (the
   first N/10 lines of a country=NL add with the demo template LETTER, whose campaign gives
   every line a campaign, so the log also writes a campaign entry) beside: INSERT the logged
   segment (its counts computed in the same statement), INSERT … SELECT the campaign entry
@@ -22,8 +22,8 @@ from django.db import connection, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from interactions import services as log_services
 from interactions.models import LoggedSegment
+from segments import services as log_services
 from segments.models import CriteriaStep, RemovedSegmentLine, Segment, SegmentLanguage, SegmentLine
 
 from . import segment_operations as segment_ops

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.demo import CSV_COLUMNS, demo_csv_rows
+from segments.demo import CSV_COLUMNS, demo_csv_rows
 
 from .harness import Context, operation
 

@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import services
+from . import hooks, services
 from .models import (
     BusinessRelation,
     Campaign,
@@ -254,10 +254,8 @@ class ContactAdmin(admin.ModelAdmin):
         """Contacts with history cannot be deleted (D15); this replaces their name, address,
         e-mail and phone instead. A confirmation page first (showing the count and the first
         contacts); the confirmed POST anonymises all of them in one transaction."""
-        from interactions.services import contacts_anonymise
-
         if request.POST.get("confirm") == "yes":
-            count = contacts_anonymise(user=request.user, contacts=queryset)
+            count = hooks.contacts_anonymise(user=request.user, contacts=queryset)
             self.message_user(
                 request,
                 ngettext(

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from . import hooks
 from .models import (
     Contact,
     ContactAltAddress,
@@ -364,7 +365,7 @@ def contact_delete(*, user, contact: Contact) -> ContactDeletion:
             key = (str(obj._meta.verbose_name), str(obj._meta.verbose_name_plural))
             rows.setdefault(key, set()).add(obj.pk)
         used_by = ", ".join(f"{len(pks)} {one if len(pks) == 1 else many}" for (one, many), pks in sorted(rows.items()))
-        history_models = {"interaction log entry", "segment line", "removed segment line"}
+        history_models = {str(counter.model._meta.verbose_name) for counter in hooks.contact_history}
         message = HISTORY_MESSAGE if {one for one, _many in rows} & history_models else PROTECTED_MESSAGE
         raise ValidationError(message, code="protected", params={"no": contact.no, "used_by": used_by}) from error
     return ContactDeletion(

@@ -56,9 +56,10 @@ from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
 from crm.models import CorrespondenceType
-from segments.merge import MergeError, _formulas, line_context
+from crm.sql import insert_select
 
 from .documents import document_create, document_file_name, document_rewrite
+from .merge_fields import MergeError, line_context, salutation_formulas
 from .models import (
     Delivery,
     DeliveryItem,
@@ -116,7 +117,7 @@ class LetterMaker:
     loaded and prepared once (prepared templates are cached by SHA-256, `prepared_template`)."""
 
     def __init__(self) -> None:
-        self.formulas = _formulas()
+        self.formulas = salutation_formulas()
         self.today = timezone.localdate()
         self._templates: dict[int, Any] = {}  # document id → PreparedTemplate, or the reason it cannot be used
         self._kinds: dict[int, tuple[str, ...]] = {}  # document id → the salutation types it uses
@@ -167,7 +168,7 @@ class LetterError(Exception):
 
 def entry_letter(entry: InteractionLogEntry, *, maker: LetterMaker | None = None) -> bytes:
     """The letter of one entry: its Word template (`entry.word_template`, the document the log
-    chose for its line) merged with the entry's fields as a segment line's (segments.merge:
+    chose for its line) merged with the entry's fields as a segment line's (merge_fields:
     contact with the alternate address on the entry's date, salutations in its language, …;
     only the salutations the document uses need a formula). Raises LetterError with the reason.
     Pass a `LetterMaker` to make many letters with each template prepared once; load the
@@ -397,9 +398,7 @@ def delivery_start(*, user, logged_segment: LoggedSegment | int, kind: str = Del
                 code="delivery_under_way",
                 params={"logged": logged.pk},
             ) from exc
-        from segments.services import _insert_select
-
-        total = _insert_select(
+        total = insert_select(
             DeliveryItem,
             entries,
             {

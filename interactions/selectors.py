@@ -337,6 +337,12 @@ def contact_entries(*, contact: Contact) -> QuerySet[InteractionLogEntry]:
     return InteractionLogEntry.objects.filter(contact=contact)
 
 
+def contact_history_entries(contact: Contact) -> QuerySet[InteractionLogEntry]:
+    """The entries that keep `contact` from being deleted (D15): its own, and for a company
+    those of its persons that name it (crm.hooks.contact_history)."""
+    return InteractionLogEntry.objects.filter(Q(contact=contact) | Q(contact_company=contact))
+
+
 @dataclass(frozen=True)
 class ContactInteractions:
     """The "Interactions" section of the contact card."""

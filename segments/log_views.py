@@ -1,7 +1,7 @@
 """Log a segment from its worksheet (SPEC F4 with D7, D8; STYLE 11).
 
 The GET is the confirmation: every pre-flight problem at once (D7), or the numbers the log
-will create. The POST calls interactions.services.segment_log and redirects to the logged
+will create. The POST calls segments.services.segment_log and redirects to the logged
 segment. The form carries the segment's uuid, so a second POST of the same page (double
 click, back button, a retry, another user who was quicker) finds the logged segment that
 uuid became and goes there with "Segment … was already logged by … at …" (RELIABILITY
@@ -35,14 +35,12 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from crm.models import CorrespondenceType
-from interactions import logged_segment_selectors
 from interactions.delivery import delivery_start
 from interactions.models import DeliveryKind, LoggedSegment
-from interactions.services import LogPreflightError, segment_log, segment_log_problems
 
 from . import selectors
 from .models import Segment, SegmentLine
-from .services import SegmentAlreadyLogged
+from .services import LogPreflightError, SegmentAlreadyLogged, segment_log, segment_log_problems
 from .views import SegmentPermissionMixin, get_segment, plural
 
 TEMPLATE = "segments/segment_confirm_log.html"
@@ -139,7 +137,7 @@ class SegmentLogView(SegmentPermissionMixin, View):
             "deliver": deliver,
             "can_log_alone": can_log_alone,
             "deliveries": deliveries if deliveries is not None else delivery_summary(segment=segment),
-            "summary": logged_segment_selectors.segment_log_summary(segment=segment),
+            "summary": selectors.segment_log_summary(segment=segment),
         }
         return TemplateResponse(request, TEMPLATE, context, status=status)
 

@@ -233,3 +233,38 @@ def undo_preview(*, segment: Segment) -> UndoPreview | None:
 def saved_criteria_list() -> QuerySet[SavedCriteria]:
     """Saved criteria by code with `no_of_steps` (one query)."""
     return SavedCriteria.objects.annotate(no_of_steps=_count_of(SavedCriteriaStep, "saved_criteria")).order_by("code")
+
+
+# --- Log (F4.1) ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentLogSummary:
+    """What logging a segment creates: one interaction log entry per line (R47) and one
+    campaign entry per distinct campaign of the lines (R46)."""
+
+    entries: int
+    campaign_entries: int
+
+
+def segment_log_summary(*, segment: Segment) -> SegmentLogSummary:
+    """The numbers the Log confirmation states. One aggregate query over the segment's lines."""
+    row = (
+        SegmentLine.objects.filter(segment=segment)
+        .order_by()
+        .aggregate(lines=Count("pk"), campaigns=Count("campaign_id", distinct=True))
+    )
+    return SegmentLogSummary(entries=row["lines"], campaign_entries=row["campaigns"])
+
+
+# --- A contact's history (SPEC D15, crm.hooks.contact_history) ------------------------------------
+
+
+def contact_lines(contact) -> QuerySet[SegmentLine]:
+    """The segment lines that name `contact` (they keep it from being deleted)."""
+    return SegmentLine.objects.filter(contact=contact)
+
+
+def contact_removed_lines(contact) -> QuerySet[RemovedSegmentLine]:
+    """The lines removed by a step that name `contact` (an undo would bring them back)."""
+    return RemovedSegmentLine.objects.filter(contact=contact)

@@ -28,8 +28,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views import View
 
+from .. import hooks, services
 from .. import logged_segment_selectors as selectors
-from .. import services
 from ..models import LoggedSegment
 from .deliveries import logged_segment_delivery_panel
 
@@ -241,8 +241,9 @@ class LoggedSegmentCancelView(LoggedSegmentPermissionMixin, View):
 
 
 class LoggedSegmentFollowUpView(LoggedSegmentPermissionMixin, View):
-    """A new segment with the contacts of a logged segment (R50 from this page, services.
-    logged_segment_follow_up): one line per interaction log entry, canceled ones included."""
+    """A new segment with the contacts of a logged segment (R50 from this page; segments makes it,
+    through `interactions.hooks.logged_segment_follow_up`): one line per interaction log entry,
+    canceled ones included."""
 
     permission_required = "segments.add_segment"
     template_name = "interactions/logged_segment_confirm_follow_up.html"
@@ -255,7 +256,7 @@ class LoggedSegmentFollowUpView(LoggedSegmentPermissionMixin, View):
     def post(self, request, pk: int) -> HttpResponse:
         logged = get_logged_segment(pk)
         try:
-            segment = services.logged_segment_follow_up(user=request.user, logged_segment_id=logged.pk)
+            segment = hooks.logged_segment_follow_up(user=request.user, logged_segment_id=logged.pk)
         except ValidationError as error:
             for message in error.messages:
                 messages.error(request, message)

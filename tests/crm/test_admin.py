@@ -23,7 +23,6 @@ from crm.models import (
     NumberSeries,
     SalutationFormula,
 )
-from interactions import services as interaction_services
 from interactions.models import (
     ContactAnonymisation,
     Delivery,
@@ -85,7 +84,7 @@ def one_of_everything(db):
         },
     )
     segment_services.segment_add_contacts(user=None, segment=segment, query=f"no={company.no}")
-    logged = interaction_services.segment_log(user=None, segment=segment).logged_segment
+    logged = segment_services.segment_log(user=None, segment=segment).logged_segment
     entry = logged.interactions.first()
     InteractionComment.objects.create(entry=entry, comment="Called back")
     ContactAnonymisation.objects.create(contact=person)

@@ -13,9 +13,9 @@ from django.core.management.base import CommandError
 import bench.operations  # noqa: F401 - registers the operations
 from bench.harness import REGISTRY, Context, format_table, median_time, operation, run_operations
 from bench.operations import cleanup_import, contact_import, import_floor, prepare_import
-from crm.demo import demo_seed
-from crm.management.commands.bench import CHILD_ONLY, SCRATCH_FLAG
 from crm.models import Contact, ContactJobResponsibility, ContactMailingGroup
+from segments.demo import demo_seed
+from segments.management.commands.bench import CHILD_ONLY, SCRATCH_FLAG
 
 
 def table_rows(output: str) -> dict[str, list[str]]:
@@ -29,11 +29,11 @@ def table_rows(output: str) -> dict[str, list[str]]:
 
 def assert_complete_table(output: str, contacts: int) -> None:
     rows = table_rows(output)
-    assert list(rows) == ["seed demo data (crm.demo)", *(op.name for op in REGISTRY)]
+    assert list(rows) == ["seed demo data (segments.demo)", *(op.name for op in REGISTRY)]
     for name, (n, ours, floor, ratio) in rows.items():
         assert n == f"{contacts:,}", name
         assert float(ours) > 0, name
-        if name != "seed demo data (crm.demo)":
+        if name != "seed demo data (segments.demo)":
             assert float(floor) > 0 and ratio.endswith("×"), name
 
 
@@ -56,7 +56,7 @@ def test_bench_only_measures_the_operations_named():
     )
 
     rows = table_rows(out.getvalue())
-    assert list(rows) == ["seed demo data (crm.demo)", *(op.name for op in REGISTRY if "contact list" in op.name)]
+    assert list(rows) == ["seed demo data (segments.demo)", *(op.name for op in REGISTRY if "contact list" in op.name)]
     assert len(rows) == 3
 
 

@@ -162,7 +162,7 @@ def test_an_entry_canceled_through_its_logged_segment_stops_matching():
         user=None, values={"description": "Spring", "interaction_template": template}
     )
     segment_services.segment_add_contacts(user=None, segment=segment, query="no=P")
-    logged = interaction_services.segment_log(user=None, segment=segment).logged_segment
+    logged = segment_services.segment_log(user=None, segment=segment).logged_segment
     assert numbers("campaign=SPRING&interaction_template=LETTER") == [person.no]
 
     interaction_services.logged_segment_set_canceled(user=None, ids=[logged.pk], canceled=True)

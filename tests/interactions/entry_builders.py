@@ -28,7 +28,7 @@ def logged_company(n_persons: int = 2, *, template=None, campaign=None, salesper
         header["campaign"] = campaign
     segment = segment_services.segment_create(user=None, values=header)
     segment_services.segment_add_contacts(user=None, segment=segment, query=f"company_no={company.no}")
-    result = services.segment_log(user=None, segment=segment)
+    result = segment_services.segment_log(user=None, segment=segment)
     return result, [company, *persons]
 
 

@@ -124,7 +124,7 @@ def build(
 
 
 def log(segment):
-    return services.segment_log(user=None, segment=segment, deliver=True).logged_segment
+    return segment_services.segment_log(user=None, segment=segment, deliver=True).logged_segment
 
 
 def deliver(logged, django_capture_on_commit_callbacks, kind=DeliveryKind.DELIVER) -> Delivery:
@@ -412,7 +412,7 @@ def test_starting_resending_and_resuming_need_permissions(viewer, marketing, dja
 
 def test_nothing_to_deliver_writes_nothing():
     segment, _contacts = build(n_persons=1)
-    logged = services.segment_log(user=None, segment=segment).logged_segment  # logged without deliver
+    logged = segment_services.segment_log(user=None, segment=segment).logged_segment  # logged without deliver
 
     with pytest.raises(NothingToDeliver):
         delivery_start(user=None, logged_segment=logged)

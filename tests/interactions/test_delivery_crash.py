@@ -35,7 +35,6 @@ from django.test import override_settings
 from django.utils import timezone
 
 from crm.models import Contact, ContactType, CorrespondenceType
-from interactions import services
 from interactions.delivery import OUTCOME_UNKNOWN, delivery_progress, delivery_start
 from interactions.models import Delivery, DeliveryItem, DeliveryItemStatus, DeliveryStatus, InteractionLogEntry
 from segments import services as segment_services
@@ -94,7 +93,7 @@ def build_logged_segment():
         },
     )
     segment_services.segment_add_contacts(user=None, segment=segment, query="city=DELIVERCRASH")
-    result = services.segment_log(user=None, segment=segment, deliver=True)
+    result = segment_services.segment_log(user=None, segment=segment, deliver=True)
     assert result.deliveries == ENTRIES
     return result.logged_segment
 

@@ -1,4 +1,4 @@
-"""The Log transaction (interactions.services.segment_log): SPEC F4 with D7, D8, D11."""
+"""The Log transaction (segments.services.segment_log): SPEC F4 with D7, D8, D11."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from crm.models import ContactAltAddress, ContactAltAddressDateRange, CorrespondenceType
-from interactions import services
 from interactions.models import CampaignEntry, DeliveryStatus, InteractionLogEntry, LoggedSegment
 from segments import services as segment_services
 from segments.models import CriteriaStep, Segment, SegmentLine, StepAction
@@ -42,7 +41,7 @@ def build(n_persons=3, **header):
 
 
 def log(segment, **options):
-    return services.segment_log(user=None, segment=segment, **options)
+    return segment_services.segment_log(user=None, segment=segment, **options)
 
 
 def test_log_turns_every_line_into_one_entry_and_deletes_the_segment():
@@ -223,7 +222,7 @@ def test_preflight_lists_every_problem_and_writes_nothing():
     SegmentLine.objects.filter(segment=segment, contact__in=contacts[:2]).update(salesperson=None)
     SegmentLine.objects.filter(segment=segment, contact=contacts[2]).update(interaction_template=None)
 
-    with pytest.raises(services.LogPreflightError) as error:
+    with pytest.raises(segment_services.LogPreflightError) as error:
         log(segment)
 
     messages = error.value.messages
@@ -236,7 +235,7 @@ def test_preflight_lists_every_problem_and_writes_nothing():
 
 def test_preflight_refuses_an_empty_segment():
     segment = segment_services.segment_create(user=None, values={"description": "Empty"})
-    with pytest.raises(services.LogPreflightError, match="no lines"):
+    with pytest.raises(segment_services.LogPreflightError, match="no lines"):
         log(segment)
     assert Segment.objects.filter(pk=segment.pk).exists()
 
@@ -256,8 +255,8 @@ def test_delivery_preflight_names_contacts_without_address_or_salutation_formula
     contacts[0].salutation = greeted
     contacts[0].save()
 
-    assert services.segment_log_problems(segment=segment) == []
-    problems = services.segment_log_problems(segment=segment, deliver=True)
+    assert segment_services.segment_log_problems(segment=segment) == []
+    problems = segment_services.segment_log_problems(segment=segment, deliver=True)
 
     assert any(contacts[1].no in problem and "no e-mail address" in problem for problem in problems)
     assert any(contacts[2].no in problem and "salutation formula" in problem for problem in problems)
@@ -274,7 +273,7 @@ def test_delivery_preflight_checks_only_the_salutations_the_word_document_uses()
         ignore_contact_correspondence_type=True,
     )
 
-    assert services.segment_log_problems(segment=segment, deliver=True) == []
+    assert segment_services.segment_log_problems(segment=segment, deliver=True) == []
 
 
 def test_delivery_preflight_names_the_template_without_a_word_document():
@@ -283,12 +282,12 @@ def test_delivery_preflight_names_the_template_without_a_word_document():
     )
     template = segment.interaction_template
 
-    problems = services.segment_log_problems(segment=segment, deliver=True)
+    problems = segment_services.segment_log_problems(segment=segment, deliver=True)
 
     assert any(
         f'"{template.code}" has no Word document' in problem and "(2 line(s))" in problem for problem in problems
     )
-    with pytest.raises(services.LogPreflightError):
+    with pytest.raises(segment_services.LogPreflightError):
         log(segment, deliver=True)
     assert Segment.objects.filter(pk=segment.pk).exists()
 

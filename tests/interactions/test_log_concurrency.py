@@ -26,10 +26,10 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
 from crm.models import Contact, ContactType
-from interactions import services
 from interactions.models import CampaignEntry, InteractionLogEntry, LoggedSegment
 from segments import services as segment_services
 from segments.models import Segment, SegmentLine
+from segments.services import log as log_service
 from tests.conftest import make_user
 from tests.factories import make_campaign, make_salesperson, make_template
 
@@ -102,7 +102,7 @@ def table_counts() -> dict[str, int]:
 def classify(outcomes: list[object | BaseException]) -> Counter:
     kinds: Counter = Counter()
     for outcome in outcomes:
-        if isinstance(outcome, services.LogResult):
+        if isinstance(outcome, segment_services.LogResult):
             kinds["success"] += 1
         elif isinstance(outcome, segment_services.SegmentAlreadyLogged):
             kinds["already_logged"] += 1
@@ -125,7 +125,7 @@ def test_eight_concurrent_logs_of_one_segment_log_it_exactly_once():
 
     outcomes = run_together(
         *(
-            (lambda user=user: services.segment_log(user=user, segment=Segment.objects.get(pk=segment.pk)))
+            (lambda user=user: segment_services.segment_log(user=user, segment=Segment.objects.get(pk=segment.pk)))
             for user in users
         )
     )
@@ -139,7 +139,7 @@ def test_eight_concurrent_logs_of_one_segment_log_it_exactly_once():
         f"entries={after['entries']} campaign_entries={after['campaign_entries']}"
     )
     assert kinds == Counter(success=1, already_logged=THREADS - 1), kinds
-    winner = next(outcome for outcome in outcomes if isinstance(outcome, services.LogResult))
+    winner = next(outcome for outcome in outcomes if isinstance(outcome, segment_services.LogResult))
     assert winner.entries == LINES and winner.campaign_entries == 1
     logged = LoggedSegment.objects.select_related("user").get()
     assert logged.source_uuid == segment.uuid and logged.user.get_username() in names
@@ -202,12 +202,12 @@ def test_eight_concurrent_log_posts_redirect_and_log_once():
 def test_a_second_log_in_sequence_is_refused_and_changes_nothing():
     segment = build_segment()
     user = make_user("marketing")
-    first = services.segment_log(user=user, segment=segment)
+    first = segment_services.segment_log(user=user, segment=segment)
     counts = table_counts()
 
     for again in (segment, segment.no):
         with pytest.raises(segment_services.SegmentAlreadyLogged) as error:
-            services.segment_log(user=user, segment=again)
+            segment_services.segment_log(user=user, segment=again)
         match = ALREADY_LOGGED.match(error.value.messages[0])
         assert match and match.groups()[:2] == (segment.no, user.get_username())
         assert error.value.logged_segment.pk == first.logged_segment.pk
@@ -283,11 +283,11 @@ def test_a_line_edit_during_the_log_waits_then_is_refused_and_no_line_is_lost(ed
         entries_inserted.set()
         time.sleep(HOLD)
 
-    monkeypatch.setattr(services, "after_entries_hook", hold_the_log)
+    monkeypatch.setattr(log_service, "after_entries_hook", hold_the_log)
     waited: list[float] = []
 
     def log():
-        return services.segment_log(user=None, segment=segment.no)
+        return segment_services.segment_log(user=None, segment=segment.no)
 
     def edit_meanwhile():
         assert entries_inserted.wait(timeout=30), "the log never reached its hook"
@@ -310,7 +310,7 @@ def test_a_line_edit_during_the_log_waits_then_is_refused_and_no_line_is_lost(ed
     if edit is edit_add and not isinstance(edited, BaseException):  # its line was committed: where is it?
         kept = SegmentLine.objects.filter(contact=newcomer).exists()
         assert kept or InteractionLogEntry.objects.filter(contact=newcomer).exists(), "the added line was lost"
-    assert isinstance(result, services.LogResult), result
+    assert isinstance(result, segment_services.LogResult), result
     assert isinstance(edited, segment_services.SegmentAlreadyLogged), edited
     assert ALREADY_LOGGED.match(edited.messages[0])
     assert waited[0] >= HOLD / 2, f"the edit did not wait for the log ({waited[0]:.3f} s)"
@@ -329,13 +329,13 @@ def test_a_log_racing_a_line_edit_either_includes_the_edit_or_refuses_it():
         before = set(SegmentLine.objects.filter(segment=segment).values_list("pk", flat=True))
 
         result, edited = run_together(
-            lambda segment=segment: services.segment_log(user=None, segment=segment.no),
+            lambda segment=segment: segment_services.segment_log(user=None, segment=segment.no),
             lambda segment=segment: segment_services.segment_add_contact(
                 user=None, segment=segment.no, contact=newcomer
             ),
         )
 
-        assert isinstance(result, services.LogResult), result
+        assert isinstance(result, segment_services.LogResult), result
         logged = set(
             InteractionLogEntry.objects.filter(logged_segment=result.logged_segment).values_list(
                 "segment_line_id", flat=True

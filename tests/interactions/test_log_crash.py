@@ -34,10 +34,10 @@ from django.db.models import ProtectedError
 
 from crm import services as crm_services
 from crm.models import Campaign, Contact, ContactType, NumberSeries
-from interactions import services
 from interactions.models import CampaignEntry, InteractionLogEntry, LoggedSegment
 from segments import services as segment_services
 from segments.models import CriteriaStep, RemovedSegmentLine, Segment, SegmentLanguage, SegmentLine
+from segments.services import log as log_service
 from tests.conftest import make_user
 from tests.factories import make_campaign, make_company, make_salesperson, make_template
 
@@ -126,15 +126,15 @@ def test_a_failure_after_the_entries_are_inserted_leaves_every_row_unchanged(mon
         seen.append(InteractionLogEntry.objects.filter(logged_segment=logged).count())
         raise Crash("injected after the entries")
 
-    monkeypatch.setattr(services, "after_entries_hook", crash)
+    monkeypatch.setattr(log_service, "after_entries_hook", crash)
     with pytest.raises(Crash):
-        services.segment_log(user=None, segment=segment, follow_up=True)
+        segment_services.segment_log(user=None, segment=segment, follow_up=True)
 
     assert seen == [LINES - 1]  # the entries were there when it failed
     assert snapshot() == before
     assert_nothing_logged(segment)
-    monkeypatch.setattr(services, "after_entries_hook", None)
-    result = services.segment_log(user=None, segment=segment)
+    monkeypatch.setattr(log_service, "after_entries_hook", None)
+    result = segment_services.segment_log(user=None, segment=segment)
     assert result.entries == LINES - 1
     assert_logged_once(segment, LINES - 1)
 
@@ -177,14 +177,14 @@ def test_a_database_error_in_the_last_write_leaves_every_row_unchanged():
     install_refusing_trigger()
     try:
         with pytest.raises(DatabaseError, match="refused by the test trigger"):
-            services.segment_log(user=None, segment=segment, follow_up=True)
+            segment_services.segment_log(user=None, segment=segment, follow_up=True)
         after = snapshot()
     finally:
         drop_refusing_trigger()
 
     assert after == before  # no logged segment, entries, campaign entry or follow-up segment
     assert_nothing_logged(segment)
-    services.segment_log(user=None, segment=segment)
+    segment_services.segment_log(user=None, segment=segment)
     assert_logged_once(segment, LINES - 1)
 
 
@@ -196,7 +196,7 @@ import django
 
 django.setup()
 from django.db import connection
-from interactions import services
+from segments.services import log as services
 from interactions.models import InteractionLogEntry
 
 journal = os.environ.get("CRM_TEST_JOURNAL_MODE")
@@ -314,7 +314,7 @@ def test_a_killed_log_process_leaves_nothing_and_a_retry_logs_once(journal_mode,
     assert_nothing_logged(segment)
     if journal_mode:
         assert sqlite_journal_mode() == journal_mode
-    result = services.segment_log(user=None, segment=segment)
+    result = segment_services.segment_log(user=None, segment=segment)
     assert result.entries == LINES - 1
     assert_logged_once(segment, LINES - 1)
 
@@ -326,7 +326,7 @@ def logged_segment_with_a_contact_on_two_lines():
     segment = build_segment(lines=2)
     twice = Contact.objects.filter(city="CRASH").order_by("no").first()
     segment_services.segment_add_contact(user=None, segment=segment, contact=twice)
-    result = services.segment_log(user=None, segment=segment)
+    result = segment_services.segment_log(user=None, segment=segment)
     return segment, twice, result.logged_segment
 
 

@@ -27,7 +27,6 @@ from django.utils import timezone
 from django.utils.html import strip_tags
 
 from crm.models import CorrespondenceType
-from interactions import services as log_services
 from interactions.models import (
     Delivery,
     DeliveryItem,
@@ -41,6 +40,7 @@ from interactions.models import (
 from interactions.wordtemplates import DOCX_CONTENT_TYPE
 from segments import services as segment_services
 from segments.models import Segment
+from segments.services import log as log_services
 from tests.conftest import make_user
 from tests.factories import attach_word_template, make_company, make_person, make_salesperson, make_template
 

@@ -43,7 +43,7 @@ def log_segment(n_persons: int = 3, *, user=None, campaigns: int = 1, descriptio
     for index in range(campaigns):
         campaign = make_campaign()
         SegmentLine.objects.filter(pk__in=lines[index::campaigns]).update(campaign=campaign)
-    return services.segment_log(user=user, segment=segment).logged_segment
+    return segment_services.segment_log(user=user, segment=segment).logged_segment
 
 
 def url(name: str, *args) -> str:

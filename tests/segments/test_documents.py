@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from interactions import services as log_services
 from interactions.models import Document, InteractionLogEntry
 from interactions.wordtemplates import WordTemplateInvalid
 from segments import documents, services
 from segments.models import SegmentLanguage, SegmentLine
+from segments.services import log as log_services
 from tests.factories import (
     attach_word_template,
     make_company,

@@ -6,7 +6,7 @@ private persons, some excluded, a few cities and mailing groups), then applies r
 lines, line removals, line edits, undo and Log to one segment. After every step the lines in the
 database (contact, line no., the step that added them, description) must equal the model's.
 
-Log (interactions.services.segment_log) turns the lines into interaction log entries: each entry
+Log (segments.services.segment_log) turns the lines into interaction log entries: each entry
 must carry the values of the line it was logged from (contact and every copied field, R47), for
 every logged segment after every later step, and undo (any segment write) on a logged segment
 is refused with SegmentAlreadyLogged. The machine then goes on with the follow-up segment (R50:
@@ -42,10 +42,10 @@ from hypothesis.stateful import (
 )
 
 from crm.models import Contact, ContactMailingGroup, ContactType, CorrespondenceType, MailingGroup
-from interactions import services as log_services
 from interactions.models import InteractionLogEntry
 from segments import services
 from segments.models import SegmentLine, StepAction
+from segments.services import log as log_services
 from tests.factories import make_salesperson, make_template
 
 CITIES = ("AMS", "BRU", "CGN")

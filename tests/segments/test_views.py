@@ -877,14 +877,13 @@ def test_worksheet_header_shows_the_campaign(marketing_client, segment, marketin
 
 def _logged(world, marketing):
     """A logged segment of Acme Delft and Dora Delft (template and salesperson from the world)."""
-    from interactions import services as interaction_services
 
     segment = services.segment_create(
         user=marketing,
         values={"description": "Logged", "interaction_template": world.template, "salesperson": world.ann},
     )
     services.segment_add_contacts(user=marketing, segment=segment, query="city=Delft")
-    return segment, interaction_services.segment_log(user=marketing, segment=segment).logged_segment
+    return segment, services.segment_log(user=marketing, segment=segment).logged_segment
 
 
 def test_reuse_logged_adds_one_line_per_entry_as_one_step(marketing_client, segment, world, marketing):

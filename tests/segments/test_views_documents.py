@@ -17,12 +17,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from interactions import services as log_services
 from interactions.models import Document, InteractionTemplateLanguage, LoggedSegment
 from interactions.wordtemplates import DOCX_CONTENT_TYPE, MAX_FILE_BYTES
 from segments import services
 from segments.documents import segment_line_document_set
 from segments.models import SegmentLanguage, SegmentLine
+from segments.services import log as log_services
 from tests.factories import (
     attach_word_template,
     make_company,

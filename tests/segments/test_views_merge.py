@@ -25,13 +25,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from interactions import services as log_services
 from interactions.models import Document
 from interactions.wordtemplates import DOCX_CONTENT_TYPE
 from segments import merge
 from segments import services as segment_services
 from segments.documents import segment_line_document_set
 from segments.models import MergeJob, MergeState, Segment, SegmentLine
+from segments.services import log as log_services
 from tests.conftest import make_user
 from tests.factories import attach_word_template, make_company, make_person, make_salesperson, make_template
 from tests.interactions.docx_builders import docx_bytes

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from crm.management.batch import BatchCommand, Failed
 from crm.transfer import ImportFailed, contacts_import_csv, csv_size_problem
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
+    nothing_done = "nothing was imported"
+
     help = (
         "Create or update contacts by `no` from a CSV file, all or nothing. On bad input every "
         "problem is written to stderr, one line each, nothing is imported and the exit status is 1."
@@ -28,24 +31,19 @@ class Command(BaseCommand):
             help="Check the file and report what it would do, then roll everything back.",
         )
 
-    def handle(self, *args, file: str, encoding: str, dry_run: bool, verbosity: int, **options) -> None:
+    def run(self, *args, file: str, encoding: str, dry_run: bool, verbosity: int, **options) -> None:
         path = Path(file)
         try:
             size = path.stat().st_size
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror}", returncode=1) from exc
         if problem := csv_size_problem(size):
-            self._fail([problem])
+            raise Failed([problem])
         progress = self.stderr.write if self.stderr.isatty() else None
         try:
             result = contacts_import_csv(data=path.read_bytes(), encoding=encoding, dry_run=dry_run, progress=progress)
         except ImportFailed as exc:
-            self._fail(exc.errors)
+            raise Failed(exc.errors) from exc
         if verbosity >= 1:
             prefix = "dry run, nothing written: would have " if dry_run else ""
             self.stdout.write(f"{prefix}created {result.created}, updated {result.updated}")
-
-    def _fail(self, errors: list[str]) -> None:
-        for line in errors:
-            self.stderr.write(line)
-        raise CommandError(f"nothing was imported ({len(errors)} problem(s))", returncode=1)

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-
+from crm.management.batch import BatchCommand, Failed
 from crm.models import Language
 from interactions.documents import interaction_template_attach
 from interactions.models import InteractionTemplate
 from interactions.wordtemplates import MAX_FILE_BYTES, WordTemplateInvalid, file_size_problem
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
+    nothing_done = "nothing was stored"
+
     help = (
         "Interaction templates' Word documents. `attach CODE FILE.docx [--language CODE]` sets the Word "
         "template (docxtpl) of the template's language row, the default language when omitted, creating or "
@@ -39,12 +40,10 @@ class Command(BaseCommand):
             "--language", metavar="CODE", help="Language code of the row (default: the template's default language)."
         )
 
-    def handle(self, *args, subcommand: str, **options) -> None:
+    def do_attach(self, options) -> None:
         problems = self.attach(options["code"], options["file"], options["language"])
         if problems:
-            for problem in problems:
-                self.stderr.write(problem)
-            raise CommandError(f"nothing was stored ({len(problems)} problem(s))", returncode=1)
+            raise Failed(problems)
 
     def attach(self, code: str, file: str, language_code: str | None) -> list[str]:
         problems = []

@@ -14,12 +14,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from crm.management.batch import BatchCommand, Failed, json_date, json_decimal, json_null, parse_amount, parse_date
 from crm.models import Contact, CorrespondenceType, Salesperson
 from interactions import services
 from interactions.models import Evaluation, InteractionLogEntry, InteractionTemplate, LoggedSegment
-from segments.management.commands.segment import _date, _decimal, _null, parse_amount, parse_date
-
-from ._batch import BatchCommand, Failed
 
 EXPORT_COLUMNS = (
     "pk",
@@ -55,28 +53,28 @@ def entry_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "entry_no": row["pk"],
         "contact_no": row["contact__no"],
-        "contact_company_no": _null(row["contact_company__no"]),
-        "date": _date(row["date"]),
+        "contact_company_no": json_null(row["contact_company__no"]),
+        "date": json_date(row["date"]),
         "description": row["description"],
-        "interaction_template": _null(row["interaction_template_id"]),
-        "interaction_group": _null(row["interaction_group_id"]),
-        "information_flow": _null(row["information_flow"]),
-        "initiated_by": _null(row["initiated_by"]),
-        "cost": _decimal(row["cost"]),
-        "duration": _decimal(row["duration"]),
-        "correspondence_type": _null(row["correspondence_type"]),
+        "interaction_template": json_null(row["interaction_template_id"]),
+        "interaction_group": json_null(row["interaction_group_id"]),
+        "information_flow": json_null(row["information_flow"]),
+        "initiated_by": json_null(row["initiated_by"]),
+        "cost": json_decimal(row["cost"]),
+        "duration": json_decimal(row["duration"]),
+        "correspondence_type": json_null(row["correspondence_type"]),
         "subject": row["subject"],
-        "language": _null(row["language_id"]),
-        "salesperson": _null(row["salesperson_id"]),
-        "campaign": _null(row["campaign__no"]),
+        "language": json_null(row["language_id"]),
+        "salesperson": json_null(row["salesperson_id"]),
+        "campaign": json_null(row["campaign__no"]),
         "campaign_target": row["campaign_target"],
         "campaign_response": row["campaign_response"],
-        "segment_no": _null(row["segment_no"]),
+        "segment_no": json_null(row["segment_no"]),
         "logged_segment": row["logged_segment_id"],
-        "evaluation": _null(row["evaluation"]),
+        "evaluation": json_null(row["evaluation"]),
         "canceled": row["canceled"],
         "attempt_failed": row["attempt_failed"],
-        "delivery_status": _null(row["delivery_status"]),
+        "delivery_status": json_null(row["delivery_status"]),
         # The letter made for the entry (R72), stored when it was delivered or printed.
         "has_attachment": row["document_id"] is not None,
     }

@@ -15,11 +15,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from interactions import services
+from crm.management.batch import BatchCommand
+from interactions import hooks, services
 from interactions.delivery import NothingToDeliver, delivery_resend, delivery_resume, delivery_runs_inline
 from interactions.models import LoggedSegment
 
-from ._batch import BatchCommand
 from ._delivery import progress_on_terminal, report
 
 
@@ -115,7 +115,7 @@ class Command(BatchCommand):
         services.logged_segment_set_canceled(user=None, ids=[options["id"]], canceled=False)
 
     def do_follow_up(self, options) -> None:
-        self.out(services.logged_segment_follow_up(user=None, logged_segment_id=options["id"]).no)
+        self.out(hooks.logged_segment_follow_up(user=None, logged_segment_id=options["id"]).no)
 
     def do_delete(self, options) -> None:
         services.logged_segment_delete(user=None, logged_segment_id=options["id"])

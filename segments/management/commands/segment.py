@@ -1,8 +1,8 @@
 """`manage.py segment …`: build segments from scripts (CONTRACT.md, "Segments").
 
 Each subcommand parses its options, looks up the codes and numbers they name, makes one
-service call (segments/services.py, which is the transaction boundary; `log` calls
-interactions.services.segment_log) and prints its result. A segment that was logged is gone:
+service call (segments/services/, which is the transaction boundary; `log` calls
+segments.services.segment_log) and prints its result. A segment that was logged is gone:
 naming it reports "Segment … was already logged by … at …".
 Bad input never writes: codes are looked up before the service runs, and a ValidationError
 from the service rolls its transaction back. Every problem goes to stderr on its own line and
@@ -15,25 +15,18 @@ checks; access to `manage.py` is the access control.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import re
-from collections.abc import Callable, Iterable
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterable
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
+from crm.management.batch import BatchCommand, Failed, json_date, json_decimal, json_null, parse_amount, parse_date
 from crm.models import Campaign, Contact, ContactType, CorrespondenceType, Language, Salesperson
-from interactions import services as interaction_services
 from interactions.models import Evaluation, InteractionTemplate
 from segments import services
 from segments.models import OVERRIDABLE_FIELDS, CriteriaStep, Segment, SegmentLine, StepAction
-
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Options that name a row: option dest → (model, lookup field). An empty value clears the field.
 REFERENCES: dict[str, tuple[type, str]] = {
@@ -73,25 +66,6 @@ ADD_OPTIONS = services.ADD_OPTIONS
 RESETTABLE = (*OVERRIDABLE_FIELDS, "personal_text")
 
 
-class Failed(Exception):
-    """Bad input: the problems, one line each."""
-
-    def __init__(self, problems: Iterable[str]):
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
-
-
-def validation_problems(exc: ValidationError) -> list[str]:
-    """One line per message; a model field's messages are prefixed with the field name."""
-    if hasattr(exc, "error_dict"):
-        return [
-            message if field == NON_FIELD_ERRORS else f"{field}: {message}"
-            for field, messages in exc.message_dict.items()
-            for message in messages
-        ]
-    return list(exc.messages)
-
-
 # --- Parsing helpers --------------------------------------------------------------------------
 
 
@@ -126,27 +100,6 @@ def add_add_options(parser: argparse.ArgumentParser) -> None:
     flag(parser, "expand-contact", "Add the company and all persons of each matching contact.", default=False)
     flag(parser, "allow-company-with-persons", "Also add the company of each matching person.", default=False)
     flag(parser, "ignore-exclusion", "Also add contacts marked 'exclude from segment'.", default=False)
-
-
-def parse_date(name: str, value: str) -> datetime.date:
-    if DATE_RE.match(value):
-        try:
-            return datetime.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise Failed([f'{name}: invalid date "{value}" (use YYYY-MM-DD)'])
-
-
-def parse_amount(name: str, value: str) -> Decimal:
-    try:
-        amount = Decimal(value.strip())
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite():
-        raise Failed([f'{name}: invalid number "{value}"'])
-    if amount < 0:
-        raise Failed([f'{name}: must be 0 or more, not "{value}"'])
-    return amount
 
 
 def lookup(name: str, value: str):
@@ -198,19 +151,6 @@ def segment_of(no: str) -> Segment:
 # --- JSON shaping -----------------------------------------------------------------------------
 
 
-def _null(value):
-    """A blank code, enum or reference is null, never ""."""
-    return value if value not in ("", None) else None
-
-
-def _decimal(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}"
-
-
-def _date(value: datetime.date | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 LINE_COLUMNS = (
     "line_no",
     "contact__no",
@@ -240,21 +180,21 @@ def line_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "line_no": row["line_no"],
         "contact_no": row["contact__no"],
-        "contact_company_no": _null(company_no),
+        "contact_company_no": json_null(company_no),
         "contact_name": row["contact__name"],
         "description": row["description"],
-        "interaction_template": _null(row["interaction_template_id"]),
-        "salesperson": _null(row["salesperson_id"]),
-        "date": _date(row["date"]),
+        "interaction_template": json_null(row["interaction_template_id"]),
+        "salesperson": json_null(row["salesperson_id"]),
+        "date": json_date(row["date"]),
         "subject": row["subject"],
-        "language": _null(row["language_id"]),
-        "correspondence_type": _null(row["correspondence_type"]),
-        "cost": _decimal(row["cost"]),
-        "duration": _decimal(row["duration"]),
-        "information_flow": _null(row["information_flow"]),
-        "initiated_by": _null(row["initiated_by"]),
-        "evaluation": _null(row["evaluation"]),
-        "campaign": _null(row["campaign__no"]),
+        "language": json_null(row["language_id"]),
+        "correspondence_type": json_null(row["correspondence_type"]),
+        "cost": json_decimal(row["cost"]),
+        "duration": json_decimal(row["duration"]),
+        "information_flow": json_null(row["information_flow"]),
+        "initiated_by": json_null(row["initiated_by"]),
+        "evaluation": json_null(row["evaluation"]),
+        "campaign": json_null(row["campaign__no"]),
         "campaign_target": row["campaign_target"],
         "personal_text": row["personal_text"],
     }
@@ -281,18 +221,18 @@ def segment_json(segment: Segment) -> dict[str, Any]:
     return {
         "no": segment.no,
         "description": segment.description,
-        "interaction_template": _null(segment.interaction_template_id),
-        "salesperson": _null(segment.salesperson_id),
+        "interaction_template": json_null(segment.interaction_template_id),
+        "salesperson": json_null(segment.salesperson_id),
         "campaign": segment.campaign.no if segment.campaign else None,
         "campaign_target": segment.campaign_target,
-        "date": _date(segment.date),
+        "date": json_date(segment.date),
         "subject": segment.subject,
-        "language": _null(segment.language_id),
-        "correspondence_type": _null(segment.correspondence_type),
-        "unit_cost": _decimal(segment.unit_cost),
-        "unit_duration": _decimal(segment.unit_duration),
-        "information_flow": _null(segment.information_flow),
-        "initiated_by": _null(segment.initiated_by),
+        "language": json_null(segment.language_id),
+        "correspondence_type": json_null(segment.correspondence_type),
+        "unit_cost": json_decimal(segment.unit_cost),
+        "unit_duration": json_decimal(segment.unit_duration),
+        "information_flow": json_null(segment.information_flow),
+        "initiated_by": json_null(segment.initiated_by),
         "lines": [line_json(row) for row in lines.iterator(chunk_size=2000)],
         "criteria": [step_json(step) for step in steps],
     }
@@ -314,8 +254,8 @@ def segment_list_json() -> list[dict[str, Any]]:
         {
             "no": row["no"],
             "description": row["description"],
-            "interaction_template": _null(row["interaction_template_id"]),
-            "campaign": _null(row["campaign__no"]),
+            "interaction_template": json_null(row["interaction_template_id"]),
+            "campaign": json_null(row["campaign__no"]),
             "no_of_lines": row["no_of_lines"],
             "no_of_criteria_actions": row["no_of_criteria_actions"],
         }
@@ -326,7 +266,7 @@ def segment_list_json() -> list[dict[str, Any]]:
 # --- The command ------------------------------------------------------------------------------
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = (
         "Build segments: create and change headers, add/reduce/refine lines by criteria (QUERY), manual "
         "lines, per-line overrides, undo, saved criteria, reuse of a logged segment, counts, JSON views, and "
@@ -447,25 +387,6 @@ class Command(BaseCommand):
             help="Also deliver the e-mail and hard-copy entries after the log (D8): with a queue backend "
             "(DJANGO_TASKS_BACKEND) prints the delivery task's id, else delivers before the command exits.",
         )
-
-    def handle(self, *args, subcommand: str, **options) -> None:
-        run: Callable[[dict[str, Any]], None] = getattr(self, "do_" + subcommand.replace("-", "_"))
-        try:
-            run(options)
-        except Failed as exc:
-            problems = exc.problems
-        except ValidationError as exc:
-            problems = validation_problems(exc)
-        except PermissionDenied as exc:
-            problems = [f"permission denied: {exc}"]
-        else:
-            return
-        for problem in problems:
-            self.stderr.write(problem)
-        raise CommandError(f"nothing was written ({len(problems)} problem(s))", returncode=1)
-
-    def out(self, value) -> None:
-        self.stdout.write(str(value))
 
     # Header ---------------------------------------------------------------------------------
 
@@ -618,7 +539,7 @@ class Command(BaseCommand):
 
     def do_log(self, options) -> None:
         segment = segment_of(options["no"])
-        result = interaction_services.segment_log(
+        result = services.segment_log(
             user=None, segment=segment, follow_up=options["follow_up"], deliver=options["deliver"]
         )
         self.out(result.logged_segment.pk)

@@ -53,9 +53,10 @@ from django.utils.translation import gettext as _
 from crm.filters import ContactFilterSet
 from crm.models import Contact, ContactAltAddressDateRange, ContactType
 from crm.services import number_series_next
+from crm.sql import insert_select
 from interactions.models import InteractionTemplate, InteractionTemplateLanguage, LoggedSegment
 
-from .models import (
+from ..models import (
     OVERRIDABLE_FIELDS,
     OVERRIDE_BIT,
     CriteriaStep,
@@ -673,23 +674,9 @@ def _new_step(segment: Segment, user, *, parent: CriteriaStep | None = None, **f
     )
 
 
-def _insert_select(model, rows: QuerySet, columns: dict[str, Any]) -> int:
-    """INSERT INTO model's table (columns) SELECT the expressions over `rows`: one statement."""
-    aliases = {f"col_{name}": expression for name, expression in columns.items()}
-    select = rows.annotate(**aliases).values(*aliases).order_by()
-    compiler = select.query.get_compiler(using=model.objects.db)
-    sql, params = compiler.as_sql()
-    names = [alias.removeprefix("col_") for _expression, _sql, alias in compiler.select]
-    table = connection.ops.quote_name(model._meta.db_table)
-    target = ", ".join(connection.ops.quote_name(name) for name in names)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({target}) {sql}", params)
-        return cursor.rowcount
-
-
 def _insert_lines(segment: Segment, step: CriteriaStep, contacts: QuerySet[Contact]) -> int:
     """INSERT INTO lines SELECT … FROM contacts: one statement, lines initialised per F2.4."""
-    return _insert_select(SegmentLine, contacts, _line_columns(segment, step, _next_line_no_base(segment)))
+    return insert_select(SegmentLine, contacts, _line_columns(segment, step, _next_line_no_base(segment)))
 
 
 LINE_COPY_FIELDS = [field.attname for field in SegmentLine._meta.concrete_fields if field.attname not in {"id"}]
@@ -700,7 +687,7 @@ def _remove_lines(segment: Segment, step: CriteriaStep, lines: QuerySet[SegmentL
     INSERT … SELECT and a DELETE."""
     columns = {name: F(name) for name in LINE_COPY_FIELDS}
     columns |= {"line_id": F("pk"), "removed_by_id": Value(step.pk, output_field=BigIntegerField())}
-    removed = _insert_select(RemovedSegmentLine, lines, columns)
+    removed = insert_select(RemovedSegmentLine, lines, columns)
     SegmentLine.objects.filter(pk__in=RemovedSegmentLine.objects.filter(removed_by=step).values("line_id")).delete()
     return removed
 
@@ -960,7 +947,7 @@ def reuse_logged_lines(segment: Segment, user, logged: LoggedSegment, *, parent:
     columns["overrides"] = Case(
         When(same, then=Value(0)), default=Value(OVERRIDE_BIT["campaign"]), output_field=IntegerField()
     )
-    return _finish(step, _insert_select(SegmentLine, contacts, columns), 0)
+    return _finish(step, insert_select(SegmentLine, contacts, columns), 0)
 
 
 def segment_reuse_logged(*, user, segment: Segment | str, logged_segment_id) -> StepResult:
