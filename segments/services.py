@@ -261,7 +261,8 @@ def _template_header(segment: Segment, template: InteractionTemplate | None) -> 
     applied by `_apply_template_defaults` (R2) to a copy of the header, so the campaign is the
     header's, else the template's, and the description is the template's; its language rows
     are the template's (language → subject), its language the template's default, else the
-    first of those rows. For the header's own template (or none), the header and its rows.
+    first of those rows. A template without any language leaves the language and subject to
+    the header's rows (R14). For the header's own template (or none), the header and its rows.
     """
     if template is None or template.pk == segment.interaction_template_id:
         return segment, None
@@ -270,6 +271,9 @@ def _template_header(segment: Segment, template: InteractionTemplate | None) -> 
     _apply_template_defaults(header, template)
     rows = InteractionTemplateLanguage.objects.filter(template=template)
     languages = dict(rows.values_list("language_id", "subject"))
+    if not languages and header.language_id is None:
+        header.language_id, header.subject = segment.language_id, segment.subject
+        return header, None
     if header.language_id is None:
         header.language_id = min((code for code in languages if code), default=None)
     header.subject = languages.get(header.language_id) or ""

@@ -1272,6 +1272,17 @@ def test_a_line_with_its_own_template_takes_subjects_and_reset_values_from_that_
     assert (line.cost, line.language_id, line.subject) == (Decimal("3"), "FR", "Bonjour")
 
 
+def test_a_line_s_new_template_without_any_language_leaves_the_language_to_the_header_rows(filled, world):
+    bare = make_template("BARE", unit_cost=Decimal("4"))  # no default language, no language rows
+    ann, carl = line_of(filled, world["ann"]), line_of(filled, world["carl"])
+
+    ann = set_line(filled, ann.line_no, interaction_template=bare)
+    carl = set_line(filled, carl.line_no, interaction_template=bare)
+
+    assert (ann.cost, ann.language_id, ann.subject) == (Decimal("4"), "NL", "Hallo")
+    assert (carl.language_id, carl.subject) == ("EN", "Hello")
+
+
 def test_clearing_a_line_s_template_clears_its_group_only(filled, world):
     ann = line_of(filled, world["ann"])
     before = values_of(filled, world["ann"])
