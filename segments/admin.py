@@ -73,6 +73,9 @@ class CriteriaStepInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
     ordering = ("position",)
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(parent__isnull=True)  # a replay's steps: on the step's page
+
 
 class SegmentLanguageInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SegmentLanguage
@@ -246,6 +249,9 @@ class SavedCriteriaStepInline(ReadOnlyAdminMixin, admin.TabularInline):
         "allow_company_with_persons",
         "ignore_exclusion",
         "entire_companies",
+        "manual",
+        "lines_added",
+        "lines_removed",
     )
     readonly_fields = fields
     ordering = ("position",)

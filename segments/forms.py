@@ -263,9 +263,16 @@ class StepInput:
 
 
 class AddContactForm(forms.Form):
-    """One manual line: the contact is entered by its no. (a list of a million contacts cannot be a <select>)."""
+    """One manual line: the contact is entered by its no. (a list of a million contacts cannot be a <select>).
+
+    `allow_existing` is the confirmation of a second line for a contact already on the
+    worksheet (the page asks after the service refused the first post); `existing` then holds
+    the question the page shows.
+    """
 
     contact_no = forms.CharField(label=_("Contact no."), max_length=20)
+    allow_existing = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    existing = ""
 
     def clean_contact_no(self) -> str:
         no = self.cleaned_data["contact_no"].strip()

@@ -50,20 +50,22 @@ OPTION_LABELS = {
 }
 
 
-def _count_of(model: type, field: str = "segment"):
-    rows = model.objects.filter(**{field: OuterRef("pk")}).order_by().values(field)
+def _count_of(model: type, field: str = "segment", **filters):
+    rows = model.objects.filter(**{field: OuterRef("pk")}, **filters).order_by().values(field)
     return Coalesce(Subquery(rows.annotate(n=Count("pk")).values("n")[:1]), 0, output_field=IntegerField())
 
 
 def segment_list() -> QuerySet[Segment]:
     """Segments by no. with `no_of_lines` and `no_of_steps` counted: one query per page.
 
+    `no_of_steps` counts the steps the worksheet lists (numbered 1, 2, 3 …): a replay of saved
+    criteria or of a logged segment is one step, its replayed steps are not counted again.
     The counts are correlated subqueries, not joins, so two to-many counts never multiply
     each other.
     """
     return (
         Segment.objects.select_related("interaction_template", "owner", "campaign")
-        .annotate(no_of_lines=_count_of(SegmentLine), no_of_steps=_count_of(CriteriaStep))
+        .annotate(no_of_lines=_count_of(SegmentLine), no_of_steps=_count_of(CriteriaStep, parent__isnull=True))
         .order_by("no")
     )
 

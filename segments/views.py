@@ -22,6 +22,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -380,7 +381,12 @@ class SegmentUndoView(SegmentPermissionMixin, View):
 
 
 class AddContactView(SegmentPermissionMixin, View):
-    """One manual line for a contact given by its no. (a step that undo reverses)."""
+    """One manual line for a contact given by its no. (a step that undo reverses).
+
+    A contact already on the worksheet is not added at once: the worksheet asks "P100 is
+    already on line 10000 — add it again?" (status 400, nothing written), and its confirm
+    button posts the contact again with `allow_existing`.
+    """
 
     permission_required = "segments.change_segment"
 
@@ -390,9 +396,22 @@ class AddContactView(SegmentPermissionMixin, View):
         if form.is_valid():
             contact = form.cleaned_data["contact"]
             try:
-                result = services.segment_add_contact(user=request.user, segment=segment, contact=contact)
+                result = services.segment_add_contact(
+                    user=request.user,
+                    segment=segment,
+                    contact=contact,
+                    allow_existing=form.cleaned_data["allow_existing"],
+                )
             except ValidationError as error:
-                add_service_error(form, error)
+                existing = [e for e in getattr(error, "error_list", []) if e.code == "already_on_worksheet"]
+                if existing:
+                    form.existing = ngettext(
+                        "%(contact)s is already on line %(line)s — add it again?",
+                        "%(contact)s is already on lines %(line)s — add it again?",
+                        len(existing[0].params["lines"]),
+                    ) % {"contact": contact.no, "line": existing[0].params["line"]}
+                else:
+                    add_service_error(form, error)
             else:
                 line_no = SegmentLine.objects.filter(step=result.step).values_list("line_no", flat=True).first()
                 messages.success(
@@ -465,6 +484,11 @@ class LineEditView(LineMixin, View):
                 if reset:
                     parts.append(
                         _("following the header again: %(fields)s") % {"fields": ", ".join(map(form.label_of, reset))}
+                    )
+                template = values.get("interaction_template")
+                if template is not None and "interaction_template" not in reset:
+                    parts.append(
+                        _("the fields not set by hand re-derived from template %(code)s") % {"code": template.code}
                     )
                 messages.success(
                     request,
@@ -594,6 +618,15 @@ class ReuseCriteriaView(SegmentPermissionMixin, View):
                         "lines": plural(result.line_count, "line"),
                     },
                 )
+                if result.differences:
+                    messages.warning(
+                        request,
+                        _(
+                            "Not as recorded when %(code)s was saved (the contacts or hand edits changed since): "
+                            "%(steps)s."
+                        )
+                        % {"code": saved.code, "steps": "; ".join(map(str, result.differences))},
+                    )
                 return redirect(segment)
         return render_worksheet(request, segment, reuse_form=form, status=400)
 

@@ -325,7 +325,7 @@ def test_a_killed_log_process_leaves_nothing_and_a_retry_logs_once(journal_mode,
 def logged_segment_with_a_contact_on_two_lines():
     segment = build_segment(lines=2)
     twice = Contact.objects.filter(city="CRASH").order_by("no").first()
-    segment_services.segment_add_contact(user=None, segment=segment, contact=twice)
+    segment_services.segment_add_contact(user=None, segment=segment, contact=twice, allow_existing=True)
     result = segment_services.segment_log(user=None, segment=segment)
     return segment, twice, result.logged_segment
 

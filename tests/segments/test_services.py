@@ -272,13 +272,28 @@ def test_reduce_removes_the_lines_whose_contact_matches_and_refine_keeps_only_th
     assert sorted(numbers(segment)) == ["P1", "P4"]
 
 
-def test_reduce_with_no_filter_empties_the_segment_and_refine_with_no_filter_keeps_every_line(world):
+@pytest.mark.parametrize(
+    ("action", "query", "message"),
+    [
+        (REDUCE, "", "choose at least one criterion: a reduce without criteria would remove every line."),
+        (REDUCE, "city=&name=", "choose at least one criterion: a reduce without criteria would remove every line."),
+        (REFINE, "", "choose at least one criterion: a refine without criteria would keep every line."),
+    ],
+)
+def test_reduce_or_refine_without_any_criterion_is_refused_and_writes_nothing(world, action, query, message):
+    # Replaces R26 (a reduce without criteria emptied the segment, silently).
     segment = new_segment()
     add(segment)
-    assert remove(segment, REFINE, "").removed == 0
-    assert len(numbers(segment)) == 5
-    assert remove(segment, REDUCE, "").removed == 5
-    assert numbers(segment) == []
+    before = lines(segment)
+
+    with pytest.raises(ValidationError) as refused:
+        remove(segment, action, query)
+    with pytest.raises(ValidationError) as counted:
+        services.segment_count(segment=segment, action=action, query=query)
+
+    assert refused.value.messages == counted.value.messages == [message]
+    assert refused.value.error_list[0].code == counted.value.error_list[0].code == "no_criteria"
+    nothing_written(segment, before, 1)
 
 
 def test_reduce_with_entire_companies_removes_every_line_of_a_company_with_a_match(world):
@@ -354,15 +369,35 @@ def test_a_reduce_or_refine_records_its_step_with_entire_companies(world):
 # --- Manual lines (R28, R29) -----------------------------------------------------------------------
 
 
-def test_a_manual_line_bypasses_exclusion_and_duplicates_and_is_a_step_no_x(world):
+def test_a_manual_line_bypasses_exclusion_and_is_a_step_no_x(world):
     segment = new_segment()
-    services.segment_add_contact(user=None, segment=segment, contact=world["bob"])
     result = services.segment_add_contact(user=None, segment=segment, contact=world["bob"])
 
-    assert result.line_count == 2
-    assert lines(segment) == [("P2", 10000), ("P2", 20000)]
-    step = CriteriaStep.objects.get(segment=segment, position=2)
+    assert result.line_count == 1
+    assert lines(segment) == [("P2", 10000)]
+    step = CriteriaStep.objects.get(segment=segment, position=1)
     assert (step.action, step.filter, step.manual) == (StepAction.ADD, "no=P2", True)
+    assert (step.ignore_exclusion, step.allow_existing) == (True, False)
+
+
+def test_a_manual_line_of_a_contact_already_on_the_worksheet_needs_allow_existing(world):
+    # Replaces R29's silent duplicate: the user is told the line and confirms a second one.
+    segment = new_segment()
+    add(segment, "no=P1")
+    add(segment, "no=P1", allow_existing=True)
+
+    with pytest.raises(ValidationError) as refused:
+        services.segment_add_contact(user=None, segment=segment, contact=world["ann"])
+
+    assert refused.value.messages == ["P1 is already on lines 10000, 20000."]
+    assert refused.value.error_list[0].code == "already_on_worksheet"
+    assert refused.value.error_list[0].params["lines"] == [10000, 20000]
+    nothing_written(segment, [("P1", 10000), ("P1", 20000)], 2)
+
+    result = services.segment_add_contact(user=None, segment=segment, contact=world["ann"], allow_existing=True)
+
+    assert lines(segment) == [("P1", 10000), ("P1", 20000), ("P1", 30000)]
+    assert (result.step.position, result.step.manual, result.step.allow_existing) == (3, True, True)
 
 
 def test_a_manual_step_on_a_contact_no_with_query_characters_replays_that_contact():
@@ -599,6 +634,113 @@ def test_saving_after_a_reuse_saves_the_replayed_steps_not_the_reuse(world):
     ]
 
 
+def test_steps_are_numbered_as_shown_and_a_replay_numbers_its_steps_within_it(world):
+    source = new_segment()
+    add(source, "city=X")
+    remove(source, REDUCE, "type=company")
+    services.segment_save_criteria(user=None, segment=source, code="XPERS")
+    target = new_segment()
+
+    reuse = services.segment_reuse_criteria(user=None, segment=target, code="XPERS")
+    after = add(target, "no=P3")
+
+    assert (reuse.step.position, after.step.position) == (1, 2)  # not 4: the replayed steps are the reuse's
+    assert list(reuse.step.children.order_by("position").values_list("position", "action")) == [
+        (1, "add"),
+        (2, "reduce"),
+    ]
+    saved = services.segment_save_criteria(user=None, segment=target, code="AGAIN")
+    assert list(saved.steps.values_list("position", "action", "filter")) == [
+        (1, "add", "city=X"),
+        (2, "reduce", "type=company"),
+        (3, "add", "no=P3"),
+    ]
+    undo(target)
+    undo(target)
+    assert add(target, "no=P3").step.position == 1
+
+
+def test_saved_steps_keep_what_they_did_and_whether_they_were_manual(world):
+    source = new_segment()
+    add(source, "city=X")
+    services.segment_add_contact(user=None, segment=source, contact=world["ann"], allow_existing=True)
+    services.segment_remove_line(user=None, segment=source, line_no=40000)
+
+    saved = services.segment_save_criteria(user=None, segment=source, code="HAND")
+
+    assert list(saved.steps.values_list("position", "action", "filter", "manual", "lines_added", "lines_removed")) == [
+        (1, "add", "city=X", False, 3, 0),
+        (2, "add", "no=P1", True, 1, 0),
+        (3, "reduce", "no=P1", True, 0, 1),
+    ]
+
+
+def test_removing_one_of_two_lines_by_hand_replays_as_that_one_removal(world):
+    # Before: the manual removal was replayed as "reduce no=P1" and removed both lines of ann.
+    source = new_segment()
+    add(source, "city=X")
+    services.segment_add_contact(user=None, segment=source, contact=world["ann"], allow_existing=True)
+    services.segment_remove_line(user=None, segment=source, line_no=40000)
+    services.segment_save_criteria(user=None, segment=source, code="HAND")
+
+    target = new_segment()
+    result = services.segment_reuse_criteria(user=None, segment=target, code="HAND")
+
+    assert sorted(numbers(target)) == sorted(numbers(source)) == ["C1", "P1", "P4"]
+    assert (result.added, result.removed, result.line_count, result.differences) == (4, 1, 3, ())
+    replayed = result.step.children.order_by("position")
+    assert [(step.manual, step.lines_added, step.lines_removed) for step in replayed] == [
+        (False, 3, 0),
+        (True, 1, 0),
+        (True, 0, 1),
+    ]
+
+
+def test_a_replay_that_does_other_than_recorded_says_so_per_step(world):
+    source = new_segment()
+    add(source, "city=X")
+    services.segment_add_contact(user=None, segment=source, contact=world["carl"])
+    remove(source, REDUCE, "no=P1")
+    services.segment_save_criteria(user=None, segment=source, code="DIFF")
+    make_person(world["acme"], no="P7", name="Nina", city="X")  # the data changed since
+    target = new_segment()
+    add(target, "no=P3")  # and so did the worksheet the criteria are replayed on
+
+    result = services.segment_reuse_criteria(user=None, segment=target, code="DIFF")
+
+    assert [str(difference) for difference in result.differences] == [
+        "step 1 (add city=X): recorded +3, now +4",
+        "step 2 (add no=P3): recorded +1, now 0",
+    ]
+    first = result.differences[0]
+    assert (first.number, first.action, first.filter, first.recorded, first.now) == (1, "add", "city=X", 3, 4)
+    assert sorted(numbers(target)) == ["C1", "P3", "P4", "P7"]
+
+
+def test_a_replay_says_when_a_removal_removed_other_than_recorded(world):
+    source = new_segment()
+    add(source, "no=P1&no=P4")
+    remove(source, REDUCE, "city=Y")
+    services.segment_save_criteria(user=None, segment=source, code="NOY")
+    target = new_segment()
+    add(target, "no=P3")
+
+    result = services.segment_reuse_criteria(user=None, segment=target, code="NOY")
+
+    assert [str(difference) for difference in result.differences] == ["step 2 (reduce city=Y): recorded 0, now -1"]
+
+
+def test_steps_saved_without_recorded_counts_are_not_compared(world):
+    source = new_segment()
+    add(source, "city=X")
+    saved = services.segment_save_criteria(user=None, segment=source, code="OLD")
+    saved.steps.update(lines_added=None, lines_removed=None)
+
+    result = services.segment_reuse_criteria(user=None, segment=source, code="OLD")
+
+    assert (result.added, result.differences) == (0, ())
+
+
 # --- Header: defaults (R1, R2) ---------------------------------------------------------------------
 
 
@@ -735,10 +877,11 @@ def test_a_line_with_its_own_template_does_not_follow_the_header(filled, world):
     services.segment_update(user=None, segment=filled, values={"description": "Autumn"})
 
     carl.refresh_from_db()
-    assert (carl.interaction_template_id, carl.interaction_group_id, carl.description) == (
+    assert (carl.interaction_template_id, carl.interaction_group_id, carl.description, carl.cost) == (
         "OWN",
         own.group_id,
-        "Spring mailing",
+        own.description,  # R15: the line's new template brought its description
+        Decimal("7"),
     )
 
 
@@ -989,6 +1132,164 @@ def test_resetting_the_template_makes_the_line_follow_the_header_again(filled, w
     line = set_line(filled, carl.line_no, reset=["interaction_template"])
 
     assert (line.interaction_template_id, line.description, line.cost) == ("LETTER", "Autumn", Decimal("8"))
+
+
+@pytest.fixture
+def phone():
+    """A template other than the header's: its own values, language rows FR (default) and NL."""
+    fr = make_language("FR")
+    template = make_template(
+        "PHONE",
+        group=make_interaction_group("PHONES"),
+        description="Phone call",
+        unit_cost=Decimal("3"),
+        unit_duration=Decimal("10"),
+        information_flow="inbound",
+        initiated_by="them",
+        campaign_target=False,
+        campaign_response=True,
+        correspondence_type="email",
+        language=fr,
+        campaign=make_campaign(),
+    )
+    nl = make_language("NL")
+    InteractionTemplateLanguage.objects.create(template=template, language=fr, subject="Bonjour")
+    InteractionTemplateLanguage.objects.create(template=template, language=nl, subject="Hallo telefoon")
+    return template
+
+
+LINE_VALUES = (
+    "interaction_template_id",
+    "interaction_group_id",
+    "description",
+    "cost",
+    "duration",
+    "information_flow",
+    "initiated_by",
+    "campaign_target",
+    "campaign_response",
+    "correspondence_type",
+    "campaign_id",
+    "language_id",
+    "subject",
+)
+
+
+def values_of(segment, contact) -> tuple:
+    return SegmentLine.objects.filter(segment=segment, contact=contact).values_list(*LINE_VALUES).get()
+
+
+def test_a_line_s_new_template_re_derives_that_line_from_the_template_r15(filled, world, phone):
+    Contact.objects.filter(pk__in=[world["ann"].pk, world["carl"].pk]).update(correspondence_type="")
+    ann, carl = line_of(filled, world["ann"]), line_of(filled, world["carl"])
+    set_line(filled, ann.line_no, cost=Decimal("9"))  # by hand: stays
+    header_campaign = filled.campaign_id
+    solo_before = values_of(filled, world["solo"])
+
+    set_line(filled, ann.line_no, interaction_template=phone)
+    set_line(filled, carl.line_no, interaction_template=phone, subject="Own subject")
+
+    derived = ("PHONE", "PHONES", "Phone call", Decimal("3"), Decimal("10"), "inbound", "them", False, True, "email")
+    # the header's campaign, which wins over the template's; the contact's language when the
+    # template has a row for it (ann: NL), else the template's default (carl: DE → FR)
+    assert values_of(filled, world["ann"]) == (
+        *derived[:3],
+        Decimal("9"),
+        *derived[4:],
+        header_campaign,
+        "NL",
+        "Hallo telefoon",
+    )
+    assert values_of(filled, world["carl"]) == (*derived, header_campaign, "FR", "Own subject")
+    assert values_of(filled, world["solo"]) == solo_before  # that line only
+    assert set(line_of(filled, world["ann"]).overridden_fields) == {"cost", "interaction_template"}
+
+
+def test_a_line_s_new_template_brings_its_campaign_when_the_header_has_none(world, phone):
+    segment = new_segment()
+    add(segment, "no=P1")
+
+    line = set_line(segment, 10000, interaction_template=phone)
+
+    assert (line.campaign_id, line.language_id, line.subject) == (phone.campaign_id, "FR", "Bonjour")
+
+
+def test_a_line_s_new_template_keeps_a_description_given_without_template_and_hand_set_fields(world, phone):
+    segment = new_segment()  # no template: the lines have the header's description
+    add(segment, "no=P1&no=P4")
+    set_line(segment, 20000, description="Call her first")
+
+    first = set_line(segment, 10000, interaction_template=phone)
+    second = set_line(segment, 20000, interaction_template=phone, duration=Decimal("2"))
+
+    # R15: the description changes when it was blank or came with another template
+    assert (first.description, first.cost) == ("Spring mailing", Decimal("3"))
+    assert (second.description, second.duration, second.cost) == ("Call her first", Decimal("2"), Decimal("3"))
+    other = make_template("OTHER", description="Other call")
+    assert set_line(segment, 10000, interaction_template=other).description == "Other call"
+
+
+def test_a_line_s_new_template_gives_the_correspondence_type_by_r13_else_keeps_the_previous(filled, world):
+    Contact.objects.filter(pk=world["ann"].pk).update(correspondence_type="")
+    mail = make_template("MAIL", correspondence_type="email")
+    blank = make_template("BLANK", correspondence_type="")
+    ann = line_of(filled, world["ann"])
+    assert ann.correspondence_type == "hard_copy"
+
+    assert set_line(filled, ann.line_no, interaction_template=mail).correspondence_type == "email"
+    line = set_line(filled, ann.line_no, interaction_template=blank)
+
+    # R15: neither the contact nor the template has one: the previous value stays
+    assert (line.interaction_template_id, line.correspondence_type) == ("BLANK", "email")
+
+
+def test_a_line_s_new_template_merges_from_that_template_s_word_document(filled, world, phone):
+    from segments.documents import with_word_document
+    from tests.factories import attach_word_template
+
+    header_document = attach_word_template(filled.interaction_template, "Letter", language=make_language("EN"))
+    services.segment_update(user=None, segment=filled, values={"interaction_template": phone})
+    services.segment_update(user=None, segment=filled, values={"interaction_template": filled.interaction_template})
+    phone_document = attach_word_template(phone, "Phone", language=make_language("FR"))
+    carl = line_of(filled, world["carl"])  # EN: the header has no DE row; PHONE has neither
+    documents = with_word_document(filled).values_list("contact__no", "word_document_id")
+    assert dict(documents)["P3"] == header_document.pk
+
+    set_line(filled, carl.line_no, interaction_template=phone)
+
+    assert dict(documents.all())["P3"] == phone_document.pk  # PHONE's default language, FR
+    set_line(filled, carl.line_no, reset=["interaction_template"])
+    assert dict(documents.all())["P3"] == header_document.pk
+
+
+def test_a_line_with_its_own_template_takes_subjects_and_reset_values_from_that_template(filled, world, phone):
+    carl = line_of(filled, world["carl"])
+    set_line(filled, carl.line_no, interaction_template=phone, cost=Decimal("8"), language=make_language("EN"))
+
+    line = set_line(filled, carl.line_no, language=make_language("NL"))
+    assert (line.language_id, line.subject) == ("NL", "Hallo telefoon")  # PHONE's NL row, not the header's
+    line = set_line(filled, carl.line_no, reset=["cost", "language"])
+    assert (line.cost, line.language_id, line.subject) == (Decimal("3"), "FR", "Bonjour")
+
+
+def test_a_line_s_new_template_without_any_language_leaves_the_language_to_the_header_rows(filled, world):
+    bare = make_template("BARE", unit_cost=Decimal("4"))  # no default language, no language rows
+    ann, carl = line_of(filled, world["ann"]), line_of(filled, world["carl"])
+
+    ann = set_line(filled, ann.line_no, interaction_template=bare)
+    carl = set_line(filled, carl.line_no, interaction_template=bare)
+
+    assert (ann.cost, ann.language_id, ann.subject) == (Decimal("4"), "NL", "Hallo")
+    assert (carl.language_id, carl.subject) == ("EN", "Hello")
+
+
+def test_clearing_a_line_s_template_clears_its_group_only(filled, world):
+    ann = line_of(filled, world["ann"])
+    before = values_of(filled, world["ann"])
+
+    set_line(filled, ann.line_no, interaction_template=None)
+
+    assert values_of(filled, world["ann"]) == (None, None, *before[2:])
 
 
 def test_set_line_refuses_unknown_fields_and_bad_values_and_writes_nothing(filled, world):

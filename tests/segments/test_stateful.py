@@ -317,6 +317,12 @@ class SegmentMachine(RuleBasedStateMachine):
     @rule(where=criteria, refine=st.booleans(), entire_companies=st.booleans())
     def remove(self, where, refine, entire_companies):
         action = StepAction.REFINE if refine else StepAction.REDUCE
+        if not where:  # a reduce or refine needs a criterion; nothing is written
+            with pytest.raises(ValidationError, match="choose at least one criterion"):
+                services.segment_count(segment=self.segment, action=action, query="")
+            with pytest.raises(ValidationError, match="choose at least one criterion"):
+                services.segment_remove_contacts(user=None, segment=self.segment, action=action, query="")
+            return
         preview = services.segment_count(
             segment=self.segment, action=action, query=as_query(where), entire_companies=entire_companies
         )
@@ -330,8 +336,13 @@ class SegmentMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def add_contact(self, data):
         contact_id = data.draw(st.sampled_from(sorted(self.model.contacts)))
+        allow_existing = data.draw(st.booleans())
         contact = Contact.objects.get(pk=contact_id)
-        services.segment_add_contact(user=None, segment=self.segment, contact=contact)
+        if not allow_existing and any(line.contact == contact_id for line in self.model.lines):
+            with pytest.raises(ValidationError, match="is already on line"):
+                services.segment_add_contact(user=None, segment=self.segment, contact=contact)
+            return
+        services.segment_add_contact(user=None, segment=self.segment, contact=contact, allow_existing=allow_existing)
         self.model.add_contact(contact_id)
 
     @precondition(lambda self: self.model and self.model.lines)

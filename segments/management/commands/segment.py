@@ -19,7 +19,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.core.exceptions import ValidationError
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from crm.management.batch import BatchCommand, Failed, json_date, json_decimal, json_null, parse_amount, parse_date
@@ -214,10 +215,25 @@ def step_json(step: CriteriaStep) -> dict[str, Any]:
     }
 
 
+def segment_steps_in_order(segment: Segment):
+    """The segment's steps as the worksheet lists them: its steps 1, 2, 3 …, each replay
+    followed by the steps it replayed (numbered 1, 2, … within it); `number` is the step's
+    worksheet number. One query."""
+    return (
+        CriteriaStep.objects.filter(segment=segment)
+        .annotate(number=Coalesce(F("parent__position"), F("position")))
+        .order_by("number", F("parent_id").asc(nulls_first=True), "position")
+    )
+
+
 def segment_json(segment: Segment) -> dict[str, Any]:
-    """CONTRACT.md `segment show --json`: three queries whatever the number of lines."""
+    """CONTRACT.md `segment show --json`: three queries whatever the number of lines.
+
+    `criteria` lists the steps as the worksheet does: a replay (`reuse_criteria`,
+    `reuse_logged`, filter null) is followed by the steps it replayed.
+    """
     lines = SegmentLine.objects.filter(segment=segment).order_by("line_no").values(*LINE_COLUMNS)
-    steps = CriteriaStep.objects.filter(segment=segment).order_by("position")
+    steps = segment_steps_in_order(segment)
     return {
         "no": segment.no,
         "description": segment.description,
@@ -244,10 +260,17 @@ def _count_of(model, **filters):
 
 
 def segment_list_json() -> list[dict[str, Any]]:
-    """CONTRACT.md `segment list --json`: every open segment by number, one query."""
+    """CONTRACT.md `segment list --json`: every open segment by number, one query.
+
+    `no_of_criteria_actions` counts the steps the worksheet numbers 1, 2, 3 … (and the segment
+    list page counts): a replay of saved criteria or of a logged segment is one.
+    """
     segments = (
         Segment.objects.order_by("no")
-        .annotate(no_of_lines=_count_of(SegmentLine), no_of_criteria_actions=_count_of(CriteriaStep))
+        .annotate(
+            no_of_lines=_count_of(SegmentLine),
+            no_of_criteria_actions=_count_of(CriteriaStep, parent__isnull=True),
+        )
         .values("no", "description", "interaction_template_id", "campaign__no", "no_of_lines", "no_of_criteria_actions")
     )
     return [
@@ -295,12 +318,17 @@ class Command(BatchCommand):
         ):
             p = sub.add_parser(action, help=text + " Prints the number of lines afterwards.")
             p.add_argument("no", metavar="NO")
-            p.add_argument("--filter", metavar="QUERY", help="Contact criteria (required; '' matches every contact).")
+            p.add_argument("--filter", metavar="QUERY", help="Contact criteria (required, at least one criterion).")
             flag(p, "entire-companies", "Match every line of a matching contact's company.", default=False)
 
-        p = sub.add_parser("add-contact", help="One manual line (an undoable step); prints the number of lines.")
+        p = sub.add_parser(
+            "add-contact",
+            help="One manual line (an undoable step); prints the number of lines. A contact already on the "
+            "worksheet is an error naming its line unless --allow-existing.",
+        )
         p.add_argument("no", metavar="NO")
         p.add_argument("contact_no", metavar="CONTACT_NO")
+        flag(p, "allow-existing", "Add another line for a contact already on the worksheet.", default=False)
 
         p = sub.add_parser("remove-line", help="Delete one line (an undoable step); prints the number of lines.")
         p.add_argument("no", metavar="NO")
@@ -337,7 +365,12 @@ class Command(BatchCommand):
         p.add_argument("code", metavar="CODE")
         p.add_argument("--description", metavar="TEXT", default="")
 
-        p = sub.add_parser("reuse-criteria", help="Replay saved criteria as one step; prints the number of lines.")
+        p = sub.add_parser(
+            "reuse-criteria",
+            help="Replay saved criteria as one step; prints the number of lines. Each replayed step that added "
+            "or removed other than when the criteria were saved is written to stderr, e.g. "
+            "'step 3 (reduce no=CT000123): recorded -1, now -2'.",
+        )
         p.add_argument("no", metavar="NO")
         p.add_argument("code", metavar="CODE")
 
@@ -412,7 +445,7 @@ class Command(BatchCommand):
     def _remove(self, options, action: str) -> None:
         segment = segment_of(options["no"])
         if options["filter"] is None:
-            raise Failed([f"--filter is required for {action} (use --filter '' to match every contact)"])
+            raise Failed([f"--filter is required for {action}: choose at least one criterion"])
         result = services.segment_remove_contacts(
             user=None,
             segment=segment,
@@ -433,7 +466,18 @@ class Command(BatchCommand):
         contact = Contact.objects.filter(no=options["contact_no"]).first()
         if contact is None:
             raise Failed([f'contact_no: unknown contact "{options["contact_no"]}"'])
-        self.out(services.segment_add_contact(user=None, segment=segment, contact=contact).line_count)
+        try:
+            result = services.segment_add_contact(
+                user=None, segment=segment, contact=contact, allow_existing=options["allow_existing"]
+            )
+        except ValidationError as exc:
+            if [error.code for error in getattr(exc, "error_list", [])] != ["already_on_worksheet"]:
+                raise
+            problems = [
+                f"contact_no: {message.rstrip('.')} (--allow-existing adds another line)" for message in exc.messages
+            ]
+            raise Failed(problems) from None
+        self.out(result.line_count)
 
     def do_remove_line(self, options) -> None:
         segment = segment_of(options["no"])
@@ -503,7 +547,10 @@ class Command(BatchCommand):
 
     def do_reuse_criteria(self, options) -> None:
         segment = segment_of(options["no"])
-        self.out(services.segment_reuse_criteria(user=None, segment=segment, code=options["code"]).line_count)
+        result = services.segment_reuse_criteria(user=None, segment=segment, code=options["code"])
+        for difference in result.differences:
+            self.stderr.write(str(difference))
+        self.out(result.line_count)
 
     def do_reuse_logged(self, options) -> None:
         segment = segment_of(options["no"])
@@ -566,9 +613,11 @@ class Command(BatchCommand):
         self.out(f"lines: {len(document['lines'])}")
         for line in document["lines"]:
             self.out(f"  {line['line_no']}\t{line['contact_no']}\t{line['contact_name']}\t{line['description']}")
-        self.out(f"criteria: {len(document['criteria'])}")
-        for position, step in enumerate(document["criteria"], start=1):
-            self.out(f"  {position}. {step['action']} {step['filter'] or ''}".rstrip())
+        steps = list(segment_steps_in_order(segment))
+        self.out(f"criteria: {sum(step.parent_id is None for step in steps)}")
+        for step in steps:
+            number = f"  {step.number}." if step.parent_id is None else f"     {step.number}.{step.position}"
+            self.out(f"{number} {step.action} {step.filter or step.source}".rstrip())
 
     def do_list(self, options) -> None:
         rows = segment_list_json()
