@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -140,10 +141,18 @@ class InteractionCreateForm(forms.Form):
         required=False,
         empty_label=_("The template's campaign"),
     )
+    # Made when the form is shown and posted with it: a second post of the same form (double
+    # click, back and resubmit) finds the entry the first one recorded (interaction_create).
+    token = forms.UUIDField(
+        widget=forms.HiddenInput,
+        required=False,
+        error_messages={"invalid": _("This form is damaged: reload the page and record the interaction again.")},
+    )
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("date", timezone.localdate())
+        kwargs["initial"].setdefault("token", uuid.uuid4())
         super().__init__(*args, **kwargs)
         self.contact_obj: Contact | None = None
 

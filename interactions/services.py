@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -286,7 +287,12 @@ def _single_correspondence_type(template: InteractionTemplate, contact: Contact)
 
 
 def interaction_create(
-    *, user, contact: Contact, interaction_template: InteractionTemplate, values: dict[str, Any] | None = None
+    *,
+    user,
+    contact: Contact,
+    interaction_template: InteractionTemplate,
+    values: dict[str, Any] | None = None,
+    idempotency_token: UUID | None = None,
 ) -> InteractionLogEntry:
     """Record one interaction with one contact (F8 with D13); returns the entry.
 
@@ -296,8 +302,18 @@ def interaction_create(
     duration, flow, initiated by and campaign. Contact, template, salesperson, date and
     description are required (F8). An entry with a campaign joins the campaign entry that all
     single interactions of that campaign share. Records only: nothing is delivered.
+
+    Idempotent per `idempotency_token` (the token of the form the user filled in): when an
+    entry was recorded with the same token, nothing is written and that entry is returned with
+    `already_recorded` True (False on an entry this call recorded), whatever the values of the
+    second call. The unique constraint on the token decides between two concurrent calls: the
+    loser's insert fails inside a savepoint and it returns the winner's entry. Without a token
+    (the command) every call records an entry.
     """
     _check_permission(user, "interactions.add_interactionlogentry")
+    recorded = _entry_recorded_with(idempotency_token)
+    if recorded is not None:
+        return recorded
     values = dict(values or {})
     unknown = set(values) - SINGLE_FIELDS
     if unknown:
@@ -327,6 +343,7 @@ def interaction_create(
         campaign_target=interaction_template.campaign_target,
         campaign_response=interaction_template.campaign_response,
         correspondence_type=_single_correspondence_type(interaction_template, contact),
+        idempotency_token=idempotency_token,
     )
     for field, value in values.items():
         if value is not None:
@@ -339,7 +356,9 @@ def interaction_create(
     if not (entry.description or "").strip():
         problems["description"] = _("description: required.")
     try:
-        entry.full_clean(exclude=["contact", "contact_company", "user", "campaign_entry", "logged_segment"])
+        entry.full_clean(
+            exclude=["contact", "contact_company", "user", "campaign_entry", "logged_segment", "idempotency_token"]
+        )
     except ValidationError as error:
         for field, messages in error.message_dict.items():
             problems.setdefault(field, f"{field}: {' '.join(messages)}")
@@ -348,7 +367,25 @@ def interaction_create(
     with transaction.atomic(durable=True):
         if entry.campaign_id is not None:
             entry.campaign_entry = _single_campaign_entry(entry, user)
-        entry.save()
+        try:
+            with transaction.atomic():
+                entry.save()
+        except IntegrityError:
+            recorded = _entry_recorded_with(idempotency_token)
+            if recorded is None:
+                raise
+            return recorded
+    entry.already_recorded = False
+    return entry
+
+
+def _entry_recorded_with(token: UUID | None) -> InteractionLogEntry | None:
+    """The entry recorded with `token` (marked `already_recorded`), or None."""
+    if token is None:
+        return None
+    entry = InteractionLogEntry.objects.filter(idempotency_token=token).first()
+    if entry is not None:
+        entry.already_recorded = True
     return entry
 
 

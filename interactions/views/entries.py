@@ -336,7 +336,9 @@ class EntryCommentAddView(PermissionRequiredMixin, View):
 class EntryCreateView(PermissionRequiredMixin, View):
     """Record one interaction with one contact. The contact, template, campaign and
     salesperson can be pre-filled from the query string (?contact=NO from the contact card,
-    the log's criteria, R60); the salesperson defaults to the contact's. Nothing is delivered."""
+    the log's criteria, R60); the salesperson defaults to the contact's. Nothing is delivered.
+    The form carries a token made when it is shown: posting it again records nothing and
+    redirects to the entry the first post recorded, saying so."""
 
     permission_required = "interactions.add_interactionlogentry"
     raise_exception = True
@@ -362,10 +364,16 @@ class EntryCreateView(PermissionRequiredMixin, View):
                     contact=form.contact_obj,
                     interaction_template=form.cleaned_data["interaction_template"],
                     values=form.values(),
+                    idempotency_token=form.cleaned_data["token"],
                 )
             except ValidationError as error:
                 form.add_service_error(error)
             else:
+                if entry.already_recorded:
+                    messages.info(
+                        request, _("This interaction was already recorded as entry %(no)s.") % {"no": entry.pk}
+                    )
+                    return redirect(entry)
                 messages.success(
                     request,
                     _("Recorded interaction %(no)s with %(contact)s %(name)s: %(description)s.")
