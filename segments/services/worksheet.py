@@ -51,7 +51,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.filters import ContactFilterSet
-from crm.models import Contact, ContactAltAddressDateRange, ContactType
+from crm.models import Contact, ContactType, active_alt_address_id
 from crm.services import number_series_next
 from crm.sql import insert_select
 from interactions.models import InteractionTemplate, InteractionTemplateLanguage, LoggedSegment
@@ -372,7 +372,7 @@ def _rederive(segment: Segment, lines: QuerySet[SegmentLine], fields: set[str]) 
             output_field=CharField(),
         )
     if "alt_address" in fields:
-        second["alt_address_id"] = _active_alt_address(OuterRef("contact_id"), OuterRef("date"))
+        second["alt_address_id"] = active_alt_address_id(OuterRef("contact_id"), OuterRef("date"))
     if second:
         lines.update(**second)
 
@@ -442,17 +442,6 @@ def _line_subject(segment: Segment, language: str, languages: dict[str | None, s
     return Case(*whens, default=Value(segment.subject), output_field=CharField())
 
 
-def _active_alt_address(contact_ref, on):
-    """Subquery: the alternate address active on date `on` (F1.2: the latest start wins), else NULL.
-
-    `on` is a date or an expression (a line's own date).
-    """
-    ranges = ContactAltAddressDateRange.objects.filter(contact_id=contact_ref, starting_date__lte=on).filter(
-        Q(ending_date__isnull=True) | Q(ending_date__gte=on)
-    )
-    return Subquery(ranges.order_by("-starting_date").values("alt_address_id")[:1])
-
-
 def _correspondence_type(segment: Segment):
     """R13 over Contact: the header default when it ignores the contact; else the template's
     default when the template ignores the contact or the contact has none; else the contact's."""
@@ -501,7 +490,7 @@ def _line_columns(segment: Segment, step: CriteriaStep, first_line_no: int, *, o
         + Window(RowNumber(), order_by=_line_order(*order_tail), output_field=BigIntegerField())
         * const(LINE_NO_STEP, BigIntegerField()),
         "contact_id": F("pk"),
-        "alt_address_id": _active_alt_address(OuterRef("pk"), segment.date),
+        "alt_address_id": active_alt_address_id(OuterRef("pk"), segment.date),
         "description": const(segment.description, CharField()),
         "interaction_template_id": const(segment.interaction_template_id, CharField()),
         "interaction_group_id": const(segment.interaction_group_id, CharField()),
