@@ -97,19 +97,18 @@ def _address(contact, code):
     return ContactAltAddress.objects.create(contact=contact, code=code, address=f"{code} street", city="Utrecht")
 
 
+def _range(contact, address, start: datetime.date, end: datetime.date | None) -> None:
+    ContactAltAddressDateRange.objects.create(
+        contact=contact, alt_address=address, starting_date=start, ending_date=end
+    )
+
+
 def test_active_alternate_address_is_the_covering_range_that_starts_latest():
     contact = make_company()
     summer = _address(contact, "SUMMER")
     office = _address(contact, "OFFICE")
-    ContactAltAddressDateRange.objects.create(
-        contact=contact,
-        alt_address=summer,
-        starting_date=datetime.date(2026, 6, 1),
-        ending_date=datetime.date(2026, 8, 31),
-    )
-    ContactAltAddressDateRange.objects.create(
-        contact=contact, alt_address=office, starting_date=datetime.date(2026, 7, 1), ending_date=None
-    )
+    _range(contact, summer, datetime.date(2026, 6, 1), datetime.date(2026, 8, 31))
+    _range(contact, office, datetime.date(2026, 7, 1), None)
     assert contact.active_alt_address(datetime.date(2026, 5, 31)) is None
     assert contact.active_alt_address(datetime.date(2026, 6, 15)) == summer
     assert contact.active_alt_address(datetime.date(2026, 7, 1)) == office  # overlap: latest start wins
@@ -121,18 +120,9 @@ def test_the_active_alternate_address_subquery_follows_the_same_rule_for_many_co
     contact, other = make_company(), make_company()
     summer, office = _address(contact, "SUMMER"), _address(contact, "OFFICE")
     home = _address(other, "HOME")
-    ContactAltAddressDateRange.objects.create(
-        contact=contact,
-        alt_address=summer,
-        starting_date=datetime.date(2026, 6, 1),
-        ending_date=datetime.date(2026, 8, 31),
-    )
-    ContactAltAddressDateRange.objects.create(
-        contact=contact, alt_address=office, starting_date=datetime.date(2026, 7, 1), ending_date=None
-    )
-    ContactAltAddressDateRange.objects.create(
-        contact=other, alt_address=home, starting_date=datetime.date(2026, 1, 1), ending_date=datetime.date(2026, 6, 30)
-    )
+    _range(contact, summer, datetime.date(2026, 6, 1), datetime.date(2026, 8, 31))
+    _range(contact, office, datetime.date(2026, 7, 1), None)
+    _range(other, home, datetime.date(2026, 1, 1), datetime.date(2026, 6, 30))
     for day, expected in (
         (datetime.date(2026, 5, 31), {contact.pk: None, other.pk: home.pk}),
         (datetime.date(2026, 6, 15), {contact.pk: summer.pk, other.pk: home.pk}),
