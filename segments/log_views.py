@@ -40,7 +40,7 @@ from interactions.models import DeliveryKind, LoggedSegment
 
 from . import selectors
 from .models import Segment, SegmentLine
-from .services import LogPreflightError, SegmentAlreadyLogged, segment_log, segment_log_problems
+from .services import LogPreflightError, SegmentAlreadyLogged, already_logged, segment_log, segment_log_problems
 from .views import SegmentPermissionMixin, get_segment, plural
 
 TEMPLATE = "segments/segment_confirm_log.html"
@@ -153,9 +153,9 @@ class SegmentLogView(SegmentPermissionMixin, View):
         posted_uuid = _posted_uuid(request.POST.get("segment_uuid"))
         segment = selectors.segment_detail_queryset().filter(no=no).first()
         if posted_uuid is not None and (segment is None or segment.uuid != posted_uuid):
-            logged = LoggedSegment.objects.select_related("user").filter(source_uuid=posted_uuid).first()
+            logged = already_logged(posted_uuid)
             if logged is not None:
-                raise SegmentAlreadyLogged(logged)
+                raise logged
         if segment is None:
             segment = get_segment(no)  # logged by number, else 404
         if not form.is_valid():

@@ -355,7 +355,7 @@ class SegmentUndoView(SegmentPermissionMixin, View):
 
     def post(self, request, no: str) -> HttpResponse:
         segment = get_segment(no)
-        last = CriteriaStep.objects.filter(segment=segment, parent__isnull=True).order_by("-position").first()
+        last = CriteriaStep.objects.to_undo(segment)
         try:
             result = services.segment_undo(user=request.user, segment=segment)
         except ValidationError as error:

@@ -19,6 +19,7 @@ contact in the company" one `NOT EXISTS` (an anti-join).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -167,11 +168,12 @@ class SegmentAlreadyLogged(ValidationError):
         )
 
 
-def already_logged(segment: Segment | str) -> SegmentAlreadyLogged | None:
-    """The error for a segment that was logged, found by its id (uuid) or number; else None."""
+def already_logged(segment: Segment | uuid.UUID | str) -> SegmentAlreadyLogged | None:
+    """The error for a segment that was logged, found by its id (a segment's uuid) or number;
+    else None. Every "was this segment logged?" asks here."""
     rows = LoggedSegment.objects.select_related("user")
-    if isinstance(segment, Segment):
-        logged = rows.filter(source_uuid=segment.uuid).first()
+    if isinstance(segment, Segment | uuid.UUID):
+        logged = rows.filter(source_uuid=getattr(segment, "uuid", segment)).first()
     else:
         logged = rows.filter(segment_no=segment).order_by("-pk").first()
     return SegmentAlreadyLogged(logged) if logged else None
@@ -788,10 +790,10 @@ def segment_undo(*, user, segment: Segment | str) -> StepResult:
     _check_permission(user)
     with transaction.atomic(durable=True):
         segment = _lock(segment)
-        last = CriteriaStep.objects.filter(segment=segment, parent__isnull=True).order_by("-position").first()
+        last = CriteriaStep.objects.to_undo(segment)
         if last is None:
             raise ValidationError(_("%(no)s has no step to undo."), code="nothing_to_undo", params={"no": segment.no})
-        unit = list(CriteriaStep.objects.filter(Q(pk=last.pk) | Q(parent=last)).order_by("-position"))
+        unit = list(CriteriaStep.objects.undo_unit(last).order_by("-position"))
         unit_ids = [step.pk for step in unit]
         # SegmentLine has no dependants, so this is one DELETE and its count is the lines'.
         removed_count, _deleted = SegmentLine.objects.filter(step_id__in=unit_ids).delete()
