@@ -21,6 +21,7 @@ from django.forms import BoundField
 from django.utils.translation import gettext_lazy as _
 
 from crm.filters import CodeFilter, ContactFilterSet
+from crm.forms import DATE_INPUT
 from crm.models import Contact
 from crm.selectors import reference_choices
 
@@ -28,7 +29,6 @@ from . import selectors
 from .models import Segment, SegmentLine, StepAction
 from .services import ADD_OPTIONS, HEADER_FIELDS, LINE_FIELDS
 
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MONEY_INPUT = forms.NumberInput(attrs={"step": "0.01", "min": "0"})
 
 # The header fields in the order the page shows them.

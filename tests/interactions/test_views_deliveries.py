@@ -37,7 +37,7 @@ from interactions.models import (
     InteractionLogEntry,
     LoggedSegment,
 )
-from interactions.wordtemplates import DOCX_CONTENT_TYPE
+from interactions.ooxml import DOCX_CONTENT_TYPE
 from segments import services as segment_services
 from segments.models import Segment
 from segments.services import log as log_services
