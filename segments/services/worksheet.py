@@ -126,10 +126,6 @@ HEADER_FIELDS = frozenset(
 DERIVED_LINE_FIELDS = (*OVERRIDABLE_FIELDS, "alt_address")
 
 
-class SegmentBusy(ValidationError):
-    pass
-
-
 @dataclass(frozen=True)
 class StepResult:
     step: CriteriaStep | None
@@ -545,10 +541,6 @@ def _criteria(query: str | Criteria) -> QuerySet[Contact]:
     return criteria(query).contacts
 
 
-def canonical_filter(query: str | Criteria) -> str:
-    return criteria(query).query
-
-
 def _company_key(prefix: str = ""):
     """One key per company: a company's own id, a person's company id; a private person is its
     own "company", keyed by minus its id (so it never equals a company's key).
@@ -622,11 +614,6 @@ def _lines_to_remove(
     if action == StepAction.REDUCE:
         return lines.filter(contact_id__in=matching.values("pk"))
     return lines.filter(~Exists(matching.filter(pk=OuterRef("contact_id"))))
-
-
-def _matching_lines(segment: Segment, query: str | Criteria, *, entire_companies: bool) -> QuerySet[SegmentLine]:
-    """Lines whose contact matches (D4: the contact's current company for Entire Companies)."""
-    return _lines_to_remove(segment, StepAction.REDUCE, query, entire_companies)
 
 
 def segment_count(
