@@ -194,10 +194,6 @@ class StepInput:
                 return value
         return self._initial_action
 
-    @property
-    def action_label(self) -> str:
-        return StepAction(self.action).label
-
     def is_valid(self) -> bool:
         options_valid = self.options_form.is_valid()
         return self.filterset.is_valid() and options_valid
