@@ -154,7 +154,7 @@ def test_a_segment_without_lines_is_an_error(world, tmp_path):
 
 
 def test_a_logged_segment_is_named_as_such(world, tmp_path):
-    from interactions.services import segment_log
+    from segments.services import segment_log
 
     no = world.segment.no
     segment_log(user=None, segment=world.segment)
