@@ -392,6 +392,15 @@ class ContactFilterSet(StrictFilterSet):
         fields: list[str] = []
         form = ContactCriteriaForm
 
+    # How the filter forms (contact list, segment steps) group the contact's own criteria;
+    # another app's criteria form the group titled at `extend`, any other name goes to "More".
+    GROUPS: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = (
+        (_("Contact"), ("no", "type", "name", "company_no")),
+        (_("Address"), ("city", "post_code", "country", "territory")),
+        (_("Marketing"), ("salesperson", "language")),
+        (_("Classification"), ("industry_group", "business_relation", "mailing_group", "job_responsibility")),
+    )
+
     # Criteria over other apps' data, in registration order (see `extend`).
     extensions: ClassVar[list[CriteriaExtension]] = []
 
@@ -420,6 +429,23 @@ class ContactFilterSet(StrictFilterSet):
             cls.declared_filters[name] = declared
             cls.base_filters[name] = declared
         cls.extensions.append(CriteriaExtension(names=tuple(filters), narrow=narrow, clean=clean, title=title))
+
+    def field_groups(self) -> list[dict]:
+        """The form's fields in titled groups (`GROUPS`, then each extension's, then "More"),
+        the one layout of every contact filter form. The first group is open, another when one
+        of its fields has a value or an error."""
+        form = self.form
+        groups = [*self.GROUPS, *((extension.title, extension.names) for extension in self.extensions)]
+        named = {name for _title, names in groups for name in names}
+        rest = tuple(name for name in form.fields if name not in named)
+        if rest:
+            groups.append((_("More"), rest))
+        result = []
+        for index, (title, names) in enumerate(groups):
+            fields = [form[name] for name in names if name in form.fields]
+            used = any(field.value() not in (None, "", [], ()) or field.errors for field in fields)
+            result.append({"title": title, "fields": fields, "open": index == 0 or used})
+        return result
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         queryset = super().filter_queryset(queryset)

@@ -41,6 +41,7 @@ CLASSIFICATIONS = {
     "mailing_groups": (ContactMailingGroup, "mailing_group_id"),
     "job_responsibilities": (ContactJobResponsibility, "job_responsibility_id"),
 }
+# The browser's date picker with ISO dates: every date box of every app.
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 

@@ -26,6 +26,7 @@ from .models import (
     ContactJobResponsibility,
     ContactMailingGroup,
     ContactType,
+    active_alt_address_id,
 )
 
 if TYPE_CHECKING:
@@ -106,8 +107,8 @@ def contact_card(*, contact: Contact, today: datetime.date) -> ContactCard:
     """The card's related data in a fixed number of queries (at most nine).
 
     Persons of a company are capped at `PERSONS_SHOWN` (by no.) with their total count; a
-    company may have thousands. The active alternate address follows SPEC F1.2: among the
-    ranges covering `today`, the one that starts latest.
+    company may have thousands. The active alternate address on `today` is
+    `DateRangeQuerySet.active_on`'s (SPEC F1.2).
     """
     persons: list[Contact] = []
     person_count = 0
@@ -122,23 +123,16 @@ def contact_card(*, contact: Contact, today: datetime.date) -> ContactCard:
         .only("alt_address_id", "starting_date", "ending_date")
     )
     addresses = [
-        AltAddressView(address=address)
-        for address in ContactAltAddress.objects.filter(contact=contact).select_related("country").order_by("code")
+        AltAddressView(address=address, active=address.pk == address.active_id)
+        for address in ContactAltAddress.objects.filter(contact=contact)
+        .select_related("country")
+        .annotate(active_id=active_alt_address_id(contact.pk, today))
+        .order_by("code")
     ]
     by_pk = {view.address.pk: view for view in addresses}
-    active_range = None
     for date_range in ranges:
         by_pk[date_range.alt_address_id].ranges.append(date_range)
-        covers = date_range.starting_date <= today and (
-            date_range.ending_date is None or date_range.ending_date >= today
-        )
-        if covers and (active_range is None or date_range.starting_date > active_range.starting_date):
-            active_range = date_range
-    active = None
-    if active_range is not None:
-        view = by_pk[active_range.alt_address_id]
-        view.active = True
-        active = view.address
+    active = next((view.address for view in addresses if view.active), None)
 
     links = {
         "industry_groups": (ContactIndustryGroup, "industry_group"),

@@ -80,7 +80,7 @@ from .models import (
     SalutationType,
     Territory,
 )
-from .services import contact_fill_from_company, number_series_next
+from .services import CONTACT_SERIES, contact_fill_from_company, number_series_next
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -92,7 +92,6 @@ if TYPE_CHECKING:
 # Rows per INSERT/UPDATE batch and codes per `IN (…)` list: far below SQLite's 32,766 bound
 # parameters, so every lookup and write runs in a fixed number of statements per 2,000 rows.
 BATCH_SIZE = 2000
-CONTACT_SERIES = "CONTACT"
 
 COLUMNS = (
     "no",

@@ -71,6 +71,7 @@ from .models import (
     InteractionLogEntry,
     LoggedSegment,
 )
+from .ooxml import DOCX_CONTENT_TYPE
 from .services import _check_permission, _user
 from .wordtemplates import LetterRenderError, WordTemplateInvalid, prepared_template, salutation_kinds
 
@@ -215,7 +216,7 @@ def entry_email(entry: InteractionLogEntry, letter: bytes) -> EmailMultiAlternat
         name = letter_name(entry)
         body = _("Please find the letter attached: %(name)s") % {"name": name} + "\n"
         message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [address], reply_to=reply_to)
-        message.attach(name, letter, "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        message.attach(name, letter, DOCX_CONTENT_TYPE)
     else:
         from .letters import letter_html
 

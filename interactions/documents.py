@@ -14,7 +14,8 @@ from django.db.models import ProtectedError, RestrictedError
 from crm.models import Language
 
 from .models import Document, InteractionTemplate, InteractionTemplateLanguage
-from .wordtemplates import DOCX_CONTENT_TYPE, validate_template
+from .ooxml import DOCX_CONTENT_TYPE
+from .wordtemplates import validate_template
 
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
 

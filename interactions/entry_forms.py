@@ -18,11 +18,11 @@ from django.core.validators import MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.forms import DATE_INPUT
 from crm.models import Campaign, Contact, CorrespondenceType, Salesperson
 
 from .models import Evaluation, InteractionComment, InteractionTemplate
 
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MONEY_INPUT = forms.NumberInput(attrs={"step": "0.01", "min": "0"})
 NO_CORRESPONDENCE = "none"
 

@@ -46,17 +46,7 @@ def _salutation(contact: Contact, language: str | None, kind: str, formulas) -> 
             },
             code="no_salutation_formula",
         )
-    company = contact.company if contact.type == ContactType.PERSON else contact
-    return formula.render(
-        {
-            "first_name": contact.first_name,
-            "middle_name": contact.middle_name,
-            "surname": contact.surname,
-            "initials": contact.initials,
-            "job_title": contact.job_title,
-            "company_name": company.name if company else "",
-        }
-    )
+    return formula.render(contact.name_parts())
 
 
 def _address(line) -> dict[str, str]:

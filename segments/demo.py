@@ -69,7 +69,7 @@ from crm.models import (
     SalutationFormula,
     Territory,
 )
-from crm.services import number_series_next
+from crm.services import CONTACT_SERIES, number_series_next
 from crm.transfer import COLUMNS as TRANSFER_COLUMNS
 from interactions.documents import document_create
 from interactions.models import InteractionGroup, InteractionTemplate, InteractionTemplateLanguage
@@ -77,7 +77,6 @@ from interactions.sample_template import SAMPLE_FILE_NAME, sample_letter_docx
 
 DEFAULT_SEED = 1
 CHUNK_SIZE = 20_000
-CONTACT_SERIES = "CONTACT"
 SQLITE_CACHE_KIB = 128 * 1024
 
 # Shape of the contact population (see the module docstring).

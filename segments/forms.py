@@ -21,6 +21,7 @@ from django.forms import BoundField
 from django.utils.translation import gettext_lazy as _
 
 from crm.filters import CodeFilter, ContactFilterSet
+from crm.forms import DATE_INPUT
 from crm.models import Contact
 from crm.selectors import reference_choices
 
@@ -28,7 +29,6 @@ from . import selectors
 from .models import Segment, SegmentLine, StepAction
 from .services import ADD_OPTIONS, HEADER_FIELDS, LINE_FIELDS
 
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MONEY_INPUT = forms.NumberInput(attrs={"step": "0.01", "min": "0"})
 
 # The header fields in the order the page shows them.
@@ -167,17 +167,6 @@ class StepOptionsForm(forms.Form):
 
 # Keys of the criteria form that are not contact criteria.
 STEP_FORM_KEYS = ("csrfmiddlewaretoken", "action", *ADD_OPTIONS, "entire_companies", "dry_run", "panel")
-# How the criteria panel groups the filter fields; a filter not named here goes to "More".
-FILTER_GROUPS = (
-    (_("Contact"), ("no", "type", "name", "company_no")),
-    (_("Address"), ("city", "post_code", "country", "territory")),
-    (_("Marketing"), ("salesperson", "language")),
-    (_("Classification"), ("industry_group", "business_relation", "mailing_group", "job_responsibility")),
-    (
-        _("Interaction history"),
-        ("campaign", "interaction_template", "interaction_date_after", "interaction_date_before"),
-    ),
-)
 
 
 class StepInput:
@@ -204,10 +193,6 @@ class StepInput:
             if value in STEP_ACTIONS:
                 return value
         return self._initial_action
-
-    @property
-    def action_label(self) -> str:
-        return StepAction(self.action).label
 
     def is_valid(self) -> bool:
         options_valid = self.options_form.is_valid()
@@ -236,19 +221,8 @@ class StepInput:
         return [self.options_form[name] for name in names]
 
     def field_groups(self) -> list[dict]:
-        """The filter fields in titled groups; a group is open when one of its fields is used."""
-        form = self.filterset.form
-        named = {name for _title, names in FILTER_GROUPS for name in names}
-        groups = [(title, [name for name in names if name in form.fields]) for title, names in FILTER_GROUPS]
-        rest = [name for name in form.fields if name not in named]
-        if rest:
-            groups.append((_("More"), rest))
-        result = []
-        for index, (title, names) in enumerate(groups):
-            fields = [form[name] for name in names]
-            used = any(field.value() not in (None, "", [], ()) or field.errors for field in fields)
-            result.append({"title": title, "fields": fields, "open": index == 0 or used})
-        return result
+        """The filter fields in titled groups (ContactFilterSet.field_groups)."""
+        return self.filterset.field_groups()
 
     def fill_code_choices(self) -> None:
         """Give the form's code lists their options from one query instead of one per list."""

@@ -37,11 +37,12 @@ from django.views import View
 from crm.models import CorrespondenceType
 from interactions.delivery import delivery_start
 from interactions.models import DeliveryKind, LoggedSegment
+from interactions.views.logged_segments import campaign_entries_text, entries_text
 
 from . import selectors
 from .models import Segment, SegmentLine
-from .services import LogPreflightError, SegmentAlreadyLogged, segment_log, segment_log_problems
-from .views import SegmentPermissionMixin, get_segment, plural
+from .services import LogPreflightError, SegmentAlreadyLogged, already_logged, segment_log, segment_log_problems
+from .views import SegmentPermissionMixin, get_segment, lines_text
 
 TEMPLATE = "segments/segment_confirm_log.html"
 
@@ -96,14 +97,6 @@ def delivery_summary(*, segment: Segment) -> DeliverySummary:
     return DeliverySummary(emails=row["emails"], letters=row["letters"])
 
 
-def entries_text(count: int) -> str:
-    return plural(count, "interaction log entry", "interaction log entries")
-
-
-def campaign_entries_text(count: int) -> str:
-    return plural(count, "campaign entry", "campaign entries")
-
-
 class SegmentLogView(SegmentPermissionMixin, View):
     """Log a segment: confirm with numbers, then one atomic log (services.segment_log).
 
@@ -153,9 +146,9 @@ class SegmentLogView(SegmentPermissionMixin, View):
         posted_uuid = _posted_uuid(request.POST.get("segment_uuid"))
         segment = selectors.segment_detail_queryset().filter(no=no).first()
         if posted_uuid is not None and (segment is None or segment.uuid != posted_uuid):
-            logged = LoggedSegment.objects.select_related("user").filter(source_uuid=posted_uuid).first()
+            logged = already_logged(posted_uuid)
             if logged is not None:
-                raise SegmentAlreadyLogged(logged)
+                raise logged
         if segment is None:
             segment = get_segment(no)  # logged by number, else 404
         if not form.is_valid():
@@ -195,7 +188,7 @@ class SegmentLogView(SegmentPermissionMixin, View):
                 text,
                 result.follow_up.get_absolute_url(),
                 result.follow_up.no,
-                plural(lines, "line"),
+                lines_text(lines),
             )
         messages.success(request, text)
         if deliver and result.deliveries:

@@ -31,8 +31,8 @@ from interactions.documents import document_create
 from interactions.letters import ZIP_CONTENT_TYPE, combine_docx, letter_file_name, zip_letters
 from interactions.merge_fields import MergeError, line_context, salutation_formulas
 from interactions.models import Document
+from interactions.ooxml import DOCX_CONTENT_TYPE
 from interactions.wordtemplates import (
-    DOCX_CONTENT_TYPE,
     LetterRenderError,
     PreparedTemplate,
     WordTemplateInvalid,

@@ -215,6 +215,16 @@ class CriteriaOptions(models.Model):
         abstract = True
 
 
+class CriteriaStepQuerySet(models.QuerySet):
+    def to_undo(self, segment) -> CriteriaStep | None:
+        """The step one undo reverses (D3): the segment's latest top-level step, or None."""
+        return self.filter(segment=segment, parent__isnull=True).order_by("-position").first()
+
+    def undo_unit(self, step: CriteriaStep) -> CriteriaStepQuerySet:
+        """`step` with the steps it replayed (its children): what one undo of it reverses."""
+        return self.filter(Q(pk=step.pk) | Q(parent=step))
+
+
 class CriteriaStep(CriteriaOptions):
     """A step that changed a segment's lines, in order (`position` 1, 2, …).
 
@@ -239,6 +249,8 @@ class CriteriaStep(CriteriaOptions):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = CriteriaStepQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("criteria step")

@@ -217,15 +217,10 @@ def undo_preview(*, segment: Segment) -> UndoPreview | None:
     Counted the way `segment_undo` works: the lines the step (and, for a replay, its replayed
     steps) added, and the lines they removed that older steps had added. Four queries.
     """
-    last = (
-        CriteriaStep.objects.filter(segment=segment, parent__isnull=True)
-        .select_related("created_by")
-        .order_by("-position")
-        .first()
-    )
+    last = CriteriaStep.objects.select_related("created_by").to_undo(segment)
     if last is None:
         return None
-    unit = list(CriteriaStep.objects.filter(Q(pk=last.pk) | Q(parent=last)).values_list("pk", flat=True))
+    unit = list(CriteriaStep.objects.undo_unit(last).values_list("pk", flat=True))
     added = SegmentLine.objects.filter(step_id__in=unit).count()
     restored = RemovedSegmentLine.objects.filter(removed_by_id__in=unit).exclude(step_id__in=unit).count()
     last.filter_text = readable_filter(last.filter)

@@ -26,6 +26,8 @@ from django.utils.translation import ngettext
 from django.views import View
 from django_htmx.http import HttpResponseClientRedirect
 
+from crm.counts import counted
+
 from . import selectors, services
 from .forms import (
     STEP_ACTIONS,
@@ -46,10 +48,13 @@ LINES_TARGET = "segment-lines"
 CRITERIA_TARGET = "criteria-panel"
 
 
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+def lines_text(count: int) -> str:
     """ "1 line", "1,234 lines"."""
-    word = singular if count == 1 else (plural_form or singular + "s")
-    return f"{count:,} {word}"
+    return counted(ngettext("%(count)s line", "%(count)s lines", count), count)
+
+
+def contacts_text(count: int) -> str:
+    return counted(ngettext("%(count)s contact", "%(count)s contacts", count), count)
 
 
 def get_segment(no: str) -> Segment:
@@ -105,13 +110,13 @@ class Preview:
         if self.action == StepAction.ADD:
             after = self.line_count + self.count
             return _("This will add %(what)s (the segment then has %(lines)s).") % {
-                "what": plural(self.count, "contact"),
-                "lines": plural(after, "line"),
+                "what": contacts_text(self.count),
+                "lines": lines_text(after),
             }
         after = self.line_count - self.count
         return _("This will remove %(what)s (the segment then has %(lines)s).") % {
-            "what": plural(self.count, "line"),
-            "lines": plural(after, "line"),
+            "what": lines_text(self.count),
+            "lines": lines_text(after),
         }
 
 
@@ -270,7 +275,9 @@ class SegmentHeaderView(SegmentPermissionMixin, View):
                     % {
                         "no": segment.no,
                         "fields": ", ".join(form.changed_labels()),
-                        "lines": plural(following, "line follows", "lines follow"),
+                        "lines": counted(
+                            ngettext("%(count)s line follows", "%(count)s lines follow", following), following
+                        ),
                     },
                 )
                 return redirect(segment)
@@ -328,14 +335,14 @@ class SegmentStepView(SegmentPermissionMixin, View):
             return render_worksheet(request, segment, step_input=step_input, preview=preview, status=400)
         if step_input.action == StepAction.ADD:
             text = _("Added %(what)s; the segment has %(lines)s (step %(n)s).")
-            what = plural(result.added, "contact")
+            what = contacts_text(result.added)
         elif step_input.action == StepAction.REDUCE:
             text = _("Removed %(what)s whose contact matches (reduce); the segment has %(lines)s (step %(n)s).")
-            what = plural(result.removed, "line")
+            what = lines_text(result.removed)
         else:
             text = _("Removed %(what)s whose contact does not match (refine); the segment has %(lines)s (step %(n)s).")
-            what = plural(result.removed, "line")
-        lines = plural(result.line_count, "line")
+            what = lines_text(result.removed)
+        lines = lines_text(result.line_count)
         messages.success(request, text % {"n": result.step.position, "what": what, "lines": lines})
         return redirect(segment)
 
@@ -356,7 +363,7 @@ class SegmentUndoView(SegmentPermissionMixin, View):
 
     def post(self, request, no: str) -> HttpResponse:
         segment = get_segment(no)
-        last = CriteriaStep.objects.filter(segment=segment, parent__isnull=True).order_by("-position").first()
+        last = CriteriaStep.objects.to_undo(segment)
         try:
             result = services.segment_undo(user=request.user, segment=segment)
         except ValidationError as error:
@@ -369,9 +376,9 @@ class SegmentUndoView(SegmentPermissionMixin, View):
             _("Undid %(step)s: removed %(removed)s and restored %(restored)s; the segment has %(lines)s.")
             % {
                 "step": what,
-                "removed": plural(result.removed, "line"),
-                "restored": plural(result.added, "line"),
-                "lines": plural(result.line_count, "line"),
+                "removed": lines_text(result.removed),
+                "restored": lines_text(result.added),
+                "lines": lines_text(result.line_count),
             },
         )
         return redirect(segment)
@@ -420,7 +427,7 @@ class AddContactView(SegmentPermissionMixin, View):
                     % {
                         "contact": f"{contact.no} {contact.name}",
                         "line": line_no,
-                        "lines": plural(result.line_count, "line"),
+                        "lines": lines_text(result.line_count),
                     },
                 )
                 return HttpResponseRedirect(segment_url(segment, line_no=line_no))
@@ -550,7 +557,7 @@ class LineRemoveView(LineMixin, View):
             % {
                 "line": line_no,
                 "contact": f"{line.contact.no} {line.contact.name}" if line else "",
-                "lines": plural(result.line_count, "line"),
+                "lines": lines_text(result.line_count),
             },
         )
         url = segment.get_absolute_url()
@@ -579,10 +586,15 @@ class SaveCriteriaView(SegmentPermissionMixin, View):
             except ValidationError as error:
                 add_service_error(form, error)
             else:
+                steps = saved.steps.count()
                 messages.success(
                     request,
                     _("Saved %(steps)s of %(no)s as criteria %(code)s.")
-                    % {"steps": plural(saved.steps.count(), "criteria step"), "no": segment.no, "code": saved.code},
+                    % {
+                        "steps": counted(ngettext("%(count)s criteria step", "%(count)s criteria steps", steps), steps),
+                        "no": segment.no,
+                        "code": saved.code,
+                    },
                 )
                 return redirect(segment)
         return render_worksheet(request, segment, save_form=form, status=400)
@@ -611,11 +623,13 @@ class ReuseCriteriaView(SegmentPermissionMixin, View):
                     )
                     % {
                         "n": result.step.position,
-                        "steps": plural(saved.no_of_steps, "step"),
+                        "steps": counted(
+                            ngettext("%(count)s step", "%(count)s steps", saved.no_of_steps), saved.no_of_steps
+                        ),
                         "code": saved.code,
-                        "added": plural(result.added, "line"),
-                        "removed": plural(result.removed, "line"),
-                        "lines": plural(result.line_count, "line"),
+                        "added": lines_text(result.added),
+                        "removed": lines_text(result.removed),
+                        "lines": lines_text(result.line_count),
                     },
                 )
                 if result.differences:
@@ -650,9 +664,9 @@ class ReuseLoggedView(SegmentPermissionMixin, View):
                     request,
                     _("Added %(added)s from logged segment %(id)s; the segment has %(lines)s (step %(n)s).")
                     % {
-                        "added": plural(result.added, "line"),
+                        "added": lines_text(result.added),
                         "id": logged_id,
-                        "lines": plural(result.line_count, "line"),
+                        "lines": lines_text(result.line_count),
                         "n": result.step.position,
                     },
                 )

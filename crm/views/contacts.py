@@ -59,7 +59,7 @@ class ContactListView(PermissionRequiredMixin, View):
         context = {
             "filterset": filterset,
             "active_filters": self.active_filters(filterset),
-            "criteria_groups": self.criteria_groups(filterset),
+            "filter_groups": filterset.field_groups(),
             "query_without_page": query_without(request.GET, "page"),
         }
         status = 200
@@ -89,17 +89,6 @@ class ContactListView(PermissionRequiredMixin, View):
         choices = selectors.reference_choices(code_filters)
         for name, options in choices.items():
             filterset.form.fields[name].widget.choices = options
-
-    @staticmethod
-    def criteria_groups(filterset: ContactFilterSet) -> list[dict]:
-        """The filter form's groups of criteria other apps add (ContactFilterSet.extend), each
-        open when one of its boxes has a value or an error."""
-        groups = []
-        for extension in filterset.extensions:
-            fields = [filterset.form[name] for name in extension.names]
-            is_open = any(field.value() or field.errors for field in fields)
-            groups.append({"title": extension.title, "fields": fields, "open": is_open})
-        return groups
 
     @staticmethod
     def active_filters(filterset: ContactFilterSet) -> list[dict]:

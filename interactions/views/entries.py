@@ -33,6 +33,7 @@ from .. import charts, selectors, services
 from ..entry_forms import CommentForm, EvaluateForm, InteractionCreateForm
 from ..filters import InteractionLogEntryFilterSet, ValueFilter
 from ..models import Evaluation, InteractionLogEntry
+from .logged_segments import entries_text
 
 RESULTS_TARGET = "entry-results"
 STATISTICS_TARGET = "statistics"
@@ -48,16 +49,6 @@ STATISTICS_CRITERIA = (
     "contact",
     "company",
 )
-
-
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """ "1 entry", "1,234 entries"."""
-    word = singular if count == 1 else (plural_form or singular + "s")
-    return f"{count:,} {word}"
-
-
-def entries_text(count: int) -> str:
-    return plural(count, _("interaction log entry"), _("interaction log entries"))
 
 
 def list_url(query: str = "") -> str:

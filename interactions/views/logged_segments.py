@@ -26,7 +26,10 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
+
+from crm.counts import counted
 
 from .. import hooks, services
 from .. import logged_segment_selectors as selectors
@@ -34,17 +37,13 @@ from ..models import LoggedSegment
 from .deliveries import logged_segment_delivery_panel
 
 
-def plural(count: int, singular: str, plural_form: str) -> str:
-    """ "1 campaign entry", "1,234 campaign entries"."""
-    return f"{count:,} {singular if count == 1 else plural_form}"
-
-
 def entries_text(count: int) -> str:
-    return plural(count, _("interaction log entry"), _("interaction log entries"))
+    """ "1 interaction log entry", "1,234 interaction log entries"."""
+    return counted(ngettext("%(count)s interaction log entry", "%(count)s interaction log entries", count), count)
 
 
 def campaign_entries_text(count: int) -> str:
-    return plural(count, _("campaign entry"), _("campaign entries"))
+    return counted(ngettext("%(count)s campaign entry", "%(count)s campaign entries", count), count)
 
 
 def optional_url(name: str, *args) -> str | None:
@@ -269,7 +268,7 @@ class LoggedSegmentFollowUpView(LoggedSegmentPermissionMixin, View):
                 "no": segment.no,
                 "id": logged.pk,
                 "old": logged.segment_no,
-                "lines": plural(lines, _("line"), _("lines")),
+                "lines": counted(ngettext("%(count)s line", "%(count)s lines", lines), lines),
             },
         )
         return redirect(segment)

@@ -214,11 +214,6 @@ class LogResult:
     deliveries: int
 
 
-# Test hook: called inside the log's transaction after the entries are inserted (RELIABILITY
-# case 3: a failure or a killed process there must leave nothing behind). None in production.
-after_entries_hook: Callable[[LoggedSegment], None] | None = None
-
-
 def _claim(segment: Segment | str) -> Segment:
     """The log's claim: a conditional UPDATE of the segment row, checked by its row count.
 
@@ -391,8 +386,6 @@ def segment_log(*, user, segment: Segment | str, follow_up: bool = False, delive
             ),
             read_only=False,
         ).update(read_only=True)
-        if after_entries_hook is not None:
-            after_entries_hook(logged)
         deliveries = (
             InteractionLogEntry.objects.filter(
                 logged_segment=logged, delivery_status=DeliveryStatus.IN_PROGRESS

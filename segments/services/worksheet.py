@@ -20,6 +20,7 @@ contact in the company" one `NOT EXISTS` (an anti-join).
 from __future__ import annotations
 
 import copy
+import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
@@ -53,7 +54,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from crm.filters import ContactFilterSet
-from crm.models import Contact, ContactAltAddressDateRange, ContactType
+from crm.models import Contact, ContactType, active_alt_address_id
 from crm.services import number_series_next
 from crm.sql import insert_select
 from interactions.models import InteractionTemplate, InteractionTemplateLanguage, LoggedSegment
@@ -134,10 +135,6 @@ HEADER_FIELDS = frozenset(
 DERIVED_LINE_FIELDS = (*OVERRIDABLE_FIELDS, "alt_address")
 
 
-class SegmentBusy(ValidationError):
-    pass
-
-
 @dataclass(frozen=True)
 class ReplayDifference:
     """A replayed step of saved criteria that did something else than it did when the criteria
@@ -202,11 +199,12 @@ class SegmentAlreadyLogged(ValidationError):
         )
 
 
-def already_logged(segment: Segment | str) -> SegmentAlreadyLogged | None:
-    """The error for a segment that was logged, found by its id (uuid) or number; else None."""
+def already_logged(segment: Segment | uuid.UUID | str) -> SegmentAlreadyLogged | None:
+    """The error for a segment that was logged, found by its id (a segment's uuid) or number;
+    else None. Every "was this segment logged?" asks here."""
     rows = LoggedSegment.objects.select_related("user")
-    if isinstance(segment, Segment):
-        logged = rows.filter(source_uuid=segment.uuid).first()
+    if isinstance(segment, Segment | uuid.UUID):
+        logged = rows.filter(source_uuid=getattr(segment, "uuid", segment)).first()
     else:
         logged = rows.filter(segment_no=segment).order_by("-pk").first()
     return SegmentAlreadyLogged(logged) if logged else None
@@ -435,7 +433,7 @@ def _rederive(segment: Segment, lines: QuerySet[SegmentLine], fields: set[str], 
             output_field=CharField(),
         )
     if "alt_address" in fields:
-        second["alt_address_id"] = _active_alt_address(OuterRef("contact_id"), OuterRef("date"))
+        second["alt_address_id"] = active_alt_address_id(OuterRef("contact_id"), OuterRef("date"))
     if second:
         lines.update(**second)
 
@@ -505,17 +503,6 @@ def _line_subject(segment: Segment, language: str, languages: dict[str | None, s
     return Case(*whens, default=Value(segment.subject), output_field=CharField())
 
 
-def _active_alt_address(contact_ref, on):
-    """Subquery: the alternate address active on date `on` (F1.2: the latest start wins), else NULL.
-
-    `on` is a date or an expression (a line's own date).
-    """
-    ranges = ContactAltAddressDateRange.objects.filter(contact_id=contact_ref, starting_date__lte=on).filter(
-        Q(ending_date__isnull=True) | Q(ending_date__gte=on)
-    )
-    return Subquery(ranges.order_by("-starting_date").values("alt_address_id")[:1])
-
-
 def _correspondence_type(segment: Segment):
     """R13 over Contact: the header default when it ignores the contact; else the template's
     default when the template ignores the contact or the contact has none; else the contact's."""
@@ -564,7 +551,7 @@ def _line_columns(segment: Segment, step: CriteriaStep, first_line_no: int, *, o
         + Window(RowNumber(), order_by=_line_order(*order_tail), output_field=BigIntegerField())
         * const(LINE_NO_STEP, BigIntegerField()),
         "contact_id": F("pk"),
-        "alt_address_id": _active_alt_address(OuterRef("pk"), segment.date),
+        "alt_address_id": active_alt_address_id(OuterRef("pk"), segment.date),
         "description": const(segment.description, CharField()),
         "interaction_template_id": const(segment.interaction_template_id, CharField()),
         "interaction_group_id": const(segment.interaction_group_id, CharField()),
@@ -615,10 +602,6 @@ def criteria(query: str | Criteria) -> Criteria:
 def _criteria(query: str | Criteria) -> QuerySet[Contact]:
     """Contacts matching a QUERY; ValidationError listing every problem when it is not valid."""
     return criteria(query).contacts
-
-
-def canonical_filter(query: str | Criteria) -> str:
-    return criteria(query).query
 
 
 def _company_key(prefix: str = ""):
@@ -694,11 +677,6 @@ def _lines_to_remove(
     if action == StepAction.REDUCE:
         return lines.filter(contact_id__in=matching.values("pk"))
     return lines.filter(~Exists(matching.filter(pk=OuterRef("contact_id"))))
-
-
-def _matching_lines(segment: Segment, query: str | Criteria, *, entire_companies: bool) -> QuerySet[SegmentLine]:
-    """Lines whose contact matches (D4: the contact's current company for Entire Companies)."""
-    return _lines_to_remove(segment, StepAction.REDUCE, query, entire_companies)
 
 
 def segment_count(
@@ -930,10 +908,10 @@ def segment_undo(*, user, segment: Segment | str) -> StepResult:
     _check_permission(user)
     with transaction.atomic(durable=True):
         segment = _lock(segment)
-        last = CriteriaStep.objects.filter(segment=segment, parent__isnull=True).order_by("-position").first()
+        last = CriteriaStep.objects.to_undo(segment)
         if last is None:
             raise ValidationError(_("%(no)s has no step to undo."), code="nothing_to_undo", params={"no": segment.no})
-        unit = list(CriteriaStep.objects.filter(Q(pk=last.pk) | Q(parent=last)).order_by("-position"))
+        unit = list(CriteriaStep.objects.undo_unit(last).order_by("-position"))
         unit_ids = [step.pk for step in unit]
         # SegmentLine has no dependants, so this is one DELETE and its count is the lines'.
         removed_count, _deleted = SegmentLine.objects.filter(step_id__in=unit_ids).delete()

@@ -32,6 +32,7 @@ from segments.models import Segment, SegmentLine
 from segments.services import log as log_service
 from tests.conftest import make_user
 from tests.factories import make_campaign, make_salesperson, make_template
+from tests.interactions.log_patch import after_entries
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -283,7 +284,7 @@ def test_a_line_edit_during_the_log_waits_then_is_refused_and_no_line_is_lost(ed
         entries_inserted.set()
         time.sleep(HOLD)
 
-    monkeypatch.setattr(log_service, "after_entries_hook", hold_the_log)
+    monkeypatch.setattr(log_service, "insert_select", after_entries(hold_the_log))
     waited: list[float] = []
 
     def log():

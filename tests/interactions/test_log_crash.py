@@ -1,6 +1,6 @@
 """The Log transaction when it fails half-way, and the database's last guards (RELIABILITY 3, 5).
 
-- Case 3a: a failure after the entries are inserted (the `after_entries_hook` test hook), or from
+- Case 3a: a failure after the entries are inserted (`tests.interactions.log_patch`), or from
   the database in the log's last write (a trigger that refuses the segment's DELETE): the error
   reaches the caller and every table's rows are as before (rows compared, not bytes:
   PostgreSQL sequences advance on rollback).
@@ -40,6 +40,7 @@ from segments.models import CriteriaStep, RemovedSegmentLine, Segment, SegmentLa
 from segments.services import log as log_service
 from tests.conftest import make_user
 from tests.factories import make_campaign, make_company, make_salesperson, make_template
+from tests.interactions.log_patch import after_entries
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -126,14 +127,14 @@ def test_a_failure_after_the_entries_are_inserted_leaves_every_row_unchanged(mon
         seen.append(InteractionLogEntry.objects.filter(logged_segment=logged).count())
         raise Crash("injected after the entries")
 
-    monkeypatch.setattr(log_service, "after_entries_hook", crash)
+    monkeypatch.setattr(log_service, "insert_select", after_entries(crash))
     with pytest.raises(Crash):
         segment_services.segment_log(user=None, segment=segment, follow_up=True)
 
     assert seen == [LINES - 1]  # the entries were there when it failed
     assert snapshot() == before
     assert_nothing_logged(segment)
-    monkeypatch.setattr(log_service, "after_entries_hook", None)
+    monkeypatch.undo()
     result = segment_services.segment_log(user=None, segment=segment)
     assert result.entries == LINES - 1
     assert_logged_once(segment, LINES - 1)
@@ -198,6 +199,7 @@ django.setup()
 from django.db import connection
 from segments.services import log as services
 from interactions.models import InteractionLogEntry
+from tests.interactions.log_patch import after_entries
 
 journal = os.environ.get("CRM_TEST_JOURNAL_MODE")
 if journal:
@@ -213,7 +215,7 @@ def pause(logged):
     time.sleep(120)
 
 
-services.after_entries_hook = pause
+services.insert_select = after_entries(pause)
 services.segment_log(user=None, segment=sys.argv[2])
 print("the log finished: the test should have killed this process", file=sys.stderr)
 sys.exit(3)

@@ -37,12 +37,13 @@ from interactions.models import (
     InteractionLogEntry,
     LoggedSegment,
 )
-from interactions.wordtemplates import DOCX_CONTENT_TYPE
+from interactions.ooxml import DOCX_CONTENT_TYPE
 from segments import services as segment_services
 from segments.models import Segment
 from segments.services import log as log_services
 from tests.conftest import make_user
 from tests.factories import attach_word_template, make_company, make_person, make_salesperson, make_template
+from tests.interactions.log_patch import after_entries
 
 # Transactional: the delivery is enqueued when the log's (and the start's) transaction commits,
 # and the default ImmediateBackend runs it right then, as in production.
@@ -245,12 +246,12 @@ def test_log_without_sending_link_offers_the_option_unticked(marketing_client):
 def test_a_refused_start_of_the_delivery_keeps_the_log_and_says_why(marketing_client, monkeypatch):
     """The log commits first (D8); a delivery that cannot start is reported on the logged segment."""
     segment = build_segment(emails=1, letters=0)
-    # Another run of the same logged segment appears inside the log's transaction (the log's
-    # test hook), so the delivery service refuses to start a second one.
+    # Another run of the same logged segment appears inside the log's transaction (right after
+    # its entries), so the delivery service refuses to start a second one.
     monkeypatch.setattr(
         log_services,
-        "after_entries_hook",
-        lambda logged: make_delivery(logged, state=DeliveryState.RUNNING, total=1),
+        "insert_select",
+        after_entries(lambda logged: make_delivery(logged, state=DeliveryState.RUNNING, total=1)),
     )
 
     response = log_and_deliver(marketing_client, segment)

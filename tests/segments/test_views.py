@@ -16,6 +16,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
+from crm.filters import ContactFilterSet
 from crm.models import Contact, Country, NumberSeries
 from segments import services
 from segments.models import CriteriaStep, RemovedSegmentLine, SavedCriteria, Segment, SegmentLine
@@ -252,6 +253,15 @@ def test_htmx_pagination_gets_only_the_lines_block(marketing_client, segment, ma
     html = response.content.decode()
     assert html.lstrip().startswith('<section class="card lines-card results" id="segment-lines"')
     assert "<html" not in html
+
+
+def test_the_criteria_panel_groups_its_filters_as_the_contact_page_does(marketing_client, segment, monkeypatch):
+    monkeypatch.setattr(ContactFilterSet, "GROUPS", (("Who", ("no", "name")),))
+
+    page = marketing_client.get(url("segment_detail", segment.no)).content.decode()
+
+    panel = page[page.index('id="criteria-panel"') :]
+    assert re.findall(r"<summary>([^<]*)</summary>", panel) == ["Who", "Interaction history", "More"]
 
 
 def test_htmx_tab_gets_only_the_criteria_panel_for_that_action(marketing_client, segment):

@@ -18,7 +18,8 @@ from django.test import Client
 from django.urls import reverse
 
 from interactions.models import Document, InteractionTemplateLanguage, LoggedSegment
-from interactions.wordtemplates import DOCX_CONTENT_TYPE, MAX_FILE_BYTES
+from interactions.ooxml import DOCX_CONTENT_TYPE
+from interactions.wordtemplates import MAX_FILE_BYTES
 from segments import services
 from segments.documents import segment_line_document_set
 from segments.models import SegmentLanguage, SegmentLine

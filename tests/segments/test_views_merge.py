@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.html import strip_tags
 
 from interactions.models import Document
-from interactions.wordtemplates import DOCX_CONTENT_TYPE
+from interactions.ooxml import DOCX_CONTENT_TYPE
 from segments import merge
 from segments import services as segment_services
 from segments.documents import segment_line_document_set
