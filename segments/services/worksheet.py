@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
@@ -52,6 +52,7 @@ from django.utils.translation import gettext as _
 
 from crm.filters import ContactFilterSet
 from crm.models import Contact, ContactAltAddressDateRange, ContactType
+from crm.permissions import recorded_user, require
 from crm.services import number_series_next
 from crm.sql import insert_select
 from interactions.models import InteractionTemplate, InteractionTemplateLanguage, LoggedSegment
@@ -135,11 +136,6 @@ class StepResult:
     added: int
     removed: int
     line_count: int
-
-
-def _check_permission(user, permission: str = "segments.change_segment") -> None:
-    if user is not None and not user.has_perm(permission):
-        raise PermissionDenied(f"{permission} needed")
 
 
 def _without_jit() -> None:
@@ -261,12 +257,12 @@ def segment_create(*, user, values: dict[str, Any]) -> Segment:
     A template given in `values` applies its defaults first (R2) and its language rows are
     copied to the segment; the other values given win over them. One durable transaction.
     """
-    _check_permission(user, "segments.add_segment")
+    require(user, "segments.add_segment")
     unknown = set(values) - HEADER_FIELDS
     if unknown:
         raise TypeError(f"not header fields: {sorted(unknown)}")
     with transaction.atomic(durable=True):
-        segment = Segment(no=number_series_next(code=SEGMENT_SERIES)[0], owner=user if user and user.pk else None)
+        segment = Segment(no=number_series_next(code=SEGMENT_SERIES)[0], owner=recorded_user(user))
         template = values.get("interaction_template")
         if template is not None:
             _apply_template_defaults(segment, template)
@@ -290,7 +286,7 @@ def segment_update(*, user, segment: Segment | str, values: dict[str, Any]) -> S
     whose template is overridden do not follow the header. One durable transaction, a
     constant number of statements whatever the number of lines.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     unknown = set(values) - HEADER_FIELDS
     if unknown:
         raise TypeError(f"not header fields: {sorted(unknown)}")
@@ -669,7 +665,7 @@ def _new_step(segment: Segment, user, *, parent: CriteriaStep | None = None, **f
         segment=segment,
         position=_next_position(segment),
         parent=parent,
-        created_by=user if user and user.pk else None,
+        created_by=recorded_user(user),
         **fields,
     )
 
@@ -726,7 +722,7 @@ def segment_add_contacts(*, user, segment: Segment | str, query: str = "", **opt
     of a constant number of statements whatever the size; returns the counts and the line
     count afterwards.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     unknown = set(options) - set(ADD_OPTIONS)
     if unknown:
         raise TypeError(f"unknown options {sorted(unknown)}")
@@ -745,7 +741,7 @@ def segment_remove_contacts(
     ValidationError before anything is written; an empty query matches every contact (R26).
     One durable transaction of a constant number of statements whatever the size.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     if action not in (StepAction.REDUCE, StepAction.REFINE):
         raise ValueError(action)
     selection = criteria(query)
@@ -756,7 +752,7 @@ def segment_remove_contacts(
 
 def segment_add_contact(*, user, segment: Segment | str, contact: Contact) -> StepResult:
     """A manual line (R28/R29): a step "add no=X", exclusion and duplicates not checked."""
-    _check_permission(user)
+    require(user, "segments.change_segment")
     with transaction.atomic(durable=True):
         segment = _lock(segment)
         step = _new_step(
@@ -773,7 +769,7 @@ def segment_add_contact(*, user, segment: Segment | str, contact: Contact) -> St
 
 def segment_remove_line(*, user, segment: Segment | str, line_no: int) -> StepResult:
     """Delete one line by hand: a step "reduce no=X" that removes exactly that line."""
-    _check_permission(user)
+    require(user, "segments.change_segment")
     with transaction.atomic(durable=True):
         segment = _lock(segment)
         line = SegmentLine.objects.filter(segment=segment, line_no=line_no).select_related("contact").first()
@@ -796,7 +792,7 @@ def segment_undo(*, user, segment: Segment | str) -> StepResult:
     No step to undo is a ValidationError. One durable transaction of a constant number of
     statements (a DELETE, an INSERT … SELECT from the removed lines, two DELETEs).
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     with transaction.atomic(durable=True):
         segment = _lock(segment)
         last = CriteriaStep.objects.filter(segment=segment, parent__isnull=True).order_by("-position").first()
@@ -829,7 +825,7 @@ def segment_undo(*, user, segment: Segment | str) -> StepResult:
 
 def segment_save_criteria(*, user, segment: Segment | str, code: str, description: str = "") -> SavedCriteria:
     """Save the segment's add/reduce/refine steps (replays expanded) under `code`."""
-    _check_permission(user, "segments.add_savedcriteria")
+    require(user, "segments.add_savedcriteria")
     with transaction.atomic(durable=True):
         segment = _lock(segment)
         steps = list(
@@ -845,7 +841,7 @@ def segment_save_criteria(*, user, segment: Segment | str, code: str, descriptio
             raise ValidationError(
                 _('saved criteria "%(code)s" already exist.'), code="duplicate", params={"code": code}
             )
-        saved = SavedCriteria(code=code, description=description, created_by=user if user and user.pk else None)
+        saved = SavedCriteria(code=code, description=description, created_by=recorded_user(user))
         saved.full_clean()
         saved.save()
         SavedCriteriaStep.objects.bulk_create(
@@ -872,7 +868,7 @@ def segment_reuse_criteria(*, user, segment: Segment | str, code: str) -> StepRe
     code) is an error naming it, and nothing is written. Entire Companies is kept on refine
     steps (D4, fixing R35).
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     saved = SavedCriteria.objects.filter(code=code).first()
     if saved is None:
         raise ValidationError(_('unknown saved criteria "%(code)s"'), code="unknown_saved", params={"code": code})
@@ -953,7 +949,7 @@ def reuse_logged_lines(segment: Segment, user, logged: LoggedSegment, *, parent:
 def segment_reuse_logged(*, user, segment: Segment | str, logged_segment_id) -> StepResult:
     """Reuse Segment (F3.7): the contacts of a logged segment, one line per entry, as one step
     that one undo reverses (D3). An unknown logged segment is an error and writes nothing."""
-    _check_permission(user)
+    require(user, "segments.change_segment")
     logged = _logged_segment(logged_segment_id)
     with transaction.atomic(durable=True):
         segment = _lock(segment)
@@ -977,7 +973,7 @@ def segment_set_line(
     follow the header again, so each of its fields that is not overridden is re-derived.
     Unknown fields are a ValidationError and nothing is written.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     unknown = set(values) - set(LINE_FIELDS)
     if unknown:
         raise ValidationError(

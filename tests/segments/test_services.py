@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crm.models import Contact, ContactAltAddress, ContactAltAddressDateRange, ContactMailingGroup, MailingGroup
+from crm.permissions import COMMAND_LINE
 from interactions.models import InteractionTemplateLanguage
 from segments import services
 from segments.models import (
@@ -43,25 +44,25 @@ REDUCE, REFINE = StepAction.REDUCE, StepAction.REFINE
 
 
 def new_segment(**values) -> Segment:
-    return services.segment_create(user=None, values={"description": "Spring mailing", **values})
+    return services.segment_create(user=COMMAND_LINE, values={"description": "Spring mailing", **values})
 
 
 def add(segment, query="", **options):
-    return services.segment_add_contacts(user=None, segment=segment, query=query, **options)
+    return services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=query, **options)
 
 
 def remove(segment, action, query="", entire_companies=False):
     return services.segment_remove_contacts(
-        user=None, segment=segment, action=action, query=query, entire_companies=entire_companies
+        user=COMMAND_LINE, segment=segment, action=action, query=query, entire_companies=entire_companies
     )
 
 
 def undo(segment):
-    return services.segment_undo(user=None, segment=segment)
+    return services.segment_undo(user=COMMAND_LINE, segment=segment)
 
 
 def set_line(segment, line_no, reset=None, **values):
-    return services.segment_set_line(user=None, segment=segment, line_no=line_no, values=values, reset=reset)
+    return services.segment_set_line(user=COMMAND_LINE, segment=segment, line_no=line_no, values=values, reset=reset)
 
 
 def numbers(segment) -> list[str]:
@@ -356,8 +357,8 @@ def test_a_reduce_or_refine_records_its_step_with_entire_companies(world):
 
 def test_a_manual_line_bypasses_exclusion_and_duplicates_and_is_a_step_no_x(world):
     segment = new_segment()
-    services.segment_add_contact(user=None, segment=segment, contact=world["bob"])
-    result = services.segment_add_contact(user=None, segment=segment, contact=world["bob"])
+    services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=world["bob"])
+    result = services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=world["bob"])
 
     assert result.line_count == 2
     assert lines(segment) == [("P2", 10000), ("P2", 20000)]
@@ -368,11 +369,11 @@ def test_a_manual_line_bypasses_exclusion_and_duplicates_and_is_a_step_no_x(worl
 def test_a_manual_step_on_a_contact_no_with_query_characters_replays_that_contact():
     odd = make_company(no="A&B+1=2")
     segment = new_segment()
-    services.segment_add_contact(user=None, segment=segment, contact=odd)
-    services.segment_save_criteria(user=None, segment=segment, code="ODD")
+    services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=odd)
+    services.segment_save_criteria(user=COMMAND_LINE, segment=segment, code="ODD")
     other = new_segment()
 
-    services.segment_reuse_criteria(user=None, segment=other, code="ODD")
+    services.segment_reuse_criteria(user=COMMAND_LINE, segment=other, code="ODD")
 
     assert CriteriaStep.objects.get(segment=segment).filter == "no=A%26B%2B1%3D2"
     assert numbers(other) == ["A&B+1=2"]
@@ -383,7 +384,7 @@ def test_removing_a_line_by_hand_is_a_step_that_removes_that_line_only(world):
     add(segment, "no=P1")
     add(segment, "no=P1", allow_existing=True)
 
-    result = services.segment_remove_line(user=None, segment=segment, line_no=20000)
+    result = services.segment_remove_line(user=COMMAND_LINE, segment=segment, line_no=20000)
 
     assert result.removed == 1
     assert lines(segment) == [("P1", 10000)]
@@ -398,7 +399,7 @@ def test_removing_a_line_that_does_not_exist_is_an_error_that_writes_nothing(wor
     add(segment, "no=P1")
 
     with pytest.raises(ValidationError, match="has no line 20000"):
-        services.segment_remove_line(user=None, segment=segment, line_no=20000)
+        services.segment_remove_line(user=COMMAND_LINE, segment=segment, line_no=20000)
 
     nothing_written(segment, [("P1", 10000)], 1)
 
@@ -446,8 +447,8 @@ def test_repeated_undo_walks_back_step_by_step_and_then_refuses(world):
     segment = new_segment()
     add(segment, "city=X")
     remove(segment, REFINE, "type=person")
-    services.segment_add_contact(user=None, segment=segment, contact=world["carl"])
-    services.segment_remove_line(user=None, segment=segment, line_no=10000)
+    services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=world["carl"])
+    services.segment_remove_line(user=COMMAND_LINE, segment=segment, line_no=10000)
     history = [
         [("P4", 10000), ("C1", 20000), ("P1", 30000)],
         [("P4", 10000), ("P1", 30000)],
@@ -472,11 +473,11 @@ def test_saved_criteria_replay_as_one_step_that_one_undo_reverses(world):
     source = new_segment()
     add(source, "city=X", expand_contact=True)
     remove(source, REDUCE, "type=company")
-    services.segment_save_criteria(user=None, segment=source, code="XPERS", description="Persons in X")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="XPERS", description="Persons in X")
     target = new_segment()
     add(target, "no=P3")
 
-    result = services.segment_reuse_criteria(user=None, segment=target, code="XPERS")
+    result = services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="XPERS")
 
     assert sorted(numbers(target)) == ["P1", "P3", "P4"]
     parent = result.step
@@ -497,10 +498,10 @@ def test_a_replay_on_unchanged_data_selects_the_same_contacts_as_when_saved(worl
     remove(source, REDUCE, "type=company")
     add(source, "no=C2", allow_existing=True)
     remove(source, REFINE, "city=Y", entire_companies=True)
-    services.segment_save_criteria(user=None, segment=source, code="SAME")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="SAME")
 
     target = new_segment()
-    services.segment_reuse_criteria(user=None, segment=target, code="SAME")
+    services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="SAME")
 
     assert lines(target) == lines(source)
 
@@ -510,7 +511,7 @@ def test_saved_criteria_keep_their_options(world):
     add(source, "no=P3", expand_contact=True, allow_existing=True, ignore_exclusion=True)
     remove(source, REFINE, "no=C2", entire_companies=True)
 
-    saved = services.segment_save_criteria(user=None, segment=source, code="BOLT")
+    saved = services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="BOLT")
 
     assert list(
         saved.steps.values_list(
@@ -523,12 +524,12 @@ def test_a_replay_runs_against_today_s_data_and_keeps_entire_companies_on_refine
     source = new_segment()
     add(source, "city=X")
     remove(source, REFINE, "type=company", entire_companies=True)
-    services.segment_save_criteria(user=None, segment=source, code="XCOS")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="XCOS")
     assert sorted(numbers(source)) == ["C1", "P1"]
     newcomer = make_person(world["acme"], no="P7", name="Nina", city="X")
 
     target = new_segment()
-    services.segment_reuse_criteria(user=None, segment=target, code="XCOS")
+    services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="XCOS")
 
     # Entire Companies kept: ACME's persons stay with it (a refine without it would keep C1 only)
     assert sorted(numbers(target)) == ["C1", "P1", newcomer.no]
@@ -539,14 +540,14 @@ def test_a_replayed_step_that_no_longer_validates_names_the_criterion_and_writes
     source = new_segment()
     add(source, "city=X")
     remove(source, REFINE, "mailing_group=NEWS")
-    services.segment_save_criteria(user=None, segment=source, code="NEWS")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="NEWS")
     ContactMailingGroup.objects.filter(mailing_group=news).delete()
     news.delete()
     target = new_segment()
     add(target, "no=C2&no=P3")
 
     with pytest.raises(ValidationError) as error:
-        services.segment_reuse_criteria(user=None, segment=target, code="NEWS")
+        services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="NEWS")
 
     assert error.value.messages == [
         'step 2: criterion "mailing_group=NEWS" is no longer valid: mailing_group: unknown code "NEWS"'
@@ -559,12 +560,12 @@ def test_a_replay_whose_later_step_no_longer_validates_writes_not_even_the_earli
     source = new_segment()
     add(source, "city=X")
     add(source, "mailing_group=GONE")
-    services.segment_save_criteria(user=None, segment=source, code="TWO")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="TWO")
     MailingGroup.objects.filter(code="GONE").delete()
     target = new_segment()
 
     with pytest.raises(ValidationError, match='step 2: criterion "mailing_group=GONE" is no longer valid'):
-        services.segment_reuse_criteria(user=None, segment=target, code="TWO")
+        services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="TWO")
 
     nothing_written(target, [], 0)
 
@@ -572,26 +573,26 @@ def test_a_replay_whose_later_step_no_longer_validates_writes_not_even_the_earli
 def test_saving_criteria_refuses_a_duplicate_code_and_a_segment_without_steps(world):
     segment = new_segment()
     with pytest.raises(ValidationError, match="has no criteria steps"):
-        services.segment_save_criteria(user=None, segment=segment, code="A")
+        services.segment_save_criteria(user=COMMAND_LINE, segment=segment, code="A")
     add(segment, "city=X")
-    services.segment_save_criteria(user=None, segment=segment, code="A")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=segment, code="A")
 
     with pytest.raises(ValidationError, match='"A" already exist'):
-        services.segment_save_criteria(user=None, segment=segment, code="A")
+        services.segment_save_criteria(user=COMMAND_LINE, segment=segment, code="A")
     with pytest.raises(ValidationError, match='unknown saved criteria "B"'):
-        services.segment_reuse_criteria(user=None, segment=segment, code="B")
+        services.segment_reuse_criteria(user=COMMAND_LINE, segment=segment, code="B")
     assert SavedCriteria.objects.count() == 1
 
 
 def test_saving_after_a_reuse_saves_the_replayed_steps_not_the_reuse(world):
     source = new_segment()
     add(source, "city=X")
-    services.segment_save_criteria(user=None, segment=source, code="ONE")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="ONE")
     target = new_segment()
-    services.segment_reuse_criteria(user=None, segment=target, code="ONE")
+    services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="ONE")
     remove(target, REDUCE, "type=company")
 
-    saved = services.segment_save_criteria(user=None, segment=target, code="TWO")
+    saved = services.segment_save_criteria(user=COMMAND_LINE, segment=target, code="TWO")
 
     assert list(saved.steps.values_list("position", "action", "filter")) == [
         (1, "add", "city=X"),
@@ -711,7 +712,7 @@ def test_header_changes_reach_the_lines_except_the_fields_overridden_on_a_line(f
     set_line(filled, ann.line_no, description="Personal", cost=Decimal("3"))
 
     services.segment_update(
-        user=None,
+        user=COMMAND_LINE,
         segment=filled,
         values={"description": "Autumn", "unit_cost": Decimal("2"), "date": datetime.date(2030, 1, 2)},
     )
@@ -732,7 +733,7 @@ def test_a_line_with_its_own_template_does_not_follow_the_header(filled, world):
     carl = line_of(filled, world["carl"])
     set_line(filled, carl.line_no, interaction_template=own, cost=Decimal("7"))
 
-    services.segment_update(user=None, segment=filled, values={"description": "Autumn"})
+    services.segment_update(user=COMMAND_LINE, segment=filled, values={"description": "Autumn"})
 
     carl.refresh_from_db()
     assert (carl.interaction_template_id, carl.interaction_group_id, carl.description) == (
@@ -743,11 +744,11 @@ def test_a_line_with_its_own_template_does_not_follow_the_header(filled, world):
 
 
 def test_header_subject_reaches_default_language_lines_and_language_change_reaches_all(filled, world):
-    services.segment_update(user=None, segment=filled, values={"subject": "News"})
+    services.segment_update(user=COMMAND_LINE, segment=filled, values={"subject": "News"})
     subjects = dict(SegmentLine.objects.filter(segment=filled).values_list("contact__no", "subject"))
     assert subjects == {"P1": "Hallo", "P3": "News", "P4": "News"}
 
-    services.segment_update(user=None, segment=filled, values={"language": make_language("NL")})
+    services.segment_update(user=COMMAND_LINE, segment=filled, values={"language": make_language("NL")})
     filled.refresh_from_db()
     assert filled.subject == "Hallo"  # R11: the new default language row's subject
     values = dict(SegmentLine.objects.filter(segment=filled).values_list("contact__no", "language_id"))
@@ -770,7 +771,7 @@ def test_changing_the_template_re_derives_every_template_field_of_the_following_
     solo = line_of(filled, world["solo"])
     set_line(filled, solo.line_no, subject="Hand-written", duration=Decimal("9"))
 
-    services.segment_update(user=None, segment=filled, values={"interaction_template": other})
+    services.segment_update(user=COMMAND_LINE, segment=filled, values={"interaction_template": other})
 
     filled.refresh_from_db()
     assert (filled.language_id, filled.subject, filled.unit_cost) == ("FR", "Bonjour", Decimal("0.10"))
@@ -794,7 +795,7 @@ def test_changing_the_template_re_derives_every_template_field_of_the_following_
 
 
 def test_the_template_can_be_cleared(filled):
-    services.segment_update(user=None, segment=filled, values={"interaction_template": None})
+    services.segment_update(user=COMMAND_LINE, segment=filled, values={"interaction_template": None})
 
     filled.refresh_from_db()
     assert (filled.interaction_template_id, filled.interaction_group_id) == (None, None)
@@ -809,7 +810,7 @@ def test_clearing_the_header_salesperson_gives_each_line_its_contact_s_salespers
     add(segment, "no=P1&no=P4")
     assert set(SegmentLine.objects.filter(segment=segment).values_list("salesperson_id", flat=True)) == {"HDR"}
 
-    services.segment_update(user=None, segment=segment, values={"salesperson": None})
+    services.segment_update(user=COMMAND_LINE, segment=segment, values={"salesperson": None})
 
     assert dict(SegmentLine.objects.filter(segment=segment).values_list("contact__no", "salesperson_id")) == {
         "P1": "ANN",
@@ -862,7 +863,9 @@ def test_r13_otherwise_the_contact_s_own_type(correspondents):
     # the ignore flag without a default does not apply either
     segment = new_segment(interaction_template=make_template(correspondence_type="hard_copy"))
     services.segment_update(
-        user=None, segment=segment, values={"ignore_contact_correspondence_type": True, "correspondence_type": ""}
+        user=COMMAND_LINE,
+        segment=segment,
+        values={"ignore_contact_correspondence_type": True, "correspondence_type": ""},
     )
     add(segment)
     assert correspondence(segment) == {"E1": "email", "H1": "hard_copy", "B1": "hard_copy"}
@@ -938,7 +941,7 @@ def test_a_line_gets_the_alternate_address_active_on_its_date(world):
         add(segment, "no=P1")
         assert line_of(segment, ann).alt_address_id == expected, date
 
-    services.segment_update(user=None, segment=segment, values={"date": datetime.date(2030, 7, 1)})
+    services.segment_update(user=COMMAND_LINE, segment=segment, values={"date": datetime.date(2030, 7, 1)})
     assert line_of(segment, ann).alt_address_id == summer.pk
     set_line(segment, 10000, date=datetime.date(2030, 2, 1))
     assert line_of(segment, ann).alt_address_id == home.pk
@@ -954,7 +957,7 @@ def test_set_line_marks_fields_overridden_and_reset_brings_back_the_header_value
     line = set_line(filled, ann.line_no, description="Mine", salesperson=seller, evaluation="positive")
 
     assert set(line.overridden_fields) == {"description", "salesperson", "evaluation"}
-    services.segment_update(user=None, segment=filled, values={"description": "Header"})
+    services.segment_update(user=COMMAND_LINE, segment=filled, values={"description": "Header"})
     line.refresh_from_db()
     assert line.description == "Mine"
 
@@ -984,7 +987,9 @@ def test_set_line_language_brings_that_language_s_subject_and_reset_derives_it_a
 def test_resetting_the_template_makes_the_line_follow_the_header_again(filled, world):
     carl = line_of(filled, world["carl"])
     set_line(filled, carl.line_no, interaction_template=make_template("OWN"), cost=Decimal("8"))
-    services.segment_update(user=None, segment=filled, values={"description": "Autumn", "unit_cost": Decimal("2")})
+    services.segment_update(
+        user=COMMAND_LINE, segment=filled, values={"description": "Autumn", "unit_cost": Decimal("2")}
+    )
 
     line = set_line(filled, carl.line_no, reset=["interaction_template"])
 
@@ -1117,16 +1122,16 @@ def test_every_step_is_a_constant_number_of_statements_whatever_the_size(size, d
     with django_assert_max_num_queries(20):
         remove(segment, REFINE, "mailing_group=M", entire_companies=True)
     with django_assert_max_num_queries(30):
-        services.segment_update(user=None, segment=segment, values={"interaction_template": None})
+        services.segment_update(user=COMMAND_LINE, segment=segment, values={"interaction_template": None})
     with django_assert_max_num_queries(30):
-        services.segment_update(user=None, segment=segment, values={"interaction_template": template})
+        services.segment_update(user=COMMAND_LINE, segment=segment, values={"interaction_template": template})
     with django_assert_max_num_queries(20):
         undo(segment)
     with django_assert_max_num_queries(20):
         undo(segment)
-    services.segment_save_criteria(user=None, segment=segment, code="ALL")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=segment, code="ALL")
     with django_assert_max_num_queries(40):
-        services.segment_reuse_criteria(user=None, segment=segment, code="ALL")
+        services.segment_reuse_criteria(user=COMMAND_LINE, segment=segment, code="ALL")
     with django_assert_max_num_queries(20):
         undo(segment)
     assert SegmentLine.objects.filter(segment=segment).count() == 2 * 3 * (size // 3)
