@@ -453,3 +453,23 @@ def test_every_service_with_an_actor_has_a_row():
     in_table = {f"{case.service.__module__}.{case.service.__name__}" for case in CASES.values()}
     assert _service_functions() - set(NOT_SERVICES) == in_table
     assert set(NOT_SERVICES) <= _service_functions()  # no stale exemption
+
+
+def test_no_caller_passes_none_as_the_actor():
+    """Commands pass COMMAND_LINE, pages request.user: `user=None` is written nowhere in the
+    apps, the batch benchmarks or the tests (require would refuse it at run time)."""
+    found = []
+    for folder in (*APPS, "bench", "tests"):
+        for path in sorted((PROJECT / folder).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call):
+                    found += [
+                        f"{path.relative_to(PROJECT)}:{node.lineno}"
+                        for keyword in node.keywords
+                        if keyword.arg in {"user", "actor"}
+                        and isinstance(keyword.value, ast.Constant)
+                        and keyword.value.value is None
+                    ]
+    assert found == []
