@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from crm.permissions import COMMAND_LINE
 from interactions.models import LoggedSegment
 from segments import services as log_services
 from segments.models import CriteriaStep, RemovedSegmentLine, Segment, SegmentLanguage, SegmentLine
@@ -250,7 +251,7 @@ def log_floor(ctx: Context) -> None:
 
 @operation("segment log (N/10 lines)", floor=log_floor, prepare=prepare_log, cleanup=restore_log)
 def segment_log(ctx: Context) -> None:
-    result = log_services.segment_log(user=None, segment=ctx.data["log_segment"])
+    result = log_services.segment_log(user=COMMAND_LINE, segment=ctx.data["log_segment"])
     expected = ctx.data.get("log_lines")
     if expected is None:
         ctx.data["log_lines"] = result.entries
@@ -266,7 +267,7 @@ def prepare_pages(ctx: Context) -> None:
     if ctx.data.get("pages_ready"):
         return
     segment = build_log_segment(ctx, PAGES_NAME)
-    log_services.segment_log(user=None, segment=segment)
+    log_services.segment_log(user=COMMAND_LINE, segment=segment)
     _analyze_log_tables()
     ctx.data["pages_ready"] = True
 

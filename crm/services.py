@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import batched
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, ProtectedError, Q, RestrictedError, Subquery
 from django.utils import timezone
@@ -31,6 +31,7 @@ from .models import (
     ContactType,
     NumberSeries,
 )
+from .permissions import require
 from .selectors import contact_history
 
 
@@ -233,7 +234,7 @@ def contact_create(
     One durable transaction: on any error (ValidationError, also for database rule
     violations) nothing is written and the number series does not move. Needs crm.add_contact.
     """
-    _check_permission(user, "crm.add_contact")
+    require(user, "crm.add_contact")
     contact = Contact(**_contact_data(data))
     if contact.type not in ContactType.values:
         raise ValidationError({"type": _("Choose company or person.")}, code="invalid_type")
@@ -283,7 +284,7 @@ def contact_update(
     undoes another user's change. Same transaction and error guarantees as
     `contact_create`. Needs crm.change_contact.
     """
-    _check_permission(user, "crm.change_contact")
+    require(user, "crm.change_contact")
     classifications = _classifications(industry_groups, business_relations, mailing_groups, job_responsibilities)
     try:
         with transaction.atomic(durable=True):
@@ -340,7 +341,7 @@ def contact_delete(*, user, contact: Contact) -> ContactDeletion:
     contact (rows of other apps that point at it with PROTECT). One durable transaction.
     Needs crm.delete_contact.
     """
-    _check_permission(user, "crm.delete_contact")
+    require(user, "crm.delete_contact")
     persons = Contact.objects.filter(company_id=contact.pk).count()
     if persons:
         raise ValidationError(
@@ -374,11 +375,6 @@ def contact_delete(*, user, contact: Contact) -> ContactDeletion:
         date_ranges=per_model.get(ContactAltAddressDateRange._meta.label, 0),
         classifications=sum(per_model.get(model._meta.label, 0) for model, _field in CLASSIFICATION_LINKS.values()),
     )
-
-
-def _check_permission(user, permission: str) -> None:
-    if user is None or not user.has_perm(permission):
-        raise PermissionDenied(f"{permission} needed")
 
 
 def _contact_data(data: dict) -> dict:

@@ -41,7 +41,7 @@ from itertools import batched
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import Max
@@ -80,13 +80,13 @@ from .models import (
     SalutationType,
     Territory,
 )
+from .permissions import require
 from .services import CONTACT_SERIES, contact_fill_from_company, number_series_next
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
     from typing import TextIO
 
-    from django.contrib.auth.models import AbstractBaseUser
     from django.db.models import QuerySet
 
 # Rows per INSERT/UPDATE batch and codes per `IN (…)` list: far below SQLite's 32,766 bound
@@ -898,7 +898,7 @@ def _delete_links(kind: Classification, contact_ids: list[int]) -> None:
 def contacts_import_csv(
     *,
     data: bytes,
-    user: AbstractBaseUser | None = None,
+    user,
     encoding: str = "utf-8-sig",
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
@@ -920,15 +920,14 @@ def contacts_import_csv(
       100,000 rows take about 15 s on SQLite and 30 s on PostgreSQL.
     - Contacts whose imported values equal the stored ones are not written (`updated_at`
       stays); `updated` counts every existing contact the file names.
-    - A `user`, when given, must hold `crm.import_contacts` (checked again here, not only in the
-      page).
+    - The actor `user` (a web user, or COMMAND_LINE) must hold `crm.import_contacts` (checked
+      again here, not only in the page).
 
     `encoding` defaults to UTF-8 with or without BOM; pass e.g. "cp1252" for a file Excel saved
     in the Windows code page. `dry_run` does everything, reports the counts, and rolls back.
     `progress`, when given, receives short phase messages.
     """
-    if user is not None and not user.has_perm("crm.import_contacts"):
-        raise PermissionDenied("You may not import contacts.")
+    require(user, "crm.import_contacts")
     too_big = csv_size_problem(len(data))
     if too_big:
         raise ImportFailed([too_big])
@@ -1072,6 +1071,20 @@ CODED_SECTIONS: dict[str, type[models.Model]] = {
     "salespeople": Salesperson,
 }
 SECTIONS = (*CODED_SECTIONS, "salutations", "interaction_groups", "campaigns", "interaction_templates")
+# What `setup_import` writes: its actor needs to add and change each of these.
+SETUP_PERMISSIONS = tuple(
+    f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+    for model in (
+        *CODED_SECTIONS.values(),
+        Salutation,
+        SalutationFormula,
+        InteractionGroup,
+        Campaign,
+        InteractionTemplate,
+        InteractionTemplateLanguage,
+    )
+    for action in ("add", "change")
+)
 SALESPERSON_EXTRA = ("email", "phone", "job_title", "blocked")
 TEMPLATE_KEYS = (
     "code",
@@ -1580,7 +1593,7 @@ def _template_snapshot(template: InteractionTemplate, campaign_nos: dict[int, st
     return (*values, campaign_no)
 
 
-def setup_import(*, data: dict, dry_run: bool = False) -> dict[str, int]:
+def setup_import(*, user, data: dict, dry_run: bool = False) -> dict[str, int]:
     """Upsert reference data by code from a parsed JSON document (CONTRACT.md `import_setup`).
 
     Guarantees:
@@ -1599,8 +1612,9 @@ def setup_import(*, data: dict, dry_run: bool = False) -> dict[str, int]:
     - A fixed number of queries per section (plus one per 2,000 new rows), whatever the file.
 
     Returns, per section present in the file, the number of its entries. `dry_run` checks and
-    writes as usual, then rolls back.
+    writes as usual, then rolls back. Needs SETUP_PERMISSIONS (add and change of every section).
     """
+    require(user, SETUP_PERMISSIONS)
     run = _SetupImport(data)
     with transaction.atomic(durable=True):
         counts = run.run()

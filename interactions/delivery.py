@@ -56,6 +56,7 @@ from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
 from crm.models import CorrespondenceType
+from crm.permissions import recorded_user, require
 from crm.sql import insert_select
 
 from .documents import document_create, document_file_name, document_rewrite
@@ -72,7 +73,6 @@ from .models import (
     LoggedSegment,
 )
 from .ooxml import DOCX_CONTENT_TYPE
-from .services import _check_permission, _user
 from .wordtemplates import LetterRenderError, WordTemplateInvalid, prepared_template, salutation_kinds
 
 logger = logging.getLogger(__name__)
@@ -365,9 +365,7 @@ def delivery_start(*, user, logged_segment: LoggedSegment | int, kind: str = Del
     worker never looks for a delivery that is not there; with the default ImmediateBackend
     the delivery has run when this returns.
     """
-    _check_permission(
-        user, "segments.log_segment" if kind == DeliveryKind.DELIVER else "interactions.change_interactionlogentry"
-    )
+    require(user, "segments.log_segment" if kind == DeliveryKind.DELIVER else "interactions.change_interactionlogentry")
     if kind not in DeliveryKind.values:
         raise ValueError(f"unknown delivery kind {kind!r}")
     try:
@@ -391,7 +389,7 @@ def delivery_start(*, user, logged_segment: LoggedSegment | int, kind: str = Del
             entries = resendable_entries(logged.pk)
         try:
             with transaction.atomic():
-                delivery = Delivery.objects.create(logged_segment=logged, kind=kind, created_by=_user(user))
+                delivery = Delivery.objects.create(logged_segment=logged, kind=kind, created_by=recorded_user(user))
         except IntegrityError as exc:  # a concurrent start got in first
             _refuse_unfinished(logged.pk)
             raise DeliveryRefused(
@@ -447,7 +445,7 @@ def delivery_resume(*, user, delivery_id) -> Delivery:
     holds its lease, is refused (DeliveryRefused). The run picks up the pending items; an item
     that was being sent when the worker stopped becomes an error "outcome unknown". Resuming
     twice is harmless: the run claims the delivery, and a second run finds it claimed."""
-    _check_permission(user, "interactions.change_interactionlogentry")
+    require(user, "interactions.change_interactionlogentry")
     try:
         pk = int(delivery_id)
     except (TypeError, ValueError):

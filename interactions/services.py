@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import (
     CharField,
@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Contact, ContactAltAddress, ContactType
+from crm.permissions import recorded_user, require
 
 from .documents import documents_delete_with
 from .models import (
@@ -49,15 +50,6 @@ from .models import (
     LoggedSegment,
 )
 from .selectors import selected_entries
-
-
-def _check_permission(user, permission: str) -> None:
-    if user is not None and not user.has_perm(permission):
-        raise PermissionDenied(f"{permission} needed")
-
-
-def _user(user):
-    return user if user is not None and user.pk else None
 
 
 def interaction_template_ensure_language_row(*, template: InteractionTemplate) -> InteractionTemplateLanguage:
@@ -122,7 +114,7 @@ def logged_segment_set_canceled(*, user, ids: Iterable, canceled: bool) -> int:
     """Cancel or restore logged segments (R52): each one, all its campaign entries and all its
     interaction entries take the new state, overriding entries canceled one by one. Returns
     how many logged segments changed. Three UPDATEs and a recount whatever the size."""
-    _check_permission(user, "interactions.change_loggedsegment")
+    require(user, "interactions.change_loggedsegment")
     with transaction.atomic(durable=True):
         rows = locked_logged_segments(ids)
         pks = [row.pk for row in rows]
@@ -150,7 +142,7 @@ def logged_segment_delete(*, user, logged_segment_id) -> LoggedSegmentDeletion:
     """Delete a canceled logged segment with its interaction entries (and their comments) and
     campaign entries (CONTRACT `logged_segment delete`). An uncanceled one is refused.
     Deleting it also lifts R39's block: the segment number could be logged again."""
-    _check_permission(user, "interactions.delete_loggedsegment")
+    require(user, "interactions.delete_loggedsegment")
     with transaction.atomic(durable=True):
         (logged,) = locked_logged_segments([logged_segment_id])
         if not logged.canceled:
@@ -190,7 +182,7 @@ def interactions_set_canceled(*, user, entry_nos: Iterable, canceled: bool) -> i
     """Cancel or restore entries (R57). Restoring is refused, for all of them, while an entry's
     logged segment or campaign entry is canceled (one error per entry and reason). Canceled
     entries stay visible and drop out of every statistic. Returns how many entries changed."""
-    _check_permission(user, "interactions.change_interactionlogentry")
+    require(user, "interactions.change_interactionlogentry")
     with transaction.atomic(durable=True):
         entries = _entries(entry_nos)
         if not canceled:
@@ -215,7 +207,7 @@ def interactions_set_canceled(*, user, entry_nos: Iterable, canceled: bool) -> i
 
 def interactions_evaluate(*, user, entry_nos: Iterable, evaluation: str) -> int:
     """Set the evaluation of entries (R58); blank cannot be chosen. Returns the number updated."""
-    _check_permission(user, "interactions.change_interactionlogentry")
+    require(user, "interactions.change_interactionlogentry")
     if evaluation not in Evaluation.values:
         raise ValidationError(
             _('evaluation: unknown value "%(value)s" (use %(choices)s)'),
@@ -229,7 +221,7 @@ def interactions_evaluate(*, user, entry_nos: Iterable, evaluation: str) -> int:
 def interactions_delete_canceled(*, user, entries) -> int:
     """Delete the canceled entries among `entries` (a queryset) with their comments (R63);
     uncanceled ones stay. Returns how many were deleted. A few statements whatever the size."""
-    _check_permission(user, "interactions.delete_interactionlogentry")
+    require(user, "interactions.delete_interactionlogentry")
     with transaction.atomic(durable=True):
         doomed = InteractionLogEntry.objects.filter(pk__in=entries.filter(canceled=True).values("pk"))
         # Lock them first, so a restore running at the same time waits and every statement
@@ -247,8 +239,8 @@ def interactions_delete_canceled(*, user, entries) -> int:
 
 def interaction_comment_add(*, user, entry: InteractionLogEntry, comment: str) -> InteractionComment:
     """Add a comment line to an entry (R64)."""
-    _check_permission(user, "interactions.add_interactioncomment")
-    row = InteractionComment(entry=entry, comment=comment.strip(), created_by=_user(user))
+    require(user, "interactions.add_interactioncomment")
+    row = InteractionComment(entry=entry, comment=comment.strip(), created_by=recorded_user(user))
     row.full_clean(exclude=["entry", "created_by"])
     with transaction.atomic(durable=True):
         row.save()
@@ -310,7 +302,7 @@ def interaction_create(
     loser's insert fails inside a savepoint and it returns the winner's entry. Without a token
     (the command) every call records an entry.
     """
-    _check_permission(user, "interactions.add_interactionlogentry")
+    require(user, "interactions.add_interactionlogentry")
     recorded = _entry_recorded_with(idempotency_token)
     if recorded is not None:
         return recorded
@@ -335,7 +327,7 @@ def interaction_create(
         initiated_by=interaction_template.initiated_by,
         cost=interaction_template.unit_cost,
         duration=interaction_template.unit_duration,
-        user=_user(user),
+        user=recorded_user(user),
         interaction_template=interaction_template,
         interaction_group_id=interaction_template.group_id,
         salesperson_id=contact.salesperson_id,
@@ -411,7 +403,7 @@ def _single_campaign_entry(entry: InteractionLogEntry, user) -> CampaignEntry:
                 **lookup,
                 description=_("Single interactions"),
                 date=entry.date,
-                user=_user(user),
+                user=recorded_user(user),
                 salesperson_id=entry.salesperson_id,
             )
     except IntegrityError:
@@ -472,8 +464,7 @@ def contacts_anonymise(*, user, contacts) -> int:
     and when. The selection is read once, before anything changes (a selection by name must
     not move under its own update). Same permissions as `contact_anonymise`.
     """
-    _check_permission(user, "crm.delete_contact")
-    _check_permission(user, "interactions.add_contactanonymisation")
+    require(user, ("crm.delete_contact", "interactions.add_contactanonymisation"))
     with transaction.atomic(durable=True):
         # Read (and on PostgreSQL lock) the rows in key order, so two admins cannot interleave.
         pks = list(
@@ -495,7 +486,7 @@ def contacts_anonymise(*, user, contacts) -> int:
                 **dict.fromkeys(ALT_ADDRESS_PERSONAL_FIELDS, "")
             )
             ContactAnonymisation.objects.bulk_create(
-                [ContactAnonymisation(contact_id=pk, user=_user(user), created_at=now) for pk in batch]
+                [ContactAnonymisation(contact_id=pk, user=recorded_user(user), created_at=now) for pk in batch]
             )
     return count
 

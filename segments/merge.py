@@ -20,13 +20,14 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import ContactType, SalutationType
+from crm.permissions import recorded_user, require
 from interactions.documents import document_create
 from interactions.letters import ZIP_CONTENT_TYPE, combine_docx, letter_file_name, zip_letters
 from interactions.merge_fields import MergeError, line_context, salutation_formulas
@@ -252,15 +253,14 @@ def merge_job_start(*, user, segment: Segment, output: str) -> MergeJob:
     """Start a Word mail merge of the segment's lines into one combined .docx or a .zip
     (`output`), and return its job.
 
-    Needs segments.run_mail_merge (`user=None` skips the check). Checked first, nothing written
+    Needs segments.run_mail_merge. Checked first, nothing written
     on failure (MergeError): the output kind, that the segment has lines, that every line has
     a Word document. A segment of at most MERGE_INLINE_LIMIT lines is merged before this
     returns; a bigger one is enqueued on the default task backend (`merge_job_task`; with the
     immediate backend it has also finished on return). The job ends finished with its file, or
     failed with the reason; never with a partial file. Writes only the job and its file.
     """
-    if user is not None and not user.has_perm("segments.run_mail_merge"):
-        raise PermissionDenied("segments.run_mail_merge needed")
+    require(user, "segments.run_mail_merge")
     if output not in MergeOutput.values:
         raise MergeError(_('output: unknown kind "%(output)s" (docx or zip)') % {"output": output}, code="bad_output")
     total = SegmentLine.objects.filter(segment=segment).count()
@@ -274,7 +274,7 @@ def merge_job_start(*, user, segment: Segment, output: str) -> MergeJob:
         segment_no=segment.no,
         output=output,
         total=total,
-        created_by=user if getattr(user, "pk", None) else None,
+        created_by=recorded_user(user),
     )
     _run_or_enqueue(job)
     job.refresh_from_db()
@@ -301,8 +301,7 @@ def merge_job_restart(*, user, job_id: int) -> MergeJob:
     """Start a stalled job again (merge_job_stalled): a conditional UPDATE back to queued,
     then the job runs inline or is enqueued as `merge_job_start` does. A job that is queued,
     running with a live worker, finished or failed is refused (MergeError), nothing written."""
-    if user is not None and not user.has_perm("segments.run_mail_merge"):
-        raise PermissionDenied("segments.run_mail_merge needed")
+    require(user, "segments.run_mail_merge")
     now = timezone.now()
     if not MergeJob.objects.filter(_stale(now), pk=job_id).update(state=MergeState.QUEUED, done=0, heartbeat_at=None):
         raise MergeError(

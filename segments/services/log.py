@@ -39,6 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import ContactType, CorrespondenceType, SalutationFormula, SalutationType
+from crm.permissions import recorded_user, require
 from crm.services import number_series_next
 from crm.sql import insert_select
 from interactions.models import CampaignEntry, DeliveryStatus, Document, InteractionLogEntry, LoggedSegment
@@ -47,13 +48,9 @@ from interactions.wordtemplates import WordTemplateInvalid, prepared_template, s
 
 from ..documents import missing_word_document_problems, with_word_document, word_document_expression
 from ..models import RemovedSegmentLine, Segment, SegmentLine
-from .worksheet import SEGMENT_SERIES, _check_permission, _lock, already_logged, reuse_logged_lines
+from .worksheet import SEGMENT_SERIES, _lock, already_logged, reuse_logged_lines
 
 PROBLEM_EXAMPLES = 5
-
-
-def _user(user):
-    return user if user is not None and user.pk else None
 
 
 # --- Pre-flight (D7) ----------------------------------------------------------------------------
@@ -282,7 +279,7 @@ def _entry_columns(segment: Segment, logged: LoggedSegment, user, campaign_entri
         "initiated_by": F("initiated_by"),
         "cost": F("cost"),
         "duration": F("duration"),
-        "user_id": Value(_user(user).pk if _user(user) else None, output_field=BigIntegerField()),
+        "user_id": Value(getattr(recorded_user(user), "pk", None), output_field=BigIntegerField()),
         "interaction_template_id": F("interaction_template_id"),
         "interaction_group_id": F("interaction_group_id"),
         "language_id": F("language_id"),
@@ -330,7 +327,7 @@ def _create_campaign_entries(segment: Segment, logged: LoggedSegment, user, line
             campaign_id=row["campaign_id"],
             description=segment.description,
             date=row["date"],
-            user=_user(user),
+            user=recorded_user(user),
             segment_no=segment.no,
             logged_segment=logged,
             salesperson_id=row["salesperson_id"],
@@ -365,7 +362,7 @@ def segment_log(*, user, segment: Segment | str, follow_up: bool = False, delive
     SegmentAlreadyLogged naming who logged it and when. A constant number of statements
     whatever the number of lines.
     """
-    _check_permission(user, "segments.log_segment")
+    require(user, "segments.log_segment")
     with transaction.atomic(durable=True):
         segment = _claim(segment)
         problems = segment_log_problems(segment=segment, deliver=deliver)
@@ -373,7 +370,7 @@ def segment_log(*, user, segment: Segment | str, follow_up: bool = False, delive
             raise LogPreflightError(problems, code="preflight")
         lines = SegmentLine.objects.filter(segment=segment).order_by()
         logged = LoggedSegment.objects.create(
-            segment_no=segment.no, source_uuid=segment.uuid, description=segment.description, user=_user(user)
+            segment_no=segment.no, source_uuid=segment.uuid, description=segment.description, user=recorded_user(user)
         )
         campaign_entries = _create_campaign_entries(segment, logged, user, lines)
         entries = insert_select(
@@ -417,7 +414,7 @@ def _follow_up(old_no: str, campaign_id, user, logged: LoggedSegment) -> Segment
         description=(_("Follow-up on segment %(no)s") % {"no": old_no})[:100],
         campaign_id=campaign_id,
         date=timezone.localdate(),
-        owner=_user(user),
+        owner=recorded_user(user),
     )
     reuse_logged_lines(segment, user, logged)
     return segment
@@ -428,7 +425,7 @@ def _follow_up(old_no: str, campaign_id, user, logged: LoggedSegment) -> Segment
 
 def logged_segment_follow_up(*, user, logged_segment_id) -> Segment:
     """A new segment with the contacts of a logged segment (R50 from the logged segments page)."""
-    _check_permission(user, "segments.add_segment")
+    require(user, "segments.add_segment")
     with transaction.atomic(durable=True):
         (logged,) = locked_logged_segments([logged_segment_id])
         return _follow_up(logged.segment_no, _first_campaign(logged), user, logged)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
@@ -55,6 +55,7 @@ from django.utils.translation import ngettext
 
 from crm.filters import ContactFilterSet
 from crm.models import Contact, ContactType, active_alt_address_id
+from crm.permissions import recorded_user, require
 from crm.services import number_series_next
 from crm.sql import insert_select
 from interactions.models import InteractionTemplate, InteractionTemplateLanguage, LoggedSegment
@@ -167,11 +168,6 @@ class StepResult:
     line_count: int
     # A replay of saved criteria: the replayed steps whose counts differ from the recorded ones.
     differences: tuple[ReplayDifference, ...] = ()
-
-
-def _check_permission(user, permission: str = "segments.change_segment") -> None:
-    if user is not None and not user.has_perm(permission):
-        raise PermissionDenied(f"{permission} needed")
 
 
 def _without_jit() -> None:
@@ -320,12 +316,12 @@ def segment_create(*, user, values: dict[str, Any]) -> Segment:
     A template given in `values` applies its defaults first (R2) and its language rows are
     copied to the segment; the other values given win over them. One durable transaction.
     """
-    _check_permission(user, "segments.add_segment")
+    require(user, "segments.add_segment")
     unknown = set(values) - HEADER_FIELDS
     if unknown:
         raise TypeError(f"not header fields: {sorted(unknown)}")
     with transaction.atomic(durable=True):
-        segment = Segment(no=number_series_next(code=SEGMENT_SERIES)[0], owner=user if user and user.pk else None)
+        segment = Segment(no=number_series_next(code=SEGMENT_SERIES)[0], owner=recorded_user(user))
         template = values.get("interaction_template")
         if template is not None:
             _apply_template_defaults(segment, template)
@@ -349,7 +345,7 @@ def segment_update(*, user, segment: Segment | str, values: dict[str, Any]) -> S
     whose template is overridden do not follow the header. One durable transaction, a
     constant number of statements whatever the number of lines.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     unknown = set(values) - HEADER_FIELDS
     if unknown:
         raise TypeError(f"not header fields: {sorted(unknown)}")
@@ -719,7 +715,7 @@ def _new_step(segment: Segment, user, *, parent: CriteriaStep | None = None, **f
         segment=segment,
         position=_next_position(segment, parent),
         parent=parent,
-        created_by=user if user and user.pk else None,
+        created_by=recorded_user(user),
         **fields,
     )
 
@@ -803,7 +799,7 @@ def segment_add_contacts(*, user, segment: Segment | str, query: str = "", **opt
     of a constant number of statements whatever the size; returns the counts and the line
     count afterwards.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     unknown = set(options) - set(ADD_OPTIONS)
     if unknown:
         raise TypeError(f"unknown options {sorted(unknown)}")
@@ -824,7 +820,7 @@ def segment_remove_contacts(
     saved criteria still runs such a step when it was recorded (segment_reuse_criteria).
     One durable transaction of a constant number of statements whatever the size.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     if action not in (StepAction.REDUCE, StepAction.REFINE):
         raise ValueError(action)
     selection = criteria(query)
@@ -844,7 +840,7 @@ def segment_add_contact(*, user, segment: Segment | str, contact: Contact, allow
     line for the contact only where the user confirmed one (elsewhere it adds nothing and the
     replay says so).
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     with transaction.atomic(durable=True):
         segment = _lock(segment)
         if not allow_existing:
@@ -882,7 +878,7 @@ def segment_remove_line(*, user, segment: Segment | str, line_no: int) -> StepRe
     line of the contact, the newest (highest line no.): removing one of two lines of a contact
     (a confirmed duplicate) replays as the removal of one line, never of both.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     with transaction.atomic(durable=True):
         segment = _lock(segment)
         line = SegmentLine.objects.filter(segment=segment, line_no=line_no).select_related("contact").first()
@@ -905,7 +901,7 @@ def segment_undo(*, user, segment: Segment | str) -> StepResult:
     No step to undo is a ValidationError. One durable transaction of a constant number of
     statements (a DELETE, an INSERT … SELECT from the removed lines, two DELETEs).
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     with transaction.atomic(durable=True):
         segment = _lock(segment)
         last = CriteriaStep.objects.to_undo(segment)
@@ -943,7 +939,7 @@ def segment_save_criteria(*, user, segment: Segment | str, code: str, descriptio
     manual line, so a replay can compare and a manual removal replays as that one removal.
     The steps are saved in the worksheet's order: a replay's steps in the place of the replay.
     """
-    _check_permission(user, "segments.add_savedcriteria")
+    require(user, "segments.add_savedcriteria")
     with transaction.atomic(durable=True):
         segment = _lock(segment)
         steps = list(
@@ -959,7 +955,7 @@ def segment_save_criteria(*, user, segment: Segment | str, code: str, descriptio
             raise ValidationError(
                 _('saved criteria "%(code)s" already exist.'), code="duplicate", params={"code": code}
             )
-        saved = SavedCriteria(code=code, description=description, created_by=user if user and user.pk else None)
+        saved = SavedCriteria(code=code, description=description, created_by=recorded_user(user))
         saved.full_clean()
         saved.save()
         SavedCriteriaStep.objects.bulk_create(
@@ -996,7 +992,7 @@ def segment_reuse_criteria(*, user, segment: Segment | str, code: str) -> StepRe
     the recorded one (the data or hand edits changed since): the page and the command say so.
     Steps saved before counts were recorded are not compared.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     saved = SavedCriteria.objects.filter(code=code).first()
     if saved is None:
         raise ValidationError(_('unknown saved criteria "%(code)s"'), code="unknown_saved", params={"code": code})
@@ -1098,7 +1094,7 @@ def reuse_logged_lines(segment: Segment, user, logged: LoggedSegment, *, parent:
 def segment_reuse_logged(*, user, segment: Segment | str, logged_segment_id) -> StepResult:
     """Reuse Segment (F3.7): the contacts of a logged segment, one line per entry, as one step
     that one undo reverses (D3). An unknown logged segment is an error and writes nothing."""
-    _check_permission(user)
+    require(user, "segments.change_segment")
     logged = _logged_segment(logged_segment_id)
     with transaction.atomic(durable=True):
         segment = _lock(segment)
@@ -1134,7 +1130,7 @@ def segment_set_line(
     template clears the group only. While a line has a template of its own, its language and
     reset fields derive from that template the same way.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     unknown = set(values) - set(LINE_FIELDS)
     if unknown:
         raise ValidationError(

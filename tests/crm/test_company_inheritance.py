@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from crm.models import Contact
+from crm.permissions import COMMAND_LINE
 from crm.services import company_inherited_values, company_propagate_inherited, contact_update
 from tests.factories import make_company, make_country, make_language, make_person, make_salesperson, make_territory
 
@@ -250,7 +251,7 @@ def test_an_import_that_changes_a_company_moves_the_persons_that_follow_it(compa
         f"{round_trip.no},person,{round_trip.name},Amsterdam,OLD\n"  # as exported before the change
     ).encode()
 
-    contacts_import_csv(data=data)
+    contacts_import_csv(user=COMMAND_LINE, data=data)
 
     values = {c.no: (c.city, c.salesperson_id) for c in Contact.objects.filter(company=company)}
     assert values == {

@@ -28,6 +28,7 @@ from crm.models import (
     Salutation,
     SalutationFormula,
 )
+from crm.permissions import COMMAND_LINE
 from crm.transfer import (
     COLUMNS,
     ImportFailed,
@@ -62,13 +63,13 @@ def csv_data(*lines: str, newline: str = "\n") -> bytes:
     return newline.join(lines).encode() + b"\n"
 
 
-def run(*lines: str, **kwargs):
-    return contacts_import_csv(data=csv_data(*lines), **kwargs)
+def run(*lines: str, user=COMMAND_LINE, **kwargs):
+    return contacts_import_csv(data=csv_data(*lines), user=user, **kwargs)
 
 
 def failure(*lines: str, data: bytes | None = None, **kwargs) -> list[str]:
     with pytest.raises(ImportFailed) as info:
-        contacts_import_csv(data=data if data is not None else csv_data(*lines), **kwargs)
+        contacts_import_csv(data=data if data is not None else csv_data(*lines), user=COMMAND_LINE, **kwargs)
     return info.value.errors
 
 
@@ -495,7 +496,7 @@ def test_non_utf8_bytes_name_the_line_and_suggest_saving_as_utf8(ref):
 def test_cp1252_is_read_when_chosen(ref):
     data = "no,type,name\nC2,company,Café Noir – Ærø\n".encode("cp1252")
 
-    contacts_import_csv(data=data, encoding="cp1252")
+    contacts_import_csv(user=COMMAND_LINE, data=data, encoding="cp1252")
 
     assert Contact.objects.get(no="C2").name == "Café Noir – Ærø"
 
@@ -507,7 +508,7 @@ def test_an_unknown_encoding_is_a_clear_error(ref):
 def test_utf8_with_bom_and_semicolons_as_excel_writes_them(ref):
     data = "\ufeffno;type;name;city\r\nC1;company;Zoë & Co;Köln\r\n".encode()
 
-    contacts_import_csv(data=data)
+    contacts_import_csv(user=COMMAND_LINE, data=data)
 
     company = Contact.objects.get(no="C1")
     assert (company.name, company.city) == ("Zoë & Co", "Köln")
@@ -518,7 +519,7 @@ def test_the_fixture_file_with_bom_semicolons_and_quoted_newlines_imports(ref):
 
     data = (Path(__file__).parent.parent / "fixtures" / "transfer" / "contacts_excel.csv").read_bytes()
 
-    result = contacts_import_csv(data=data)
+    result = contacts_import_csv(user=COMMAND_LINE, data=data)
 
     assert (result.created, result.updated) == (3, 0)
     person = Contact.objects.get(no="P1")
@@ -643,7 +644,7 @@ def test_an_export_imports_back_unchanged(ref):
     first = io.StringIO()
     contacts_export_csv(out=first)
 
-    result = contacts_import_csv(data=first.getvalue().encode())
+    result = contacts_import_csv(user=COMMAND_LINE, data=first.getvalue().encode())
 
     second = io.StringIO()
     contacts_export_csv(out=second)
@@ -707,21 +708,21 @@ def count_queries(func) -> int:
 
 
 def test_the_import_runs_a_fixed_number_of_queries_whatever_the_row_count(ref, django_assert_max_num_queries):
-    small = count_queries(lambda: contacts_import_csv(data=rows_file(50)))
+    small = count_queries(lambda: contacts_import_csv(user=COMMAND_LINE, data=rows_file(50)))
     with django_assert_max_num_queries(small):
-        contacts_import_csv(data=rows_file(500, start=1000))
+        contacts_import_csv(user=COMMAND_LINE, data=rows_file(500, start=1000))
     # Updating is as cheap: the same 500 rows again, each changed.
     changed = rows_file(500, start=1000).replace(b"Ann Person", b"Ann Human")
     with django_assert_max_num_queries(small + 8):
-        result = contacts_import_csv(data=changed)
+        result = contacts_import_csv(user=COMMAND_LINE, data=changed)
     assert result.updated == 500
     assert small <= 40
 
 
 def test_the_export_runs_a_fixed_number_of_queries_whatever_the_row_count(ref, django_assert_max_num_queries):
-    contacts_import_csv(data=rows_file(50))
+    contacts_import_csv(user=COMMAND_LINE, data=rows_file(50))
     small = count_queries(lambda: contacts_export_csv(out=io.StringIO()))
-    contacts_import_csv(data=rows_file(500, start=1000))
+    contacts_import_csv(user=COMMAND_LINE, data=rows_file(500, start=1000))
     with django_assert_max_num_queries(small):
         contacts_export_csv(out=io.StringIO())
     with django_assert_max_num_queries(small):
@@ -733,7 +734,7 @@ def test_100000_rows_import_well_under_a_minute(ref):
     data = rows_file(100_000)
 
     started = time.monotonic()
-    result = contacts_import_csv(data=data)
+    result = contacts_import_csv(user=COMMAND_LINE, data=data)
     elapsed = time.monotonic() - started
 
     assert result.created == 100_001
@@ -811,12 +812,12 @@ def setup_state() -> dict:
 
 def setup_failure(data) -> list[str]:
     with pytest.raises(SetupImportFailed) as info:
-        setup_import(data=data)
+        setup_import(user=COMMAND_LINE, data=data)
     return info.value.errors
 
 
 def test_setup_import_writes_every_section_and_resolves_references_in_any_order(db):
-    counts = setup_import(data=SETUP)
+    counts = setup_import(user=COMMAND_LINE, data=SETUP)
 
     assert counts["countries"] == 2 and counts["interaction_templates"] == 2 and counts["salutations"] == 1
     letter = InteractionTemplate.objects.get(code="LETTER")
@@ -837,28 +838,29 @@ def test_setup_import_writes_every_section_and_resolves_references_in_any_order(
 
 
 def test_setup_import_is_idempotent(db):
-    setup_import(data=SETUP)
+    setup_import(user=COMMAND_LINE, data=SETUP)
     before = setup_state()
 
-    counts = setup_import(data=SETUP)
+    counts = setup_import(user=COMMAND_LINE, data=SETUP)
 
     assert setup_state() == before  # updated_at included: nothing was rewritten
     assert counts["languages"] == 2
 
 
 def test_setup_import_upserts_by_code_and_keeps_what_the_file_does_not_mention(db):
-    setup_import(data=SETUP)
+    setup_import(user=COMMAND_LINE, data=SETUP)
     make_country("DE")
     campaign_updated = Campaign.objects.get(no="CP0001").updated_at
 
     setup_import(
+        user=COMMAND_LINE,
         data={
             "countries": [{"code": "NL", "name": "Nederland"}],
             "interaction_templates": [{"code": "LETTER", "campaign": None, "language": "ENU"}],
             "salutations": [
                 {"code": "FORMAL", "formulas": [{"language": "NLD", "type": "formal", "formula": "Beste"}]}
             ],
-        }
+        },
     )
 
     assert dict(Country.objects.values_list("code", "name")) == {"BE": "Belgium", "DE": "Country", "NL": "Nederland"}
@@ -879,7 +881,7 @@ def test_setup_import_keeps_an_existing_template_language_row(db):
     make_language("NLD")
     InteractionTemplateLanguage.objects.create(template=template, language_id="NLD", description="Eigen", subject="S")
 
-    setup_import(data={"interaction_templates": [{"code": "T1", "language": "NLD"}]})
+    setup_import(user=COMMAND_LINE, data={"interaction_templates": [{"code": "T1", "language": "NLD"}]})
 
     row = InteractionTemplateLanguage.objects.get(template=template)
     assert (row.description, row.subject) == ("Eigen", "S")
@@ -1013,7 +1015,7 @@ def test_setup_import_reports_every_problem_and_refuses_a_non_object(db):
 def test_setup_import_dry_run_writes_nothing(db):
     before = setup_state()
 
-    counts = setup_import(data=SETUP, dry_run=True)
+    counts = setup_import(user=COMMAND_LINE, data=SETUP, dry_run=True)
 
     assert counts["countries"] == 2
     assert setup_state() == before
@@ -1025,6 +1027,6 @@ def test_setup_import_runs_a_fixed_number_of_queries(db, django_assert_max_num_q
     big["interaction_templates"] += [
         {"code": f"T{n}", "group": "CALLS", "description": f"T {n}", "language": "ENU"} for n in range(300)
     ]
-    small = count_queries(lambda: setup_import(data=SETUP))
+    small = count_queries(lambda: setup_import(user=COMMAND_LINE, data=SETUP))
     with django_assert_max_num_queries(small + 2):
-        setup_import(data=big)
+        setup_import(user=COMMAND_LINE, data=big)

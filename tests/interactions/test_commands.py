@@ -18,6 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from crm.models import NumberSeries
+from crm.permissions import COMMAND_LINE
 from interactions import services
 from interactions.models import CampaignEntry, InteractionComment, InteractionLogEntry, LoggedSegment
 from segments import services as segment_services
@@ -403,7 +404,7 @@ def test_delete_of_an_uncanceled_logged_segment_is_refused(logged):
 def test_delete_of_a_canceled_logged_segment_removes_it_with_its_entries(logged, world):
     other = int(run("segment", "log", new_segment("--salesperson", "SP1", contacts="no=PE1")))
     services.interaction_comment_add(
-        user=None, entry=InteractionLogEntry.objects.get(pk=entry_nos(logged)[0]), comment="Called back"
+        user=COMMAND_LINE, entry=InteractionLogEntry.objects.get(pk=entry_nos(logged)[0]), comment="Called back"
     )
     run("logged_segment", "cancel", str(logged))
 

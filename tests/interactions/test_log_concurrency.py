@@ -26,6 +26,7 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
 from crm.models import Contact, ContactType
+from crm.permissions import COMMAND_LINE
 from interactions.models import CampaignEntry, InteractionLogEntry, LoggedSegment
 from segments import services as segment_services
 from segments.models import Segment, SegmentLine
@@ -74,7 +75,7 @@ def build_segment(lines: int = LINES) -> Segment:
         Contact(no=f"LC{i:04d}", name=f"Log company {i}", type=ContactType.COMPANY, city=city) for i in range(lines)
     )
     segment = segment_services.segment_create(
-        user=None,
+        user=COMMAND_LINE,
         values={
             "description": "Concurrent log",
             "interaction_template": make_template(correspondence_type=""),
@@ -82,7 +83,7 @@ def build_segment(lines: int = LINES) -> Segment:
             "campaign": make_campaign(),
         },
     )
-    result = segment_services.segment_add_contacts(user=None, segment=segment, query=f"city={city}")
+    result = segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=f"city={city}")
     assert result.line_count == lines
     assert set(SegmentLine.objects.filter(segment=segment).values_list("campaign_id", flat=True)) == {
         segment.campaign_id
@@ -255,21 +256,21 @@ HOLD = 0.5  # seconds the log keeps its transaction open after inserting the ent
 
 
 def edit_add(segment: Segment, contact: Contact, line_no: int):
-    return segment_services.segment_add_contact(user=None, segment=segment.no, contact=contact)
+    return segment_services.segment_add_contact(user=COMMAND_LINE, segment=segment.no, contact=contact)
 
 
 def edit_remove(segment: Segment, contact: Contact, line_no: int):
-    return segment_services.segment_remove_line(user=None, segment=segment.no, line_no=line_no)
+    return segment_services.segment_remove_line(user=COMMAND_LINE, segment=segment.no, line_no=line_no)
 
 
 def edit_set(segment: Segment, contact: Contact, line_no: int):
     return segment_services.segment_set_line(
-        user=None, segment=segment.no, line_no=line_no, values={"description": "Changed meanwhile"}
+        user=COMMAND_LINE, segment=segment.no, line_no=line_no, values={"description": "Changed meanwhile"}
     )
 
 
 def edit_undo(segment: Segment, contact: Contact, line_no: int):
-    return segment_services.segment_undo(user=None, segment=segment.no)
+    return segment_services.segment_undo(user=COMMAND_LINE, segment=segment.no)
 
 
 @pytest.mark.parametrize("edit", [edit_add, edit_remove, edit_set, edit_undo], ids=lambda f: f.__name__)
@@ -288,7 +289,7 @@ def test_a_line_edit_during_the_log_waits_then_is_refused_and_no_line_is_lost(ed
     waited: list[float] = []
 
     def log():
-        return segment_services.segment_log(user=None, segment=segment.no)
+        return segment_services.segment_log(user=COMMAND_LINE, segment=segment.no)
 
     def edit_meanwhile():
         assert entries_inserted.wait(timeout=30), "the log never reached its hook"
@@ -330,9 +331,9 @@ def test_a_log_racing_a_line_edit_either_includes_the_edit_or_refuses_it():
         before = set(SegmentLine.objects.filter(segment=segment).values_list("pk", flat=True))
 
         result, edited = run_together(
-            lambda segment=segment: segment_services.segment_log(user=None, segment=segment.no),
+            lambda segment=segment: segment_services.segment_log(user=COMMAND_LINE, segment=segment.no),
             lambda segment=segment: segment_services.segment_add_contact(
-                user=None, segment=segment.no, contact=newcomer
+                user=COMMAND_LINE, segment=segment.no, contact=newcomer
             ),
         )
 
@@ -356,12 +357,12 @@ def small_segment(tag: str) -> Segment:
         Contact(no=f"{tag}{i:03d}", name=f"{tag} {i}", type=ContactType.COMPANY, city=city) for i in range(10)
     )
     segment = segment_services.segment_create(
-        user=None,
+        user=COMMAND_LINE,
         values={
             "description": "Concurrent log",
             "interaction_template": make_template(correspondence_type=""),
             "salesperson": make_salesperson("ANN"),
         },
     )
-    segment_services.segment_add_contacts(user=None, segment=segment, query=f"city={city}")
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=f"city={city}")
     return segment

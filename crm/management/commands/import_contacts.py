@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from crm.management.batch import BatchCommand, Failed
+from crm.permissions import COMMAND_LINE
 from crm.transfer import ImportFailed, contacts_import_csv, csv_size_problem
 
 
@@ -41,7 +42,9 @@ class Command(BatchCommand):
             raise Failed([problem])
         progress = self.stderr.write if self.stderr.isatty() else None
         try:
-            result = contacts_import_csv(data=path.read_bytes(), encoding=encoding, dry_run=dry_run, progress=progress)
+            result = contacts_import_csv(
+                user=COMMAND_LINE, data=path.read_bytes(), encoding=encoding, dry_run=dry_run, progress=progress
+            )
         except ImportFailed as exc:
             raise Failed(exc.errors) from exc
         if verbosity >= 1:

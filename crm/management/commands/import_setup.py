@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from crm.management.batch import BatchCommand, Failed
+from crm.permissions import COMMAND_LINE
 from crm.transfer import SetupImportFailed, setup_import
 
 
@@ -38,7 +39,7 @@ class Command(BatchCommand):
         except json.JSONDecodeError as exc:
             raise Failed([f"line {exc.lineno} column {exc.colno}: not valid JSON: {exc.msg}"]) from exc
         try:
-            counts = setup_import(data=data, dry_run=dry_run)
+            counts = setup_import(user=COMMAND_LINE, data=data, dry_run=dry_run)
         except SetupImportFailed as exc:
             raise Failed(exc.errors) from exc
         if verbosity >= 1:

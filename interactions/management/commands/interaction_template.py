@@ -7,7 +7,8 @@ which checks the document completely before it writes anything. Every problem go
 its own line and the exit status is 1; the previous document stays in place. On success the
 exit status is 0 and a short message goes to stderr; stdout stays empty.
 
-The command runs as no particular user (`user=None`); access to `manage.py` is the access control.
+The command acts as the command line (`crm.permissions.COMMAND_LINE`): access to `manage.py` is
+the access control.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from crm.management.batch import BatchCommand, Failed
 from crm.models import Language
+from crm.permissions import COMMAND_LINE
 from interactions.documents import interaction_template_attach
 from interactions.models import InteractionTemplate
 from interactions.wordtemplates import MAX_FILE_BYTES, WordTemplateInvalid, file_size_problem
@@ -69,7 +71,7 @@ class Command(BatchCommand):
             return problems
         try:
             document = interaction_template_attach(
-                user=None, template=template, language=language, data=data, file_name=path.name
+                user=COMMAND_LINE, template=template, language=language, data=data, file_name=path.name
             )
         except WordTemplateInvalid as exc:
             return exc.problems

@@ -4,8 +4,9 @@ segments and interactions").
 Each subcommand looks up the numbers and codes it is given, makes one service call
 (interactions/services.py, the transaction boundary) and prints its result. An unknown entry,
 contact or code is an error naming the field and quoting the value: one line per problem on
-stderr, exit status 1, nothing written (BatchCommand). The commands run as no particular user
-(`user=None`), like `manage.py segment`: access to `manage.py` is the access control.
+stderr, exit status 1, nothing written (BatchCommand). The commands act as the command line
+(`crm.permissions.COMMAND_LINE`), like `manage.py segment`: access to `manage.py` is the access
+control.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from crm.management.batch import BatchCommand, Failed, json_date, json_decimal, json_null, parse_amount, parse_date
 from crm.models import Contact, CorrespondenceType, Salesperson
+from crm.permissions import COMMAND_LINE
 from interactions import services
 from interactions.models import Evaluation, InteractionLogEntry, InteractionTemplate, LoggedSegment
 
@@ -143,13 +145,15 @@ class Command(BatchCommand):
     # Writes on entries ----------------------------------------------------------------------
 
     def do_cancel(self, options) -> None:
-        services.interactions_set_canceled(user=None, entry_nos=options["entry_nos"], canceled=True)
+        services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=options["entry_nos"], canceled=True)
 
     def do_uncancel(self, options) -> None:
-        services.interactions_set_canceled(user=None, entry_nos=options["entry_nos"], canceled=False)
+        services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=options["entry_nos"], canceled=False)
 
     def do_evaluate(self, options) -> None:
-        services.interactions_evaluate(user=None, entry_nos=options["entry_nos"], evaluation=options["evaluation"])
+        services.interactions_evaluate(
+            user=COMMAND_LINE, entry_nos=options["entry_nos"], evaluation=options["evaluation"]
+        )
 
     # Export ---------------------------------------------------------------------------------
 
@@ -210,5 +214,7 @@ class Command(BatchCommand):
         for name in ("description", "correspondence_type", "evaluation"):
             if options[name] is not None:
                 values[name] = options[name]
-        entry = services.interaction_create(user=None, contact=contact, interaction_template=template, values=values)
+        entry = services.interaction_create(
+            user=COMMAND_LINE, contact=contact, interaction_template=template, values=values
+        )
         self.out(entry.pk)

@@ -8,8 +8,8 @@ Bad input never writes: codes are looked up before the service runs, and a Valid
 from the service rolls its transaction back. Every problem goes to stderr on its own line and
 the exit status is 1 (2 when argparse rejects the command line itself).
 
-The commands run as no particular user (`user=None`), so the services skip their permission
-checks; access to `manage.py` is the access control.
+The commands act as the command line (`crm.permissions.COMMAND_LINE`), which holds every
+permission and is recorded as no user: access to `manage.py` is the access control.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce
 
 from crm.management.batch import BatchCommand, Failed, json_date, json_decimal, json_null, parse_amount, parse_date
 from crm.models import Campaign, Contact, ContactType, CorrespondenceType, Language, Salesperson
+from crm.permissions import COMMAND_LINE
 from interactions.models import Evaluation, InteractionTemplate
 from segments import services
 from segments.models import OVERRIDABLE_FIELDS, CriteriaStep, Segment, SegmentLine, StepAction
@@ -425,20 +426,20 @@ class Command(BatchCommand):
 
     def do_create(self, options) -> None:
         values = field_values(options, HEADER_OPTIONS)
-        self.out(services.segment_create(user=None, values=values).no)
+        self.out(services.segment_create(user=COMMAND_LINE, values=values).no)
 
     def do_update(self, options) -> None:
         segment = segment_of(options["no"])
         values = field_values(options, HEADER_OPTIONS)
         if values:
-            services.segment_update(user=None, segment=segment, values=values)
+            services.segment_update(user=COMMAND_LINE, segment=segment, values=values)
 
     # Steps ----------------------------------------------------------------------------------
 
     def do_add(self, options) -> None:
         segment = segment_of(options["no"])
         result = services.segment_add_contacts(
-            user=None, segment=segment, query=options["filter"] or "", **{k: options[k] for k in ADD_OPTIONS}
+            user=COMMAND_LINE, segment=segment, query=options["filter"] or "", **{k: options[k] for k in ADD_OPTIONS}
         )
         self.out(result.line_count)
 
@@ -447,7 +448,7 @@ class Command(BatchCommand):
         if options["filter"] is None:
             raise Failed([f"--filter is required for {action}: choose at least one criterion"])
         result = services.segment_remove_contacts(
-            user=None,
+            user=COMMAND_LINE,
             segment=segment,
             action=action,
             query=options["filter"],
@@ -468,7 +469,7 @@ class Command(BatchCommand):
             raise Failed([f'contact_no: unknown contact "{options["contact_no"]}"'])
         try:
             result = services.segment_add_contact(
-                user=None, segment=segment, contact=contact, allow_existing=options["allow_existing"]
+                user=COMMAND_LINE, segment=segment, contact=contact, allow_existing=options["allow_existing"]
             )
         except ValidationError as exc:
             if [error.code for error in getattr(exc, "error_list", [])] != ["already_on_worksheet"]:
@@ -481,11 +482,13 @@ class Command(BatchCommand):
 
     def do_remove_line(self, options) -> None:
         segment = segment_of(options["no"])
-        self.out(services.segment_remove_line(user=None, segment=segment, line_no=options["line_no"]).line_count)
+        self.out(
+            services.segment_remove_line(user=COMMAND_LINE, segment=segment, line_no=options["line_no"]).line_count
+        )
 
     def do_undo(self, options) -> None:
         segment = segment_of(options["no"])
-        self.out(services.segment_undo(user=None, segment=segment).line_count)
+        self.out(services.segment_undo(user=COMMAND_LINE, segment=segment).line_count)
 
     def do_count(self, options) -> None:
         segment = segment_of(options["no"])
@@ -535,26 +538,30 @@ class Command(BatchCommand):
         if "personal_text" in reset:
             values["personal_text"] = ""
         reset = [field for field in reset if field != "personal_text"]
-        services.segment_set_line(user=None, segment=segment, line_no=options["line_no"], values=values, reset=reset)
+        services.segment_set_line(
+            user=COMMAND_LINE, segment=segment, line_no=options["line_no"], values=values, reset=reset
+        )
 
     # Saved criteria -------------------------------------------------------------------------
 
     def do_save_criteria(self, options) -> None:
         segment = segment_of(options["no"])
         services.segment_save_criteria(
-            user=None, segment=segment, code=options["code"], description=options["description"]
+            user=COMMAND_LINE, segment=segment, code=options["code"], description=options["description"]
         )
 
     def do_reuse_criteria(self, options) -> None:
         segment = segment_of(options["no"])
-        result = services.segment_reuse_criteria(user=None, segment=segment, code=options["code"])
+        result = services.segment_reuse_criteria(user=COMMAND_LINE, segment=segment, code=options["code"])
         for difference in result.differences:
             self.stderr.write(str(difference))
         self.out(result.line_count)
 
     def do_reuse_logged(self, options) -> None:
         segment = segment_of(options["no"])
-        result = services.segment_reuse_logged(user=None, segment=segment, logged_segment_id=options["logged_id"])
+        result = services.segment_reuse_logged(
+            user=COMMAND_LINE, segment=segment, logged_segment_id=options["logged_id"]
+        )
         self.out(result.line_count)
 
     # Merge ----------------------------------------------------------------------------------
@@ -587,7 +594,7 @@ class Command(BatchCommand):
     def do_log(self, options) -> None:
         segment = segment_of(options["no"])
         result = services.segment_log(
-            user=None, segment=segment, follow_up=options["follow_up"], deliver=options["deliver"]
+            user=COMMAND_LINE, segment=segment, follow_up=options["follow_up"], deliver=options["deliver"]
         )
         self.out(result.logged_segment.pk)
         if result.follow_up is not None:
