@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from crm.untrusted import CheckedForm
 from interactions.models import Document
 from interactions.views.documents import document_response
 
@@ -40,7 +41,7 @@ DOCUMENT_ROWS = 50
 RECENT_JOBS = 5
 
 
-class MergeForm(forms.Form):
+class MergeForm(CheckedForm):
     """What to make: one combined .docx to print, or a .zip of one .docx per line."""
 
     output = forms.ChoiceField(

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from crm.models import Contact, CorrespondenceType, Salesperson
+from crm.untrusted import text_problems
 from interactions import services
 from interactions.models import Evaluation, InteractionLogEntry, InteractionTemplate, LoggedSegment
 from segments.management.commands.segment import _date, _decimal, _null, parse_amount, parse_date
@@ -200,6 +201,8 @@ class Command(BatchCommand):
             values["salesperson"] = Salesperson.objects.filter(code=options["salesperson"]).first()
             if values["salesperson"] is None:
                 problems.append(f'salesperson: unknown code "{options["salesperson"]}"')
+        if options["description"] is not None:
+            problems += text_problems("description", options["description"])
         parsers = {"date": parse_date, "cost": parse_amount, "duration": parse_amount}
         for name, parse in parsers.items():
             if options[name] is not None:

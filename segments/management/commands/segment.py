@@ -28,6 +28,7 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from crm.models import Campaign, Contact, ContactType, CorrespondenceType, Language, Salesperson
+from crm.untrusted import text_problems
 from interactions import services as interaction_services
 from interactions.models import Evaluation, InteractionTemplate
 from segments import services
@@ -68,6 +69,9 @@ LINE_OPTIONS = (
     "personal_text",
 )
 ADD_OPTIONS = services.ADD_OPTIONS
+# Options of free text → whether it may hold several lines (a subject or description becomes an
+# e-mail header: one line; crm.untrusted.text_problems).
+TEXT_OPTIONS = {"description": False, "subject": False, "personal_text": True}
 # `set-line --reset` names: every field a line may override (`all` resets those), plus its personal
 # text, which follows no header: resetting it clears it.
 RESETTABLE = (*OVERRIDABLE_FIELDS, "personal_text")
@@ -177,6 +181,8 @@ def field_values(options: dict[str, Any], names: Iterable[str]) -> dict[str, Any
             elif name in ("cost", "duration"):
                 values[name] = parse_amount(name, value)
             else:
+                if name in TEXT_OPTIONS:
+                    problems += text_problems(name, value, several_lines=TEXT_OPTIONS[name])
                 values[name] = value
         except Failed as exc:
             problems += exc.problems
