@@ -7,7 +7,6 @@ never counts the whole table, and contacts cannot be bulk-deleted from the list.
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
@@ -38,6 +37,7 @@ from .models import (
     SalutationFormula,
     Territory,
 )
+from .untrusted import CheckedModelForm
 
 
 class CodedAdmin(admin.ModelAdmin):
@@ -97,7 +97,7 @@ class NumberSeriesAdmin(admin.ModelAdmin):
         return ("code",) if obj is not None else ()
 
 
-class NumberFromSeriesForm(forms.ModelForm):
+class NumberFromSeriesForm(CheckedModelForm):
     """`no` may be left blank: the number series then gives it when the row is saved."""
 
     def __init__(self, *args, **kwargs):

@@ -51,6 +51,7 @@ from .models import (
     Salesperson,
     Territory,
 )
+from .untrusted import CheckedInputMixin, validate_date
 
 
 class RepeatableTextInput(forms.TextInput):
@@ -215,9 +216,11 @@ class HistoryDateInput(forms.DateInput):
 
 
 class IsoDateField(forms.Field):
-    """One date written YYYY-MM-DD (CONTRACT.md); anything else names the value it got."""
+    """One date written YYYY-MM-DD (CONTRACT.md) from 1900-01-01 to 9998-12-31
+    (crm.untrusted.validate_date); anything else names the value it got."""
 
     widget = HistoryDateInput
+    default_validators = [validate_date]
     default_error_messages = {
         "invalid": _('"%(value)s" is not a date (use YYYY-MM-DD)'),
         "repeated": _("give one date, not %(count)d"),
@@ -280,8 +283,14 @@ class TypeFilter(django_filters.MultipleChoiceFilter):
 class StrictFilterSet(django_filters.FilterSet):
     """A FilterSet that refuses unknown names and bad values instead of ignoring them.
 
-    `ignore` names keys that belong to the page rather than the criteria (pagination).
+    `ignore` names keys that belong to the page rather than the criteria (pagination). Its
+    form checks every value for control characters and line breaks before a filter sees it
+    (crm.untrusted.CheckedInputMixin): a code is looked up in the database.
     """
+
+    def get_form_class(self):
+        form_class = super().get_form_class()
+        return type(form_class.__name__, (CheckedInputMixin, form_class), {})
 
     def __init__(self, data: QueryDict | dict | None = None, *args: Any, ignore: tuple[str, ...] = (), **kwargs: Any):
         if data is not None and not isinstance(data, QueryDict):

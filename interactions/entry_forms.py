@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.forms import DATE_INPUT
 from crm.models import Campaign, Contact, CorrespondenceType, Salesperson
+from crm.untrusted import CheckedForm, CheckedModelForm
 
 from .models import Evaluation, InteractionComment, InteractionTemplate
 
@@ -27,7 +28,7 @@ MONEY_INPUT = forms.NumberInput(attrs={"step": "0.01", "min": "0"})
 NO_CORRESPONDENCE = "none"
 
 
-class EvaluateForm(forms.Form):
+class EvaluateForm(CheckedForm):
     # The select shares a form with the other selection buttons, which must submit without it.
     use_required_attribute = False
 
@@ -41,7 +42,7 @@ class EvaluateForm(forms.Form):
     )
 
 
-class CommentForm(forms.ModelForm):
+class CommentForm(CheckedModelForm):
     class Meta:
         model = InteractionComment
         fields = ["comment"]
@@ -68,7 +69,7 @@ class CodeSelect(forms.ModelChoiceField):
         return f"{key} – {text}" if text else str(key)
 
 
-class InteractionCreateForm(forms.Form):
+class InteractionCreateForm(CheckedForm):
     """Record a single interaction (F8 with D13); `values()` gives the service what was typed."""
 
     contact = forms.CharField(

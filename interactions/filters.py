@@ -36,6 +36,7 @@ from crm.filters import (
     StrictFilterSet,
 )
 from crm.models import Campaign, Contact, CorrespondenceType, Salesperson
+from crm.untrusted import parse_id
 
 from .models import (
     DeliveryStatus,
@@ -51,20 +52,19 @@ NONE = "none"
 
 
 class IdChoiceField(CodeChoiceField):
-    """Numeric ids (logged segment entry nos.) that must all exist; a non-number is an error, not a 500."""
-
-    default_error_messages = {"not_a_number": _('"%(value)s" is not a number')}
+    """Ids (logged segment entry nos.) that must all exist; one that is not a number, or out of
+    the range of ids (crm.untrusted.parse_id), is an error, not a 500."""
 
     def _check_values(self, value):
-        bad = sorted({str(v).strip() for v in value if not str(v).strip().isdigit()})
-        if bad:
-            raise ValidationError(
-                [
-                    ValidationError(self.error_messages["not_a_number"], code="not_a_number", params={"value": v})
-                    for v in bad
-                ]
-            )
-        return super()._check_values([str(int(str(v).strip())) for v in value])
+        ids, problems = [], []
+        for item in value:
+            try:
+                ids.append(str(parse_id(item)))
+            except ValidationError as error:
+                problems.append(error)
+        if problems:
+            raise ValidationError(problems)
+        return super()._check_values(ids)
 
 
 class IdFilter(CodeFilter):

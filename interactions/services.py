@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from crm.models import Contact, ContactAltAddress, ContactType
 from crm.permissions import recorded_user, require
+from crm.untrusted import parse_id
 
 from .documents import documents_delete_with
 from .models import (
@@ -100,9 +101,9 @@ def locked_logged_segments(ids: Iterable) -> list[LoggedSegment]:
     problems = []
     for value in ids:
         try:
-            wanted.append(int(value))
-        except (TypeError, ValueError):
-            problems.append(_('logged segment: "%(id)s" is not a number') % {"id": value})
+            wanted.append(parse_id(value))
+        except ValidationError as error:
+            problems.extend(_("logged segment: %(problem)s") % {"problem": message} for message in error.messages)
     found = {row.pk: row for row in LoggedSegment.objects.select_for_update().filter(pk__in=wanted).order_by("pk")}
     problems += [_('unknown logged segment "%(id)s"') % {"id": pk} for pk in wanted if pk not in found]
     if problems:

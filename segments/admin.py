@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from crm.untrusted import CheckedModelForm
+
 from . import services
 from .models import (
     CriteriaStep,
@@ -86,6 +88,7 @@ class SegmentLanguageInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
+    form = CheckedModelForm  # the description and subject are one line (they become e-mail subjects)
     list_display = ("no", "description", "interaction_template", "campaign", "salesperson", "date", "owner")
     list_filter = ("interaction_template", "campaign", "salesperson", "correspondence_type", "date")
     list_select_related = ("interaction_template", "campaign", "salesperson", "owner")

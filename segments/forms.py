@@ -24,6 +24,7 @@ from crm.filters import CodeFilter, ContactFilterSet
 from crm.forms import DATE_INPUT
 from crm.models import Contact
 from crm.selectors import reference_choices
+from crm.untrusted import CheckedForm, CheckedModelForm, IdField
 
 from . import selectors
 from .models import Segment, SegmentLine, StepAction
@@ -84,7 +85,7 @@ def add_service_error(form: forms.Form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
-class HeaderFieldsForm(forms.ModelForm):
+class HeaderFieldsForm(CheckedModelForm):
     """Header fields of a segment; `values()` holds only what the user changed."""
 
     class Meta:
@@ -136,7 +137,7 @@ class SegmentHeaderForm(HeaderFieldsForm):
 STEP_ACTIONS = (StepAction.ADD, StepAction.REDUCE, StepAction.REFINE)
 
 
-class StepOptionsForm(forms.Form):
+class StepOptionsForm(CheckedForm):
     action = forms.ChoiceField(choices=[(action.value, action.label) for action in STEP_ACTIONS])
     allow_existing = forms.BooleanField(
         label=_("Allow existing contacts"),
@@ -236,7 +237,7 @@ class StepInput:
             form.fields[name].widget.choices = options
 
 
-class AddContactForm(forms.Form):
+class AddContactForm(CheckedForm):
     """One manual line: the contact is entered by its no. (a list of a million contacts cannot be a <select>).
 
     `allow_existing` is the confirmation of a second line for a contact already on the
@@ -257,7 +258,7 @@ class AddContactForm(forms.Form):
         return no
 
 
-class LineForm(forms.ModelForm):
+class LineForm(CheckedModelForm):
     """One line's interaction fields and personal text.
 
     A field the user changes becomes an override of the line (it stops following the
@@ -303,7 +304,7 @@ class LineForm(forms.ModelForm):
         return [self[name] for name in LINE_FIELDS]
 
 
-class SaveCriteriaForm(forms.Form):
+class SaveCriteriaForm(CheckedForm):
     code = forms.CharField(label=_("Code"), max_length=10)
     description = forms.CharField(label=_("Description"), max_length=100, required=False)
 
@@ -318,7 +319,7 @@ class SavedCriteriaChoiceField(forms.ModelChoiceField):
         return f"{obj.code} – {obj.description} ({steps})" if obj.description else f"{obj.code} ({steps})"
 
 
-class ReuseCriteriaForm(forms.Form):
+class ReuseCriteriaForm(CheckedForm):
     saved_criteria = SavedCriteriaChoiceField(
         label=_("Saved criteria"),
         queryset=selectors.saved_criteria_list(),
@@ -332,15 +333,10 @@ class ReuseCriteriaForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class ReuseLoggedForm(forms.Form):
+class ReuseLoggedForm(CheckedForm):
     """Reuse Segment (F3.7): the contacts of a logged segment, by its id."""
 
-    logged_segment = forms.IntegerField(
-        label=_("Logged segment"),
-        min_value=1,
-        help_text=_("Its number on the Logged Segments page."),
-        error_messages={"invalid": _("Enter the number of a logged segment.")},
-    )
+    logged_segment = IdField(label=_("Logged segment"), help_text=_("Its number on the Logged Segments page."))
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("prefix", "reuse_logged")

@@ -35,6 +35,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from crm.models import CorrespondenceType
+from crm.untrusted import CheckedForm
 from interactions.delivery import delivery_start
 from interactions.models import DeliveryKind, LoggedSegment
 from interactions.views.logged_segments import campaign_entries_text, entries_text
@@ -47,7 +48,7 @@ from .views import SegmentPermissionMixin, get_segment, lines_text
 TEMPLATE = "segments/segment_confirm_log.html"
 
 
-class LogSegmentForm(forms.Form):
+class LogSegmentForm(CheckedForm):
     """The Log confirmation: which segment (its uuid, as shown) and whether to follow up."""
 
     segment_uuid = forms.UUIDField(

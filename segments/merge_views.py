@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
 from crm.counts import counted
+from crm.untrusted import CheckedForm
 from interactions.models import Document
 from interactions.views.documents import document_response
 
@@ -45,7 +46,7 @@ def letters_text(count: int) -> str:
     return counted(ngettext("%(count)s letter", "%(count)s letters", count), count)
 
 
-class MergeForm(forms.Form):
+class MergeForm(CheckedForm):
     """What to make: one combined .docx to print, or a .zip of one .docx per line."""
 
     output = forms.ChoiceField(

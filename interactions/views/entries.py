@@ -21,12 +21,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
 from crm.models import Contact
+from crm.untrusted import safe_next_url, validate_single_line
 from crm.views.contacts import query_without
 
 from .. import charts, selectors, services
@@ -57,14 +57,9 @@ def list_url(query: str = "") -> str:
 
 
 def safe_next(request) -> str:
-    """Where an action returns to: the `next` the page posted when it is a page of this site,
-    else the log."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return list_url()
+    """Where an action returns to: the `next` the page posted when it is a path of this site,
+    else the log (crm.untrusted.safe_next_url)."""
+    return safe_next_url(request, list_url())
 
 
 def fill_code_choices(filterset: InteractionLogEntryFilterSet) -> None:
@@ -339,6 +334,10 @@ class EntryCreateView(PermissionRequiredMixin, View):
         initial = {}
         for name in ("contact", "interaction_template", "campaign", "salesperson"):
             value = request.GET.get(name, "").strip()[:20]
+            try:
+                validate_single_line(value)
+            except ValidationError:
+                continue  # a link with a control character pre-fills nothing (the query would fail)
             if value:
                 initial[name] = value
         contact = Contact.objects.filter(no=initial["contact"]).first() if "contact" in initial else None

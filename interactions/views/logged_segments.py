@@ -30,6 +30,7 @@ from django.utils.translation import ngettext
 from django.views import View
 
 from crm.counts import counted
+from crm.untrusted import CheckedForm, parse_id, shown
 
 from .. import hooks, services
 from .. import logged_segment_selectors as selectors
@@ -113,20 +114,21 @@ class LoggedSegmentDetailView(LoggedSegmentPermissionMixin, View):
 # --- Cancel / uncancel (R52) ----------------------------------------------------------------------
 
 
-class SetCanceledForm(forms.Form):
+class SetCanceledForm(CheckedForm):
     """The confirmed new state: "1" cancel, "0" uncancel."""
 
     canceled = forms.TypedChoiceField(choices=[("1", "cancel"), ("0", "uncancel")], coerce=lambda value: value == "1")
 
 
 def _ids(values) -> list[int]:
-    """Selected ids as given, in order, once each; anything not a number is a 404 (a forged URL)."""
+    """Selected ids as given, in order, once each; anything not a number, or past the range of
+    ids (crm.untrusted.parse_id), names no logged segment: a 404 (a forged URL)."""
     ids: list[int] = []
     for value in values:
         try:
-            pk = int(value)
-        except (TypeError, ValueError):
-            raise Http404(_('"%(id)s" is not a logged segment id.') % {"id": value}) from None
+            pk = parse_id(value)
+        except ValidationError:
+            raise Http404(_('"%(id)s" is not a logged segment id.') % {"id": shown(value)}) from None
         if pk not in ids:
             ids.append(pk)
     return ids

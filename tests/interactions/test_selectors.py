@@ -210,7 +210,7 @@ def test_month_range_defaults_to_the_last_12_months():
     months = selectors.month_range(date_after=None, date_before=None, today=datetime.date(2026, 3, 17))
     assert months.months[0] == datetime.date(2025, 4, 1) and months.months[-1] == datetime.date(2026, 3, 1)
     assert len(months.months) == 12 and not months.truncated
-    assert months.end_exclusive == datetime.date(2026, 4, 1)
+    assert months.end == datetime.date(2026, 3, 31)
 
 
 def test_month_range_follows_the_dates_and_keeps_the_last_36_months():

@@ -18,6 +18,7 @@ from typing import Any
 from crm.management.batch import BatchCommand, Failed, json_date, json_decimal, json_null, parse_amount, parse_date
 from crm.models import Contact, CorrespondenceType, Salesperson
 from crm.permissions import COMMAND_LINE
+from crm.untrusted import text_problems
 from interactions import services
 from interactions.models import Evaluation, InteractionLogEntry, InteractionTemplate, LoggedSegment
 
@@ -202,6 +203,8 @@ class Command(BatchCommand):
             values["salesperson"] = Salesperson.objects.filter(code=options["salesperson"]).first()
             if values["salesperson"] is None:
                 problems.append(f'salesperson: unknown code "{options["salesperson"]}"')
+        if options["description"] is not None:
+            problems += text_problems("description", options["description"])
         parsers = {"date": parse_date, "cost": parse_amount, "duration": parse_amount}
         for name, parse in parsers.items():
             if options[name] is not None:

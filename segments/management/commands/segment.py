@@ -26,6 +26,7 @@ from django.db.models.functions import Coalesce
 from crm.management.batch import BatchCommand, Failed, json_date, json_decimal, json_null, parse_amount, parse_date
 from crm.models import Campaign, Contact, ContactType, CorrespondenceType, Language, Salesperson
 from crm.permissions import COMMAND_LINE
+from crm.untrusted import text_problems
 from interactions.models import Evaluation, InteractionTemplate
 from segments import services
 from segments.models import OVERRIDABLE_FIELDS, CriteriaStep, Segment, SegmentLine, StepAction
@@ -63,6 +64,9 @@ LINE_OPTIONS = (
     "personal_text",
 )
 ADD_OPTIONS = services.ADD_OPTIONS
+# Options of free text → whether it may hold several lines (a subject or description becomes an
+# e-mail header: one line; crm.untrusted.text_problems).
+TEXT_OPTIONS = {"description": False, "subject": False, "personal_text": True}
 # `set-line --reset` names: every field a line may override (`all` resets those), plus its personal
 # text, which follows no header: resetting it clears it.
 RESETTABLE = (*OVERRIDABLE_FIELDS, "personal_text")
@@ -132,6 +136,8 @@ def field_values(options: dict[str, Any], names: Iterable[str]) -> dict[str, Any
             elif name in ("cost", "duration"):
                 values[name] = parse_amount(name, value)
             else:
+                if name in TEXT_OPTIONS:
+                    problems += text_problems(name, value, several_lines=TEXT_OPTIONS[name])
                 values[name] = value
         except Failed as exc:
             problems += exc.problems
