@@ -3,7 +3,7 @@
 Unlike the operations of the table (bench/operations.py), this one runs once per side: at a
 million contacts one run takes minutes. The measuring child (`bench --child --import`) migrates
 the scratch database, adds the demo reference data, writes a CSV file of N demo contacts
-(`crm.demo.demo_csv_rows`: companies, persons with their `company_no`, codes of every kind of
+(`segments.demo.demo_csv_rows`: companies, persons with their `company_no`, codes of every kind of
 reference data; each company is written after its persons, so those persons name a company
 later in the file), then starts two worker processes one after the other (bench/import_worker.py):
 
@@ -29,7 +29,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 
-from crm.demo import CSV_COLUMNS, demo_csv_rows, demo_reference_data
+from segments.demo import CSV_COLUMNS, demo_csv_rows, demo_reference_data
 
 from .import_worker import LINKS
 

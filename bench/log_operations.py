@@ -1,6 +1,6 @@
 """Logging for `manage.py bench` (issue 5), beside a raw-SQL floor that writes the same rows.
 
-- segment log: `interactions.services.segment_log` on a bench segment of N/10 lines (the
+- segment log: `segments.services.segment_log` on a bench segment of N/10 lines (the
   first N/10 lines of a country=NL add with the demo template LETTER, whose campaign gives
   every line a campaign, so the log also writes a campaign entry) beside: INSERT the logged
   segment (its counts computed in the same statement), INSERT … SELECT the campaign entry
@@ -22,8 +22,9 @@ from django.db import connection, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from interactions import services as log_services
+from crm.permissions import COMMAND_LINE
 from interactions.models import LoggedSegment
+from segments import services as log_services
 from segments.models import CriteriaStep, RemovedSegmentLine, Segment, SegmentLanguage, SegmentLine
 
 from . import segment_operations as segment_ops
@@ -250,7 +251,7 @@ def log_floor(ctx: Context) -> None:
 
 @operation("segment log (N/10 lines)", floor=log_floor, prepare=prepare_log, cleanup=restore_log)
 def segment_log(ctx: Context) -> None:
-    result = log_services.segment_log(user=None, segment=ctx.data["log_segment"])
+    result = log_services.segment_log(user=COMMAND_LINE, segment=ctx.data["log_segment"])
     expected = ctx.data.get("log_lines")
     if expected is None:
         ctx.data["log_lines"] = result.entries
@@ -266,7 +267,7 @@ def prepare_pages(ctx: Context) -> None:
     if ctx.data.get("pages_ready"):
         return
     segment = build_log_segment(ctx, PAGES_NAME)
-    log_services.segment_log(user=None, segment=segment)
+    log_services.segment_log(user=COMMAND_LINE, segment=segment)
     _analyze_log_tables()
     ctx.data["pages_ready"] = True
 

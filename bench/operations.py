@@ -12,7 +12,8 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.demo import CSV_COLUMNS, demo_csv_rows
+from crm.permissions import COMMAND_LINE
+from segments.demo import CSV_COLUMNS, demo_csv_rows
 
 from .harness import Context, operation
 
@@ -115,7 +116,7 @@ def import_floor(ctx: Context) -> None:
 def contact_import(ctx: Context) -> None:
     from crm.transfer import contacts_import_csv
 
-    result = contacts_import_csv(data=ctx.data["import_csv"])
+    result = contacts_import_csv(user=COMMAND_LINE, data=ctx.data["import_csv"])
     expected = len(ctx.data["import_rows"])
     if result.created != expected:
         raise AssertionError(f"the import created {result.created} contacts, expected {expected}")

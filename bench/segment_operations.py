@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from crm.permissions import COMMAND_LINE
 from segments import services
 from segments.models import Segment, SegmentLine, StepAction
 
@@ -79,10 +80,10 @@ def new_segment(ctx: Context, name: str, *, lines: bool) -> Segment:
     drop_bench_segments()
     template = InteractionTemplate.objects.filter(code=TEMPLATE).first()
     segment = services.segment_create(
-        user=None, values={"description": f"bench {name}", "interaction_template": template}
+        user=COMMAND_LINE, values={"description": f"bench {name}", "interaction_template": template}
     )
     if lines:
-        services.segment_add_contacts(user=None, segment=segment, query=ADD_QUERY)
+        services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=ADD_QUERY)
     analyze()
     ctx.data["segment"] = segment
     return segment
@@ -98,7 +99,7 @@ def clear_lines(ctx: Context) -> None:
 
 
 def undo_last(ctx: Context) -> None:
-    services.segment_undo(user=None, segment=ctx.data["segment"])
+    services.segment_undo(user=COMMAND_LINE, segment=ctx.data["segment"])
 
 
 # --- floors ----------------------------------------------------------------------------------------
@@ -350,18 +351,18 @@ def prepare_refined(ctx: Context) -> None:
 
 
 def redo_add(ctx: Context) -> None:
-    services.segment_add_contacts(user=None, segment=ctx.data["segment"], query=ADD_QUERY)
+    services.segment_add_contacts(user=COMMAND_LINE, segment=ctx.data["segment"], query=ADD_QUERY)
 
 
 def redo_refine(ctx: Context) -> None:
     services.segment_remove_contacts(
-        user=None, segment=ctx.data["segment"], action=StepAction.REFINE, query=REFINE_QUERY
+        user=COMMAND_LINE, segment=ctx.data["segment"], action=StepAction.REFINE, query=REFINE_QUERY
     )
 
 
 @operation(f"segment add ({ADD_QUERY}, ~30% of N)", floor=add_floor, prepare=prepare_empty, cleanup=clear_lines)
 def segment_add(ctx: Context) -> None:
-    services.segment_add_contacts(user=None, segment=ctx.data["segment"], query=ADD_QUERY)
+    services.segment_add_contacts(user=COMMAND_LINE, segment=ctx.data["segment"], query=ADD_QUERY)
 
 
 @operation(f"segment preview count (add {ADD_QUERY})", floor=count_floor, prepare=prepare_empty)
@@ -372,7 +373,7 @@ def segment_count(ctx: Context) -> None:
 @operation(f"segment reduce ({REDUCE_QUERY})", floor=reduce_floor, prepare=prepare_filled, cleanup=undo_last)
 def segment_reduce(ctx: Context) -> None:
     services.segment_remove_contacts(
-        user=None, segment=ctx.data["segment"], action=StepAction.REDUCE, query=REDUCE_QUERY
+        user=COMMAND_LINE, segment=ctx.data["segment"], action=StepAction.REDUCE, query=REDUCE_QUERY
     )
 
 
@@ -389,18 +390,22 @@ def segment_refine(ctx: Context) -> None:
 )
 def segment_refine_entire(ctx: Context) -> None:
     services.segment_remove_contacts(
-        user=None, segment=ctx.data["segment"], action=StepAction.REFINE, query=REFINE_QUERY, entire_companies=True
+        user=COMMAND_LINE,
+        segment=ctx.data["segment"],
+        action=StepAction.REFINE,
+        query=REFINE_QUERY,
+        entire_companies=True,
     )
 
 
 @operation("segment undo of the add", floor=undo_floor, prepare=prepare_filled, cleanup=redo_add)
 def segment_undo_add(ctx: Context) -> None:
-    services.segment_undo(user=None, segment=ctx.data["segment"])
+    services.segment_undo(user=COMMAND_LINE, segment=ctx.data["segment"])
 
 
 @operation("segment undo of the refine", floor=undo_floor, prepare=prepare_refined, cleanup=redo_refine)
 def segment_undo_refine(ctx: Context) -> None:
-    services.segment_undo(user=None, segment=ctx.data["segment"])
+    services.segment_undo(user=COMMAND_LINE, segment=ctx.data["segment"])
 
 
 def reduce_count_floor(ctx: Context) -> None:

@@ -7,7 +7,6 @@ never counts the whole table, and contacts cannot be bulk-deleted from the list.
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
@@ -15,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import services
+from . import hooks, services
 from .models import (
     BusinessRelation,
     Campaign,
@@ -38,6 +37,7 @@ from .models import (
     SalutationFormula,
     Territory,
 )
+from .untrusted import CheckedModelForm
 
 
 class CodedAdmin(admin.ModelAdmin):
@@ -97,7 +97,7 @@ class NumberSeriesAdmin(admin.ModelAdmin):
         return ("code",) if obj is not None else ()
 
 
-class NumberFromSeriesForm(forms.ModelForm):
+class NumberFromSeriesForm(CheckedModelForm):
     """`no` may be left blank: the number series then gives it when the row is saved."""
 
     def __init__(self, *args, **kwargs):
@@ -254,10 +254,8 @@ class ContactAdmin(admin.ModelAdmin):
         """Contacts with history cannot be deleted (D15); this replaces their name, address,
         e-mail and phone instead. A confirmation page first (showing the count and the first
         contacts); the confirmed POST anonymises all of them in one transaction."""
-        from interactions.services import contacts_anonymise
-
         if request.POST.get("confirm") == "yes":
-            count = contacts_anonymise(user=request.user, contacts=queryset)
+            count = hooks.contacts_anonymise(user=request.user, contacts=queryset)
             self.message_user(
                 request,
                 ngettext(

@@ -1,4 +1,4 @@
-"""The tables the demo data is drawn from (used by crm.demo only).
+"""The tables the demo data is drawn from (used by segments.demo only).
 
 Cities come with real post code ranges and telephone area codes; telephone numbers use the
 ranges regulators reserve for fiction where they exist (UK 0XX 496 0xxx and 07700 900xxx, US

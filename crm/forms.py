@@ -30,6 +30,7 @@ from .models import (
     join_person_name,
     split_person_name,
 )
+from .untrusted import CheckedForm, CheckedModelForm
 
 NAME_PARTS = ("first_name", "middle_name", "surname")
 PERSON_ONLY_FIELDS = ("first_name", "middle_name", "surname", "initials", "job_title", "company_no")
@@ -41,6 +42,7 @@ CLASSIFICATIONS = {
     "mailing_groups": (ContactMailingGroup, "mailing_group_id"),
     "job_responsibilities": (ContactJobResponsibility, "job_responsibility_id"),
 }
+# The browser's date picker with ISO dates: every date box of every app.
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
@@ -54,7 +56,7 @@ def classification_field(queryset, label: str) -> forms.ModelMultipleChoiceField
     )
 
 
-class ContactForm(forms.ModelForm):
+class ContactForm(CheckedModelForm):
     """A company's or a person's own fields, classifications and (persons) company.
 
     The type is fixed by the page (`contact_type`) and never offered: a contact keeps its type.
@@ -226,7 +228,7 @@ class ContactForm(forms.ModelForm):
         return kwargs
 
 
-class AltAddressForm(forms.ModelForm):
+class AltAddressForm(CheckedModelForm):
     """One alternate address, identified by its code within the contact.
 
     The code of a stored address is shown read-only: date ranges and letters refer to it.
@@ -290,12 +292,22 @@ class BaseAltAddressFormSet(forms.BaseFormSet):
         }
 
 
-AltAddressFormSet = forms.formset_factory(
-    AltAddressForm, formset=BaseAltAddressFormSet, extra=1, can_delete=True, max_num=50, validate_max=True
-)
+def capped_formset(form: type[forms.Form], formset: type[forms.BaseFormSet], *, max_num: int):
+    """A formset of at most `max_num` forms, each with a delete box, and one empty form to fill.
+
+    A post that claims more forms (its TOTAL_FORMS) is an error and builds no more than
+    `max_num` of them (`absolute_max`): Django's default builds up to 1,000 more, which costs
+    seconds and megabytes for a request of a few bytes.
+    """
+    return forms.formset_factory(
+        form, formset=formset, extra=1, can_delete=True, max_num=max_num, absolute_max=max_num, validate_max=True
+    )
 
 
-class DateRangeForm(forms.Form):
+AltAddressFormSet = capped_formset(AltAddressForm, BaseAltAddressFormSet, max_num=50)
+
+
+class DateRangeForm(CheckedForm):
     """When one alternate address is in use (SPEC F1.2): from a date, to a date or open-ended."""
 
     alt_address_code = forms.CharField(
@@ -335,9 +347,7 @@ class BaseDateRangeFormSet(forms.BaseFormSet):
             seen.add(data["starting_date"])
 
 
-DateRangeFormSet = forms.formset_factory(
-    DateRangeForm, formset=BaseDateRangeFormSet, extra=1, can_delete=True, max_num=100, validate_max=True
-)
+DateRangeFormSet = capped_formset(DateRangeForm, BaseDateRangeFormSet, max_num=100)
 
 
 class ContactEditForms:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 from django.core.validators import MinLengthValidator, RegexValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -631,8 +631,13 @@ class ContactAltAddress(models.Model):
 
 
 class DateRangeQuerySet(models.QuerySet):
-    def active_on(self, on: datetime.date) -> DateRangeQuerySet:
-        """Ranges covering `on`, the one that starts latest first (SPEC F1.2)."""
+    """The one rule of which alternate address is in use on a day (SPEC F1.2): among the ranges
+    covering the day, the one that starts latest. The contact card, `Contact.active_alt_address`
+    and the segment lines (hence letters, e-mails and the log) all ask it here."""
+
+    def active_on(self, on: datetime.date | models.Expression) -> DateRangeQuerySet:
+        """Ranges covering `on` (a date, or an expression such as a line's own date), the one
+        that starts latest first."""
         return self.filter(Q(ending_date__isnull=True) | Q(ending_date__gte=on), starting_date__lte=on).order_by(
             "-starting_date"
         )
@@ -678,3 +683,12 @@ class ContactAltAddressDateRange(models.Model):
                     {"alt_address": _("The alternate address must belong to the same contact.")},
                     code="alt_address_other_contact",
                 )
+
+
+def active_alt_address_id(contact, on: datetime.date | models.Expression) -> Subquery:
+    """Subquery: the id of the alternate address of `contact` (an id or an OuterRef) active on
+    `on` (`DateRangeQuerySet.active_on`), else NULL; for set-based writes and reads of many
+    contacts at once."""
+    return Subquery(
+        ContactAltAddressDateRange.objects.filter(contact_id=contact).active_on(on).values("alt_address_id")[:1]
+    )

@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.core.paginator import Page, Paginator
-from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models import CharField, QuerySet, Value
 
-from interactions.models import InteractionLogEntry, InteractionTemplate
-from segments.models import RemovedSegmentLine, SegmentLine
-
+from . import hooks
 from .models import (
     Campaign,
     Contact,
@@ -28,6 +26,7 @@ from .models import (
     ContactJobResponsibility,
     ContactMailingGroup,
     ContactType,
+    active_alt_address_id,
 )
 
 if TYPE_CHECKING:
@@ -108,8 +107,8 @@ def contact_card(*, contact: Contact, today: datetime.date) -> ContactCard:
     """The card's related data in a fixed number of queries (at most nine).
 
     Persons of a company are capped at `PERSONS_SHOWN` (by no.) with their total count; a
-    company may have thousands. The active alternate address follows SPEC F1.2: among the
-    ranges covering `today`, the one that starts latest.
+    company may have thousands. The active alternate address on `today` is
+    `DateRangeQuerySet.active_on`'s (SPEC F1.2).
     """
     persons: list[Contact] = []
     person_count = 0
@@ -124,23 +123,16 @@ def contact_card(*, contact: Contact, today: datetime.date) -> ContactCard:
         .only("alt_address_id", "starting_date", "ending_date")
     )
     addresses = [
-        AltAddressView(address=address)
-        for address in ContactAltAddress.objects.filter(contact=contact).select_related("country").order_by("code")
+        AltAddressView(address=address, active=address.pk == address.active_id)
+        for address in ContactAltAddress.objects.filter(contact=contact)
+        .select_related("country")
+        .annotate(active_id=active_alt_address_id(contact.pk, today))
+        .order_by("code")
     ]
     by_pk = {view.address.pk: view for view in addresses}
-    active_range = None
     for date_range in ranges:
         by_pk[date_range.alt_address_id].ranges.append(date_range)
-        covers = date_range.starting_date <= today and (
-            date_range.ending_date is None or date_range.ending_date >= today
-        )
-        if covers and (active_range is None or date_range.starting_date > active_range.starting_date):
-            active_range = date_range
-    active = None
-    if active_range is not None:
-        view = by_pk[active_range.alt_address_id]
-        view.active = True
-        active = view.address
+    active = next((view.address for view in addresses if view.active), None)
 
     links = {
         "industry_groups": (ContactIndustryGroup, "industry_group"),
@@ -168,39 +160,34 @@ def contact_card(*, contact: Contact, today: datetime.date) -> ContactCard:
 
 @dataclass(frozen=True)
 class ContactHistory:
-    """What keeps a contact from being deleted (SPEC D15): its interaction log entries (its own,
-    and for a company those of its persons that name it) and the segment lines that name it
-    (current lines, and lines removed by a step that an undo would bring back)."""
+    """What keeps a contact from being deleted (SPEC D15): the rows of other apps that name it,
+    as `crm.hooks.contact_history` counts them (its interaction log entries — its own, and for
+    a company those of its persons that name it —, the segment lines that name it, and lines
+    removed by a step that an undo would bring back), each (count, one, many)."""
 
-    interaction_entries: int = 0
-    segment_lines: int = 0
-    removed_segment_lines: int = 0
+    counts: tuple[tuple[int, str, str], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.interaction_entries or self.segment_lines or self.removed_segment_lines)
+        return any(count for count, _one, _many in self.counts)
 
     def describe(self) -> str:
         """ "2 interaction log entries and 1 segment line" (counts of zero left out)."""
-        parts = [
-            f"{count} {one if count == 1 else many}"
-            for count, one, many in (
-                (self.interaction_entries, "interaction log entry", "interaction log entries"),
-                (self.segment_lines, "segment line", "segment lines"),
-                (self.removed_segment_lines, "removed segment line", "removed segment lines"),
-            )
-            if count
-        ]
+        parts = [f"{count} {one if count == 1 else many}" for count, one, many in self.counts if count]
         return " and ".join([", ".join(parts[:-1]), parts[-1]]) if len(parts) > 1 else "".join(parts)
 
 
 def contact_history(*, contact: Contact) -> ContactHistory:
-    """The history that keeps `contact` (three COUNT queries on indexed columns)."""
+    """The history that keeps `contact`: one COUNT on indexed columns per registered counter
+    (three with interactions and segments installed)."""
     return ContactHistory(
-        interaction_entries=InteractionLogEntry.objects.filter(Q(contact=contact) | Q(contact_company=contact))
-        .order_by()
-        .count(),
-        segment_lines=SegmentLine.objects.filter(contact=contact).order_by().count(),
-        removed_segment_lines=RemovedSegmentLine.objects.filter(contact=contact).order_by().count(),
+        counts=tuple(
+            (
+                counter.rows(contact).order_by().count(),
+                str(counter.model._meta.verbose_name),
+                str(counter.model._meta.verbose_name_plural),
+            )
+            for counter in hooks.contact_history
+        )
     )
 
 
@@ -233,11 +220,6 @@ def contact_delete_preview(*, contact: Contact) -> ContactDeletePreview:
 def campaign_list() -> QuerySet[Campaign]:
     """Campaigns by no. with their salesperson (one query per page)."""
     return Campaign.objects.select_related("salesperson").order_by("no")
-
-
-def campaign_templates(*, campaign: Campaign) -> QuerySet[InteractionTemplate]:
-    """The interaction templates whose default campaign is `campaign`."""
-    return InteractionTemplate.objects.filter(campaign=campaign).select_related("group", "language").order_by("code")
 
 
 def reference_choices(models_by_name: dict[str, type]) -> dict[str, list[tuple[str, str]]]:

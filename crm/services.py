@@ -6,15 +6,20 @@ Every public service is one transaction; helpers join the caller's transaction.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import batched
+from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, ProtectedError, RestrictedError
+from django.db.models import F, OuterRef, ProtectedError, Q, RestrictedError, Subquery
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from . import hooks
 from .models import (
     Contact,
     ContactAltAddress,
@@ -26,6 +31,7 @@ from .models import (
     ContactType,
     NumberSeries,
 )
+from .permissions import require
 from .selectors import contact_history
 
 
@@ -69,6 +75,68 @@ def contact_fill_from_company(*, contact: Contact, company: Contact) -> list[str
                 setattr(contact, field, getattr(company, field))
                 changed.append(field)
     return changed
+
+
+# A company's inherited values move as these groups: each field of INHERITED_FIELDS alone, the
+# postal address as one block.
+INHERITED_GROUPS: tuple[tuple[str, ...], ...] = (*((field,) for field in INHERITED_FIELDS), ADDRESS_FIELDS)
+PROPAGATE_BATCH = 500
+
+
+def company_inherited_values(company: Contact) -> dict[str, Any]:
+    """The values of `company` that its persons follow: the `old_values` of one company for
+    `company_propagate_inherited`, taken before the company changes."""
+    return {field: getattr(company, field) for group in INHERITED_GROUPS for field in group}
+
+
+def company_propagate_inherited(*, old_values: Mapping[int, Mapping[str, Any]]) -> dict[str, int]:
+    """Give the persons that follow their company the company's new inherited values.
+
+    `old_values` maps a company's pk to its values before the change (attnames of
+    INHERITED_FIELDS and ADDRESS_FIELDS; other keys are ignored, a group whose fields are not
+    all given is left alone). Call it after the companies' new values are written, in the same
+    transaction: the new values are read from the company rows.
+
+    The rule (SPEC F1.1 "Inheritance"; a person's inherited value is a copy of its company's,
+    the model keeps no flag): a person follows a group of its company when its own value of
+    that group equals the company's old value — a NULL or blank equal to a NULL or blank old
+    value too. A person with a different value set its own and keeps it, blank included (a
+    person who cleared its salesperson stays without one). The address is one group: a person
+    follows only when all six address fields equal the company's old address, and then takes
+    the whole new address; a person with an address of its own keeps all of it. Only the
+    groups that changed are written, and each person written gets a new `updated_at` (an edit
+    page open on that person then reports the change instead of undoing it).
+
+    Set-based: one query reads the companies' new values and one UPDATE per changed group
+    writes the persons, per PROPAGATE_BATCH companies, whatever the number of persons. Returns
+    the number of persons written per group (named by its first field, "address" for the
+    address). Joins the caller's transaction.
+    """
+    fields = [field for group in INHERITED_GROUPS for field in group]
+    written: dict[str, int] = defaultdict(int)
+    now = timezone.now()
+    for chunk in batched(old_values, PROPAGATE_BATCH):
+        companies = Contact.objects.filter(pk__in=chunk, type=ContactType.COMPANY).values_list("pk", *fields)
+        new_values = {pk: dict(zip(fields, values, strict=True)) for pk, *values in companies}
+        for group in INHERITED_GROUPS:
+            by_old_value: dict[tuple, list[int]] = defaultdict(list)
+            for pk, new in new_values.items():
+                old = old_values[pk]
+                if all(field in old for field in group) and any(old[field] != new[field] for field in group):
+                    by_old_value[tuple(old[field] for field in group)].append(pk)
+            if not by_old_value:
+                continue
+            follows = Q()
+            for old, pks in by_old_value.items():
+                same = Q(company_id__in=pks)
+                for field, value in zip(group, old, strict=True):
+                    same &= Q(**{f"{field}__isnull": True}) if value is None else Q(**{field: value})
+                follows |= same
+            company = Contact.objects.filter(pk=OuterRef("company_id")).order_by()
+            assignments = {field: Subquery(company.values(field)) for field in group}
+            count = Contact.objects.filter(follows, type=ContactType.PERSON).update(**assignments, updated_at=now)
+            written[group[0]] += count
+    return dict(written)
 
 
 # --- Contacts: create, update, delete ---------------------------------------------------------
@@ -166,7 +234,7 @@ def contact_create(
     One durable transaction: on any error (ValidationError, also for database rule
     violations) nothing is written and the number series does not move. Needs crm.add_contact.
     """
-    _check_permission(user, "crm.add_contact")
+    require(user, "crm.add_contact")
     contact = Contact(**_contact_data(data))
     if contact.type not in ContactType.values:
         raise ValidationError({"type": _("Choose company or person.")}, code="invalid_type")
@@ -208,19 +276,22 @@ def contact_update(
 
     A contact keeps its type and its no. (both are refused here). When a person is linked
     to a different company, its blank fields are filled from the new company; values the
-    person already has stay. With `if_unchanged_since` (the `updated_at` the user's form was
-    built from) the update is refused when someone saved the contact in between, so an edit
-    page never silently undoes another user's change. Same transaction and error guarantees
-    as `contact_create`. Needs crm.change_contact.
+    person already has stay. When a company's inherited fields change, the persons that
+    follow it take the new values in the same transaction (`company_propagate_inherited`:
+    those whose value equals the company's old value; a constant number of statements).
+    With `if_unchanged_since` (the `updated_at` the user's form was built from) the update
+    is refused when someone saved the contact in between, so an edit page never silently
+    undoes another user's change. Same transaction and error guarantees as
+    `contact_create`. Needs crm.change_contact.
     """
-    _check_permission(user, "crm.change_contact")
+    require(user, "crm.change_contact")
     classifications = _classifications(industry_groups, business_relations, mailing_groups, job_responsibilities)
     try:
         with transaction.atomic(durable=True):
             stored = (
                 Contact.objects.select_for_update()
                 .filter(pk=contact.pk)
-                .values("type", "no", "company_id", "updated_at")
+                .values("type", "no", "company_id", "updated_at", *INHERITED_FIELDS, *ADDRESS_FIELDS)
                 .first()
             )
             if stored is None:
@@ -244,6 +315,8 @@ def contact_update(
             _check_classifications(contact, classifications)
             contact.full_clean()
             contact.save()
+            if contact.type == ContactType.COMPANY:
+                company_propagate_inherited(old_values={contact.pk: stored})
             _write_classifications(contact, classifications)
             _write_alt_addresses(contact, alt_addresses, date_ranges)
     except IntegrityError as error:
@@ -268,7 +341,7 @@ def contact_delete(*, user, contact: Contact) -> ContactDeletion:
     contact (rows of other apps that point at it with PROTECT). One durable transaction.
     Needs crm.delete_contact.
     """
-    _check_permission(user, "crm.delete_contact")
+    require(user, "crm.delete_contact")
     persons = Contact.objects.filter(company_id=contact.pk).count()
     if persons:
         raise ValidationError(
@@ -293,7 +366,7 @@ def contact_delete(*, user, contact: Contact) -> ContactDeletion:
             key = (str(obj._meta.verbose_name), str(obj._meta.verbose_name_plural))
             rows.setdefault(key, set()).add(obj.pk)
         used_by = ", ".join(f"{len(pks)} {one if len(pks) == 1 else many}" for (one, many), pks in sorted(rows.items()))
-        history_models = {"interaction log entry", "segment line", "removed segment line"}
+        history_models = {str(counter.model._meta.verbose_name) for counter in hooks.contact_history}
         message = HISTORY_MESSAGE if {one for one, _many in rows} & history_models else PROTECTED_MESSAGE
         raise ValidationError(message, code="protected", params={"no": contact.no, "used_by": used_by}) from error
     return ContactDeletion(
@@ -302,11 +375,6 @@ def contact_delete(*, user, contact: Contact) -> ContactDeletion:
         date_ranges=per_model.get(ContactAltAddressDateRange._meta.label, 0),
         classifications=sum(per_model.get(model._meta.label, 0) for model, _field in CLASSIFICATION_LINKS.values()),
     )
-
-
-def _check_permission(user, permission: str) -> None:
-    if user is None or not user.has_perm(permission):
-        raise PermissionDenied(f"{permission} needed")
 
 
 def _contact_data(data: dict) -> dict:

@@ -50,7 +50,7 @@ from itertools import batched
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import Max
@@ -79,6 +79,7 @@ from .models import (
     Salutation,
     Territory,
 )
+from .permissions import require
 from .services import (
     ADDRESS_FIELDS,
     CONTACT_SERIES,
@@ -91,7 +92,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
     from typing import BinaryIO, TextIO
 
-    from django.contrib.auth.models import AbstractBaseUser
     from django.db.models import QuerySet
 
 __all__ = [
@@ -960,7 +960,7 @@ def contacts_import_csv(
     *,
     data: bytes | None = None,
     file: BinaryIO | None = None,
-    user: AbstractBaseUser | None = None,
+    user,
     encoding: str = "utf-8-sig",
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
@@ -990,15 +990,14 @@ def contacts_import_csv(
       `executemany`, the classification links of each kind), plus one per reference table.
     - Contacts whose imported values equal the stored ones are not written (`updated_at`
       stays); `updated` counts every existing contact the file names.
-    - A `user`, when given, must hold `crm.import_contacts` (checked again here, not only in the
-      page).
+    - The actor `user` (a web user, or COMMAND_LINE) must hold `crm.import_contacts` (checked
+      again here, not only in the page).
 
     `encoding` defaults to UTF-8 with or without BOM; pass e.g. "cp1252" for a file Excel saved
     in the Windows code page. `dry_run` does everything, reports the counts, and rolls back.
     `progress`, when given, receives short phase messages.
     """
-    if user is not None and not user.has_perm("crm.import_contacts"):
-        raise PermissionDenied("You may not import contacts.")
+    require(user, "crm.import_contacts")
     if (data is None) == (file is None):
         raise TypeError("contacts_import_csv takes data or file, not both")
     run = _ContactImport(_CsvFile(io.BytesIO(data) if file is None else file, encoding), progress)

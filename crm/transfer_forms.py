@@ -7,9 +7,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .transfer import csv_size_problem
+from .untrusted import CheckedForm
 
 
-class ContactImportForm(forms.Form):
+class ContactImportForm(CheckedForm):
     """A CSV file and its encoding. The size is checked from the upload's metadata, before the
     file is read, against `settings.CRM_CSV_MAX_BYTES`: the limit of the upload page (a batch
     job's `import_contacts` takes a file of any size)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from crm.untrusted import CheckedModelForm
+
 from .models import (
     CampaignEntry,
     ContactAnonymisation,
@@ -31,6 +33,7 @@ class InteractionGroupAdmin(admin.ModelAdmin):
 
 class InteractionTemplateLanguageInline(admin.TabularInline):
     model = InteractionTemplateLanguage
+    form = CheckedModelForm  # a description or subject is one line (it becomes an e-mail subject)
     extra = 0
     fields = ("language", "description", "subject", "document")
     autocomplete_fields = ("language",)
@@ -40,6 +43,7 @@ class InteractionTemplateLanguageInline(admin.TabularInline):
 
 @admin.register(InteractionTemplate)
 class InteractionTemplateAdmin(admin.ModelAdmin):
+    form = CheckedModelForm  # the description is one line (a line's description, an e-mail subject)
     list_display = (
         "code",
         "description",
@@ -73,6 +77,7 @@ class InteractionTemplateAdmin(admin.ModelAdmin):
 
 @admin.register(InteractionTemplateLanguage)
 class InteractionTemplateLanguageAdmin(admin.ModelAdmin):
+    form = CheckedModelForm
     list_display = ("template", "language", "description", "subject")
     list_filter = ("language",)
     list_select_related = ("template", "language")

@@ -4,3 +4,25 @@ from django.apps import AppConfig
 class InteractionsConfig(AppConfig):
     name = "interactions"
     verbose_name = "Interactions"
+
+    def ready(self) -> None:
+        # crm never imports interactions: what crm's pages and rules show of interactions is
+        # plugged in here (crm.hooks, ContactFilterSet.extend).
+        from crm import hooks
+
+        from . import filters, panels, selectors, services
+        from .models import InteractionLogEntry
+
+        filters.extend_contact_criteria()
+        hooks.register(
+            hooks.contact_card_panels,
+            hooks.Panel("interactions/includes/contact_interactions.html", panels.contact_interactions_panel),
+        )
+        hooks.register(
+            hooks.campaign_panels,
+            hooks.Panel("interactions/includes/campaign_templates.html", panels.campaign_templates_panel),
+        )
+        hooks.register(
+            hooks.contact_history, hooks.HistoryCounter(InteractionLogEntry, selectors.contact_history_entries)
+        )
+        hooks.register_anonymiser(services.contacts_anonymise)

@@ -56,9 +56,11 @@ from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
 from crm.models import CorrespondenceType
-from segments.merge import MergeError, _formulas, line_context
+from crm.permissions import recorded_user, require
+from crm.sql import insert_select
 
 from .documents import document_create, document_file_name, document_rewrite
+from .merge_fields import MergeError, line_context, salutation_formulas
 from .models import (
     Delivery,
     DeliveryItem,
@@ -70,7 +72,7 @@ from .models import (
     InteractionLogEntry,
     LoggedSegment,
 )
-from .services import _check_permission, _user
+from .ooxml import DOCX_CONTENT_TYPE
 from .wordtemplates import LetterRenderError, WordTemplateInvalid, prepared_template, salutation_kinds
 
 logger = logging.getLogger(__name__)
@@ -116,7 +118,7 @@ class LetterMaker:
     loaded and prepared once (prepared templates are cached by SHA-256, `prepared_template`)."""
 
     def __init__(self) -> None:
-        self.formulas = _formulas()
+        self.formulas = salutation_formulas()
         self.today = timezone.localdate()
         self._templates: dict[int, Any] = {}  # document id → PreparedTemplate, or the reason it cannot be used
         self._kinds: dict[int, tuple[str, ...]] = {}  # document id → the salutation types it uses
@@ -167,7 +169,7 @@ class LetterError(Exception):
 
 def entry_letter(entry: InteractionLogEntry, *, maker: LetterMaker | None = None) -> bytes:
     """The letter of one entry: its Word template (`entry.word_template`, the document the log
-    chose for its line) merged with the entry's fields as a segment line's (segments.merge:
+    chose for its line) merged with the entry's fields as a segment line's (merge_fields:
     contact with the alternate address on the entry's date, salutations in its language, …;
     only the salutations the document uses need a formula). Raises LetterError with the reason.
     Pass a `LetterMaker` to make many letters with each template prepared once; load the
@@ -214,7 +216,7 @@ def entry_email(entry: InteractionLogEntry, letter: bytes) -> EmailMultiAlternat
         name = letter_name(entry)
         body = _("Please find the letter attached: %(name)s") % {"name": name} + "\n"
         message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [address], reply_to=reply_to)
-        message.attach(name, letter, "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        message.attach(name, letter, DOCX_CONTENT_TYPE)
     else:
         from .letters import letter_html
 
@@ -363,9 +365,7 @@ def delivery_start(*, user, logged_segment: LoggedSegment | int, kind: str = Del
     worker never looks for a delivery that is not there; with the default ImmediateBackend
     the delivery has run when this returns.
     """
-    _check_permission(
-        user, "segments.log_segment" if kind == DeliveryKind.DELIVER else "interactions.change_interactionlogentry"
-    )
+    require(user, "segments.log_segment" if kind == DeliveryKind.DELIVER else "interactions.change_interactionlogentry")
     if kind not in DeliveryKind.values:
         raise ValueError(f"unknown delivery kind {kind!r}")
     try:
@@ -389,7 +389,7 @@ def delivery_start(*, user, logged_segment: LoggedSegment | int, kind: str = Del
             entries = resendable_entries(logged.pk)
         try:
             with transaction.atomic():
-                delivery = Delivery.objects.create(logged_segment=logged, kind=kind, created_by=_user(user))
+                delivery = Delivery.objects.create(logged_segment=logged, kind=kind, created_by=recorded_user(user))
         except IntegrityError as exc:  # a concurrent start got in first
             _refuse_unfinished(logged.pk)
             raise DeliveryRefused(
@@ -397,9 +397,7 @@ def delivery_start(*, user, logged_segment: LoggedSegment | int, kind: str = Del
                 code="delivery_under_way",
                 params={"logged": logged.pk},
             ) from exc
-        from segments.services import _insert_select
-
-        total = _insert_select(
+        total = insert_select(
             DeliveryItem,
             entries,
             {
@@ -447,7 +445,7 @@ def delivery_resume(*, user, delivery_id) -> Delivery:
     holds its lease, is refused (DeliveryRefused). The run picks up the pending items; an item
     that was being sent when the worker stopped becomes an error "outcome unknown". Resuming
     twice is harmless: the run claims the delivery, and a second run finds it claimed."""
-    _check_permission(user, "interactions.change_interactionlogentry")
+    require(user, "interactions.change_interactionlogentry")
     try:
         pk = int(delivery_id)
     except (TypeError, ValueError):

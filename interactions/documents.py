@@ -7,14 +7,15 @@ from __future__ import annotations
 import hashlib
 import re
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
 
 from crm.models import Language
+from crm.permissions import require
 
 from .models import Document, InteractionTemplate, InteractionTemplateLanguage
-from .wordtemplates import DOCX_CONTENT_TYPE, validate_template
+from .ooxml import DOCX_CONTENT_TYPE
+from .wordtemplates import validate_template
 
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
 
@@ -95,10 +96,9 @@ def interaction_template_attach(
     WordTemplateInvalid listing every reason, before anything is written; then one durable
     transaction stores the document and points the row at it, with the row locked so two
     attaches to one row apply one after the other. The replaced document is deleted unless it
-    is read-only or still used elsewhere. `user=None` (commands) skips the permission check.
+    is read-only or still used elsewhere. Needs interactions.change_interactiontemplate.
     """
-    if user is not None and not user.has_perm("interactions.change_interactiontemplate"):
-        raise PermissionDenied("interactions.change_interactiontemplate needed")
+    require(user, "interactions.change_interactiontemplate")
     validate_template(data)
     if language is None:
         language = template.language

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -17,16 +18,17 @@ from django.core.validators import MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.forms import DATE_INPUT
 from crm.models import Campaign, Contact, CorrespondenceType, Salesperson
+from crm.untrusted import CheckedForm, CheckedModelForm
 
 from .models import Evaluation, InteractionComment, InteractionTemplate
 
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MONEY_INPUT = forms.NumberInput(attrs={"step": "0.01", "min": "0"})
 NO_CORRESPONDENCE = "none"
 
 
-class EvaluateForm(forms.Form):
+class EvaluateForm(CheckedForm):
     # The select shares a form with the other selection buttons, which must submit without it.
     use_required_attribute = False
 
@@ -40,7 +42,7 @@ class EvaluateForm(forms.Form):
     )
 
 
-class CommentForm(forms.ModelForm):
+class CommentForm(CheckedModelForm):
     class Meta:
         model = InteractionComment
         fields = ["comment"]
@@ -67,7 +69,7 @@ class CodeSelect(forms.ModelChoiceField):
         return f"{key} – {text}" if text else str(key)
 
 
-class InteractionCreateForm(forms.Form):
+class InteractionCreateForm(CheckedForm):
     """Record a single interaction (F8 with D13); `values()` gives the service what was typed."""
 
     contact = forms.CharField(
@@ -140,10 +142,18 @@ class InteractionCreateForm(forms.Form):
         required=False,
         empty_label=_("The template's campaign"),
     )
+    # Made when the form is shown and posted with it: a second post of the same form (double
+    # click, back and resubmit) finds the entry the first one recorded (interaction_create).
+    token = forms.UUIDField(
+        widget=forms.HiddenInput,
+        required=False,
+        error_messages={"invalid": _("This form is damaged: reload the page and record the interaction again.")},
+    )
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("date", timezone.localdate())
+        kwargs["initial"].setdefault("token", uuid.uuid4())
         super().__init__(*args, **kwargs)
         self.contact_obj: Contact | None = None
 

@@ -9,9 +9,14 @@ back to "every entry".
 Every criterion is a column of the entry (no joins): the contact, its company, template,
 group, campaign, salesperson and date are indexed, so a page of the log costs the same at a
 million entries.
+
+The contact criteria's interaction-history names (SPEC D16) are defined here too and join
+`crm.filters.ContactFilterSet` when the app is ready (`extend_contact_criteria`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import django_filters
 from django import forms
@@ -22,12 +27,16 @@ from django.utils.translation import gettext_lazy as _
 from crm.filters import (
     CodeChoiceField,
     CodeFilter,
+    ContactFilterSet,
+    HistoryCodeFilter,
+    HistoryDateFilter,
     IsoDateField,
     RepeatableCharFilter,
     RepeatableTextInput,
     StrictFilterSet,
 )
 from crm.models import Campaign, Contact, CorrespondenceType, Salesperson
+from crm.untrusted import parse_id
 
 from .models import (
     DeliveryStatus,
@@ -43,20 +52,19 @@ NONE = "none"
 
 
 class IdChoiceField(CodeChoiceField):
-    """Numeric ids (logged segment entry nos.) that must all exist; a non-number is an error, not a 500."""
-
-    default_error_messages = {"not_a_number": _('"%(value)s" is not a number')}
+    """Ids (logged segment entry nos.) that must all exist; one that is not a number, or out of
+    the range of ids (crm.untrusted.parse_id), is an error, not a 500."""
 
     def _check_values(self, value):
-        bad = sorted({str(v).strip() for v in value if not str(v).strip().isdigit()})
-        if bad:
-            raise ValidationError(
-                [
-                    ValidationError(self.error_messages["not_a_number"], code="not_a_number", params={"value": v})
-                    for v in bad
-                ]
-            )
-        return super()._check_values([str(int(str(v).strip())) for v in value])
+        ids, problems = [], []
+        for item in value:
+            try:
+                ids.append(str(parse_id(item)))
+            except ValidationError as error:
+                problems.append(error)
+        if problems:
+            raise ValidationError(problems)
+        return super()._check_values(ids)
 
 
 class IdFilter(CodeFilter):
@@ -249,3 +257,90 @@ class InteractionLogEntryFilterSet(StrictFilterSet):
         """The one value given for `name` when exactly one was (to pre-fill a new interaction, R60)."""
         values = [v for v in self.data.getlist(name) if v != ""] if hasattr(self.data, "getlist") else []
         return values[0] if len(values) == 1 else None
+
+
+# --- The contact criteria's interaction history (SPEC D16) ----------------------------------------
+
+
+def contact_history_criteria() -> dict[str, django_filters.Filter]:
+    """The interaction-history names of the contact criteria (CONTRACT.md QUERY), in order.
+
+    They test the contact's own non-canceled interaction log entries, dates inclusive: the ones
+    given must hold for one and the same entry (D16), so `campaign=X&interaction_date_after=D`
+    means "has a non-canceled entry in campaign X dated on or after D". Repeated codes are
+    ORed as everywhere."""
+    return {
+        "campaign": HistoryCodeFilter(
+            label=_("Campaign"),
+            queryset=Campaign.objects.all(),
+            to_field_name="no",
+            unknown_message=_('unknown campaign "%(value)s"'),
+            help_text=_("Has an interaction in this campaign (campaign no.)."),
+        ),
+        "interaction_template": HistoryCodeFilter(
+            label=_("Interaction template"),
+            queryset=InteractionTemplate.objects.all(),
+            to_field_name="code",
+            unknown_message=_('unknown interaction template "%(value)s"'),
+            help_text=_("Has an interaction with this template (code)."),
+        ),
+        "interaction_date_after": HistoryDateFilter(
+            label=_("Interaction on or after"),
+            help_text=_("The history criteria hold for one and the same interaction."),
+        ),
+        "interaction_date_before": HistoryDateFilter(label=_("Interaction on or before")),
+    }
+
+
+def history_entries(data: dict) -> QuerySet | None:
+    """The non-canceled entries that satisfy every interaction-history criterion in `data`
+    (cleaned values), or None when none is given."""
+    conditions: dict[str, Any] = {}
+    if data.get("campaign"):
+        conditions["campaign_id__in"] = [campaign.pk for campaign in data["campaign"]]
+    if data.get("interaction_template"):
+        conditions["interaction_template_id__in"] = [template.pk for template in data["interaction_template"]]
+    if data.get("interaction_date_after"):
+        conditions["date__gte"] = data["interaction_date_after"]
+    if data.get("interaction_date_before"):
+        conditions["date__lte"] = data["interaction_date_before"]
+    if not conditions:
+        return None
+    return InteractionLogEntry.objects.counted().filter(**conditions).order_by()
+
+
+def contacts_with_history(queryset: QuerySet, data: dict) -> QuerySet:
+    """`queryset` narrowed to the contacts with an entry that satisfies every history criterion
+    given (one `IN (subquery)` over the entries, each contact once); unchanged without one."""
+    entries = history_entries(data)
+    if entries is None:
+        return queryset
+    # IN (subquery), not a correlated EXISTS. Measured with 1M entries over 100k contacts:
+    # PostgreSQL plans both as the same semi-join (equal times); SQLite runs IN as one
+    # list of contact ids built from the entries' indexes (0.04-0.2 s for selective
+    # criteria) where EXISTS probes the entries once per contact (1.4-2.5 s).
+    return queryset.filter(pk__in=entries.values("contact_id"))
+
+
+def clean_history_dates(form: forms.Form, data: dict) -> None:
+    """An `interaction_date_before` earlier than `interaction_date_after` is an empty range."""
+    after, before = data.get("interaction_date_after"), data.get("interaction_date_before")
+    if after and before and after > before:
+        form.add_error(
+            "interaction_date_before",
+            ValidationError(
+                _("%(before)s is before interaction_date_after %(after)s, so no date is in the range"),
+                code="empty_range",
+                params={"before": before.isoformat(), "after": after.isoformat()},
+            ),
+        )
+
+
+def extend_contact_criteria() -> None:
+    """Add the history names to the contact criteria (InteractionsConfig.ready())."""
+    ContactFilterSet.extend(
+        contact_history_criteria(),
+        narrow=contacts_with_history,
+        clean=clean_history_dates,
+        title=_("Interaction history"),
+    )

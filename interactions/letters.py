@@ -46,6 +46,8 @@ from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
+from .ooxml import CT_FOOTER, CT_FOOTNOTES, CT_HEADER, PARSER
+
 # --- Namespaces ----------------------------------------------------------------------------------
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -60,10 +62,7 @@ RT_OFFICE_DOCUMENT = RT + "officeDocument"
 RT_HEADER, RT_FOOTER = RT + "header", RT + "footer"
 RT_NUMBERING, RT_STYLES = RT + "numbering", RT + "styles"
 RT_FOOTNOTES, RT_ENDNOTES = RT + "footnotes", RT + "endnotes"
-CT_HEADER = "application/vnd.openxmlformats-officedocument.wordprocessingml.header+xml"
-CT_FOOTER = "application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml"
 CT_NUMBERING = "application/vnd.openxmlformats-officedocument.wordprocessingml.numbering+xml"
-CT_FOOTNOTES = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
 CT_ENDNOTES = "application/vnd.openxmlformats-officedocument.wordprocessingml.endnotes+xml"
 ZIP_CONTENT_TYPE = "application/zip"
 
@@ -113,7 +112,6 @@ WORD_NAMESPACES = {
 }
 WORD_IGNORABLE = ("w14", "w15", "w16se", "w16cid", "w16", "w16cex", "w16sdtdh", "w16du", "wp14")
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 _XML_DECLARATION = b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
 # Every element of a letter's body the combination changes, in document order.
 _INTERESTING = etree.XPath(
@@ -156,7 +154,7 @@ DOCPR_FIRST_ID = 1_000_001  # above the small ids Word gives drawings in headers
 
 
 def _parse(data: bytes) -> etree._Element:
-    return etree.fromstring(data, _PARSER)
+    return etree.fromstring(data, PARSER)
 
 
 # --- Reading one package --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Reads for logging a segment and for the logged segments pages (SPEC F4.1, F5).
+"""Reads for the logged segments pages (SPEC F5).
 
 Each selector states its query cost. The list never counts entries per row: it shows the
 counts the services keep on the logged segment (F1.18), so a page costs the same at a million
@@ -9,38 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.db.models import Count, QuerySet
 
 from .models import CampaignEntry, InteractionComment, InteractionLogEntry, LoggedSegment
 
-if TYPE_CHECKING:
-    from segments.models import Segment
-
 LOGGED_SEGMENTS_PER_PAGE = 50
 ENTRIES_ON_DETAIL = 25
-
-
-@dataclass(frozen=True)
-class SegmentLogSummary:
-    """What logging a segment creates: one interaction log entry per line (R47) and one
-    campaign entry per distinct campaign of the lines (R46)."""
-
-    entries: int
-    campaign_entries: int
-
-
-def segment_log_summary(*, segment: Segment) -> SegmentLogSummary:
-    """The numbers the Log confirmation states. One aggregate query over the segment's lines."""
-    from segments.models import SegmentLine
-
-    row = (
-        SegmentLine.objects.filter(segment=segment)
-        .order_by()
-        .aggregate(lines=Count("pk"), campaigns=Count("campaign_id", distinct=True))
-    )
-    return SegmentLogSummary(entries=row["lines"], campaign_entries=row["campaigns"])
 
 
 def logged_segment_list() -> QuerySet[LoggedSegment]:

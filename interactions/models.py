@@ -467,6 +467,9 @@ class InteractionLogEntry(models.Model):
     )
     canceled = models.BooleanField(_("canceled"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # The token of the form that recorded a single interaction (F8): a second post of the same
+    # form finds this entry instead of recording another. Blank for every other entry.
+    idempotency_token = models.UUIDField(_("idempotency token"), null=True, blank=True, editable=False)
 
     objects = InteractionLogEntryQuerySet.as_manager()
 
@@ -479,6 +482,11 @@ class InteractionLogEntry(models.Model):
                 fields=["logged_segment", "segment_line_id"],
                 condition=Q(logged_segment__isnull=False),
                 name="interaction_once_per_logged_line",
+            ),
+            models.UniqueConstraint(
+                fields=["idempotency_token"],
+                condition=Q(idempotency_token__isnull=False),
+                name="interaction_once_per_token",
             ),
             models.CheckConstraint(condition=~Q(description=""), name="interaction_description_not_blank"),
             models.CheckConstraint(condition=Q(cost__gte=0), name="interaction_cost_not_negative"),

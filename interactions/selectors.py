@@ -11,6 +11,7 @@ statistic but stay visible in the log).
 
 from __future__ import annotations
 
+import calendar
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from crm.models import Campaign, ContactType, Salesperson
 from crm.selectors import DeferredJoinPaginator
+from crm.untrusted import parse_id
 
 from .models import InteractionComment, InteractionGroup, InteractionLogEntry, InteractionTemplate
 
@@ -120,12 +122,13 @@ def entry_comments(*, entry: InteractionLogEntry) -> list[InteractionComment]:
 def _entry_numbers(values) -> tuple[list[int], list[str]]:
     numbers, problems = [], []
     for value in values:
-        text = str(value).strip()
-        if text.isdigit():
-            if int(text) not in numbers:
-                numbers.append(int(text))
+        try:
+            number = parse_id(value)
+        except ValidationError as error:
+            problems.extend(_("entry no.: %(problem)s") % {"problem": message} for message in error.messages)
         else:
-            problems.append(_('entry no.: "%(no)s" is not a number') % {"no": value})
+            if number not in numbers:
+                numbers.append(number)
     return numbers, problems
 
 
@@ -337,6 +340,12 @@ def contact_entries(*, contact: Contact) -> QuerySet[InteractionLogEntry]:
     return InteractionLogEntry.objects.filter(contact=contact)
 
 
+def contact_history_entries(contact: Contact) -> QuerySet[InteractionLogEntry]:
+    """The entries that keep `contact` from being deleted (D15): its own, and for a company
+    those of its persons that name it (crm.hooks.contact_history)."""
+    return InteractionLogEntry.objects.filter(Q(contact=contact) | Q(contact_company=contact))
+
+
 @dataclass(frozen=True)
 class ContactInteractions:
     """The "Interactions" section of the contact card."""
@@ -367,8 +376,16 @@ def month_start(day: datetime.date) -> datetime.date:
 
 
 def add_months(month: datetime.date, n: int) -> datetime.date:
+    """The first day of the month `n` months after `month`'s, kept within the calendar (the
+    first month of year 1 to the last of year 9999), so no date at its edges overflows."""
     index = month.year * 12 + month.month - 1 + n
+    index = min(max(index, datetime.MINYEAR * 12), datetime.MAXYEAR * 12 + 11)
     return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def month_end(month: datetime.date) -> datetime.date:
+    """The last day of `month`'s month (which exists in December 9999 too, unlike the next month's first)."""
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 
 @dataclass(frozen=True)
@@ -383,8 +400,9 @@ class MonthRange:
         return self.months[0]
 
     @property
-    def end_exclusive(self) -> datetime.date:
-        return add_months(self.months[-1], 1)
+    def end(self) -> datetime.date:
+        """The last day of the last month."""
+        return month_end(self.months[-1])
 
 
 def month_range(
@@ -461,7 +479,7 @@ def interactions_per_month(
     column, model, model_key, model_label = CHART_BY[by]
     rows = (
         entries.counted()
-        .filter(date__gte=months.start, date__lt=months.end_exclusive)
+        .filter(date__gte=months.start, date__lte=months.end)
         .order_by()
         .annotate(month=TruncMonth("date"))
         .values("month", column)

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 from django.utils import timezone
 
 from crm.importing import BATCH_SIZE, known_codes
-from crm.models import Campaign, CorrespondenceType
-from crm.setup_import import MISSING, SetupImport, Write, apply_values, max_length, strings
+from crm.models import Campaign, CorrespondenceType, Salutation, SalutationFormula
+from crm.permissions import require
+from crm.setup_import import CODED_SECTIONS, MISSING, SetupImport, Write, apply_values, max_length, strings
 
 from .models import InformationFlow, InitiatedBy, InteractionGroup, InteractionTemplate, InteractionTemplateLanguage
 
@@ -47,9 +48,23 @@ TEMPLATE_FIELDS = (
     "campaign_target",
     "campaign_response",
 )
+# What `setup_import` writes: its actor needs to add and change each of these.
+SETUP_PERMISSIONS = tuple(
+    f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+    for model in (
+        *CODED_SECTIONS.values(),
+        Salutation,
+        SalutationFormula,
+        InteractionGroup,
+        Campaign,
+        InteractionTemplate,
+        InteractionTemplateLanguage,
+    )
+    for action in ("add", "change")
+)
 
 
-def setup_import(*, data: Any, dry_run: bool = False) -> dict[str, int]:
+def setup_import(*, user, data: Any, dry_run: bool = False) -> dict[str, int]:
     """Upsert reference data by code from a parsed JSON document (CONTRACT.md `import_setup`).
 
     Guarantees:
@@ -68,8 +83,10 @@ def setup_import(*, data: Any, dry_run: bool = False) -> dict[str, int]:
     - A fixed number of queries per section (plus one per 2,000 new rows), whatever the file.
 
     Returns, per section present in the file, the number of its entries. `dry_run` checks and
-    writes as usual, then rolls back.
+    writes as usual, then rolls back. The actor `user` (a web user, or COMMAND_LINE) needs
+    SETUP_PERMISSIONS (add and change of every section).
     """
+    require(user, SETUP_PERMISSIONS)
     return InteractionSetupImport.apply(data, dry_run=dry_run)
 
 

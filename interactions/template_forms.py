@@ -15,20 +15,21 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from crm.untrusted import CheckedForm
+
+from .ooxml import DOCX_CONTENT_TYPE
 from .wordtemplates import MAX_FILE_BYTES
 
 BLANK_LANGUAGE = "-"  # the form value of the row without a language (no code starts with "-")
 
 
-class DocxUploadForm(forms.Form):
+class DocxUploadForm(CheckedForm):
     """One .docx file; `content()` reads it, once, after the form is valid."""
 
     file = forms.FileField(
         label=_("Word template (.docx)"),
         help_text=_("At most %(limit)s.") % {"limit": filesizeformat(MAX_FILE_BYTES)},
-        widget=forms.ClearableFileInput(
-            attrs={"accept": ".docx,application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
-        ),
+        widget=forms.ClearableFileInput(attrs={"accept": f".docx,{DOCX_CONTENT_TYPE}"}),
     )
 
     error_messages = {

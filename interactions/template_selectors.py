@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import F, Prefetch, QuerySet
 
-from crm.models import Language
+from crm.models import Campaign, Language
 
 from .models import Document, InteractionTemplate, InteractionTemplateLanguage
 
@@ -51,3 +51,8 @@ def template_document(*, template: InteractionTemplate, document_id: int) -> Doc
     """Document `document_id` when it is the Word template of one of the template's rows."""
     used = InteractionTemplateLanguage.objects.filter(template=template, document_id=document_id)
     return Document.objects.filter(pk=document_id, pk__in=used.values("document_id")).first()
+
+
+def campaign_templates(*, campaign: Campaign) -> QuerySet[InteractionTemplate]:
+    """The interaction templates whose default campaign is `campaign`."""
+    return InteractionTemplate.objects.filter(campaign=campaign).select_related("group", "language").order_by("code")

@@ -65,6 +65,8 @@ from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
+from .ooxml import CT_FOOTER, CT_FOOTNOTES, CT_HEADER, PARSER, hardened_parser
+
 # --- Limits --------------------------------------------------------------------------------------
 
 MB = 1024 * 1024
@@ -79,12 +81,8 @@ MAX_TAGS = 2_000  # Jinja tags ({{ }}, {% %}) in all rendered parts together
 MAX_TAG_SCAN = 20_000_000  # characters docxtpl's tag regexes may scan (unclosed tags scan far)
 MAX_VALUE_CHARS = 10_000  # one merge value, and one filter's result
 
-DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 _MAIN_CT = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
-_HEADER_CT = "application/vnd.openxmlformats-officedocument.wordprocessingml.header+xml"
-_FOOTER_CT = "application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml"
-_FOOTNOTES_CT = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
-_RENDERED_CTS = {_MAIN_CT, _HEADER_CT, _FOOTER_CT, _FOOTNOTES_CT}
+_RENDERED_CTS = {_MAIN_CT, CT_HEADER, CT_FOOTER, CT_FOOTNOTES}
 _ACTIVE_CT_WORDS = ("macroenabled", "vbaproject", "vbadata", "activex")
 _ACTIVE_PART_NAMES = {"vbaproject.bin", "vbadata.xml"}
 # Fields that fetch content from elsewhere when Word opens or updates the document.
@@ -435,9 +433,7 @@ def _scan_xml(zf: zipfile.ZipFile, name: str, budget: list[int]) -> _Scan:
     """Parse one XML part in chunks with a parser that resolves no entities, loads no DTD and
     uses no network; raises _Stop (or XMLSyntaxError) with the reason."""
     scan = _Scan(budget)
-    parser = etree.XMLParser(
-        target=scan, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, dtd_validation=False
-    )
+    parser = hardened_parser(target=scan)
     with zf.open(name) as stream:
         while chunk := stream.read(64 * 1024):
             parser.feed(chunk)
@@ -633,7 +629,7 @@ def _open_sources(data: bytes) -> tuple[DocxTemplate, list[_Source]]:
                 seen.add(name)
                 sources.append(_patched(tpl, name, tpl.get_part_xml(part), "xml"))
     for part in document_part.package.iter_parts():
-        if part.content_type == _FOOTNOTES_CT and _member(part.partname) not in seen:
+        if part.content_type == CT_FOOTNOTES and _member(part.partname) not in seen:
             seen.add(_member(part.partname))
             blob = part.blob.decode("utf-8") if isinstance(part.blob, bytes) else part.blob
             sources.append(_patched(tpl, _member(part.partname), blob, "raw"))
@@ -808,8 +804,6 @@ def _check_sources(sources: list[_Source]) -> list[str]:
 
 # --- (d) Preparing and rendering -----------------------------------------------------------------
 
-_STRICT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-
 
 @dataclass
 class RenderedLetter:
@@ -877,7 +871,7 @@ class PreparedTemplate:
                     data = (_XML_DECLARATION + xml).encode("utf-8")
                 else:
                     data = xml.encode("utf-8")
-                etree.fromstring(data, _STRICT_PARSER)
+                etree.fromstring(data, PARSER)
                 letter.parts[source.part] = data
             if self._core is not None:
                 letter.parts[self._core[0]] = self._render_properties(plain)

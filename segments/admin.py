@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from crm.untrusted import CheckedModelForm
+
 from . import services
 from .models import (
     CriteriaStep,
@@ -73,6 +75,9 @@ class CriteriaStepInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
     ordering = ("position",)
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(parent__isnull=True)  # a replay's steps: on the step's page
+
 
 class SegmentLanguageInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SegmentLanguage
@@ -83,6 +88,7 @@ class SegmentLanguageInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
+    form = CheckedModelForm  # the description and subject are one line (they become e-mail subjects)
     list_display = ("no", "description", "interaction_template", "campaign", "salesperson", "date", "owner")
     list_filter = ("interaction_template", "campaign", "salesperson", "correspondence_type", "date")
     list_select_related = ("interaction_template", "campaign", "salesperson", "owner")
@@ -246,6 +252,9 @@ class SavedCriteriaStepInline(ReadOnlyAdminMixin, admin.TabularInline):
         "allow_company_with_persons",
         "ignore_exclusion",
         "entire_companies",
+        "manual",
+        "lines_added",
+        "lines_removed",
     )
     readonly_fields = fields
     ordering = ("position",)

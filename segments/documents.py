@@ -14,12 +14,13 @@ the segment is gone.
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import BigIntegerField, Case, Count, F, OuterRef, Q, QuerySet, Subquery, When
 from django.utils.translation import gettext as _
 
 from crm.models import Language
+from crm.permissions import require
 from interactions.documents import delete_if_unused, document_create
 from interactions.models import Document, InteractionTemplateLanguage
 from interactions.wordtemplates import validate_template
@@ -97,11 +98,6 @@ def missing_word_document_problems(segment: Segment, lines: QuerySet[SegmentLine
     return problems
 
 
-def _check(user, permission: str = "segments.change_segment") -> None:
-    if user is not None and not user.has_perm(permission):
-        raise PermissionDenied(permission + " needed")
-
-
 def segment_language_document_set(
     *, user, segment: Segment | str, language: Language | None, data: bytes, file_name: str
 ) -> Document:
@@ -110,7 +106,7 @@ def segment_language_document_set(
     template's own document is not touched."""
     from .services import _lock
 
-    _check(user)
+    require(user, "segments.change_segment")
     validate_template(data)
     with transaction.atomic(durable=True):
         segment = _lock(segment)
@@ -138,7 +134,7 @@ def segment_line_document_set(
     hold fields; a letter edited in Word holds none and is sent as it is)."""
     from .services import _lock
 
-    _check(user)
+    require(user, "segments.change_segment")
     if data is not None:
         validate_template(data)
     with transaction.atomic(durable=True):

@@ -21,14 +21,15 @@ from django.forms import BoundField
 from django.utils.translation import gettext_lazy as _
 
 from crm.filters import CodeFilter, ContactFilterSet
+from crm.forms import DATE_INPUT
 from crm.models import Contact
 from crm.selectors import reference_choices
+from crm.untrusted import CheckedForm, CheckedModelForm, IdField
 
 from . import selectors
 from .models import Segment, SegmentLine, StepAction
 from .services import ADD_OPTIONS, HEADER_FIELDS, LINE_FIELDS
 
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MONEY_INPUT = forms.NumberInput(attrs={"step": "0.01", "min": "0"})
 
 # The header fields in the order the page shows them.
@@ -84,7 +85,7 @@ def add_service_error(form: forms.Form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
-class HeaderFieldsForm(forms.ModelForm):
+class HeaderFieldsForm(CheckedModelForm):
     """Header fields of a segment; `values()` holds only what the user changed."""
 
     class Meta:
@@ -136,7 +137,7 @@ class SegmentHeaderForm(HeaderFieldsForm):
 STEP_ACTIONS = (StepAction.ADD, StepAction.REDUCE, StepAction.REFINE)
 
 
-class StepOptionsForm(forms.Form):
+class StepOptionsForm(CheckedForm):
     action = forms.ChoiceField(choices=[(action.value, action.label) for action in STEP_ACTIONS])
     allow_existing = forms.BooleanField(
         label=_("Allow existing contacts"),
@@ -167,17 +168,6 @@ class StepOptionsForm(forms.Form):
 
 # Keys of the criteria form that are not contact criteria.
 STEP_FORM_KEYS = ("csrfmiddlewaretoken", "action", *ADD_OPTIONS, "entire_companies", "dry_run", "panel")
-# How the criteria panel groups the filter fields; a filter not named here goes to "More".
-FILTER_GROUPS = (
-    (_("Contact"), ("no", "type", "name", "company_no")),
-    (_("Address"), ("city", "post_code", "country", "territory")),
-    (_("Marketing"), ("salesperson", "language")),
-    (_("Classification"), ("industry_group", "business_relation", "mailing_group", "job_responsibility")),
-    (
-        _("Interaction history"),
-        ("campaign", "interaction_template", "interaction_date_after", "interaction_date_before"),
-    ),
-)
 
 
 class StepInput:
@@ -204,10 +194,6 @@ class StepInput:
             if value in STEP_ACTIONS:
                 return value
         return self._initial_action
-
-    @property
-    def action_label(self) -> str:
-        return StepAction(self.action).label
 
     def is_valid(self) -> bool:
         options_valid = self.options_form.is_valid()
@@ -236,19 +222,8 @@ class StepInput:
         return [self.options_form[name] for name in names]
 
     def field_groups(self) -> list[dict]:
-        """The filter fields in titled groups; a group is open when one of its fields is used."""
-        form = self.filterset.form
-        named = {name for _title, names in FILTER_GROUPS for name in names}
-        groups = [(title, [name for name in names if name in form.fields]) for title, names in FILTER_GROUPS]
-        rest = [name for name in form.fields if name not in named]
-        if rest:
-            groups.append((_("More"), rest))
-        result = []
-        for index, (title, names) in enumerate(groups):
-            fields = [form[name] for name in names]
-            used = any(field.value() not in (None, "", [], ()) or field.errors for field in fields)
-            result.append({"title": title, "fields": fields, "open": index == 0 or used})
-        return result
+        """The filter fields in titled groups (ContactFilterSet.field_groups)."""
+        return self.filterset.field_groups()
 
     def fill_code_choices(self) -> None:
         """Give the form's code lists their options from one query instead of one per list."""
@@ -262,10 +237,17 @@ class StepInput:
             form.fields[name].widget.choices = options
 
 
-class AddContactForm(forms.Form):
-    """One manual line: the contact is entered by its no. (a list of a million contacts cannot be a <select>)."""
+class AddContactForm(CheckedForm):
+    """One manual line: the contact is entered by its no. (a list of a million contacts cannot be a <select>).
+
+    `allow_existing` is the confirmation of a second line for a contact already on the
+    worksheet (the page asks after the service refused the first post); `existing` then holds
+    the question the page shows.
+    """
 
     contact_no = forms.CharField(label=_("Contact no."), max_length=20)
+    allow_existing = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    existing = ""
 
     def clean_contact_no(self) -> str:
         no = self.cleaned_data["contact_no"].strip()
@@ -276,7 +258,7 @@ class AddContactForm(forms.Form):
         return no
 
 
-class LineForm(forms.ModelForm):
+class LineForm(CheckedModelForm):
     """One line's interaction fields and personal text.
 
     A field the user changes becomes an override of the line (it stops following the
@@ -322,7 +304,7 @@ class LineForm(forms.ModelForm):
         return [self[name] for name in LINE_FIELDS]
 
 
-class SaveCriteriaForm(forms.Form):
+class SaveCriteriaForm(CheckedForm):
     code = forms.CharField(label=_("Code"), max_length=10)
     description = forms.CharField(label=_("Description"), max_length=100, required=False)
 
@@ -337,7 +319,7 @@ class SavedCriteriaChoiceField(forms.ModelChoiceField):
         return f"{obj.code} – {obj.description} ({steps})" if obj.description else f"{obj.code} ({steps})"
 
 
-class ReuseCriteriaForm(forms.Form):
+class ReuseCriteriaForm(CheckedForm):
     saved_criteria = SavedCriteriaChoiceField(
         label=_("Saved criteria"),
         queryset=selectors.saved_criteria_list(),
@@ -351,15 +333,10 @@ class ReuseCriteriaForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class ReuseLoggedForm(forms.Form):
+class ReuseLoggedForm(CheckedForm):
     """Reuse Segment (F3.7): the contacts of a logged segment, by its id."""
 
-    logged_segment = forms.IntegerField(
-        label=_("Logged segment"),
-        min_value=1,
-        help_text=_("Its number on the Logged Segments page."),
-        error_messages={"invalid": _("Enter the number of a logged segment.")},
-    )
+    logged_segment = IdField(label=_("Logged segment"), help_text=_("Its number on the Logged Segments page."))
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("prefix", "reuse_logged")

@@ -1,7 +1,7 @@
 """Log a segment from its worksheet (SPEC F4 with D7, D8; STYLE 11).
 
 The GET is the confirmation: every pre-flight problem at once (D7), or the numbers the log
-will create. The POST calls interactions.services.segment_log and redirects to the logged
+will create. The POST calls segments.services.segment_log and redirects to the logged
 segment. The form carries the segment's uuid, so a second POST of the same page (double
 click, back button, a retry, another user who was quicker) finds the logged segment that
 uuid became and goes there with "Segment … was already logged by … at …" (RELIABILITY
@@ -35,20 +35,20 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from crm.models import CorrespondenceType
-from interactions import logged_segment_selectors
+from crm.untrusted import CheckedForm
 from interactions.delivery import delivery_start
 from interactions.models import DeliveryKind, LoggedSegment
-from interactions.services import LogPreflightError, segment_log, segment_log_problems
+from interactions.views.logged_segments import campaign_entries_text, entries_text
 
 from . import selectors
 from .models import Segment, SegmentLine
-from .services import SegmentAlreadyLogged
-from .views import SegmentPermissionMixin, get_segment, plural
+from .services import LogPreflightError, SegmentAlreadyLogged, already_logged, segment_log, segment_log_problems
+from .views import SegmentPermissionMixin, get_segment, lines_text
 
 TEMPLATE = "segments/segment_confirm_log.html"
 
 
-class LogSegmentForm(forms.Form):
+class LogSegmentForm(CheckedForm):
     """The Log confirmation: which segment (its uuid, as shown) and whether to follow up."""
 
     segment_uuid = forms.UUIDField(
@@ -98,14 +98,6 @@ def delivery_summary(*, segment: Segment) -> DeliverySummary:
     return DeliverySummary(emails=row["emails"], letters=row["letters"])
 
 
-def entries_text(count: int) -> str:
-    return plural(count, "interaction log entry", "interaction log entries")
-
-
-def campaign_entries_text(count: int) -> str:
-    return plural(count, "campaign entry", "campaign entries")
-
-
 class SegmentLogView(SegmentPermissionMixin, View):
     """Log a segment: confirm with numbers, then one atomic log (services.segment_log).
 
@@ -139,7 +131,7 @@ class SegmentLogView(SegmentPermissionMixin, View):
             "deliver": deliver,
             "can_log_alone": can_log_alone,
             "deliveries": deliveries if deliveries is not None else delivery_summary(segment=segment),
-            "summary": logged_segment_selectors.segment_log_summary(segment=segment),
+            "summary": selectors.segment_log_summary(segment=segment),
         }
         return TemplateResponse(request, TEMPLATE, context, status=status)
 
@@ -155,9 +147,9 @@ class SegmentLogView(SegmentPermissionMixin, View):
         posted_uuid = _posted_uuid(request.POST.get("segment_uuid"))
         segment = selectors.segment_detail_queryset().filter(no=no).first()
         if posted_uuid is not None and (segment is None or segment.uuid != posted_uuid):
-            logged = LoggedSegment.objects.select_related("user").filter(source_uuid=posted_uuid).first()
+            logged = already_logged(posted_uuid)
             if logged is not None:
-                raise SegmentAlreadyLogged(logged)
+                raise logged
         if segment is None:
             segment = get_segment(no)  # logged by number, else 404
         if not form.is_valid():
@@ -197,7 +189,7 @@ class SegmentLogView(SegmentPermissionMixin, View):
                 text,
                 result.follow_up.get_absolute_url(),
                 result.follow_up.no,
-                plural(lines, "line"),
+                lines_text(lines),
             )
         messages.success(request, text)
         if deliver and result.deliveries:

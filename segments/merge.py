@@ -1,12 +1,8 @@
 """What a Word template is merged with for one segment line (SPEC F7.2 with D10, D14).
 
 `line_contexts` turns lines into the plain nested dicts of CONTRACT.md's "Word template
-fields", checked by `interactions.wordtemplates.plain_context` (never model objects: the
-sandbox would let a template read any public attribute of one). Every address field, the
-address block, the e-mail and the phone come from the alternate address active on the line's
-date when the line has one (D10, fixing F7.2's quirk). Salutations use the formula of the
-contact's salutation code in the line's language (F1.4 with D14); a missing one is an error
-naming the contact. A constant number of queries whatever the number of lines.
+fields" with `interactions.merge_fields.line_context` (the same fields a delivery gives an
+interaction log entry's letter). A constant number of queries whatever the number of lines.
 
 `segment_letters` renders each line's letter from its Word document (R14, R67), `merge_write`
 writes a segment's letters as one combined .docx or a .zip (D9; the `segment merge` command),
@@ -24,23 +20,23 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
-from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import Contact, ContactType, SalutationFormula, SalutationType
+from crm.models import ContactType, SalutationType
+from crm.permissions import recorded_user, require
 from interactions.documents import document_create
 from interactions.letters import ZIP_CONTENT_TYPE, combine_docx, letter_file_name, zip_letters
+from interactions.merge_fields import MergeError, line_context, salutation_formulas
 from interactions.models import Document
+from interactions.ooxml import DOCX_CONTENT_TYPE
 from interactions.wordtemplates import (
-    DOCX_CONTENT_TYPE,
     LetterRenderError,
     PreparedTemplate,
     WordTemplateInvalid,
-    plain_context,
     prepared_template,
     salutation_kinds,
 )
@@ -49,10 +45,6 @@ from .documents import missing_word_document_problems, with_word_document
 from .models import MergeJob, MergeOutput, MergeState, Segment, SegmentLine
 
 logger = logging.getLogger(__name__)
-
-
-class MergeError(ValidationError):
-    """A line that cannot be merged (a missing salutation formula), naming its contact."""
 
 
 def merge_lines(segment: Segment, lines: QuerySet[SegmentLine] | None = None) -> QuerySet[SegmentLine]:
@@ -73,117 +65,6 @@ def merge_lines(segment: Segment, lines: QuerySet[SegmentLine] | None = None) ->
     )
 
 
-def _formulas() -> dict[tuple[str, str | None, str], SalutationFormula]:
-    return {(f.salutation_id, f.language_id, f.type): f for f in SalutationFormula.objects.all()}
-
-
-def _salutation(contact: Contact, language: str | None, kind: str, formulas) -> str:
-    formula = formulas.get((contact.salutation_id, language, kind)) if contact.salutation_id else None
-    if formula is None:
-        raise MergeError(
-            _("%(no)s %(name)s: no %(kind)s salutation formula for salutation code %(code)s in language %(language)s.")
-            % {
-                "no": contact.no,
-                "name": contact.name,
-                "kind": str(dict(SalutationType.choices)[kind]).lower(),
-                "code": contact.salutation_id or _("(none)"),
-                "language": language or _("(blank)"),
-            },
-            code="no_salutation_formula",
-        )
-    company = contact.company if contact.type == ContactType.PERSON else contact
-    return formula.render(
-        {
-            "first_name": contact.first_name,
-            "middle_name": contact.middle_name,
-            "surname": contact.surname,
-            "initials": contact.initials,
-            "job_title": contact.job_title,
-            "company_name": company.name if company else "",
-        }
-    )
-
-
-def _address(line: SegmentLine) -> dict[str, str]:
-    """The postal and communication fields of the line's contact, from the alternate address
-    active on the line's date when there is one."""
-    contact = line.contact
-    company = contact.company if contact.type == ContactType.PERSON else None
-    source = line.alt_address or contact
-    company_name = (company.name if company else "") if contact.type == ContactType.PERSON else ""
-    if line.alt_address is not None and line.alt_address.company_name:
-        company_name = line.alt_address.company_name
-    return {
-        "company_name": company_name,
-        "email": source.email,
-        "phone": source.phone,
-        "address": source.address,
-        "address_2": source.address_2,
-        "post_code": source.post_code,
-        "city": source.city,
-        "country": source.country.name if source.country else "",
-    }
-
-
-def address_block(name: str, address: dict[str, str]) -> str:
-    """The formatted postal address: name, company, street lines, post code and city, country;
-    empty parts leave no empty line."""
-    city_line = " ".join(part for part in (address["post_code"], address["city"]) if part)
-    parts = [name, address["company_name"], address["address"], address["address_2"], city_line, address["country"]]
-    return "\n".join(part for part in parts if part)
-
-
-def line_context(
-    line: SegmentLine, segment: Segment, formulas, *, today: datetime.date, salutation_types: Iterable[str]
-) -> dict[str, Any]:
-    """The merge fields of one line (plain, checked by `plain_context`)."""
-    contact = line.contact
-    address = _address(line)
-    salutations = {kind: "" for kind in SalutationType.values}
-    for kind in salutation_types:
-        salutations[kind] = _salutation(contact, line.language_id, kind, formulas)
-    salesperson = line.salesperson
-    campaign = line.campaign
-    return plain_context(
-        {
-            "contact": {
-                "no": contact.no,
-                "name": contact.name,
-                "first_name": contact.first_name,
-                "middle_name": contact.middle_name,
-                "surname": contact.surname,
-                "initials": contact.initials,
-                "job_title": contact.job_title,
-                **address,
-            },
-            "address_block": address_block(contact.name, address),
-            "salutation_formal": salutations[SalutationType.FORMAL],
-            "salutation_informal": salutations[SalutationType.INFORMAL],
-            "salesperson": {
-                "code": salesperson.code if salesperson else "",
-                "name": salesperson.name if salesperson else "",
-                "email": salesperson.email if salesperson else "",
-                "phone": salesperson.phone if salesperson else "",
-                "job_title": salesperson.job_title if salesperson else "",
-            },
-            "segment": {"no": segment.no, "description": segment.description},
-            "line": {
-                "description": line.description,
-                "subject": line.subject,
-                "date": line.date,
-                "personal_text": line.personal_text,
-                "correspondence_type": line.correspondence_type,
-            },
-            "campaign": {
-                "no": campaign.no if campaign else "",
-                "description": campaign.description if campaign else "",
-            },
-            "company": dict(settings.CRM_COMPANY),
-            "today": today,
-        }
-    )
-
-
 def line_contexts(
     segment: Segment,
     lines: QuerySet[SegmentLine] | None = None,
@@ -193,7 +74,7 @@ def line_contexts(
     """(line, merge fields) for every line of `lines` (default: all of the segment's, in line
     order). `salutation_types` are the salutations the template uses: only those must have a
     formula. Two queries (lines, formulas) whatever the number of lines."""
-    formulas = _formulas()
+    formulas = salutation_formulas()
     today = timezone.localdate()
     kinds = tuple(salutation_types)
     for line in (lines if lines is not None else merge_lines(segment)).iterator(chunk_size=2000):
@@ -245,7 +126,7 @@ def segment_letters(
     base = lines if lines is not None else SegmentLine.objects.filter(segment=segment)
     prepared = _prepared_documents(segment, base)
     kinds = {pk: tuple(salutation_kinds(template.fields)) for pk, template in prepared.items()}
-    formulas = _formulas()
+    formulas = salutation_formulas()
     today = timezone.localdate()
     return _letters(segment, with_word_document(segment, merge_lines(segment, base)), prepared, kinds, formulas, today)
 
@@ -372,15 +253,14 @@ def merge_job_start(*, user, segment: Segment, output: str) -> MergeJob:
     """Start a Word mail merge of the segment's lines into one combined .docx or a .zip
     (`output`), and return its job.
 
-    Needs segments.run_mail_merge (`user=None` skips the check). Checked first, nothing written
+    Needs segments.run_mail_merge. Checked first, nothing written
     on failure (MergeError): the output kind, that the segment has lines, that every line has
     a Word document. A segment of at most MERGE_INLINE_LIMIT lines is merged before this
     returns; a bigger one is enqueued on the default task backend (`merge_job_task`; with the
     immediate backend it has also finished on return). The job ends finished with its file, or
     failed with the reason; never with a partial file. Writes only the job and its file.
     """
-    if user is not None and not user.has_perm("segments.run_mail_merge"):
-        raise PermissionDenied("segments.run_mail_merge needed")
+    require(user, "segments.run_mail_merge")
     if output not in MergeOutput.values:
         raise MergeError(_('output: unknown kind "%(output)s" (docx or zip)') % {"output": output}, code="bad_output")
     total = SegmentLine.objects.filter(segment=segment).count()
@@ -394,7 +274,7 @@ def merge_job_start(*, user, segment: Segment, output: str) -> MergeJob:
         segment_no=segment.no,
         output=output,
         total=total,
-        created_by=user if getattr(user, "pk", None) else None,
+        created_by=recorded_user(user),
     )
     _run_or_enqueue(job)
     job.refresh_from_db()
@@ -421,8 +301,7 @@ def merge_job_restart(*, user, job_id: int) -> MergeJob:
     """Start a stalled job again (merge_job_stalled): a conditional UPDATE back to queued,
     then the job runs inline or is enqueued as `merge_job_start` does. A job that is queued,
     running with a live worker, finished or failed is refused (MergeError), nothing written."""
-    if user is not None and not user.has_perm("segments.run_mail_merge"):
-        raise PermissionDenied("segments.run_mail_merge needed")
+    require(user, "segments.run_mail_merge")
     now = timezone.now()
     if not MergeJob.objects.filter(_stale(now), pk=job_id).update(state=MergeState.QUEUED, done=0, heartbeat_at=None):
         raise MergeError(

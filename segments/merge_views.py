@@ -23,16 +23,18 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
+from crm.counts import counted
+from crm.untrusted import CheckedForm
 from interactions.models import Document
 from interactions.views.documents import document_response
 
 from .documents import missing_word_document_problems, with_word_document
 from .merge import merge_job_restart, merge_job_stalled, merge_job_start
 from .models import MergeJob, MergeOutput, MergeState, Segment
-from .views import SegmentPermissionMixin, get_segment, plural
+from .views import SegmentPermissionMixin, get_segment
 
 PAGE = "segments/merge_form.html"
 JOB_PAGE = "segments/merge_job.html"
@@ -40,7 +42,11 @@ DOCUMENT_ROWS = 50
 RECENT_JOBS = 5
 
 
-class MergeForm(forms.Form):
+def letters_text(count: int) -> str:
+    return counted(ngettext("%(count)s letter", "%(count)s letters", count), count)
+
+
+class MergeForm(CheckedForm):
     """What to make: one combined .docx to print, or a .zip of one .docx per line."""
 
     output = forms.ChoiceField(
@@ -154,7 +160,7 @@ class SegmentMergeView(SegmentPermissionMixin, View):
             messages.success(
                 request,
                 _("Made %(letters)s of %(no)s: download the file below.")
-                % {"letters": plural(job.done, "letter"), "no": job.segment_no},
+                % {"letters": letters_text(job.done), "no": job.segment_no},
             )
         elif job.state == MergeState.FAILED:
             messages.error(
@@ -164,7 +170,7 @@ class SegmentMergeView(SegmentPermissionMixin, View):
             messages.info(
                 request,
                 _("The merge of %(no)s (%(letters)s) is queued; this page shows its progress.")
-                % {"no": job.segment_no, "letters": plural(job.total, "letter")},
+                % {"no": job.segment_no, "letters": letters_text(job.total)},
             )
         return redirect(merge_job_url(job))
 

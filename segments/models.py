@@ -215,11 +215,25 @@ class CriteriaOptions(models.Model):
         abstract = True
 
 
+class CriteriaStepQuerySet(models.QuerySet):
+    def to_undo(self, segment) -> CriteriaStep | None:
+        """The step one undo reverses (D3): the segment's latest top-level step, or None."""
+        return self.filter(segment=segment, parent__isnull=True).order_by("-position").first()
+
+    def undo_unit(self, step: CriteriaStep) -> CriteriaStepQuerySet:
+        """`step` with the steps it replayed (its children): what one undo of it reverses."""
+        return self.filter(Q(pk=step.pk) | Q(parent=step))
+
+
 class CriteriaStep(CriteriaOptions):
     """A step that changed a segment's lines, in order (`position` 1, 2, …).
 
     A step that replays saved criteria or a logged segment is one undo unit: its replayed
-    steps are its children (`parent`), and undo reverses the parent with all of them.
+    steps are its children (`parent`), and undo reverses the parent with all of them. The
+    segment's own steps are numbered 1, 2, 3 … as the worksheet shows them; a replay's
+    children are numbered 1, 2, … within their parent (the saved criteria's step numbers).
+    `lines_added`/`lines_removed` record what the step did; saving the criteria keeps them, so
+    a replay can say where it did something else (segments.services.segment_reuse_criteria).
     """
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="steps")
@@ -236,12 +250,21 @@ class CriteriaStep(CriteriaOptions):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
+    objects = CriteriaStepQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("criteria step")
         verbose_name_plural = _("criteria steps")
         ordering = ["segment", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["segment", "position"], name="criteria_step_position_unique"),
+            models.UniqueConstraint(
+                fields=["segment", "position"], condition=Q(parent__isnull=True), name="criteria_step_number_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["parent", "position"],
+                condition=Q(parent__isnull=False),
+                name="criteria_step_replayed_number_unique",
+            ),
             models.CheckConstraint(condition=Q(action__in=StepAction.values), name="criteria_step_action_valid"),
         ]
 
@@ -385,8 +408,19 @@ class SavedCriteria(models.Model):
 
 
 class SavedCriteriaStep(CriteriaOptions):
+    """One step of saved criteria, with what it did when it ran on the segment it was saved from.
+
+    `lines_added`/`lines_removed` are the recorded counts (NULL for steps saved before they
+    were kept): a replay that does something else says so per step. A `manual` step is a line
+    typed or deleted by hand; a manual removal replays as the removal of at most the recorded
+    number of that contact's lines (segments.services.segment_reuse_criteria).
+    """
+
     saved_criteria = models.ForeignKey(SavedCriteria, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveIntegerField(_("step"))
+    manual = models.BooleanField(_("manual"), default=False, help_text=_("A line typed or deleted by hand."))
+    lines_added = models.PositiveIntegerField(_("lines added"), null=True, blank=True)
+    lines_removed = models.PositiveIntegerField(_("lines removed"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("saved criteria step")

@@ -50,20 +50,22 @@ OPTION_LABELS = {
 }
 
 
-def _count_of(model: type, field: str = "segment"):
-    rows = model.objects.filter(**{field: OuterRef("pk")}).order_by().values(field)
+def _count_of(model: type, field: str = "segment", **filters):
+    rows = model.objects.filter(**{field: OuterRef("pk")}, **filters).order_by().values(field)
     return Coalesce(Subquery(rows.annotate(n=Count("pk")).values("n")[:1]), 0, output_field=IntegerField())
 
 
 def segment_list() -> QuerySet[Segment]:
     """Segments by no. with `no_of_lines` and `no_of_steps` counted: one query per page.
 
+    `no_of_steps` counts the steps the worksheet lists (numbered 1, 2, 3 …): a replay of saved
+    criteria or of a logged segment is one step, its replayed steps are not counted again.
     The counts are correlated subqueries, not joins, so two to-many counts never multiply
     each other.
     """
     return (
         Segment.objects.select_related("interaction_template", "owner", "campaign")
-        .annotate(no_of_lines=_count_of(SegmentLine), no_of_steps=_count_of(CriteriaStep))
+        .annotate(no_of_lines=_count_of(SegmentLine), no_of_steps=_count_of(CriteriaStep, parent__isnull=True))
         .order_by("no")
     )
 
@@ -215,15 +217,10 @@ def undo_preview(*, segment: Segment) -> UndoPreview | None:
     Counted the way `segment_undo` works: the lines the step (and, for a replay, its replayed
     steps) added, and the lines they removed that older steps had added. Four queries.
     """
-    last = (
-        CriteriaStep.objects.filter(segment=segment, parent__isnull=True)
-        .select_related("created_by")
-        .order_by("-position")
-        .first()
-    )
+    last = CriteriaStep.objects.select_related("created_by").to_undo(segment)
     if last is None:
         return None
-    unit = list(CriteriaStep.objects.filter(Q(pk=last.pk) | Q(parent=last)).values_list("pk", flat=True))
+    unit = list(CriteriaStep.objects.undo_unit(last).values_list("pk", flat=True))
     added = SegmentLine.objects.filter(step_id__in=unit).count()
     restored = RemovedSegmentLine.objects.filter(removed_by_id__in=unit).exclude(step_id__in=unit).count()
     last.filter_text = readable_filter(last.filter)
@@ -233,3 +230,38 @@ def undo_preview(*, segment: Segment) -> UndoPreview | None:
 def saved_criteria_list() -> QuerySet[SavedCriteria]:
     """Saved criteria by code with `no_of_steps` (one query)."""
     return SavedCriteria.objects.annotate(no_of_steps=_count_of(SavedCriteriaStep, "saved_criteria")).order_by("code")
+
+
+# --- Log (F4.1) ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentLogSummary:
+    """What logging a segment creates: one interaction log entry per line (R47) and one
+    campaign entry per distinct campaign of the lines (R46)."""
+
+    entries: int
+    campaign_entries: int
+
+
+def segment_log_summary(*, segment: Segment) -> SegmentLogSummary:
+    """The numbers the Log confirmation states. One aggregate query over the segment's lines."""
+    row = (
+        SegmentLine.objects.filter(segment=segment)
+        .order_by()
+        .aggregate(lines=Count("pk"), campaigns=Count("campaign_id", distinct=True))
+    )
+    return SegmentLogSummary(entries=row["lines"], campaign_entries=row["campaigns"])
+
+
+# --- A contact's history (SPEC D15, crm.hooks.contact_history) ------------------------------------
+
+
+def contact_lines(contact) -> QuerySet[SegmentLine]:
+    """The segment lines that name `contact` (they keep it from being deleted)."""
+    return SegmentLine.objects.filter(contact=contact)
+
+
+def contact_removed_lines(contact) -> QuerySet[RemovedSegmentLine]:
+    """The lines removed by a step that name `contact` (an undo would bring them back)."""
+    return RemovedSegmentLine.objects.filter(contact=contact)

@@ -22,8 +22,11 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
 from django_htmx.http import HttpResponseClientRedirect
+
+from crm.counts import counted
 
 from . import selectors, services
 from .forms import (
@@ -45,10 +48,13 @@ LINES_TARGET = "segment-lines"
 CRITERIA_TARGET = "criteria-panel"
 
 
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+def lines_text(count: int) -> str:
     """ "1 line", "1,234 lines"."""
-    word = singular if count == 1 else (plural_form or singular + "s")
-    return f"{count:,} {word}"
+    return counted(ngettext("%(count)s line", "%(count)s lines", count), count)
+
+
+def contacts_text(count: int) -> str:
+    return counted(ngettext("%(count)s contact", "%(count)s contacts", count), count)
 
 
 def get_segment(no: str) -> Segment:
@@ -104,13 +110,13 @@ class Preview:
         if self.action == StepAction.ADD:
             after = self.line_count + self.count
             return _("This will add %(what)s (the segment then has %(lines)s).") % {
-                "what": plural(self.count, "contact"),
-                "lines": plural(after, "line"),
+                "what": contacts_text(self.count),
+                "lines": lines_text(after),
             }
         after = self.line_count - self.count
         return _("This will remove %(what)s (the segment then has %(lines)s).") % {
-            "what": plural(self.count, "line"),
-            "lines": plural(after, "line"),
+            "what": lines_text(self.count),
+            "lines": lines_text(after),
         }
 
 
@@ -269,7 +275,9 @@ class SegmentHeaderView(SegmentPermissionMixin, View):
                     % {
                         "no": segment.no,
                         "fields": ", ".join(form.changed_labels()),
-                        "lines": plural(following, "line follows", "lines follow"),
+                        "lines": counted(
+                            ngettext("%(count)s line follows", "%(count)s lines follow", following), following
+                        ),
                     },
                 )
                 return redirect(segment)
@@ -327,14 +335,14 @@ class SegmentStepView(SegmentPermissionMixin, View):
             return render_worksheet(request, segment, step_input=step_input, preview=preview, status=400)
         if step_input.action == StepAction.ADD:
             text = _("Added %(what)s; the segment has %(lines)s (step %(n)s).")
-            what = plural(result.added, "contact")
+            what = contacts_text(result.added)
         elif step_input.action == StepAction.REDUCE:
             text = _("Removed %(what)s whose contact matches (reduce); the segment has %(lines)s (step %(n)s).")
-            what = plural(result.removed, "line")
+            what = lines_text(result.removed)
         else:
             text = _("Removed %(what)s whose contact does not match (refine); the segment has %(lines)s (step %(n)s).")
-            what = plural(result.removed, "line")
-        lines = plural(result.line_count, "line")
+            what = lines_text(result.removed)
+        lines = lines_text(result.line_count)
         messages.success(request, text % {"n": result.step.position, "what": what, "lines": lines})
         return redirect(segment)
 
@@ -355,7 +363,7 @@ class SegmentUndoView(SegmentPermissionMixin, View):
 
     def post(self, request, no: str) -> HttpResponse:
         segment = get_segment(no)
-        last = CriteriaStep.objects.filter(segment=segment, parent__isnull=True).order_by("-position").first()
+        last = CriteriaStep.objects.to_undo(segment)
         try:
             result = services.segment_undo(user=request.user, segment=segment)
         except ValidationError as error:
@@ -368,9 +376,9 @@ class SegmentUndoView(SegmentPermissionMixin, View):
             _("Undid %(step)s: removed %(removed)s and restored %(restored)s; the segment has %(lines)s.")
             % {
                 "step": what,
-                "removed": plural(result.removed, "line"),
-                "restored": plural(result.added, "line"),
-                "lines": plural(result.line_count, "line"),
+                "removed": lines_text(result.removed),
+                "restored": lines_text(result.added),
+                "lines": lines_text(result.line_count),
             },
         )
         return redirect(segment)
@@ -380,7 +388,12 @@ class SegmentUndoView(SegmentPermissionMixin, View):
 
 
 class AddContactView(SegmentPermissionMixin, View):
-    """One manual line for a contact given by its no. (a step that undo reverses)."""
+    """One manual line for a contact given by its no. (a step that undo reverses).
+
+    A contact already on the worksheet is not added at once: the worksheet asks "P100 is
+    already on line 10000 — add it again?" (status 400, nothing written), and its confirm
+    button posts the contact again with `allow_existing`.
+    """
 
     permission_required = "segments.change_segment"
 
@@ -390,9 +403,22 @@ class AddContactView(SegmentPermissionMixin, View):
         if form.is_valid():
             contact = form.cleaned_data["contact"]
             try:
-                result = services.segment_add_contact(user=request.user, segment=segment, contact=contact)
+                result = services.segment_add_contact(
+                    user=request.user,
+                    segment=segment,
+                    contact=contact,
+                    allow_existing=form.cleaned_data["allow_existing"],
+                )
             except ValidationError as error:
-                add_service_error(form, error)
+                existing = [e for e in getattr(error, "error_list", []) if e.code == "already_on_worksheet"]
+                if existing:
+                    form.existing = ngettext(
+                        "%(contact)s is already on line %(line)s — add it again?",
+                        "%(contact)s is already on lines %(line)s — add it again?",
+                        len(existing[0].params["lines"]),
+                    ) % {"contact": contact.no, "line": existing[0].params["line"]}
+                else:
+                    add_service_error(form, error)
             else:
                 line_no = SegmentLine.objects.filter(step=result.step).values_list("line_no", flat=True).first()
                 messages.success(
@@ -401,7 +427,7 @@ class AddContactView(SegmentPermissionMixin, View):
                     % {
                         "contact": f"{contact.no} {contact.name}",
                         "line": line_no,
-                        "lines": plural(result.line_count, "line"),
+                        "lines": lines_text(result.line_count),
                     },
                 )
                 return HttpResponseRedirect(segment_url(segment, line_no=line_no))
@@ -466,6 +492,11 @@ class LineEditView(LineMixin, View):
                     parts.append(
                         _("following the header again: %(fields)s") % {"fields": ", ".join(map(form.label_of, reset))}
                     )
+                template = values.get("interaction_template")
+                if template is not None and "interaction_template" not in reset:
+                    parts.append(
+                        _("the fields not set by hand re-derived from template %(code)s") % {"code": template.code}
+                    )
                 messages.success(
                     request,
                     _("Saved line %(line)s (%(contact)s); %(what)s.")
@@ -526,7 +557,7 @@ class LineRemoveView(LineMixin, View):
             % {
                 "line": line_no,
                 "contact": f"{line.contact.no} {line.contact.name}" if line else "",
-                "lines": plural(result.line_count, "line"),
+                "lines": lines_text(result.line_count),
             },
         )
         url = segment.get_absolute_url()
@@ -555,10 +586,15 @@ class SaveCriteriaView(SegmentPermissionMixin, View):
             except ValidationError as error:
                 add_service_error(form, error)
             else:
+                steps = saved.steps.count()
                 messages.success(
                     request,
                     _("Saved %(steps)s of %(no)s as criteria %(code)s.")
-                    % {"steps": plural(saved.steps.count(), "criteria step"), "no": segment.no, "code": saved.code},
+                    % {
+                        "steps": counted(ngettext("%(count)s criteria step", "%(count)s criteria steps", steps), steps),
+                        "no": segment.no,
+                        "code": saved.code,
+                    },
                 )
                 return redirect(segment)
         return render_worksheet(request, segment, save_form=form, status=400)
@@ -587,13 +623,24 @@ class ReuseCriteriaView(SegmentPermissionMixin, View):
                     )
                     % {
                         "n": result.step.position,
-                        "steps": plural(saved.no_of_steps, "step"),
+                        "steps": counted(
+                            ngettext("%(count)s step", "%(count)s steps", saved.no_of_steps), saved.no_of_steps
+                        ),
                         "code": saved.code,
-                        "added": plural(result.added, "line"),
-                        "removed": plural(result.removed, "line"),
-                        "lines": plural(result.line_count, "line"),
+                        "added": lines_text(result.added),
+                        "removed": lines_text(result.removed),
+                        "lines": lines_text(result.line_count),
                     },
                 )
+                if result.differences:
+                    messages.warning(
+                        request,
+                        _(
+                            "Not as recorded when %(code)s was saved (the contacts or hand edits changed since): "
+                            "%(steps)s."
+                        )
+                        % {"code": saved.code, "steps": "; ".join(map(str, result.differences))},
+                    )
                 return redirect(segment)
         return render_worksheet(request, segment, reuse_form=form, status=400)
 
@@ -617,9 +664,9 @@ class ReuseLoggedView(SegmentPermissionMixin, View):
                     request,
                     _("Added %(added)s from logged segment %(id)s; the segment has %(lines)s (step %(n)s).")
                     % {
-                        "added": plural(result.added, "line"),
+                        "added": lines_text(result.added),
                         "id": logged_id,
-                        "lines": plural(result.line_count, "line"),
+                        "lines": lines_text(result.line_count),
                         "n": result.step.position,
                     },
                 )

@@ -22,6 +22,7 @@ from crm.models import (
     SalutationFormula,
     Territory,
 )
+from crm.permissions import COMMAND_LINE
 from interactions.models import InteractionGroup, InteractionTemplate
 
 _seq = itertools.count(1)
@@ -128,5 +129,5 @@ def attach_word_template(template: InteractionTemplate, *paragraphs: str, langua
 
     data = docx_bytes(*paragraphs, **docx_options)
     return interaction_template_attach(
-        user=None, template=template, language=language, data=data, file_name=f"{template.code}.docx"
+        user=COMMAND_LINE, template=template, language=language, data=data, file_name=f"{template.code}.docx"
     )

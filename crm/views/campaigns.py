@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.views import View
 
-from .. import selectors
+from .. import hooks, selectors
 from .contacts import query_without
 
 
@@ -28,7 +28,8 @@ class CampaignListView(PermissionRequiredMixin, View):
 
 
 class CampaignDetailView(PermissionRequiredMixin, View):
-    """A campaign and the interaction templates that default to it."""
+    """A campaign, and the panels other apps add (crm.hooks.campaign_panels: the interaction
+    templates that default to it)."""
 
     permission_required = "crm.view_campaign"
     raise_exception = True
@@ -36,5 +37,5 @@ class CampaignDetailView(PermissionRequiredMixin, View):
 
     def get(self, request, pk: int) -> HttpResponse:
         campaign = get_object_or_404(selectors.campaign_list(), pk=pk)
-        templates = selectors.campaign_templates(campaign=campaign)
-        return TemplateResponse(request, self.template_name, {"campaign": campaign, "templates": templates})
+        context = {"campaign": campaign, **hooks.panels_context(hooks.campaign_panels, request, campaign)}
+        return TemplateResponse(request, self.template_name, context)

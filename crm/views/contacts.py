@@ -17,10 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
-from interactions import selectors as interaction_selectors
-from interactions import services as interaction_services
-
-from .. import selectors, services
+from .. import hooks, selectors, services
 from ..filters import CodeFilter, ContactFilterSet
 from ..forms import ContactEditForms
 from ..models import Contact, ContactType
@@ -62,6 +59,7 @@ class ContactListView(PermissionRequiredMixin, View):
         context = {
             "filterset": filterset,
             "active_filters": self.active_filters(filterset),
+            "filter_groups": filterset.field_groups(),
             "query_without_page": query_without(request.GET, "page"),
         }
         status = 200
@@ -111,7 +109,8 @@ class ContactListView(PermissionRequiredMixin, View):
 
 class ContactDetailView(PermissionRequiredMixin, View):
     """The contact card: own fields, company or persons, alternate addresses, classifications,
-    and (with interactions.view_interactionlogentry) the latest interactions and their statistics."""
+    and the panels other apps add (crm.hooks.contact_card_panels: with
+    interactions.view_interactionlogentry, the latest interactions and their statistics)."""
 
     permission_required = "crm.view_contact"
     raise_exception = True
@@ -120,9 +119,11 @@ class ContactDetailView(PermissionRequiredMixin, View):
     def get(self, request, pk: int) -> HttpResponse:
         contact = get_object_or_404(selectors.contact_detail_queryset(), pk=pk)
         card = selectors.contact_card(contact=contact, today=timezone.localdate())
-        context = {"contact": contact, "card": card}
-        if request.user.has_perm("interactions.view_interactionlogentry"):
-            context["interactions"] = interaction_selectors.contact_interactions(contact=contact)
+        context = {
+            "contact": contact,
+            "card": card,
+            **hooks.panels_context(hooks.contact_card_panels, request, contact),
+        }
         return TemplateResponse(request, self.template_name, context)
 
 
@@ -248,9 +249,9 @@ class ContactDeleteView(PermissionRequiredMixin, View):
 
     @staticmethod
     def anonymise(request, contact: Contact) -> HttpResponse:
-        # The service checks the permissions (crm.delete_contact and
-        # interactions.add_contactanonymisation) and answers PermissionDenied (403).
-        contact = interaction_services.contact_anonymise(user=request.user, contact=contact)
+        # The service (interactions', through crm.hooks) checks the permissions (crm.delete_contact
+        # and interactions.add_contactanonymisation) and answers PermissionDenied (403).
+        hooks.contacts_anonymise(user=request.user, contacts=Contact.objects.filter(pk=contact.pk))
         messages.success(
             request,
             _(

@@ -27,7 +27,10 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
+
+from crm.counts import counted
 
 from ..delivery import delivery_progress, delivery_resend, delivery_resume, resendable_entries
 from ..models import (
@@ -45,10 +48,6 @@ PAGE = "interactions/delivery_detail.html"
 RESEND_PAGE = "interactions/delivery_confirm_resend.html"
 FAILURES_SHOWN = 50
 PANEL_DELIVERIES = 10
-
-
-def plural(count: int, singular: str, plural_form: str) -> str:
-    return f"{count:,} {singular if count == 1 else plural_form}"
 
 
 def _optional_url(name: str, *args) -> str | None:
@@ -288,6 +287,11 @@ class LoggedSegmentResendView(DeliveryPermissionMixin, View):
         messages.success(
             request,
             _("Resending %(what)s of logged segment %(logged)s.")
-            % {"what": plural(delivery.total, _("failed entry"), _("failed entries")), "logged": logged.pk},
+            % {
+                "what": counted(
+                    ngettext("%(count)s failed entry", "%(count)s failed entries", delivery.total), delivery.total
+                ),
+                "logged": logged.pk,
+            },
         )
         return redirect(delivery_url(delivery))

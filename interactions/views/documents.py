@@ -18,7 +18,7 @@ from django.views import View
 
 from ..documents import document_file_name
 from ..models import Document, InteractionLogEntry
-from ..wordtemplates import DOCX_CONTENT_TYPE
+from ..ooxml import DOCX_CONTENT_TYPE
 
 
 def download_response(data: bytes, *, file_name: str, content_type: str = DOCX_CONTENT_TYPE) -> HttpResponse:

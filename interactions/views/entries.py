@@ -21,18 +21,19 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
 from crm.models import Contact
+from crm.untrusted import safe_next_url, validate_single_line
 from crm.views.contacts import query_without
 
 from .. import charts, selectors, services
 from ..entry_forms import CommentForm, EvaluateForm, InteractionCreateForm
 from ..filters import InteractionLogEntryFilterSet, ValueFilter
 from ..models import Evaluation, InteractionLogEntry
+from .logged_segments import entries_text
 
 RESULTS_TARGET = "entry-results"
 STATISTICS_TARGET = "statistics"
@@ -50,30 +51,15 @@ STATISTICS_CRITERIA = (
 )
 
 
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """ "1 entry", "1,234 entries"."""
-    word = singular if count == 1 else (plural_form or singular + "s")
-    return f"{count:,} {word}"
-
-
-def entries_text(count: int) -> str:
-    return plural(count, _("interaction log entry"), _("interaction log entries"))
-
-
 def list_url(query: str = "") -> str:
     url = reverse("interactions:entry_list")
     return f"{url}?{query}" if query else url
 
 
 def safe_next(request) -> str:
-    """Where an action returns to: the `next` the page posted when it is a page of this site,
-    else the log."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return list_url()
+    """Where an action returns to: the `next` the page posted when it is a path of this site,
+    else the log (crm.untrusted.safe_next_url)."""
+    return safe_next_url(request, list_url())
 
 
 def fill_code_choices(filterset: InteractionLogEntryFilterSet) -> None:
@@ -336,7 +322,9 @@ class EntryCommentAddView(PermissionRequiredMixin, View):
 class EntryCreateView(PermissionRequiredMixin, View):
     """Record one interaction with one contact. The contact, template, campaign and
     salesperson can be pre-filled from the query string (?contact=NO from the contact card,
-    the log's criteria, R60); the salesperson defaults to the contact's. Nothing is delivered."""
+    the log's criteria, R60); the salesperson defaults to the contact's. Nothing is delivered.
+    The form carries a token made when it is shown: posting it again records nothing and
+    redirects to the entry the first post recorded, saying so."""
 
     permission_required = "interactions.add_interactionlogentry"
     raise_exception = True
@@ -346,6 +334,10 @@ class EntryCreateView(PermissionRequiredMixin, View):
         initial = {}
         for name in ("contact", "interaction_template", "campaign", "salesperson"):
             value = request.GET.get(name, "").strip()[:20]
+            try:
+                validate_single_line(value)
+            except ValidationError:
+                continue  # a link with a control character pre-fills nothing (the query would fail)
             if value:
                 initial[name] = value
         contact = Contact.objects.filter(no=initial["contact"]).first() if "contact" in initial else None
@@ -362,10 +354,16 @@ class EntryCreateView(PermissionRequiredMixin, View):
                     contact=form.contact_obj,
                     interaction_template=form.cleaned_data["interaction_template"],
                     values=form.values(),
+                    idempotency_token=form.cleaned_data["token"],
                 )
             except ValidationError as error:
                 form.add_service_error(error)
             else:
+                if entry.already_recorded:
+                    messages.info(
+                        request, _("This interaction was already recorded as entry %(no)s.") % {"no": entry.pk}
+                    )
+                    return redirect(entry)
                 messages.success(
                     request,
                     _("Recorded interaction %(no)s with %(contact)s %(name)s: %(description)s.")

@@ -26,25 +26,25 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
 
+from crm.counts import counted
+from crm.untrusted import CheckedForm, parse_id, shown
+
+from .. import hooks, services
 from .. import logged_segment_selectors as selectors
-from .. import services
 from ..models import LoggedSegment
 from .deliveries import logged_segment_delivery_panel
 
 
-def plural(count: int, singular: str, plural_form: str) -> str:
-    """ "1 campaign entry", "1,234 campaign entries"."""
-    return f"{count:,} {singular if count == 1 else plural_form}"
-
-
 def entries_text(count: int) -> str:
-    return plural(count, _("interaction log entry"), _("interaction log entries"))
+    """ "1 interaction log entry", "1,234 interaction log entries"."""
+    return counted(ngettext("%(count)s interaction log entry", "%(count)s interaction log entries", count), count)
 
 
 def campaign_entries_text(count: int) -> str:
-    return plural(count, _("campaign entry"), _("campaign entries"))
+    return counted(ngettext("%(count)s campaign entry", "%(count)s campaign entries", count), count)
 
 
 def optional_url(name: str, *args) -> str | None:
@@ -114,20 +114,21 @@ class LoggedSegmentDetailView(LoggedSegmentPermissionMixin, View):
 # --- Cancel / uncancel (R52) ----------------------------------------------------------------------
 
 
-class SetCanceledForm(forms.Form):
+class SetCanceledForm(CheckedForm):
     """The confirmed new state: "1" cancel, "0" uncancel."""
 
     canceled = forms.TypedChoiceField(choices=[("1", "cancel"), ("0", "uncancel")], coerce=lambda value: value == "1")
 
 
 def _ids(values) -> list[int]:
-    """Selected ids as given, in order, once each; anything not a number is a 404 (a forged URL)."""
+    """Selected ids as given, in order, once each; anything not a number, or past the range of
+    ids (crm.untrusted.parse_id), names no logged segment: a 404 (a forged URL)."""
     ids: list[int] = []
     for value in values:
         try:
-            pk = int(value)
-        except (TypeError, ValueError):
-            raise Http404(_('"%(id)s" is not a logged segment id.') % {"id": value}) from None
+            pk = parse_id(value)
+        except ValidationError:
+            raise Http404(_('"%(id)s" is not a logged segment id.') % {"id": shown(value)}) from None
         if pk not in ids:
             ids.append(pk)
     return ids
@@ -241,8 +242,9 @@ class LoggedSegmentCancelView(LoggedSegmentPermissionMixin, View):
 
 
 class LoggedSegmentFollowUpView(LoggedSegmentPermissionMixin, View):
-    """A new segment with the contacts of a logged segment (R50 from this page, services.
-    logged_segment_follow_up): one line per interaction log entry, canceled ones included."""
+    """A new segment with the contacts of a logged segment (R50 from this page; segments makes it,
+    through `interactions.hooks.logged_segment_follow_up`): one line per interaction log entry,
+    canceled ones included."""
 
     permission_required = "segments.add_segment"
     template_name = "interactions/logged_segment_confirm_follow_up.html"
@@ -255,7 +257,7 @@ class LoggedSegmentFollowUpView(LoggedSegmentPermissionMixin, View):
     def post(self, request, pk: int) -> HttpResponse:
         logged = get_logged_segment(pk)
         try:
-            segment = services.logged_segment_follow_up(user=request.user, logged_segment_id=logged.pk)
+            segment = hooks.logged_segment_follow_up(user=request.user, logged_segment_id=logged.pk)
         except ValidationError as error:
             for message in error.messages:
                 messages.error(request, message)
@@ -268,7 +270,7 @@ class LoggedSegmentFollowUpView(LoggedSegmentPermissionMixin, View):
                 "no": segment.no,
                 "id": logged.pk,
                 "old": logged.segment_no,
-                "lines": plural(lines, _("line"), _("lines")),
+                "lines": counted(ngettext("%(count)s line", "%(count)s lines", lines), lines),
             },
         )
         return redirect(segment)

@@ -23,7 +23,7 @@ from crm.models import (
     NumberSeries,
     SalutationFormula,
 )
-from interactions import services as interaction_services
+from crm.permissions import COMMAND_LINE
 from interactions.models import (
     ContactAnonymisation,
     Delivery,
@@ -77,15 +77,15 @@ def one_of_everything(db):
     template = make_template("LETTER", campaign=make_campaign(no="CP0001"), group=make_interaction_group("G"))
     InteractionTemplateLanguage.objects.create(template=template, language=make_language("EN"), subject="Hi")
     segment = segment_services.segment_create(
-        user=None,
+        user=COMMAND_LINE,
         values={
             "description": "Admin test",
             "interaction_template": template,
             "salesperson": person.salesperson or company.salesperson,
         },
     )
-    segment_services.segment_add_contacts(user=None, segment=segment, query=f"no={company.no}")
-    logged = interaction_services.segment_log(user=None, segment=segment).logged_segment
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=f"no={company.no}")
+    logged = segment_services.segment_log(user=COMMAND_LINE, segment=segment).logged_segment
     entry = logged.interactions.first()
     InteractionComment.objects.create(entry=entry, comment="Called back")
     ContactAnonymisation.objects.create(contact=person)

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from crm import services as crm_services
 from crm.models import Contact, ContactAltAddress
+from crm.permissions import COMMAND_LINE
 from crm.selectors import ContactHistory
 from interactions import services
 from interactions.models import ContactAnonymisation, InteractionLogEntry
@@ -55,8 +56,8 @@ def with_entry(contact: Contact, date=datetime.date(2026, 3, 1)) -> InteractionL
 
 
 def on_segment_line(contact: Contact):
-    segment = segment_services.segment_create(user=None, values={"description": "Spring"})
-    segment_services.segment_add_contact(user=None, segment=segment, contact=contact)
+    segment = segment_services.segment_create(user=COMMAND_LINE, values={"description": "Spring"})
+    segment_services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=contact)
     return segment
 
 

@@ -17,8 +17,6 @@ from bench.import_operations import empty_contacts, write_import_csv
 from bench.import_worker import import_floor, import_ours
 from bench.operations import cleanup_import, contact_import, prepare_import
 from bench.operations import import_floor as contact_import_floor
-from crm.demo import demo_reference_data, demo_seed
-from crm.management.commands.bench import CHILD_ONLY, SCRATCH_FLAG
 from crm.models import (
     Contact,
     ContactBusinessRelation,
@@ -26,6 +24,8 @@ from crm.models import (
     ContactJobResponsibility,
     ContactMailingGroup,
 )
+from segments.demo import demo_reference_data, demo_seed
+from segments.management.commands.bench import CHILD_ONLY, SCRATCH_FLAG
 
 
 def table_rows(output: str) -> dict[str, list[str]]:
@@ -39,11 +39,11 @@ def table_rows(output: str) -> dict[str, list[str]]:
 
 def assert_complete_table(output: str, contacts: int) -> None:
     rows = table_rows(output)
-    assert list(rows) == ["seed demo data (crm.demo)", *(op.name for op in REGISTRY)]
+    assert list(rows) == ["seed demo data (segments.demo)", *(op.name for op in REGISTRY)]
     for name, (n, ours, floor, ratio) in rows.items():
         assert n == f"{contacts:,}", name
         assert float(ours) > 0, name
-        if name != "seed demo data (crm.demo)":
+        if name != "seed demo data (segments.demo)":
             assert float(floor) > 0 and ratio.endswith("×"), name
 
 
@@ -66,7 +66,7 @@ def test_bench_only_measures_the_operations_named():
     )
 
     rows = table_rows(out.getvalue())
-    assert list(rows) == ["seed demo data (crm.demo)", *(op.name for op in REGISTRY if "contact list" in op.name)]
+    assert list(rows) == ["seed demo data (segments.demo)", *(op.name for op in REGISTRY if "contact list" in op.name)]
     assert len(rows) == 3
 
 

@@ -1,4 +1,4 @@
-"""Demo data (crm.demo, seed_demo) and demo users (create_demo_users)."""
+"""Demo data (segments.demo, seed_demo) and demo users (create_demo_users)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from crm.demo import demo_seed
 from crm.management.commands.create_demo_users import REFUSED_WITHOUT_DEBUG
 from crm.models import (
     Campaign,
@@ -30,6 +29,7 @@ from crm.models import (
     SalutationFormula,
 )
 from interactions.models import InteractionTemplate, InteractionTemplateLanguage
+from segments.demo import demo_seed
 from tests.factories import make_company
 
 pytestmark = pytest.mark.django_db

@@ -17,6 +17,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from crm.filters import ContactFilterSet
+from crm.permissions import COMMAND_LINE
 from interactions import services as interaction_services
 from interactions.models import InteractionLogEntry
 from segments import services as segment_services
@@ -159,13 +160,13 @@ def test_an_entry_canceled_through_its_logged_segment_stops_matching():
     salesperson = make_salesperson("ANN")
     person = make_person(None, no="P", salesperson=salesperson)
     segment = segment_services.segment_create(
-        user=None, values={"description": "Spring", "interaction_template": template}
+        user=COMMAND_LINE, values={"description": "Spring", "interaction_template": template}
     )
-    segment_services.segment_add_contacts(user=None, segment=segment, query="no=P")
-    logged = interaction_services.segment_log(user=None, segment=segment).logged_segment
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="no=P")
+    logged = segment_services.segment_log(user=COMMAND_LINE, segment=segment).logged_segment
     assert numbers("campaign=SPRING&interaction_template=LETTER") == [person.no]
 
-    interaction_services.logged_segment_set_canceled(user=None, ids=[logged.pk], canceled=True)
+    interaction_services.logged_segment_set_canceled(user=COMMAND_LINE, ids=[logged.pk], canceled=True)
 
     assert numbers("campaign=SPRING") == []
 
@@ -194,7 +195,7 @@ def test_a_single_interaction_counts_like_a_logged_one(world):
     salesperson = make_salesperson("ANN")
     e = make_person(None, no="E2", salesperson=salesperson)
     interaction_services.interaction_create(
-        user=None,
+        user=COMMAND_LINE,
         contact=e,
         interaction_template=world["call"],
         values={"date": datetime.date(2026, 8, 1), "campaign": world["autumn"]},
@@ -260,7 +261,7 @@ def test_readable_filter_shows_the_history_names_with_labels():
 
 
 def new_segment() -> Segment:
-    return segment_services.segment_create(user=None, values={"description": "History"})
+    return segment_services.segment_create(user=COMMAND_LINE, values={"description": "History"})
 
 
 def line_numbers(segment) -> list[str]:
@@ -271,7 +272,7 @@ def test_an_add_step_with_a_history_filter(world):
     segment = new_segment()
 
     result = segment_services.segment_add_contacts(
-        user=None, segment=segment, query="interaction_date_after=2026-06-01&campaign=SPRING"
+        user=COMMAND_LINE, segment=segment, query="interaction_date_after=2026-06-01&campaign=SPRING"
     )
 
     assert result.added == 1
@@ -283,15 +284,15 @@ def test_an_add_step_with_a_history_filter(world):
 
 def test_reduce_and_refine_with_history_filters(world):
     segment = new_segment()
-    segment_services.segment_add_contacts(user=None, segment=segment, query="type=person")
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="type=person")
     assert line_numbers(segment) == ["A", "B", "C", "D", "E"]
 
     segment_services.segment_remove_contacts(
-        user=None, segment=segment, action=StepAction.REDUCE, query="interaction_template=CALL"
+        user=COMMAND_LINE, segment=segment, action=StepAction.REDUCE, query="interaction_template=CALL"
     )
     assert line_numbers(segment) == ["B", "D", "E"]
     segment_services.segment_remove_contacts(
-        user=None, segment=segment, action=StepAction.REFINE, query="campaign=SPRING"
+        user=COMMAND_LINE, segment=segment, action=StepAction.REFINE, query="campaign=SPRING"
     )
     assert line_numbers(segment) == ["B"]  # D's spring entry is canceled
 
@@ -299,7 +300,7 @@ def test_reduce_and_refine_with_history_filters(world):
 def test_a_bad_history_value_writes_nothing(world):
     segment = new_segment()
     with pytest.raises(ValidationError) as excinfo:
-        segment_services.segment_add_contacts(user=None, segment=segment, query="campaign=NOSUCH")
+        segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="campaign=NOSUCH")
     assert excinfo.value.messages == ['campaign: unknown campaign "NOSUCH"']
     assert not SegmentLine.objects.filter(segment=segment).exists()
     assert not CriteriaStep.objects.filter(segment=segment).exists()
@@ -308,22 +309,22 @@ def test_a_bad_history_value_writes_nothing(world):
 def test_saved_criteria_with_history_filters_replay_on_current_history(world):
     source = new_segment()
     segment_services.segment_add_contacts(
-        user=None, segment=source, query="campaign=SPRING&interaction_template=LETTER"
+        user=COMMAND_LINE, segment=source, query="campaign=SPRING&interaction_template=LETTER"
     )
     segment_services.segment_remove_contacts(
-        user=None, segment=source, action=StepAction.REDUCE, query="interaction_date_before=2026-01-31"
+        user=COMMAND_LINE, segment=source, action=StepAction.REDUCE, query="interaction_date_before=2026-01-31"
     )
     assert line_numbers(source) == ["B"]
-    segment_services.segment_save_criteria(user=None, segment=source, code="SPRINGLATE")
+    segment_services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="SPRINGLATE")
 
     target = new_segment()
-    segment_services.segment_reuse_criteria(user=None, segment=target, code="SPRINGLATE")
+    segment_services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="SPRINGLATE")
     assert line_numbers(target) == ["B"]
 
     # The criteria are replayed on the history as it is now: C's entry joins the campaign.
     InteractionLogEntry.objects.filter(contact__no="C").update(campaign=world["spring"], interaction_template="LETTER")
     again = new_segment()
-    segment_services.segment_reuse_criteria(user=None, segment=again, code="SPRINGLATE")
+    segment_services.segment_reuse_criteria(user=COMMAND_LINE, segment=again, code="SPRINGLATE")
     assert line_numbers(again) == ["B", "C"]
 
 

@@ -7,6 +7,7 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef
 
 from crm.models import (
     Contact,
@@ -15,6 +16,7 @@ from crm.models import (
     ContactIndustryGroup,
     ContactJobResponsibility,
     SalutationFormula,
+    active_alt_address_id,
     split_person_name,
 )
 from crm.services import contact_fill_from_company, number_series_next
@@ -95,23 +97,44 @@ def _address(contact, code):
     return ContactAltAddress.objects.create(contact=contact, code=code, address=f"{code} street", city="Utrecht")
 
 
+def _range(contact, address, start: datetime.date, end: datetime.date | None) -> None:
+    ContactAltAddressDateRange.objects.create(
+        contact=contact, alt_address=address, starting_date=start, ending_date=end
+    )
+
+
 def test_active_alternate_address_is_the_covering_range_that_starts_latest():
     contact = make_company()
     summer = _address(contact, "SUMMER")
     office = _address(contact, "OFFICE")
-    ContactAltAddressDateRange.objects.create(
-        contact=contact,
-        alt_address=summer,
-        starting_date=datetime.date(2026, 6, 1),
-        ending_date=datetime.date(2026, 8, 31),
-    )
-    ContactAltAddressDateRange.objects.create(
-        contact=contact, alt_address=office, starting_date=datetime.date(2026, 7, 1), ending_date=None
-    )
+    _range(contact, summer, datetime.date(2026, 6, 1), datetime.date(2026, 8, 31))
+    _range(contact, office, datetime.date(2026, 7, 1), None)
     assert contact.active_alt_address(datetime.date(2026, 5, 31)) is None
     assert contact.active_alt_address(datetime.date(2026, 6, 15)) == summer
     assert contact.active_alt_address(datetime.date(2026, 7, 1)) == office  # overlap: latest start wins
     assert contact.active_alt_address(datetime.date(2027, 1, 1)) == office  # open-ended
+
+
+def test_the_active_alternate_address_subquery_follows_the_same_rule_for_many_contacts_at_once():
+    # given two contacts, one with overlapping ranges
+    contact, other = make_company(), make_company()
+    summer, office = _address(contact, "SUMMER"), _address(contact, "OFFICE")
+    home = _address(other, "HOME")
+    _range(contact, summer, datetime.date(2026, 6, 1), datetime.date(2026, 8, 31))
+    _range(contact, office, datetime.date(2026, 7, 1), None)
+    _range(other, home, datetime.date(2026, 1, 1), datetime.date(2026, 6, 30))
+    for day, expected in (
+        (datetime.date(2026, 5, 31), {contact.pk: None, other.pk: home.pk}),
+        (datetime.date(2026, 6, 15), {contact.pk: summer.pk, other.pk: home.pk}),
+        (datetime.date(2026, 7, 1), {contact.pk: office.pk, other.pk: None}),
+    ):
+        # when the rule runs as one subquery per contact row
+        rows = Contact.objects.filter(pk__in=[contact.pk, other.pk]).annotate(
+            active=active_alt_address_id(OuterRef("pk"), day)
+        )
+        # then it agrees with the rule for one contact
+        assert dict(rows.values_list("pk", "active")) == expected
+        assert getattr(contact.active_alt_address(day), "pk", None) == expected[contact.pk]
 
 
 def test_date_range_start_after_end_is_refused_by_the_database():

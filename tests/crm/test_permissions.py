@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from crm.models import Contact, NumberSeries
+from crm.permissions import COMMAND_LINE
 from crm.views import transfer
 from interactions.models import LoggedSegment
 from segments import services as segment_services
@@ -249,15 +250,19 @@ def client_for(role: str) -> tuple[Client, User | None]:
 @pytest.fixture
 def objects(db) -> dict:
     company = make_company(no="CO1", name="Acme")
-    segment = segment_services.segment_create(user=None, values={"description": "Matrix"})
-    segment_services.segment_add_contact(user=None, segment=segment, contact=company)
+    segment = segment_services.segment_create(user=COMMAND_LINE, values={"description": "Matrix"})
+    segment_services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=company)
     line_no = segment.lines.get().line_no
     # The line's own Word document (no salutation, so the letter of the company's line can be made).
     document = segment_line_document_set(
-        user=None, segment=segment, line_no=line_no, data=docx_bytes("Hello {{ contact.name }}"), file_name="own.docx"
+        user=COMMAND_LINE,
+        segment=segment,
+        line_no=line_no,
+        data=docx_bytes("Hello {{ contact.name }}"),
+        file_name="own.docx",
     )
     logged = LoggedSegment.objects.create(segment_no="SEG09999", source_uuid=uuid.uuid4(), description="Matrix")
-    merge_job = merge_job_start(user=None, segment=segment, output="docx")
+    merge_job = merge_job_start(user=COMMAND_LINE, segment=segment, output="docx")
     return {
         "company": company,
         "campaign": make_campaign(no="CP0001"),

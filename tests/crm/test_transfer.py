@@ -23,6 +23,7 @@ from crm.models import (
     NumberSeries,
     Salutation,
 )
+from crm.permissions import COMMAND_LINE
 from crm.transfer import (
     COLUMNS,
     ImportFailed,
@@ -52,13 +53,13 @@ def csv_data(*lines: str, newline: str = "\n") -> bytes:
     return newline.join(lines).encode() + b"\n"
 
 
-def run(*lines: str, **kwargs):
-    return contacts_import_csv(data=csv_data(*lines), **kwargs)
+def run(*lines: str, user=COMMAND_LINE, **kwargs):
+    return contacts_import_csv(data=csv_data(*lines), user=user, **kwargs)
 
 
 def failure(*lines: str, data: bytes | None = None, **kwargs) -> list[str]:
     with pytest.raises(ImportFailed) as info:
-        contacts_import_csv(data=data if data is not None else csv_data(*lines), **kwargs)
+        contacts_import_csv(data=data if data is not None else csv_data(*lines), user=COMMAND_LINE, **kwargs)
     return info.value.errors
 
 
@@ -471,7 +472,7 @@ def test_the_import_itself_has_no_size_limit_the_upload_page_has(ref, settings):
     settings.CRM_CSV_MAX_BYTES = 100
     data = b"no,type,name\n" + b"".join(b"C%d,company,Acme %d\n" % (n, n) for n in range(10))
 
-    result = contacts_import_csv(data=data)
+    result = contacts_import_csv(user=COMMAND_LINE, data=data)
 
     assert len(data) > 100 and result.created == 10
 
@@ -488,7 +489,7 @@ def test_non_utf8_bytes_name_the_line_and_suggest_saving_as_utf8(ref):
 def test_cp1252_is_read_when_chosen(ref):
     data = "no,type,name\nC2,company,Café Noir – Ærø\n".encode("cp1252")
 
-    contacts_import_csv(data=data, encoding="cp1252")
+    contacts_import_csv(user=COMMAND_LINE, data=data, encoding="cp1252")
 
     assert Contact.objects.get(no="C2").name == "Café Noir – Ærø"
 
@@ -500,7 +501,7 @@ def test_an_unknown_encoding_is_a_clear_error(ref):
 def test_utf8_with_bom_and_semicolons_as_excel_writes_them(ref):
     data = "\ufeffno;type;name;city\r\nC1;company;Zoë & Co;Köln\r\n".encode()
 
-    contacts_import_csv(data=data)
+    contacts_import_csv(user=COMMAND_LINE, data=data)
 
     company = Contact.objects.get(no="C1")
     assert (company.name, company.city) == ("Zoë & Co", "Köln")
@@ -511,7 +512,7 @@ def test_the_fixture_file_with_bom_semicolons_and_quoted_newlines_imports(ref):
 
     data = (Path(__file__).parent.parent / "fixtures" / "transfer" / "contacts_excel.csv").read_bytes()
 
-    result = contacts_import_csv(data=data)
+    result = contacts_import_csv(user=COMMAND_LINE, data=data)
 
     assert (result.created, result.updated) == (3, 0)
     person = Contact.objects.get(no="P1")
@@ -636,7 +637,7 @@ def test_an_export_imports_back_unchanged(ref):
     first = io.StringIO()
     contacts_export_csv(out=first)
 
-    result = contacts_import_csv(data=first.getvalue().encode())
+    result = contacts_import_csv(user=COMMAND_LINE, data=first.getvalue().encode())
 
     second = io.StringIO()
     contacts_export_csv(out=second)
@@ -700,21 +701,21 @@ def count_queries(func) -> int:
 
 
 def test_the_import_runs_a_fixed_number_of_queries_whatever_the_row_count(ref, django_assert_max_num_queries):
-    small = count_queries(lambda: contacts_import_csv(data=rows_file(50)))
+    small = count_queries(lambda: contacts_import_csv(user=COMMAND_LINE, data=rows_file(50)))
     with django_assert_max_num_queries(small):
-        contacts_import_csv(data=rows_file(500, start=1000))
+        contacts_import_csv(user=COMMAND_LINE, data=rows_file(500, start=1000))
     # Updating is as cheap: the same 500 rows again, each changed.
     changed = rows_file(500, start=1000).replace(b"Ann Person", b"Ann Human")
     with django_assert_max_num_queries(small + 8):
-        result = contacts_import_csv(data=changed)
+        result = contacts_import_csv(user=COMMAND_LINE, data=changed)
     assert result.updated == 500
     assert small <= 40
 
 
 def test_the_export_runs_a_fixed_number_of_queries_whatever_the_row_count(ref, django_assert_max_num_queries):
-    contacts_import_csv(data=rows_file(50))
+    contacts_import_csv(user=COMMAND_LINE, data=rows_file(50))
     small = count_queries(lambda: contacts_export_csv(out=io.StringIO()))
-    contacts_import_csv(data=rows_file(500, start=1000))
+    contacts_import_csv(user=COMMAND_LINE, data=rows_file(500, start=1000))
     with django_assert_max_num_queries(small):
         contacts_export_csv(out=io.StringIO())
     with django_assert_max_num_queries(small):
@@ -726,7 +727,7 @@ def test_100000_rows_import_well_under_a_minute(ref):
     data = rows_file(100_000)
 
     started = time.monotonic()
-    result = contacts_import_csv(data=data)
+    result = contacts_import_csv(user=COMMAND_LINE, data=data)
     elapsed = time.monotonic() - started
 
     assert result.created == 100_001
@@ -796,7 +797,7 @@ def test_a_file_read_in_pieces_keeps_multibyte_characters_crlf_and_quoted_newlin
         "C3;company;Ünal;;Zürich\r\n"
     ).encode()
 
-    contacts_import_csv(data=data)
+    contacts_import_csv(user=COMMAND_LINE, data=data)
 
     assert list(Contact.objects.order_by("no").values_list("name", "address", "city")) == [
         ("Zoë & Co", "Straße 1\r\nHaus ß", "Köln"),
@@ -824,7 +825,7 @@ def test_the_file_is_read_in_pieces_never_whole(ref, monkeypatch):
             return super().read(size)
 
     data = rows_file(200)
-    contacts_import_csv(file=Recording(data))
+    contacts_import_csv(user=COMMAND_LINE, file=Recording(data))
 
     assert len(data) > 20 * 256 and reads and all(0 < size <= 256 for size in reads)
 
@@ -839,11 +840,11 @@ def statements(func) -> int:
 def test_queries_grow_with_the_chunks_not_the_rows(ref, monkeypatch):
     monkeypatch.setattr(transfer, "CHUNK_ROWS", 50)
     # 100 companies and 900 persons: 2 chunks of companies, 18 of persons.
-    per_chunks = statements(lambda: contacts_import_csv(data=rows_file(1000)))
+    per_chunks = statements(lambda: contacts_import_csv(user=COMMAND_LINE, data=rows_file(1000)))
     monkeypatch.setattr(transfer, "CHUNK_ROWS", 100)
 
     # Twice the rows in chunks twice the size: the same number of chunks, the same queries.
-    assert statements(lambda: contacts_import_csv(data=rows_file(2000, start=5000))) == per_chunks
+    assert statements(lambda: contacts_import_csv(user=COMMAND_LINE, data=rows_file(2000, start=5000))) == per_chunks
 
 
 def test_a_file_with_more_problems_than_the_log_keeps_lists_the_first_and_counts_all(ref, monkeypatch):

@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from crm.filters import ContactFilterSet
 from crm.models import (
     BusinessRelation,
     Contact,
@@ -195,6 +196,27 @@ def test_filter_form_is_in_the_sidebar_with_apply_and_code_lists(viewer_client):
     assert 'method="get"' in page and ">Apply</button>" in page
     assert '<option value="NL">NL – Netherlands</option>' in page
     assert 'hx-get="/contacts/"' in page and 'hx-target="#contact-results"' in page
+
+
+def summaries(page: str) -> list[str]:
+    return re.findall(r"<summary>([^<]*)</summary>", page)
+
+
+def test_the_filter_form_groups_come_from_the_one_definition(viewer_client, monkeypatch):
+    page = text(viewer_client.get(LIST, {"city": "Utrecht"}))
+
+    assert summaries(page) == ["Contact", "Address", "Marketing", "Classification", "Interaction history"]
+    assert re.search(r"<details open>\s*<summary>Contact</summary>", page)  # the first group is open
+    assert re.search(r"<details open>\s*<summary>Address</summary>", page)  # a used group is open
+    assert re.search(r"<details>\s*<summary>Marketing</summary>", page)
+
+    # when the definition changes, the page follows it; names it leaves out go to "More"
+    monkeypatch.setattr(ContactFilterSet, "GROUPS", (("Who", ("no", "name")),))
+    page = text(viewer_client.get(LIST))
+
+    assert summaries(page) == ["Who", "Interaction history", "More"]
+    more = page[page.index("<summary>More</summary>") :]
+    assert 'name="city"' in more and 'name="company_no"' in more and 'name="campaign"' not in more
 
 
 def test_selected_codes_stay_selected_in_the_filter_form(viewer_client):

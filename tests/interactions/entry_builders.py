@@ -11,6 +11,7 @@ import datetime
 from decimal import Decimal
 
 from crm.models import Contact, ContactType
+from crm.permissions import COMMAND_LINE
 from interactions import services
 from interactions.models import InteractionLogEntry, InteractionTemplate
 from segments import services as segment_services
@@ -26,14 +27,14 @@ def logged_company(n_persons: int = 2, *, template=None, campaign=None, salesper
     header = {"description": "Spring mailing", "interaction_template": template}
     if campaign is not None:
         header["campaign"] = campaign
-    segment = segment_services.segment_create(user=None, values=header)
-    segment_services.segment_add_contacts(user=None, segment=segment, query=f"company_no={company.no}")
-    result = services.segment_log(user=None, segment=segment)
+    segment = segment_services.segment_create(user=COMMAND_LINE, values=header)
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=f"company_no={company.no}")
+    result = segment_services.segment_log(user=COMMAND_LINE, segment=segment)
     return result, [company, *persons]
 
 
 def single(contact: Contact, template: InteractionTemplate, **values) -> InteractionLogEntry:
-    return services.interaction_create(user=None, contact=contact, interaction_template=template, values=values)
+    return services.interaction_create(user=COMMAND_LINE, contact=contact, interaction_template=template, values=values)
 
 
 def bulk_entries(count: int, *, contact: Contact, template: InteractionTemplate, **values) -> None:

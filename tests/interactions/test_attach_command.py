@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from crm.permissions import COMMAND_LINE
 from interactions.documents import document_file_name, interaction_template_attach
 from interactions.models import Document, InteractionTemplateLanguage
 from interactions.sample_template import sample_letter_docx
@@ -182,7 +183,7 @@ def test_the_service_checks_the_permission(template, viewer, admin_user):
 def test_the_service_raises_every_problem_before_writing(template):
     with pytest.raises(WordTemplateInvalid) as raised:
         interaction_template_attach(
-            user=None, template=template, language=None, data=docx_bytes("{{ a }}{{ b }}"), file_name="x.docx"
+            user=COMMAND_LINE, template=template, language=None, data=docx_bytes("{{ a }}{{ b }}"), file_name="x.docx"
         )
     assert raised.value.problems == ['word/document.xml: unknown field "a"', 'word/document.xml: unknown field "b"']
     assert not InteractionTemplateLanguage.objects.exists()

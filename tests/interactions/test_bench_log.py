@@ -9,9 +9,9 @@ import pytest
 import bench.operations  # noqa: F401 - registers the operations
 from bench import log_operations as ops
 from bench.harness import REGISTRY, Context
-from crm.demo import demo_seed
 from crm.models import Contact, ContactAltAddress, CorrespondenceType
 from interactions.models import CampaignEntry, InteractionLogEntry, LoggedSegment
+from segments.demo import demo_seed
 from segments.models import CriteriaStep, RemovedSegmentLine, Segment, SegmentLanguage, SegmentLine
 from tests.factories import make_campaign
 

@@ -18,8 +18,10 @@ from django.db import connection
 from django.utils import timezone
 
 from crm.models import NumberSeries
+from crm.permissions import COMMAND_LINE
 from interactions import services
 from interactions.models import CampaignEntry, InteractionComment, InteractionLogEntry, LoggedSegment
+from segments import services as segment_services
 from segments.models import CriteriaStep, Segment, SegmentLine
 from tests.factories import (
     bulk_contacts,
@@ -239,7 +241,7 @@ def test_log_twice_says_who_logged_it_and_when(world):
 
 def test_log_twice_names_the_user_who_logged_it(world, marketing):
     no = new_segment("--salesperson", "SP1")
-    services.segment_log(user=marketing, segment=Segment.objects.get(no=no))
+    segment_services.segment_log(user=marketing, segment=Segment.objects.get(no=no))
     when = timezone.localtime(LoggedSegment.objects.get().created_at).strftime("%Y-%m-%d %H:%M:%S")
 
     assert fail("segment", "log", no) == [f"Segment {no} was already logged by marketing-user at {when}."]
@@ -300,7 +302,7 @@ def test_list_json_is_empty_without_logged_segments(db):
 def test_list_json_shape_and_order(world, marketing):
     first = int(run("segment", "log", new_segment("--salesperson", "SP1", "--campaign", "CP0001")))
     second_no = new_segment("--salesperson", "SP1", contacts="no=PE1")
-    second = services.segment_log(user=marketing, segment=Segment.objects.get(no=second_no)).logged_segment.pk
+    second = segment_services.segment_log(user=marketing, segment=Segment.objects.get(no=second_no)).logged_segment.pk
     today = timezone.localdate().isoformat()
 
     rows = json.loads(run("logged_segment", "list", "--json"))
@@ -402,7 +404,7 @@ def test_delete_of_an_uncanceled_logged_segment_is_refused(logged):
 def test_delete_of_a_canceled_logged_segment_removes_it_with_its_entries(logged, world):
     other = int(run("segment", "log", new_segment("--salesperson", "SP1", contacts="no=PE1")))
     services.interaction_comment_add(
-        user=None, entry=InteractionLogEntry.objects.get(pk=entry_nos(logged)[0]), comment="Called back"
+        user=COMMAND_LINE, entry=InteractionLogEntry.objects.get(pk=entry_nos(logged)[0]), comment="Called back"
     )
     run("logged_segment", "cancel", str(logged))
 

@@ -23,6 +23,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.models import ContactAltAddress, ContactAltAddressDateRange, CorrespondenceType, SalutationFormula
+from crm.permissions import COMMAND_LINE
 from interactions import delivery as delivery_module
 from interactions import services
 from interactions.delivery import (
@@ -107,7 +108,7 @@ def build(
         for i in range(n_persons)
     ]
     segment = segment_services.segment_create(
-        user=None,
+        user=COMMAND_LINE,
         values={
             "description": "Spring mailing",
             "interaction_template": template,
@@ -119,19 +120,19 @@ def build(
     )
     contacts = [company, *persons]
     query = "&".join(f"no={contact.no}" for contact in contacts)
-    segment_services.segment_add_contacts(user=None, segment=segment, query=query)
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=query)
     return segment, contacts
 
 
 def log(segment):
-    return services.segment_log(user=None, segment=segment, deliver=True).logged_segment
+    return segment_services.segment_log(user=COMMAND_LINE, segment=segment, deliver=True).logged_segment
 
 
 def deliver(logged, django_capture_on_commit_callbacks, kind=DeliveryKind.DELIVER) -> Delivery:
     """Start a delivery and run the task enqueued after the commit (the test's transaction
     never commits, so the on-commit callbacks are run by hand)."""
     with django_capture_on_commit_callbacks(execute=True):
-        delivery = delivery_start(user=None, logged_segment=logged, kind=kind)
+        delivery = delivery_start(user=COMMAND_LINE, logged_segment=logged, kind=kind)
     delivery.refresh_from_db()
     return delivery
 
@@ -202,7 +203,7 @@ def test_email_goes_to_the_alternate_address_active_on_the_entry_date(smtp, djan
     )
     line = SegmentLine.objects.get(segment=segment, contact=person)
     segment_services.segment_set_line(
-        user=None, segment=segment, line_no=line.line_no, values={"date": datetime.date(2026, 6, 2)}
+        user=COMMAND_LINE, segment=segment, line_no=line.line_no, values={"date": datetime.date(2026, 6, 2)}
     )
     logged = log(segment)
 
@@ -329,7 +330,7 @@ def test_resend_sends_the_entries_in_error_only(smtp, django_capture_on_commit_c
     entries(logged).filter(contact=bad).update(contact_via=bad.email)  # the address was corrected
 
     with django_capture_on_commit_callbacks(execute=True):
-        again = delivery_resend(user=None, logged_segment_id=logged.pk)
+        again = delivery_resend(user=COMMAND_LINE, logged_segment_id=logged.pk)
     again.refresh_from_db()
 
     assert (again.kind, again.total, again.sent, again.failed, again.state) == ("resend", 1, 1, 0, "finished")
@@ -337,7 +338,7 @@ def test_resend_sends_the_entries_in_error_only(smtp, django_capture_on_commit_c
     assert smtp.per_recipient() == {"info@smith.test": 1, bad.email: 1, good.email: 1}  # nobody twice
     assert set(entries(logged).values_list("delivery_status", flat=True)) == {DeliveryStatus.SENT}
     with pytest.raises(NothingToDeliver):
-        delivery_resend(user=None, logged_segment_id=logged.pk)
+        delivery_resend(user=COMMAND_LINE, logged_segment_id=logged.pk)
     assert smtp.count == 3
 
 
@@ -351,7 +352,7 @@ def test_resend_leaves_hard_copy_entries_in_error_alone(smtp, django_capture_on_
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        again = delivery_resend(user=None, logged_segment_id=logged.pk)
+        again = delivery_resend(user=COMMAND_LINE, logged_segment_id=logged.pk)
 
     assert list(again.items.values_list("entry__contact_id", flat=True)) == [bad.pk]
     assert entries(logged).get(contact=company).delivery_status == DeliveryStatus.ERROR
@@ -382,14 +383,14 @@ def test_a_second_start_while_one_is_unfinished_is_refused(django_capture_on_com
     segment, _contacts = build(n_persons=2)
     logged = log(segment)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        first = delivery_start(user=None, logged_segment=logged)
+        first = delivery_start(user=COMMAND_LINE, logged_segment=logged)
     assert len(callbacks) == 1 and first.state == DeliveryState.QUEUED and first.total == 3
 
     with pytest.raises(DeliveryRefused) as error:
-        delivery_start(user=None, logged_segment=logged)
+        delivery_start(user=COMMAND_LINE, logged_segment=logged)
     assert f"already has a delivery under way (delivery {first.pk}, Queued)" in error.value.messages[0]
     with pytest.raises(DeliveryRefused):
-        delivery_resend(user=None, logged_segment_id=logged.pk)
+        delivery_resend(user=COMMAND_LINE, logged_segment_id=logged.pk)
     assert Delivery.objects.count() == 1 and DeliveryItem.objects.count() == 3
     # the database's backstop, bypassing the service
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -412,10 +413,10 @@ def test_starting_resending_and_resuming_need_permissions(viewer, marketing, dja
 
 def test_nothing_to_deliver_writes_nothing():
     segment, _contacts = build(n_persons=1)
-    logged = services.segment_log(user=None, segment=segment).logged_segment  # logged without deliver
+    logged = segment_services.segment_log(user=COMMAND_LINE, segment=segment).logged_segment  # logged without deliver
 
     with pytest.raises(NothingToDeliver):
-        delivery_start(user=None, logged_segment=logged)
+        delivery_start(user=COMMAND_LINE, logged_segment=logged)
     assert not Delivery.objects.exists()
 
 
@@ -425,7 +426,7 @@ def test_resume_settles_the_item_in_flight_as_outcome_unknown_and_sends_the_rest
     segment, (company, *persons) = build(n_persons=3)
     logged = log(segment)
     with django_capture_on_commit_callbacks(execute=False):
-        delivery = delivery_start(user=None, logged_segment=logged)
+        delivery = delivery_start(user=COMMAND_LINE, logged_segment=logged)
     # As a killed worker leaves it: running, one item "sending", one sent, its lease still held.
     in_flight, done = entries(logged).order_by("pk")[:2]
     DeliveryItem.objects.filter(delivery=delivery, entry=in_flight).update(status=DeliveryItemStatus.SENDING)
@@ -436,13 +437,13 @@ def test_resume_settles_the_item_in_flight_as_outcome_unknown_and_sends_the_rest
 
     assert delivery_run(delivery.pk) == {"delivery": delivery.pk, "claimed": False}  # the lease is held
     with pytest.raises(DeliveryRefused, match="is running: its worker holds it until"):
-        delivery_resume(user=None, delivery_id=delivery.pk)
+        delivery_resume(user=COMMAND_LINE, delivery_id=delivery.pk)
     assert delivery_progress(delivery)["stalled"] is False
 
     Delivery.objects.filter(pk=delivery.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
     assert delivery_progress(delivery)["stalled"] is True
     with django_capture_on_commit_callbacks(execute=True):
-        delivery_resume(user=None, delivery_id=delivery.pk)
+        delivery_resume(user=COMMAND_LINE, delivery_id=delivery.pk)
 
     delivery.refresh_from_db()
     assert (delivery.state, delivery.sent, delivery.failed) == ("finished", 3, 1)
@@ -451,9 +452,9 @@ def test_resume_settles_the_item_in_flight_as_outcome_unknown_and_sends_the_rest
     assert smtp.count == 2 and in_flight.contact.email not in smtp.per_recipient()
     assert done.contact.email not in smtp.per_recipient()  # sent before: never again
     with pytest.raises(DeliveryRefused, match="has finished"):
-        delivery_resume(user=None, delivery_id=delivery.pk)
+        delivery_resume(user=COMMAND_LINE, delivery_id=delivery.pk)
     with pytest.raises(DeliveryRefused, match="unknown delivery"):
-        delivery_resume(user=None, delivery_id=delivery.pk + 100)
+        delivery_resume(user=COMMAND_LINE, delivery_id=delivery.pk + 100)
 
     deliver(logged, django_capture_on_commit_callbacks, kind=DeliveryKind.RESEND)  # only an explicit resend
     assert smtp.per_recipient()[in_flight.contact.email] == 1
@@ -464,7 +465,7 @@ def test_a_run_that_lost_its_lease_stops(smtp, django_capture_on_commit_callback
     segment, _contacts = build(n_persons=2)
     logged = log(segment)
     with django_capture_on_commit_callbacks(execute=False):
-        delivery = delivery_start(user=None, logged_segment=logged)
+        delivery = delivery_start(user=COMMAND_LINE, logged_segment=logged)
     run = delivery_module._claim(delivery.pk)
     assert run is not None and delivery_module._claim(delivery.pk) is None  # one run at a time
     # Its lease ran out and another worker took over.
@@ -483,7 +484,7 @@ def test_reads_are_per_batch_and_writes_a_fixed_number_per_entry(django_capture_
         segment, _contacts = build(n_persons=n_persons)
         logged = log(segment)
         with django_capture_on_commit_callbacks(execute=False):
-            delivery = delivery_start(user=None, logged_segment=logged)
+            delivery = delivery_start(user=COMMAND_LINE, logged_segment=logged)
         with CaptureQueriesContext(connection) as queries:
             delivery_run(delivery.pk)
         assert Delivery.objects.get(pk=delivery.pk).sent == n_persons + 1
@@ -512,7 +513,7 @@ def test_two_concurrent_starts_make_one_delivery():
         def start():
             try:
                 barrier.wait(timeout=10)
-                outcomes.append(delivery_start(user=None, logged_segment=logged.pk))
+                outcomes.append(delivery_start(user=COMMAND_LINE, logged_segment=logged.pk))
             except Exception as exc:  # the loser's refusal
                 outcomes.append(exc)
             finally:
@@ -622,11 +623,11 @@ def test_deleting_a_canceled_logged_segment_takes_its_deliveries_along(smtp, dja
     segment, _contacts = build(n_persons=2, correspondence_type=CorrespondenceType.HARD_COPY)
     logged = log(segment)
     assert deliver(logged, django_capture_on_commit_callbacks).print_document_id is not None
-    services.logged_segment_set_canceled(user=None, ids=[logged.pk], canceled=True)
+    services.logged_segment_set_canceled(user=COMMAND_LINE, ids=[logged.pk], canceled=True)
 
     template_document = InteractionLogEntry.objects.values_list("word_template_id", flat=True).first()
 
-    services.logged_segment_delete(user=None, logged_segment_id=logged.pk)
+    services.logged_segment_delete(user=COMMAND_LINE, logged_segment_id=logged.pk)
 
     assert not Delivery.objects.exists() and not DeliveryItem.objects.exists()
     assert not InteractionLogEntry.objects.exists()
@@ -645,7 +646,7 @@ def test_deleting_canceled_entries_with_delivery_items_is_a_few_statements(
     InteractionLogEntry.objects.exclude(pk=kept.pk).update(canceled=True)
 
     with django_assert_max_num_queries(9):
-        deleted = services.interactions_delete_canceled(user=None, entries=InteractionLogEntry.objects.all())
+        deleted = services.interactions_delete_canceled(user=COMMAND_LINE, entries=InteractionLogEntry.objects.all())
 
     assert deleted == 6 and list(DeliveryItem.objects.values_list("entry_id", flat=True)) == [kept.pk]
     remaining = set(Document.objects.values_list("pk", flat=True))
@@ -657,11 +658,11 @@ def test_a_logged_segment_with_a_delivery_under_way_cannot_be_deleted(django_cap
     segment, _contacts = build(n_persons=1)
     logged = log(segment)
     with override_settings(TASKS=QUEUE), django_capture_on_commit_callbacks(execute=True):
-        delivery_start(user=None, logged_segment=logged)  # queued: no worker has run it
-    services.logged_segment_set_canceled(user=None, ids=[logged.pk], canceled=True)
+        delivery_start(user=COMMAND_LINE, logged_segment=logged)  # queued: no worker has run it
+    services.logged_segment_set_canceled(user=COMMAND_LINE, ids=[logged.pk], canceled=True)
 
     with pytest.raises(ValidationError, match="has a delivery under way"):
-        services.logged_segment_delete(user=None, logged_segment_id=logged.pk)
+        services.logged_segment_delete(user=COMMAND_LINE, logged_segment_id=logged.pk)
 
     assert InteractionLogEntry.objects.filter(logged_segment=logged).count() == 2
     assert DeliveryItem.objects.count() == 2

@@ -35,7 +35,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from crm.models import Contact, ContactType, CorrespondenceType
-from interactions import services
+from crm.permissions import COMMAND_LINE
 from interactions.delivery import OUTCOME_UNKNOWN, delivery_progress, delivery_start
 from interactions.models import Delivery, DeliveryItem, DeliveryItemStatus, DeliveryStatus, InteractionLogEntry
 from segments import services as segment_services
@@ -84,7 +84,7 @@ def build_logged_segment():
     template = make_template(correspondence_type="")
     attach_word_template(template, "Hello {{ contact.name }}", "{{ address_block }}")
     segment = segment_services.segment_create(
-        user=None,
+        user=COMMAND_LINE,
         values={
             "description": "Crash mailing",
             "interaction_template": template,
@@ -93,8 +93,8 @@ def build_logged_segment():
             "subject": "Our offer",
         },
     )
-    segment_services.segment_add_contacts(user=None, segment=segment, query="city=DELIVERCRASH")
-    result = services.segment_log(user=None, segment=segment, deliver=True)
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="city=DELIVERCRASH")
+    result = segment_services.segment_log(user=COMMAND_LINE, segment=segment, deliver=True)
     assert result.deliveries == ENTRIES
     return result.logged_segment
 
@@ -145,7 +145,7 @@ def test_a_killed_worker_leaves_every_entry_true_and_nothing_is_sent_twice(tmp_p
     with running_smtp_server(delay=0.001) as smtp:
         smtp.hold_at = KILL_AT
         with override_settings(TASKS=DATABASE_TASKS):
-            delivery = delivery_start(user=None, logged_segment=logged)
+            delivery = delivery_start(user=COMMAND_LINE, logged_segment=logged)
         assert delivery.task_id and delivery.state == "queued"  # for the worker
 
         worker = start_worker(smtp, log)

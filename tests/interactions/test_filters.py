@@ -7,6 +7,7 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 
+from crm.permissions import COMMAND_LINE
 from interactions import services
 from interactions.filters import InteractionLogEntryFilterSet
 from interactions.models import DeliveryStatus, InteractionLogEntry
@@ -64,7 +65,7 @@ def ids(queryset) -> set[int]:
 
 
 def test_no_criteria_selects_every_entry_canceled_or_not(world):
-    services.interactions_set_canceled(user=None, entry_nos=[world["phone"].pk], canceled=True)
+    services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=[world["phone"].pk], canceled=True)
     assert matching({}) == ids(InteractionLogEntry.objects.all())
     assert len(matching({})) == 8
 
@@ -130,7 +131,7 @@ def test_evaluation_correspondence_type_and_delivery_status_with_none_for_blank(
 
 def test_canceled_all_no_yes(world):
     phone = world["phone"].pk
-    services.interactions_set_canceled(user=None, entry_nos=[phone], canceled=True)
+    services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=[phone], canceled=True)
     everything = ids(InteractionLogEntry.objects.all())
     assert matching({"canceled": "all"}) == everything
     assert matching({"canceled": ""}) == everything

@@ -1,4 +1,4 @@
-"""The Log transaction (interactions.services.segment_log): SPEC F4 with D7, D8, D11."""
+"""The Log transaction (segments.services.segment_log): SPEC F4 with D7, D8, D11."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from crm.models import ContactAltAddress, ContactAltAddressDateRange, CorrespondenceType
-from interactions import services
+from crm.permissions import COMMAND_LINE
 from interactions.models import CampaignEntry, DeliveryStatus, InteractionLogEntry, LoggedSegment
 from segments import services as segment_services
 from segments.models import CriteriaStep, Segment, SegmentLine, StepAction
@@ -35,14 +35,14 @@ def build(n_persons=3, **header):
     company = make_company(salesperson=salesperson, email="info@acme.test")
     persons = [make_person(company, salesperson=salesperson, email=f"p{i}@acme.test") for i in range(n_persons)]
     segment = segment_services.segment_create(
-        user=None, values={"description": "Spring mailing", "interaction_template": template, **header}
+        user=COMMAND_LINE, values={"description": "Spring mailing", "interaction_template": template, **header}
     )
-    segment_services.segment_add_contacts(user=None, segment=segment, query="")
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="")
     return segment, [company, *persons]
 
 
 def log(segment, **options):
-    return services.segment_log(user=None, segment=segment, **options)
+    return segment_services.segment_log(user=COMMAND_LINE, segment=segment, **options)
 
 
 def test_log_turns_every_line_into_one_entry_and_deletes_the_segment():
@@ -96,7 +96,7 @@ def test_every_field_of_an_entry_is_its_line_after_overrides():
     language = make_language("FR")
     other_salesperson = make_salesperson("BOB")
     segment_services.segment_set_line(
-        user=None,
+        user=COMMAND_LINE,
         segment=segment,
         line_no=line.line_no,
         values={
@@ -135,13 +135,13 @@ def test_one_campaign_entry_per_campaign_dated_by_the_first_line():
     last = SegmentLine.objects.filter(segment=segment).order_by("-line_no")
     first_autumn, second_autumn = last[0], last[1]
     segment_services.segment_set_line(
-        user=None,
+        user=COMMAND_LINE,
         segment=segment,
         line_no=first_autumn.line_no,
         values={"campaign": autumn, "date": datetime.date(2026, 3, 2)},
     )
     segment_services.segment_set_line(
-        user=None,
+        user=COMMAND_LINE,
         segment=segment,
         line_no=second_autumn.line_no,
         values={"campaign": autumn, "date": datetime.date(2026, 3, 1), "salesperson": make_salesperson("EVE")},
@@ -166,7 +166,10 @@ def test_an_email_line_without_address_is_logged_without_correspondence_type():
     person.save()
     line = SegmentLine.objects.get(segment=segment, contact=person)
     segment_services.segment_set_line(
-        user=None, segment=segment, line_no=line.line_no, values={"correspondence_type": CorrespondenceType.EMAIL}
+        user=COMMAND_LINE,
+        segment=segment,
+        line_no=line.line_no,
+        values={"correspondence_type": CorrespondenceType.EMAIL},
     )
 
     log(segment)
@@ -184,7 +187,7 @@ def test_an_email_line_uses_the_alternate_address_e_mail_active_on_its_date():
     )
     line = SegmentLine.objects.get(segment=segment, contact=person)
     segment_services.segment_set_line(
-        user=None,
+        user=COMMAND_LINE,
         segment=segment,
         line_no=line.line_no,
         values={"correspondence_type": CorrespondenceType.EMAIL, "date": datetime.date(2026, 6, 2)},
@@ -214,7 +217,7 @@ def test_a_line_edit_after_the_log_is_refused_as_already_logged():
     log(segment)
 
     with pytest.raises(segment_services.SegmentAlreadyLogged):
-        segment_services.segment_add_contact(user=None, segment=segment, contact=make_company())
+        segment_services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=make_company())
 
 
 def test_preflight_lists_every_problem_and_writes_nothing():
@@ -223,7 +226,7 @@ def test_preflight_lists_every_problem_and_writes_nothing():
     SegmentLine.objects.filter(segment=segment, contact__in=contacts[:2]).update(salesperson=None)
     SegmentLine.objects.filter(segment=segment, contact=contacts[2]).update(interaction_template=None)
 
-    with pytest.raises(services.LogPreflightError) as error:
+    with pytest.raises(segment_services.LogPreflightError) as error:
         log(segment)
 
     messages = error.value.messages
@@ -235,8 +238,8 @@ def test_preflight_lists_every_problem_and_writes_nothing():
 
 
 def test_preflight_refuses_an_empty_segment():
-    segment = segment_services.segment_create(user=None, values={"description": "Empty"})
-    with pytest.raises(services.LogPreflightError, match="no lines"):
+    segment = segment_services.segment_create(user=COMMAND_LINE, values={"description": "Empty"})
+    with pytest.raises(segment_services.LogPreflightError, match="no lines"):
         log(segment)
     assert Segment.objects.filter(pk=segment.pk).exists()
 
@@ -256,8 +259,8 @@ def test_delivery_preflight_names_contacts_without_address_or_salutation_formula
     contacts[0].salutation = greeted
     contacts[0].save()
 
-    assert services.segment_log_problems(segment=segment) == []
-    problems = services.segment_log_problems(segment=segment, deliver=True)
+    assert segment_services.segment_log_problems(segment=segment) == []
+    problems = segment_services.segment_log_problems(segment=segment, deliver=True)
 
     assert any(contacts[1].no in problem and "no e-mail address" in problem for problem in problems)
     assert any(contacts[2].no in problem and "salutation formula" in problem for problem in problems)
@@ -274,7 +277,7 @@ def test_delivery_preflight_checks_only_the_salutations_the_word_document_uses()
         ignore_contact_correspondence_type=True,
     )
 
-    assert services.segment_log_problems(segment=segment, deliver=True) == []
+    assert segment_services.segment_log_problems(segment=segment, deliver=True) == []
 
 
 def test_delivery_preflight_names_the_template_without_a_word_document():
@@ -283,12 +286,12 @@ def test_delivery_preflight_names_the_template_without_a_word_document():
     )
     template = segment.interaction_template
 
-    problems = services.segment_log_problems(segment=segment, deliver=True)
+    problems = segment_services.segment_log_problems(segment=segment, deliver=True)
 
     assert any(
         f'"{template.code}" has no Word document' in problem and "(2 line(s))" in problem for problem in problems
     )
-    with pytest.raises(services.LogPreflightError):
+    with pytest.raises(segment_services.LogPreflightError):
         log(segment, deliver=True)
     assert Segment.objects.filter(pk=segment.pk).exists()
 
@@ -338,23 +341,25 @@ def test_reuse_logged_adds_one_line_per_entry_with_its_campaign_and_undo_reverse
     segment, contacts = build(n_persons=1, campaign=spring)
     logged = log(segment).logged_segment
     InteractionLogEntry.objects.filter(contact=contacts[0]).update(canceled=True)
-    other = segment_services.segment_create(user=None, values={"description": "Next", "campaign": make_campaign()})
-    segment_services.segment_add_contacts(user=None, segment=other, query=f"no={contacts[0].no}")
+    other = segment_services.segment_create(
+        user=COMMAND_LINE, values={"description": "Next", "campaign": make_campaign()}
+    )
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=other, query=f"no={contacts[0].no}")
 
-    result = segment_services.segment_reuse_logged(user=None, segment=other, logged_segment_id=logged.pk)
+    result = segment_services.segment_reuse_logged(user=COMMAND_LINE, segment=other, logged_segment_id=logged.pk)
 
     assert result.added == 2 and result.line_count == 3  # canceled entries and existing contacts included
     reused = SegmentLine.objects.filter(segment=other, step=result.step)
     assert set(reused.values_list("campaign_id", flat=True)) == {spring.pk}
     assert all(line.is_overridden("campaign") for line in reused)
-    segment_services.segment_undo(user=None, segment=other)
+    segment_services.segment_undo(user=COMMAND_LINE, segment=other)
     assert SegmentLine.objects.filter(segment=other).count() == 1
 
 
 def test_reuse_of_an_unknown_logged_segment_is_an_error():
-    other = segment_services.segment_create(user=None, values={"description": "Next"})
+    other = segment_services.segment_create(user=COMMAND_LINE, values={"description": "Next"})
     with pytest.raises(ValidationError, match='unknown logged segment "999"'):
-        segment_services.segment_reuse_logged(user=None, segment=other, logged_segment_id=999)
+        segment_services.segment_reuse_logged(user=COMMAND_LINE, segment=other, logged_segment_id=999)
     assert not CriteriaStep.objects.filter(segment=other).exists()
 
 

@@ -26,12 +26,14 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
 from crm.models import Contact, ContactType
-from interactions import services
+from crm.permissions import COMMAND_LINE
 from interactions.models import CampaignEntry, InteractionLogEntry, LoggedSegment
 from segments import services as segment_services
 from segments.models import Segment, SegmentLine
+from segments.services import log as log_service
 from tests.conftest import make_user
 from tests.factories import make_campaign, make_salesperson, make_template
+from tests.interactions.log_patch import after_entries
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,7 +75,7 @@ def build_segment(lines: int = LINES) -> Segment:
         Contact(no=f"LC{i:04d}", name=f"Log company {i}", type=ContactType.COMPANY, city=city) for i in range(lines)
     )
     segment = segment_services.segment_create(
-        user=None,
+        user=COMMAND_LINE,
         values={
             "description": "Concurrent log",
             "interaction_template": make_template(correspondence_type=""),
@@ -81,7 +83,7 @@ def build_segment(lines: int = LINES) -> Segment:
             "campaign": make_campaign(),
         },
     )
-    result = segment_services.segment_add_contacts(user=None, segment=segment, query=f"city={city}")
+    result = segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=f"city={city}")
     assert result.line_count == lines
     assert set(SegmentLine.objects.filter(segment=segment).values_list("campaign_id", flat=True)) == {
         segment.campaign_id
@@ -102,7 +104,7 @@ def table_counts() -> dict[str, int]:
 def classify(outcomes: list[object | BaseException]) -> Counter:
     kinds: Counter = Counter()
     for outcome in outcomes:
-        if isinstance(outcome, services.LogResult):
+        if isinstance(outcome, segment_services.LogResult):
             kinds["success"] += 1
         elif isinstance(outcome, segment_services.SegmentAlreadyLogged):
             kinds["already_logged"] += 1
@@ -125,7 +127,7 @@ def test_eight_concurrent_logs_of_one_segment_log_it_exactly_once():
 
     outcomes = run_together(
         *(
-            (lambda user=user: services.segment_log(user=user, segment=Segment.objects.get(pk=segment.pk)))
+            (lambda user=user: segment_services.segment_log(user=user, segment=Segment.objects.get(pk=segment.pk)))
             for user in users
         )
     )
@@ -139,7 +141,7 @@ def test_eight_concurrent_logs_of_one_segment_log_it_exactly_once():
         f"entries={after['entries']} campaign_entries={after['campaign_entries']}"
     )
     assert kinds == Counter(success=1, already_logged=THREADS - 1), kinds
-    winner = next(outcome for outcome in outcomes if isinstance(outcome, services.LogResult))
+    winner = next(outcome for outcome in outcomes if isinstance(outcome, segment_services.LogResult))
     assert winner.entries == LINES and winner.campaign_entries == 1
     logged = LoggedSegment.objects.select_related("user").get()
     assert logged.source_uuid == segment.uuid and logged.user.get_username() in names
@@ -202,12 +204,12 @@ def test_eight_concurrent_log_posts_redirect_and_log_once():
 def test_a_second_log_in_sequence_is_refused_and_changes_nothing():
     segment = build_segment()
     user = make_user("marketing")
-    first = services.segment_log(user=user, segment=segment)
+    first = segment_services.segment_log(user=user, segment=segment)
     counts = table_counts()
 
     for again in (segment, segment.no):
         with pytest.raises(segment_services.SegmentAlreadyLogged) as error:
-            services.segment_log(user=user, segment=again)
+            segment_services.segment_log(user=user, segment=again)
         match = ALREADY_LOGGED.match(error.value.messages[0])
         assert match and match.groups()[:2] == (segment.no, user.get_username())
         assert error.value.logged_segment.pk == first.logged_segment.pk
@@ -254,21 +256,21 @@ HOLD = 0.5  # seconds the log keeps its transaction open after inserting the ent
 
 
 def edit_add(segment: Segment, contact: Contact, line_no: int):
-    return segment_services.segment_add_contact(user=None, segment=segment.no, contact=contact)
+    return segment_services.segment_add_contact(user=COMMAND_LINE, segment=segment.no, contact=contact)
 
 
 def edit_remove(segment: Segment, contact: Contact, line_no: int):
-    return segment_services.segment_remove_line(user=None, segment=segment.no, line_no=line_no)
+    return segment_services.segment_remove_line(user=COMMAND_LINE, segment=segment.no, line_no=line_no)
 
 
 def edit_set(segment: Segment, contact: Contact, line_no: int):
     return segment_services.segment_set_line(
-        user=None, segment=segment.no, line_no=line_no, values={"description": "Changed meanwhile"}
+        user=COMMAND_LINE, segment=segment.no, line_no=line_no, values={"description": "Changed meanwhile"}
     )
 
 
 def edit_undo(segment: Segment, contact: Contact, line_no: int):
-    return segment_services.segment_undo(user=None, segment=segment.no)
+    return segment_services.segment_undo(user=COMMAND_LINE, segment=segment.no)
 
 
 @pytest.mark.parametrize("edit", [edit_add, edit_remove, edit_set, edit_undo], ids=lambda f: f.__name__)
@@ -283,11 +285,11 @@ def test_a_line_edit_during_the_log_waits_then_is_refused_and_no_line_is_lost(ed
         entries_inserted.set()
         time.sleep(HOLD)
 
-    monkeypatch.setattr(services, "after_entries_hook", hold_the_log)
+    monkeypatch.setattr(log_service, "insert_select", after_entries(hold_the_log))
     waited: list[float] = []
 
     def log():
-        return services.segment_log(user=None, segment=segment.no)
+        return segment_services.segment_log(user=COMMAND_LINE, segment=segment.no)
 
     def edit_meanwhile():
         assert entries_inserted.wait(timeout=30), "the log never reached its hook"
@@ -310,7 +312,7 @@ def test_a_line_edit_during_the_log_waits_then_is_refused_and_no_line_is_lost(ed
     if edit is edit_add and not isinstance(edited, BaseException):  # its line was committed: where is it?
         kept = SegmentLine.objects.filter(contact=newcomer).exists()
         assert kept or InteractionLogEntry.objects.filter(contact=newcomer).exists(), "the added line was lost"
-    assert isinstance(result, services.LogResult), result
+    assert isinstance(result, segment_services.LogResult), result
     assert isinstance(edited, segment_services.SegmentAlreadyLogged), edited
     assert ALREADY_LOGGED.match(edited.messages[0])
     assert waited[0] >= HOLD / 2, f"the edit did not wait for the log ({waited[0]:.3f} s)"
@@ -329,13 +331,13 @@ def test_a_log_racing_a_line_edit_either_includes_the_edit_or_refuses_it():
         before = set(SegmentLine.objects.filter(segment=segment).values_list("pk", flat=True))
 
         result, edited = run_together(
-            lambda segment=segment: services.segment_log(user=None, segment=segment.no),
+            lambda segment=segment: segment_services.segment_log(user=COMMAND_LINE, segment=segment.no),
             lambda segment=segment: segment_services.segment_add_contact(
-                user=None, segment=segment.no, contact=newcomer
+                user=COMMAND_LINE, segment=segment.no, contact=newcomer
             ),
         )
 
-        assert isinstance(result, services.LogResult), result
+        assert isinstance(result, segment_services.LogResult), result
         logged = set(
             InteractionLogEntry.objects.filter(logged_segment=result.logged_segment).values_list(
                 "segment_line_id", flat=True
@@ -355,12 +357,12 @@ def small_segment(tag: str) -> Segment:
         Contact(no=f"{tag}{i:03d}", name=f"{tag} {i}", type=ContactType.COMPANY, city=city) for i in range(10)
     )
     segment = segment_services.segment_create(
-        user=None,
+        user=COMMAND_LINE,
         values={
             "description": "Concurrent log",
             "interaction_template": make_template(correspondence_type=""),
             "salesperson": make_salesperson("ANN"),
         },
     )
-    segment_services.segment_add_contacts(user=None, segment=segment, query=f"city={city}")
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=f"city={city}")
     return segment

@@ -1,6 +1,6 @@
 """The Log transaction when it fails half-way, and the database's last guards (RELIABILITY 3, 5).
 
-- Case 3a: a failure after the entries are inserted (the `after_entries_hook` test hook), or from
+- Case 3a: a failure after the entries are inserted (`tests.interactions.log_patch`), or from
   the database in the log's last write (a trigger that refuses the segment's DELETE): the error
   reaches the caller and every table's rows are as before (rows compared, not bytes:
   PostgreSQL sequences advance on rollback).
@@ -34,12 +34,14 @@ from django.db.models import ProtectedError
 
 from crm import services as crm_services
 from crm.models import Campaign, Contact, ContactType, NumberSeries
-from interactions import services
+from crm.permissions import COMMAND_LINE
 from interactions.models import CampaignEntry, InteractionLogEntry, LoggedSegment
 from segments import services as segment_services
 from segments.models import CriteriaStep, RemovedSegmentLine, Segment, SegmentLanguage, SegmentLine
+from segments.services import log as log_service
 from tests.conftest import make_user
 from tests.factories import make_campaign, make_company, make_salesperson, make_template
+from tests.interactions.log_patch import after_entries
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,7 +69,7 @@ def build_segment(lines: int = LINES) -> Segment:
         for i in range(lines)
     )
     segment = segment_services.segment_create(
-        user=None,
+        user=COMMAND_LINE,
         values={
             "description": "Crash test",
             "interaction_template": make_template(correspondence_type=""),
@@ -75,12 +77,14 @@ def build_segment(lines: int = LINES) -> Segment:
             "campaign": make_campaign(),
         },
     )
-    segment_services.segment_add_contacts(user=None, segment=segment, query="city=CRASH")
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="city=CRASH")
     # a removed line and an override too, so undo data and line values are compared as well
     first = SegmentLine.objects.filter(segment=segment).order_by("line_no").first()
-    segment_services.segment_set_line(user=None, segment=segment, line_no=first.line_no, values={"subject": "Hi"})
+    segment_services.segment_set_line(
+        user=COMMAND_LINE, segment=segment, line_no=first.line_no, values={"subject": "Hi"}
+    )
     last = SegmentLine.objects.filter(segment=segment).order_by("-line_no").first()
-    segment_services.segment_remove_line(user=None, segment=segment, line_no=last.line_no)
+    segment_services.segment_remove_line(user=COMMAND_LINE, segment=segment, line_no=last.line_no)
     assert SegmentLine.objects.filter(segment=segment).count() == lines - 1
     return Segment.objects.get(pk=segment.pk)
 
@@ -126,15 +130,15 @@ def test_a_failure_after_the_entries_are_inserted_leaves_every_row_unchanged(mon
         seen.append(InteractionLogEntry.objects.filter(logged_segment=logged).count())
         raise Crash("injected after the entries")
 
-    monkeypatch.setattr(services, "after_entries_hook", crash)
+    monkeypatch.setattr(log_service, "insert_select", after_entries(crash))
     with pytest.raises(Crash):
-        services.segment_log(user=None, segment=segment, follow_up=True)
+        segment_services.segment_log(user=COMMAND_LINE, segment=segment, follow_up=True)
 
     assert seen == [LINES - 1]  # the entries were there when it failed
     assert snapshot() == before
     assert_nothing_logged(segment)
-    monkeypatch.setattr(services, "after_entries_hook", None)
-    result = services.segment_log(user=None, segment=segment)
+    monkeypatch.undo()
+    result = segment_services.segment_log(user=COMMAND_LINE, segment=segment)
     assert result.entries == LINES - 1
     assert_logged_once(segment, LINES - 1)
 
@@ -177,14 +181,14 @@ def test_a_database_error_in_the_last_write_leaves_every_row_unchanged():
     install_refusing_trigger()
     try:
         with pytest.raises(DatabaseError, match="refused by the test trigger"):
-            services.segment_log(user=None, segment=segment, follow_up=True)
+            segment_services.segment_log(user=COMMAND_LINE, segment=segment, follow_up=True)
         after = snapshot()
     finally:
         drop_refusing_trigger()
 
     assert after == before  # no logged segment, entries, campaign entry or follow-up segment
     assert_nothing_logged(segment)
-    services.segment_log(user=None, segment=segment)
+    segment_services.segment_log(user=COMMAND_LINE, segment=segment)
     assert_logged_once(segment, LINES - 1)
 
 
@@ -196,8 +200,10 @@ import django
 
 django.setup()
 from django.db import connection
-from interactions import services
+from segments.services import log as services
 from interactions.models import InteractionLogEntry
+from crm.permissions import COMMAND_LINE
+from tests.interactions.log_patch import after_entries
 
 journal = os.environ.get("CRM_TEST_JOURNAL_MODE")
 if journal:
@@ -213,8 +219,8 @@ def pause(logged):
     time.sleep(120)
 
 
-services.after_entries_hook = pause
-services.segment_log(user=None, segment=sys.argv[2])
+services.insert_select = after_entries(pause)
+services.segment_log(user=COMMAND_LINE, segment=sys.argv[2])
 print("the log finished: the test should have killed this process", file=sys.stderr)
 sys.exit(3)
 """
@@ -314,7 +320,7 @@ def test_a_killed_log_process_leaves_nothing_and_a_retry_logs_once(journal_mode,
     assert_nothing_logged(segment)
     if journal_mode:
         assert sqlite_journal_mode() == journal_mode
-    result = services.segment_log(user=None, segment=segment)
+    result = segment_services.segment_log(user=COMMAND_LINE, segment=segment)
     assert result.entries == LINES - 1
     assert_logged_once(segment, LINES - 1)
 
@@ -325,8 +331,8 @@ def test_a_killed_log_process_leaves_nothing_and_a_retry_logs_once(journal_mode,
 def logged_segment_with_a_contact_on_two_lines():
     segment = build_segment(lines=2)
     twice = Contact.objects.filter(city="CRASH").order_by("no").first()
-    segment_services.segment_add_contact(user=None, segment=segment, contact=twice)
-    result = services.segment_log(user=None, segment=segment)
+    segment_services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=twice, allow_existing=True)
+    result = segment_services.segment_log(user=COMMAND_LINE, segment=segment)
     return segment, twice, result.logged_segment
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
+from crm.permissions import COMMAND_LINE
 from interactions import charts, selectors, services
 from interactions.filters import InteractionLogEntryFilterSet
 from interactions.models import InteractionLogEntry
@@ -36,7 +37,7 @@ def all_entries():
 def test_entry_list_is_newest_first_with_the_shown_references_joined(django_assert_max_num_queries):
     logged_company(3)
     entry = InteractionLogEntry.objects.order_by("pk").first()
-    services.interaction_comment_add(user=None, entry=entry, comment="Hello")
+    services.interaction_comment_add(user=COMMAND_LINE, entry=entry, comment="Hello")
     filterset = InteractionLogEntryFilterSet({})
 
     with django_assert_max_num_queries(1):
@@ -80,7 +81,7 @@ def test_entry_page_with_a_malformed_number_is_the_first():
 def test_cancel_preview_takes_the_opposite_of_the_first_selected():
     logged_company(2)
     first, second, third = InteractionLogEntry.objects.order_by("pk").values_list("pk", flat=True)
-    services.interactions_set_canceled(user=None, entry_nos=[second], canceled=True)
+    services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=[second], canceled=True)
 
     cancel = selectors.cancel_preview(entry_nos=[str(first), str(second), str(third)])
     restore = selectors.cancel_preview(entry_nos=[second, first, first])
@@ -110,10 +111,10 @@ def test_selected_entries_checks_every_number():
 def test_delete_canceled_preview_counts_canceled_entries_and_their_comments():
     logged_company(3)
     entries = list(InteractionLogEntry.objects.order_by("pk"))
-    services.interactions_set_canceled(user=None, entry_nos=[entries[0].pk, entries[1].pk], canceled=True)
-    services.interaction_comment_add(user=None, entry=entries[0], comment="a")
-    services.interaction_comment_add(user=None, entry=entries[0], comment="b")
-    services.interaction_comment_add(user=None, entry=entries[2], comment="kept")
+    services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=[entries[0].pk, entries[1].pk], canceled=True)
+    services.interaction_comment_add(user=COMMAND_LINE, entry=entries[0], comment="a")
+    services.interaction_comment_add(user=COMMAND_LINE, entry=entries[0], comment="b")
+    services.interaction_comment_add(user=COMMAND_LINE, entry=entries[2], comment="kept")
 
     preview = selectors.delete_canceled_preview(entries=all_entries())
 
@@ -132,7 +133,7 @@ def stats_world():
     salesperson = make_salesperson("ANN")
     result, contacts = logged_company(2, template=letter, campaign=spring, salesperson=salesperson)
     calls_made = [single(contacts[1], call), single(contacts[2], call), single(contacts[2], call)]
-    services.interactions_set_canceled(user=None, entry_nos=[calls_made[2].pk], canceled=True)
+    services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=[calls_made[2].pk], canceled=True)
     return {"contacts": contacts, "calls": calls_made}
 
 
@@ -209,7 +210,7 @@ def test_month_range_defaults_to_the_last_12_months():
     months = selectors.month_range(date_after=None, date_before=None, today=datetime.date(2026, 3, 17))
     assert months.months[0] == datetime.date(2025, 4, 1) and months.months[-1] == datetime.date(2026, 3, 1)
     assert len(months.months) == 12 and not months.truncated
-    assert months.end_exclusive == datetime.date(2026, 4, 1)
+    assert months.end == datetime.date(2026, 3, 31)
 
 
 def test_month_range_follows_the_dates_and_keeps_the_last_36_months():

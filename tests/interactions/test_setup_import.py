@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from crm.importing import ImportFailed
 from crm.models import Campaign, Country, Language, Salesperson, Salutation, SalutationFormula
+from crm.permissions import COMMAND_LINE
 from interactions.management.commands import import_setup
 from interactions.models import InteractionGroup, InteractionTemplate, InteractionTemplateLanguage
 from interactions.setup_import import setup_import
@@ -102,12 +103,12 @@ def setup_state() -> dict:
 
 def setup_failure(data) -> list[str]:
     with pytest.raises(ImportFailed) as info:
-        setup_import(data=data)
+        setup_import(user=COMMAND_LINE, data=data)
     return info.value.errors
 
 
 def test_setup_import_writes_every_section_and_resolves_references_in_any_order():
-    counts = setup_import(data=SETUP)
+    counts = setup_import(user=COMMAND_LINE, data=SETUP)
 
     assert counts["countries"] == 2 and counts["interaction_templates"] == 2 and counts["salutations"] == 1
     letter = InteractionTemplate.objects.get(code="LETTER")
@@ -128,28 +129,29 @@ def test_setup_import_writes_every_section_and_resolves_references_in_any_order(
 
 
 def test_setup_import_is_idempotent():
-    setup_import(data=SETUP)
+    setup_import(user=COMMAND_LINE, data=SETUP)
     before = setup_state()
 
-    counts = setup_import(data=SETUP)
+    counts = setup_import(user=COMMAND_LINE, data=SETUP)
 
     assert setup_state() == before  # updated_at included: nothing was rewritten
     assert counts["languages"] == 2
 
 
 def test_setup_import_upserts_by_code_and_keeps_what_the_file_does_not_mention():
-    setup_import(data=SETUP)
+    setup_import(user=COMMAND_LINE, data=SETUP)
     make_country("DE")
     campaign_updated = Campaign.objects.get(no="CP0001").updated_at
 
     setup_import(
+        user=COMMAND_LINE,
         data={
             "countries": [{"code": "NL", "name": "Nederland"}],
             "interaction_templates": [{"code": "LETTER", "campaign": None, "language": "ENU"}],
             "salutations": [
                 {"code": "FORMAL", "formulas": [{"language": "NLD", "type": "formal", "formula": "Beste"}]}
             ],
-        }
+        },
     )
 
     assert dict(Country.objects.values_list("code", "name")) == {"BE": "Belgium", "DE": "Country", "NL": "Nederland"}
@@ -170,7 +172,7 @@ def test_setup_import_keeps_an_existing_template_language_row():
     make_language("NLD")
     InteractionTemplateLanguage.objects.create(template=template, language_id="NLD", description="Eigen", subject="S")
 
-    setup_import(data={"interaction_templates": [{"code": "T1", "language": "NLD"}]})
+    setup_import(user=COMMAND_LINE, data={"interaction_templates": [{"code": "T1", "language": "NLD"}]})
 
     row = InteractionTemplateLanguage.objects.get(template=template)
     assert (row.description, row.subject) == ("Eigen", "S")
@@ -304,7 +306,7 @@ def test_setup_import_reports_every_problem_and_refuses_a_non_object():
 def test_setup_import_dry_run_writes_nothing():
     before = setup_state()
 
-    counts = setup_import(data=SETUP, dry_run=True)
+    counts = setup_import(user=COMMAND_LINE, data=SETUP, dry_run=True)
 
     assert counts["countries"] == 2
     assert setup_state() == before
@@ -316,9 +318,9 @@ def test_setup_import_runs_a_fixed_number_of_queries(django_assert_max_num_queri
     big["interaction_templates"] += [
         {"code": f"T{n}", "group": "CALLS", "description": f"T {n}", "language": "ENU"} for n in range(300)
     ]
-    small = count_queries(lambda: setup_import(data=SETUP))
+    small = count_queries(lambda: setup_import(user=COMMAND_LINE, data=SETUP))
     with django_assert_max_num_queries(small + 2):
-        setup_import(data=big)
+        setup_import(user=COMMAND_LINE, data=big)
 
 
 # --- import_setup ----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.html import strip_tags
 
 from crm.models import CorrespondenceType
-from interactions import services as log_services
+from crm.permissions import COMMAND_LINE
 from interactions.models import (
     Delivery,
     DeliveryItem,
@@ -38,11 +38,13 @@ from interactions.models import (
     InteractionLogEntry,
     LoggedSegment,
 )
-from interactions.wordtemplates import DOCX_CONTENT_TYPE
+from interactions.ooxml import DOCX_CONTENT_TYPE
 from segments import services as segment_services
 from segments.models import Segment
+from segments.services import log as log_services
 from tests.conftest import make_user
 from tests.factories import attach_word_template, make_company, make_person, make_salesperson, make_template
+from tests.interactions.log_patch import after_entries
 
 # Transactional: the delivery is enqueued when the log's (and the start's) transaction commits,
 # and the default ImmediateBackend runs it right then, as in production.
@@ -86,9 +88,9 @@ def build_segment(emails: int = 2, letters: int = 1, *, bad_emails: int = 0, no_
             company, name=f"Paul Paper{i}", salesperson=salesperson, correspondence_type=CorrespondenceType.HARD_COPY
         )
     segment = segment_services.segment_create(
-        user=None, values={"description": "Spring mailing", "interaction_template": template}
+        user=COMMAND_LINE, values={"description": "Spring mailing", "interaction_template": template}
     )
-    segment_services.segment_add_contacts(user=None, segment=segment, query=f"company_no={company.no}")
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=f"company_no={company.no}")
     return segment
 
 
@@ -123,7 +125,7 @@ def state() -> dict:
     return {model.__name__: sorted(map(repr, model.objects.values_list())) for model in models}
 
 
-def plain_logged(user=None) -> LoggedSegment:
+def plain_logged(user=COMMAND_LINE) -> LoggedSegment:
     """A logged segment without delivery, for deliveries made by hand in a state to show."""
     segment = build_segment(emails=2, letters=1)
     return log_services.segment_log(user=user, segment=segment).logged_segment
@@ -245,12 +247,12 @@ def test_log_without_sending_link_offers_the_option_unticked(marketing_client):
 def test_a_refused_start_of_the_delivery_keeps_the_log_and_says_why(marketing_client, monkeypatch):
     """The log commits first (D8); a delivery that cannot start is reported on the logged segment."""
     segment = build_segment(emails=1, letters=0)
-    # Another run of the same logged segment appears inside the log's transaction (the log's
-    # test hook), so the delivery service refuses to start a second one.
+    # Another run of the same logged segment appears inside the log's transaction (right after
+    # its entries), so the delivery service refuses to start a second one.
     monkeypatch.setattr(
         log_services,
-        "after_entries_hook",
-        lambda logged: make_delivery(logged, state=DeliveryState.RUNNING, total=1),
+        "insert_select",
+        after_entries(lambda logged: make_delivery(logged, state=DeliveryState.RUNNING, total=1)),
     )
 
     response = log_and_deliver(marketing_client, segment)
@@ -325,7 +327,7 @@ def test_a_stalled_delivery_offers_resume_to_marketing_only(marketing_client, vi
 
 def test_resume_runs_a_stalled_delivery_to_its_end(marketing_client):
     segment = build_segment(emails=2, letters=0)
-    logged = log_services.segment_log(user=None, segment=segment, deliver=True).logged_segment
+    logged = log_services.segment_log(user=COMMAND_LINE, segment=segment, deliver=True).logged_segment
     # A delivery whose worker died before sending anything: its items are pending.
     delivery = make_delivery(
         logged, state=DeliveryState.RUNNING, total=2, lease_until=timezone.now() - datetime.timedelta(seconds=5)
@@ -368,10 +370,10 @@ def plain_logged_second() -> LoggedSegment:
     template = make_template(correspondence_type="")
     company = make_company(salesperson=make_salesperson("BOB"))
     segment = segment_services.segment_create(
-        user=None, values={"description": "Second", "interaction_template": template}
+        user=COMMAND_LINE, values={"description": "Second", "interaction_template": template}
     )
-    segment_services.segment_add_contacts(user=None, segment=segment, query=f"company_no={company.no}")
-    return log_services.segment_log(user=None, segment=segment).logged_segment
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=f"company_no={company.no}")
+    return log_services.segment_log(user=COMMAND_LINE, segment=segment).logged_segment
 
 
 def test_summary_lists_each_failure_with_entry_contact_and_reason(marketing_client):

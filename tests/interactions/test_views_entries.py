@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from crm.permissions import COMMAND_LINE
 from interactions import services
 from interactions.models import InteractionComment, InteractionLogEntry
 from tests.conftest import make_user
@@ -82,7 +83,7 @@ def test_list_filters_by_contact_and_shows_the_filter_as_a_chip(viewer_client, l
 
 def test_canceled_entries_are_shown_and_marked_by_default(viewer_client, logged):
     first = entry_nos()[0]
-    services.interactions_set_canceled(user=None, entry_nos=[first], canceled=True)
+    services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=[first], canceled=True)
 
     page = text(viewer_client.get(LIST))
 
@@ -138,7 +139,7 @@ def test_list_query_count_is_the_same_for_2_and_30_entries(viewer_client, django
     campaign = make_campaign()
     bulk_entries(2, contact=person, template=template, campaign=campaign)
     single(person, template, description="With a comment")
-    services.interaction_comment_add(user=None, entry=InteractionLogEntry.objects.first(), comment="Hi")
+    services.interaction_comment_add(user=COMMAND_LINE, entry=InteractionLogEntry.objects.first(), comment="Hi")
 
     with django_assert_max_num_queries(8) as few:
         response = viewer_client.get(LIST, {"company": company.no})
@@ -225,7 +226,7 @@ def test_cancel_asks_for_confirmation_with_the_numbers_then_cancels(marketing_cl
 
 def test_the_new_state_is_the_opposite_of_the_first_selected_entry(marketing_client, logged):
     first, second, third = entry_nos()
-    services.interactions_set_canceled(user=None, entry_nos=[second], canceled=True)
+    services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=[second], canceled=True)
 
     confirm = marketing_client.post(CANCEL, {"entry": [second, third]})
     assert "Restore 2 interaction log entries?" in text(confirm)
@@ -240,7 +241,7 @@ def test_the_new_state_is_the_opposite_of_the_first_selected_entry(marketing_cli
 
 def test_restoring_an_entry_of_a_canceled_logged_segment_is_refused_with_the_reason(marketing_client, logged):
     result, _contacts = logged
-    services.logged_segment_set_canceled(user=None, ids=[result.logged_segment.pk], canceled=True)
+    services.logged_segment_set_canceled(user=COMMAND_LINE, ids=[result.logged_segment.pk], canceled=True)
     first = entry_nos()[0]
 
     response = marketing_client.post(CANCEL, {"entry": [first], "canceled": "no", "confirm": "yes"})
@@ -312,8 +313,8 @@ def test_evaluate_with_bad_input_changes_nothing_and_says_why(marketing_client, 
 
 def test_delete_canceled_among_the_selection_confirms_the_count_then_deletes_only_canceled(marketing_client, logged):
     first, second, third = entry_nos()
-    services.interactions_set_canceled(user=None, entry_nos=[first, second], canceled=True)
-    services.interaction_comment_add(user=None, entry=InteractionLogEntry.objects.get(pk=first), comment="Gone")
+    services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=[first, second], canceled=True)
+    services.interaction_comment_add(user=COMMAND_LINE, entry=InteractionLogEntry.objects.get(pk=first), comment="Gone")
 
     confirm = marketing_client.post(DELETE, {"entry": [first, third]})
 
@@ -334,7 +335,7 @@ def test_delete_canceled_among_the_selection_confirms_the_count_then_deletes_onl
 
 def test_delete_canceled_without_a_selection_works_on_the_filter(marketing_client, logged):
     result, (company, person, other) = logged
-    services.interactions_set_canceled(user=None, entry_nos=entry_nos(), canceled=True)
+    services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=entry_nos(), canceled=True)
 
     confirm = marketing_client.post(DELETE, {"query": f"contact={person.no}&page=2"})
 
@@ -372,7 +373,7 @@ def test_delete_canceled_with_a_bad_filter_is_refused(marketing_client, logged):
     ],
 )
 def test_viewer_cannot_act_on_entries(viewer_client, logged, url, data):
-    services.interactions_set_canceled(user=None, entry_nos=entry_nos()[:1], canceled=True)
+    services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=entry_nos()[:1], canceled=True)
     before = list(InteractionLogEntry.objects.values_list("pk", "canceled", "evaluation").order_by("pk"))
 
     response = viewer_client.post(url, {"entry": entry_nos(), **data})
@@ -392,7 +393,7 @@ def test_actions_refuse_get(marketing_client, url):
 def test_entry_page_shows_every_group_of_fields_and_its_comments(viewer_client, logged):
     result, (company, person, _other) = logged
     entry = InteractionLogEntry.objects.get(contact=person)
-    services.interaction_comment_add(user=None, entry=entry, comment="Called back on Monday")
+    services.interaction_comment_add(user=COMMAND_LINE, entry=entry, comment="Called back on Monday")
 
     response = viewer_client.get(detail_url(entry))
 
@@ -413,7 +414,7 @@ def test_entry_page_actions_follow_the_state_and_the_permissions(viewer_client, 
     assert "Cancel entry…" in page and "Delete…" not in page and "Add comment" in page
     assert f'href="{reverse("interactions:logged_segment_detail", args=[result.logged_segment.pk])}"' in page
 
-    services.interactions_set_canceled(user=None, entry_nos=[entry.pk], canceled=True)
+    services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=[entry.pk], canceled=True)
     page = text(marketing_client.get(detail_url(entry)))
     assert "Restore…" in page and "Delete…" in page
     assert "This entry is canceled: it stays in the log but counts in no statistic." in page
@@ -567,7 +568,7 @@ def test_a_viewer_cannot_record_interactions(viewer_client, contact):
 def test_statistics_tables_count_cost_and_duration_without_canceled_entries(viewer_client, logged):
     result, (company, person, other) = logged
     canceled = InteractionLogEntry.objects.get(contact=other)
-    services.interactions_set_canceled(user=None, entry_nos=[canceled.pk], canceled=True)
+    services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=[canceled.pk], canceled=True)
 
     response = viewer_client.get(STATISTICS)
 
@@ -651,7 +652,7 @@ def test_pages_have_no_inline_script_or_style(viewer_client, logged):
 def test_contact_card_lists_the_latest_entries_with_statistics_and_links(marketing_client, logged):
     result, (company, person, other) = logged
     services.interactions_set_canceled(
-        user=None, entry_nos=[InteractionLogEntry.objects.get(contact=other).pk], canceled=True
+        user=COMMAND_LINE, entry_nos=[InteractionLogEntry.objects.get(contact=other).pk], canceled=True
     )
 
     page = text(marketing_client.get(reverse("crm:contact_detail", args=[company.pk])))
@@ -706,7 +707,7 @@ def test_contact_card_query_count_is_the_same_for_2_and_30_entries(viewer_client
 )
 def test_state_changing_post_without_csrf_token_is_refused(logged, make_url):
     entry = InteractionLogEntry.objects.first()
-    services.interactions_set_canceled(user=None, entry_nos=[entry.pk], canceled=True)
+    services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=[entry.pk], canceled=True)
     client = Client(enforce_csrf_checks=True)
     client.force_login(make_user("admin"))
     data = {

@@ -19,6 +19,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
 
+from crm.permissions import COMMAND_LINE
 from interactions import services
 from interactions.models import CampaignEntry, InteractionComment, InteractionLogEntry, LoggedSegment
 from segments import services as segment_services
@@ -29,21 +30,22 @@ from tests.factories import make_campaign, make_company, make_person, make_sales
 pytestmark = pytest.mark.django_db
 
 
-def log_segment(n_persons: int = 3, *, user=None, campaigns: int = 1, description: str = "Spring mailing"):
+def log_segment(n_persons: int = 3, *, user=COMMAND_LINE, campaigns: int = 1, description: str = "Spring mailing"):
     """Log a segment of a company and `n_persons` persons; lines spread over `campaigns` campaigns."""
     salesperson = make_salesperson("ANN")
     company = make_company(salesperson=salesperson)
     for _i in range(n_persons):
         make_person(company, salesperson=salesperson)
     segment = segment_services.segment_create(
-        user=None, values={"description": description, "interaction_template": make_template(correspondence_type="")}
+        user=COMMAND_LINE,
+        values={"description": description, "interaction_template": make_template(correspondence_type="")},
     )
-    segment_services.segment_add_contacts(user=None, segment=segment, query=f"company_no={company.no}")
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=f"company_no={company.no}")
     lines = list(SegmentLine.objects.filter(segment=segment).order_by("line_no").values_list("pk", flat=True))
     for index in range(campaigns):
         campaign = make_campaign()
         SegmentLine.objects.filter(pk__in=lines[index::campaigns]).update(campaign=campaign)
-    return services.segment_log(user=user, segment=segment).logged_segment
+    return segment_services.segment_log(user=user, segment=segment).logged_segment
 
 
 def url(name: str, *args) -> str:

@@ -20,8 +20,9 @@ from django.urls import reverse
 
 from interactions.documents import document_create
 from interactions.models import Document, InteractionLogEntry, InteractionTemplateLanguage
+from interactions.ooxml import DOCX_CONTENT_TYPE
 from interactions.sample_template import sample_letter_docx
-from interactions.wordtemplates import ALLOWED_FIELDS, ALLOWED_FILTERS, DOCX_CONTENT_TYPE, MAX_FILE_BYTES
+from interactions.wordtemplates import ALLOWED_FIELDS, ALLOWED_FILTERS, MAX_FILE_BYTES
 from tests.factories import attach_word_template, make_language, make_person, make_salesperson, make_template
 from tests.interactions.docx_builders import docx_bytes, rezip
 from tests.interactions.entry_builders import single

@@ -13,6 +13,7 @@ import docx
 from docx.shared import Cm
 
 from crm.models import Contact, ContactAltAddress, ContactAltAddressDateRange
+from crm.permissions import COMMAND_LINE
 from interactions.documents import interaction_template_attach
 from interactions.models import InteractionTemplate
 from segments import services
@@ -90,7 +91,7 @@ def merge_world() -> World:
     template = make_template("LETTER", language=en, correspondence_type="")
     attach_word_template(template, *ENGLISH_PARAGRAPHS, header="{{ company.name }}")
     interaction_template_attach(
-        user=None, template=template, language=fr, data=french_document(), file_name="lettre.docx"
+        user=COMMAND_LINE, template=template, language=fr, data=french_document(), file_name="lettre.docx"
     )
     acme = make_company(
         no="C1",
@@ -151,7 +152,7 @@ def merge_world() -> World:
         ending_date=LINE_DATE + datetime.timedelta(days=10),
     )
     segment = services.segment_create(
-        user=None,
+        user=COMMAND_LINE,
         values={
             "description": "Spring mailing",
             "interaction_template": template,
@@ -159,7 +160,7 @@ def merge_world() -> World:
             "date": LINE_DATE,
         },
     )
-    services.segment_add_contacts(user=None, segment=segment, query="")
+    services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="")
     world = World(segment, template, {c.no: c for c in (acme, anna, pierre, mallory)})
     world.expected = {
         "C1": ("Dear Sir or Madam", "Smith & <Sons>\nMain 1\n1000 AA Delft\nNetherlands", "EN"),

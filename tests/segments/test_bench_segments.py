@@ -7,7 +7,7 @@ import pytest
 import bench.operations  # noqa: F401 - registers the operations
 from bench import segment_operations as ops
 from bench.harness import Context
-from crm.demo import demo_seed
+from segments.demo import demo_seed
 from segments.models import CriteriaStep, RemovedSegmentLine, SegmentLine
 
 pytestmark = pytest.mark.django_db

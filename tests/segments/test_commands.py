@@ -261,15 +261,55 @@ def test_refine_entire_companies(seg):
     assert lines_of(seg) == ["CO1", "PE1"]
 
 
-def test_reduce_with_an_empty_filter_empties_the_segment(seg):
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["reduce", "--filter", ""],
+            "choose at least one criterion: a reduce without criteria would remove every line.",
+        ),
+        (["refine", "--filter", ""], "choose at least one criterion: a refine without criteria would keep every line."),
+        (
+            ["reduce", "--filter", "city="],
+            "choose at least one criterion: a reduce without criteria would remove every line.",
+        ),
+        (
+            ["count", "--reduce", "--filter", ""],
+            "choose at least one criterion: a reduce without criteria would remove every line.",
+        ),
+        (
+            ["count", "--refine", "--filter", ""],
+            "choose at least one criterion: a refine without criteria would keep every line.",
+        ),
+    ],
+)
+def test_reduce_or_refine_without_any_criterion_is_an_error(seg, args, message):
+    # Before: `reduce --filter ""` emptied the segment.
     run("add", seg)
-    assert run("reduce", seg, "--filter", "") == "0\n"
+    before = snapshot()
+    assert fail(args[0], seg, *args[1:]) == [message]
+    assert snapshot() == before
 
 
 def test_add_contact_adds_a_manual_line_and_prints_the_line_count(seg):
     assert run("add-contact", seg, "CO2") == "1\n"  # manual lines ignore the exclusion
     step = CriteriaStep.objects.get(segment__no=seg)
     assert (step.action, step.filter, step.manual) == ("add", "no=CO2", True)
+
+
+def test_add_contact_already_on_the_worksheet_is_an_error_naming_its_line_unless_allow_existing(seg):
+    run("add", seg, "--filter", "city=Utrecht")
+    before = snapshot()
+
+    assert fail("add-contact", seg, "PE1") == [
+        "contact_no: PE1 is already on line 20000 (--allow-existing adds another line)"
+    ]
+    assert snapshot() == before
+    assert run("add-contact", seg, "PE1", "--allow-existing") == "3\n"
+    assert fail("add-contact", seg, "PE1") == [
+        "contact_no: PE1 is already on lines 20000, 30000 (--allow-existing adds another line)"
+    ]
+    assert lines_of(seg) == ["CO1", "PE1", "PE1"]
 
 
 def test_remove_line_prints_the_line_count(seg):
@@ -302,6 +342,89 @@ def test_save_and_reuse_criteria(seg, world):
     assert run("reuse-criteria", other, "UTR") == "1\n"
     assert lines_of(other) == ["PE1"]
     assert run("undo", other) == "0\n"
+
+
+def test_reuse_criteria_writes_each_step_that_did_other_than_recorded_to_stderr(seg, world):
+    run("add", seg, "--filter", "city=Utrecht")
+    run("add-contact", seg, "PE1", "--allow-existing")
+    line_no = SegmentLine.objects.filter(segment__no=seg, contact__no="PE1").order_by("line_no").last().line_no
+    run("remove-line", seg, str(line_no))
+    run("add-contact", seg, "PE2")
+    run("save-criteria", seg, "HAND")
+    other = run("create", "--description", "Other").strip()
+    run("add-contact", other, "PE2")
+    out, err = StringIO(), StringIO()
+
+    call_command("segment", "reuse-criteria", other, "HAND", stdout=out, stderr=err)
+
+    # the duplicate of PE1 added and removed by hand replays as one line removed, not two
+    assert out.getvalue() == "3\n"
+    assert lines_of(other) == ["PE2", "CO1", "PE1"]
+    assert err.getvalue().splitlines() == ["step 4 (add no=PE2): recorded +1, now 0"]
+
+
+def test_reuse_criteria_replaying_as_recorded_writes_nothing_to_stderr(seg, world):
+    run("add", seg, "--filter", "city=Utrecht")
+    run("reduce", seg, "--filter", "no=CO1")
+    run("save-criteria", seg, "SAME")
+    other = run("create", "--description", "Other").strip()
+    out, err = StringIO(), StringIO()
+
+    call_command("segment", "reuse-criteria", other, "SAME", stdout=out, stderr=err)
+
+    assert (out.getvalue(), err.getvalue()) == ("1\n", "")
+
+
+def test_set_line_with_another_template_re_derives_the_line_from_it(seg, line, world):
+    run("update", seg, "--interaction-template", "LETTER", "--campaign", "CP0001")
+    row = SegmentLine.objects.get(segment__no=seg)
+    assert (row.interaction_template_id, row.cost, row.information_flow) == ("LETTER", Decimal("1.50"), "outbound")
+
+    run("set-line", seg, str(line), "--interaction-template", "CALL", "--duration", "2")
+
+    row.refresh_from_db()
+    call = world["other_template"]
+    assert (
+        row.interaction_template_id,
+        row.interaction_group_id,
+        row.description,
+        row.cost,
+        row.duration,
+        row.information_flow,
+        row.initiated_by,
+        row.campaign_target,
+        row.campaign_id,
+    ) == ("CALL", call.group_id, "Phone call", Decimal("3.00"), Decimal("2.00"), "", "", True, world["campaign"].pk)
+    assert set(row.overridden_fields) == {"interaction_template", "duration"}
+
+
+def test_steps_after_a_reuse_are_numbered_and_counted_as_the_worksheet_shows_them(seg, world):
+    run("add", seg, "--filter", "city=Utrecht")
+    run("refine", seg, "--filter", "type=person")
+    run("save-criteria", seg, "UTR")
+    other = run("create", "--description", "Other").strip()
+    run("reuse-criteria", other, "UTR")
+    run("add-contact", other, "PE2")
+
+    rows = {row["no"]: row["no_of_criteria_actions"] for row in json.loads(run("list", "--json"))}
+    text = run("show", other)
+
+    assert rows == {seg: 2, other: 2}
+    assert CriteriaStep.objects.get(segment__no=other, filter="no=PE2").position == 2
+    assert text.split("criteria: ")[1].splitlines() == [
+        "2",
+        "  1. reuse_criteria UTR",
+        "     1.1 add city=Utrecht",
+        "     1.2 refine type=person",
+        "  2. add no=PE2",
+    ]
+    criteria = json.loads(run("show", other, "--json"))["criteria"]
+    assert [(step["action"], step["filter"]) for step in criteria] == [
+        ("reuse_criteria", None),
+        ("add", "city=Utrecht"),
+        ("refine", "type=person"),
+        ("add", "no=PE2"),
+    ]
 
 
 # --- count -----------------------------------------------------------------------------------
@@ -548,7 +671,7 @@ def test_show_json_has_the_contract_shape(world):
         "criteria": [
             {"action": "add", "filter": "", **step},
             {"action": "reduce", "filter": "city=Delft", **step, "entire_companies": True},
-            {"action": "add", "filter": "no=PE2", **step, "allow_existing": True, "ignore_exclusion": True},
+            {"action": "add", "filter": "no=PE2", **step, "ignore_exclusion": True},
         ],
     }
     assert document == expected
@@ -744,7 +867,7 @@ def test_an_unknown_segment_is_an_error(world, args):
 def test_reduce_and_refine_require_a_filter(seg, command):
     run("add", seg)
     before = snapshot()
-    assert fail(command, seg) == [f"--filter is required for {command} (use --filter '' to match every contact)"]
+    assert fail(command, seg) == [f"--filter is required for {command}: choose at least one criterion"]
     assert snapshot() == before
 
 

@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 
 from crm.models import Contact, ContactType
+from crm.permissions import COMMAND_LINE
 from segments import services
 from segments.models import CriteriaStep, SegmentLine
 
@@ -58,12 +59,16 @@ def line_numbers(segment) -> list[int]:
 def test_two_adds_at_once_are_both_recorded_and_no_line_is_lost():
     contacts("A", 30)
     contacts("B", 30)
-    segment = services.segment_create(user=None, values={"description": "Race"})
+    segment = services.segment_create(user=COMMAND_LINE, values={"description": "Race"})
 
     for round_ in range(ROUNDS):
         errors = run_together(
-            lambda: services.segment_add_contacts(user=None, segment=segment.no, query="city=A", allow_existing=True),
-            lambda: services.segment_add_contacts(user=None, segment=segment.no, query="city=B", allow_existing=True),
+            lambda: services.segment_add_contacts(
+                user=COMMAND_LINE, segment=segment.no, query="city=A", allow_existing=True
+            ),
+            lambda: services.segment_add_contacts(
+                user=COMMAND_LINE, segment=segment.no, query="city=B", allow_existing=True
+            ),
         )
         assert errors == []
         steps = CriteriaStep.objects.filter(segment=segment)
@@ -77,11 +82,11 @@ def test_two_adds_at_once_are_both_recorded_and_no_line_is_lost():
 
 def test_the_same_add_twice_at_once_adds_each_contact_once():
     contacts("A", 40)
-    segment = services.segment_create(user=None, values={"description": "Race"})
+    segment = services.segment_create(user=COMMAND_LINE, values={"description": "Race"})
 
     errors = run_together(
-        lambda: services.segment_add_contacts(user=None, segment=segment.no, query="city=A"),
-        lambda: services.segment_add_contacts(user=None, segment=segment.no, query="city=A"),
+        lambda: services.segment_add_contacts(user=COMMAND_LINE, segment=segment.no, query="city=A"),
+        lambda: services.segment_add_contacts(user=COMMAND_LINE, segment=segment.no, query="city=A"),
     )
 
     assert errors == []
@@ -93,17 +98,19 @@ def test_the_same_add_twice_at_once_adds_each_contact_once():
 def test_a_line_edit_a_header_change_and_steps_at_once_all_survive():
     contacts("A", 20)
     contacts("B", 20)
-    segment = services.segment_create(user=None, values={"description": "Before"})
-    services.segment_add_contacts(user=None, segment=segment.no, query="city=A")
+    segment = services.segment_create(user=COMMAND_LINE, values={"description": "Before"})
+    services.segment_add_contacts(user=COMMAND_LINE, segment=segment.no, query="city=A")
     edited = SegmentLine.objects.filter(segment=segment).order_by("line_no").first()
 
     errors = run_together(
         lambda: services.segment_set_line(
-            user=None, segment=segment.no, line_no=edited.line_no, values={"description": "Mine"}
+            user=COMMAND_LINE, segment=segment.no, line_no=edited.line_no, values={"description": "Mine"}
         ),
-        lambda: services.segment_update(user=None, segment=segment.no, values={"description": "After"}),
-        lambda: services.segment_add_contacts(user=None, segment=segment.no, query="city=B"),
-        lambda: services.segment_remove_contacts(user=None, segment=segment.no, action="reduce", query="no=A019"),
+        lambda: services.segment_update(user=COMMAND_LINE, segment=segment.no, values={"description": "After"}),
+        lambda: services.segment_add_contacts(user=COMMAND_LINE, segment=segment.no, query="city=B"),
+        lambda: services.segment_remove_contacts(
+            user=COMMAND_LINE, segment=segment.no, action="reduce", query="no=A019"
+        ),
     )
 
     assert errors == []
@@ -118,12 +125,12 @@ def test_a_line_edit_a_header_change_and_steps_at_once_all_survive():
 def test_undo_and_a_step_at_once_leave_a_consistent_segment():
     contacts("A", 20)
     contacts("B", 20)
-    segment = services.segment_create(user=None, values={"description": "Race"})
-    services.segment_add_contacts(user=None, segment=segment.no, query="city=A")
+    segment = services.segment_create(user=COMMAND_LINE, values={"description": "Race"})
+    services.segment_add_contacts(user=COMMAND_LINE, segment=segment.no, query="city=A")
 
     errors = run_together(
-        lambda: services.segment_undo(user=None, segment=segment.no),
-        lambda: services.segment_add_contacts(user=None, segment=segment.no, query="city=B"),
+        lambda: services.segment_undo(user=COMMAND_LINE, segment=segment.no),
+        lambda: services.segment_add_contacts(user=COMMAND_LINE, segment=segment.no, query="city=B"),
     )
 
     assert errors == []

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from interactions import services as log_services
+from crm.permissions import COMMAND_LINE
 from interactions.models import Document, InteractionLogEntry
 from interactions.wordtemplates import WordTemplateInvalid
 from segments import documents, services
 from segments.models import SegmentLanguage, SegmentLine
+from segments.services import log as log_services
 from tests.factories import (
     attach_word_template,
     make_company,
@@ -34,8 +35,10 @@ def world():
         code: make_company(language=language, salesperson=salesperson)
         for code, language in (("EN", english), ("FR", french), ("DE", german))
     }
-    segment = services.segment_create(user=None, values={"description": "Letters", "interaction_template": template})
-    services.segment_add_contacts(user=None, segment=segment, query="")
+    segment = services.segment_create(
+        user=COMMAND_LINE, values={"description": "Letters", "interaction_template": template}
+    )
+    services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="")
     return {
         "template": template,
         "segment": segment,
@@ -69,7 +72,11 @@ def test_replacing_the_segment_copy_changes_this_segment_only(world):
     segment, english = world["segment"], world["languages"]["EN"]
 
     new = documents.segment_language_document_set(
-        user=None, segment=segment, language=english, data=docx_bytes("Hi {{ contact.name }}"), file_name="mine.docx"
+        user=COMMAND_LINE,
+        segment=segment,
+        language=english,
+        data=docx_bytes("Hi {{ contact.name }}"),
+        file_name="mine.docx",
     )
 
     assert SegmentLanguage.objects.get(segment=segment, language=english).document_id == new.pk
@@ -83,7 +90,11 @@ def test_an_invalid_replacement_is_refused_and_nothing_is_written(world):
 
     with pytest.raises(WordTemplateInvalid, match="unknown field"):
         documents.segment_language_document_set(
-            user=None, segment=segment, language=english, data=docx_bytes("{{ contact.fist_name }}"), file_name="x"
+            user=COMMAND_LINE,
+            segment=segment,
+            language=english,
+            data=docx_bytes("{{ contact.fist_name }}"),
+            file_name="x",
         )
 
     assert Document.objects.count() == before
@@ -95,11 +106,15 @@ def test_a_line_with_its_own_document_uses_it_and_removing_it_goes_back(world):
     line = SegmentLine.objects.get(segment=segment, contact=world["contacts"]["FR"])
 
     own = documents.segment_line_document_set(
-        user=None, segment=segment, line_no=line.line_no, data=docx_bytes("Personal letter"), file_name="own.docx"
+        user=COMMAND_LINE,
+        segment=segment,
+        line_no=line.line_no,
+        data=docx_bytes("Personal letter"),
+        file_name="own.docx",
     )
     assert documents_by_contact(segment)[line.contact_id] == own.pk
 
-    documents.segment_line_document_set(user=None, segment=segment, line_no=line.line_no, data=None)
+    documents.segment_line_document_set(user=COMMAND_LINE, segment=segment, line_no=line.line_no, data=None)
     assert documents_by_contact(segment)[line.contact_id] == world["docs"]["FR"].pk
     assert not Document.objects.filter(pk=own.pk).exists()  # nothing else used it
 
@@ -107,11 +122,11 @@ def test_a_line_with_its_own_document_uses_it_and_removing_it_goes_back(world):
 def test_a_replaced_segment_copy_is_deleted_but_the_templates_document_is_kept(world):
     segment, english = world["segment"], world["languages"]["EN"]
     first = documents.segment_language_document_set(
-        user=None, segment=segment, language=english, data=docx_bytes("One"), file_name="one.docx"
+        user=COMMAND_LINE, segment=segment, language=english, data=docx_bytes("One"), file_name="one.docx"
     )
 
     documents.segment_language_document_set(
-        user=None, segment=segment, language=english, data=docx_bytes("Two"), file_name="two.docx"
+        user=COMMAND_LINE, segment=segment, language=english, data=docx_bytes("Two"), file_name="two.docx"
     )
 
     assert not Document.objects.filter(pk=first.pk).exists()
@@ -124,7 +139,9 @@ def test_a_line_with_another_template_uses_that_templates_document(world):
     other_doc = attach_word_template(other, "Autre", language=world["languages"]["FR"])
     line = SegmentLine.objects.get(segment=segment, contact=world["contacts"]["FR"])
 
-    services.segment_set_line(user=None, segment=segment, line_no=line.line_no, values={"interaction_template": other})
+    services.segment_set_line(
+        user=COMMAND_LINE, segment=segment, line_no=line.line_no, values={"interaction_template": other}
+    )
 
     assert documents_by_contact(segment)[line.contact_id] == other_doc.pk
 
@@ -133,7 +150,9 @@ def test_lines_without_a_document_are_named_by_template_and_language(world):
     segment = world["segment"]
     bare = make_template(correspondence_type="")
     line = SegmentLine.objects.get(segment=segment, contact=world["contacts"]["DE"])
-    services.segment_set_line(user=None, segment=segment, line_no=line.line_no, values={"interaction_template": bare})
+    services.segment_set_line(
+        user=COMMAND_LINE, segment=segment, line_no=line.line_no, values={"interaction_template": bare}
+    )
 
     problems = documents.missing_word_document_problems(segment)
 
@@ -145,11 +164,15 @@ def test_undo_brings_back_a_removed_line_with_its_own_document(world):
     segment = world["segment"]
     line = SegmentLine.objects.get(segment=segment, contact=world["contacts"]["FR"])
     own = documents.segment_line_document_set(
-        user=None, segment=segment, line_no=line.line_no, data=docx_bytes("Personal letter"), file_name="own.docx"
+        user=COMMAND_LINE,
+        segment=segment,
+        line_no=line.line_no,
+        data=docx_bytes("Personal letter"),
+        file_name="own.docx",
     )
-    services.segment_remove_line(user=None, segment=segment, line_no=line.line_no)
+    services.segment_remove_line(user=COMMAND_LINE, segment=segment, line_no=line.line_no)
 
-    services.segment_undo(user=None, segment=segment)
+    services.segment_undo(user=COMMAND_LINE, segment=segment)
 
     assert SegmentLine.objects.get(segment=segment, line_no=line.line_no).document_id == own.pk
 
@@ -158,7 +181,7 @@ def test_the_log_keeps_each_entrys_document_and_makes_it_read_only(world):
     segment = world["segment"]
 
     with_docs = documents_by_contact(segment)
-    logged = log_services.segment_log(user=None, segment=segment).logged_segment
+    logged = log_services.segment_log(user=COMMAND_LINE, segment=segment).logged_segment
 
     entries = dict(
         InteractionLogEntry.objects.filter(logged_segment=logged).values_list("contact_id", "word_template_id")

@@ -15,6 +15,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from crm.permissions import COMMAND_LINE
 from segments import merge, services
 from segments.models import SegmentLine
 from tests.factories import make_template
@@ -88,7 +89,7 @@ def test_every_line_is_merged_whatever_its_correspondence_type(world, tmp_path):
     first, second, *_ = lines_of(world)
     for line, kind in ((first, "email"), (second, "hard_copy")):
         services.segment_set_line(
-            user=None, segment=world.segment, line_no=line.line_no, values={"correspondence_type": kind}
+            user=COMMAND_LINE, segment=world.segment, line_no=line.line_no, values={"correspondence_type": kind}
         )
 
     run("merge", world.segment.no, "--output", str(tmp_path / "all.docx"))
@@ -99,7 +100,10 @@ def test_every_line_is_merged_whatever_its_correspondence_type(world, tmp_path):
 def test_a_line_without_a_word_document_is_an_error_naming_the_template_and_no_file(world, tmp_path):
     line = lines_of(world)[2]
     services.segment_set_line(
-        user=None, segment=world.segment, line_no=line.line_no, values={"interaction_template": make_template("NODOC")}
+        user=COMMAND_LINE,
+        segment=world.segment,
+        line_no=line.line_no,
+        values={"interaction_template": make_template("NODOC")},
     )
     path = tmp_path / "letters.docx"
     before = row_counts()
@@ -148,16 +152,16 @@ def test_an_unknown_segment_is_an_error(db, tmp_path):
 
 
 def test_a_segment_without_lines_is_an_error(world, tmp_path):
-    empty = services.segment_create(user=None, values={"description": "Empty"})
+    empty = services.segment_create(user=COMMAND_LINE, values={"description": "Empty"})
     assert fail("merge", empty.no, "--output", str(tmp_path / "x.docx")) == [f"{empty.no} has no lines to merge."]
     assert os.listdir(tmp_path) == []
 
 
 def test_a_logged_segment_is_named_as_such(world, tmp_path):
-    from interactions.services import segment_log
+    from segments.services import segment_log
 
     no = world.segment.no
-    segment_log(user=None, segment=world.segment)
+    segment_log(user=COMMAND_LINE, segment=world.segment)
 
     (problem,) = fail("merge", no, "--output", str(tmp_path / "x.docx"))
     assert problem.startswith(f"Segment {no} was already logged by ")

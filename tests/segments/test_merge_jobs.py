@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
+from crm.permissions import COMMAND_LINE
 from interactions.models import Document
 from segments import merge, services
 from segments.models import MergeJob, MergeState, Segment, SegmentLine
@@ -195,7 +196,10 @@ def test_starting_needs_the_mail_merge_permission(world, viewer):
 def test_nothing_starts_when_a_line_has_no_word_document(world, marketing):
     line = lines_of(world)[0]
     services.segment_set_line(
-        user=None, segment=world.segment, line_no=line.line_no, values={"interaction_template": make_template("NODOC")}
+        user=COMMAND_LINE,
+        segment=world.segment,
+        line_no=line.line_no,
+        values={"interaction_template": make_template("NODOC")},
     )
 
     with pytest.raises(merge.MergeError, match='Interaction template "NODOC" has no Word document for language EN'):
@@ -206,7 +210,7 @@ def test_nothing_starts_when_a_line_has_no_word_document(world, marketing):
 def test_a_bad_output_or_an_empty_segment_starts_nothing(world, marketing):
     with pytest.raises(merge.MergeError, match="unknown kind"):
         merge.merge_job_start(user=marketing, segment=world.segment, output="pdf")
-    empty = services.segment_create(user=None, values={"description": "Empty"})
+    empty = services.segment_create(user=COMMAND_LINE, values={"description": "Empty"})
     with pytest.raises(merge.MergeError, match="has no lines"):
         merge.merge_job_start(user=marketing, segment=empty, output="docx")
     assert not MergeJob.objects.exists()
@@ -227,7 +231,7 @@ def stall(job: MergeJob, minutes: int = 5) -> None:
 
 
 def test_a_running_job_without_a_sign_of_life_is_stalled_and_a_live_one_is_not(world):
-    job = merge.merge_job_start(user=None, segment=world.segment, output="docx")
+    job = merge.merge_job_start(user=COMMAND_LINE, segment=world.segment, output="docx")
     assert job.heartbeat_at is not None and not merge.merge_job_stalled(job)
 
     stall(job, minutes=1)
@@ -249,13 +253,13 @@ def test_restart_of_a_stalled_job_makes_every_letter_again(world, marketing):
 
 
 def test_restart_is_refused_for_a_live_finished_or_forbidden_job(world, viewer):
-    job = merge.merge_job_start(user=None, segment=world.segment, output="docx")
+    job = merge.merge_job_start(user=COMMAND_LINE, segment=world.segment, output="docx")
 
     with pytest.raises(merge.MergeError, match="not stalled"):
-        merge.merge_job_restart(user=None, job_id=job.pk)  # finished
+        merge.merge_job_restart(user=COMMAND_LINE, job_id=job.pk)  # finished
     stall(job, minutes=1)
     with pytest.raises(merge.MergeError, match="not stalled"):
-        merge.merge_job_restart(user=None, job_id=job.pk)  # its worker is alive
+        merge.merge_job_restart(user=COMMAND_LINE, job_id=job.pk)  # its worker is alive
     stall(job, minutes=5)
     with pytest.raises(PermissionDenied):
         merge.merge_job_restart(user=viewer, job_id=job.pk)
@@ -266,7 +270,7 @@ def test_restart_is_refused_for_a_live_finished_or_forbidden_job(world, viewer):
 def test_the_job_page_offers_restart_for_a_stalled_job_and_the_post_restarts_it(world, marketing_client):
     from django.urls import reverse
 
-    job = merge.merge_job_start(user=None, segment=world.segment, output="docx")
+    job = merge.merge_job_start(user=COMMAND_LINE, segment=world.segment, output="docx")
     stall(job)
     page = reverse("segments:merge_job", args=[job.pk])
 

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crm.models import Contact, ContactAltAddress, ContactAltAddressDateRange, ContactMailingGroup, MailingGroup
+from crm.permissions import COMMAND_LINE
 from interactions.models import InteractionTemplateLanguage
 from segments import services
 from segments.models import (
@@ -43,25 +44,25 @@ REDUCE, REFINE = StepAction.REDUCE, StepAction.REFINE
 
 
 def new_segment(**values) -> Segment:
-    return services.segment_create(user=None, values={"description": "Spring mailing", **values})
+    return services.segment_create(user=COMMAND_LINE, values={"description": "Spring mailing", **values})
 
 
 def add(segment, query="", **options):
-    return services.segment_add_contacts(user=None, segment=segment, query=query, **options)
+    return services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=query, **options)
 
 
 def remove(segment, action, query="", entire_companies=False):
     return services.segment_remove_contacts(
-        user=None, segment=segment, action=action, query=query, entire_companies=entire_companies
+        user=COMMAND_LINE, segment=segment, action=action, query=query, entire_companies=entire_companies
     )
 
 
 def undo(segment):
-    return services.segment_undo(user=None, segment=segment)
+    return services.segment_undo(user=COMMAND_LINE, segment=segment)
 
 
 def set_line(segment, line_no, reset=None, **values):
-    return services.segment_set_line(user=None, segment=segment, line_no=line_no, values=values, reset=reset)
+    return services.segment_set_line(user=COMMAND_LINE, segment=segment, line_no=line_no, values=values, reset=reset)
 
 
 def numbers(segment) -> list[str]:
@@ -272,13 +273,28 @@ def test_reduce_removes_the_lines_whose_contact_matches_and_refine_keeps_only_th
     assert sorted(numbers(segment)) == ["P1", "P4"]
 
 
-def test_reduce_with_no_filter_empties_the_segment_and_refine_with_no_filter_keeps_every_line(world):
+@pytest.mark.parametrize(
+    ("action", "query", "message"),
+    [
+        (REDUCE, "", "choose at least one criterion: a reduce without criteria would remove every line."),
+        (REDUCE, "city=&name=", "choose at least one criterion: a reduce without criteria would remove every line."),
+        (REFINE, "", "choose at least one criterion: a refine without criteria would keep every line."),
+    ],
+)
+def test_reduce_or_refine_without_any_criterion_is_refused_and_writes_nothing(world, action, query, message):
+    # Replaces R26 (a reduce without criteria emptied the segment, silently).
     segment = new_segment()
     add(segment)
-    assert remove(segment, REFINE, "").removed == 0
-    assert len(numbers(segment)) == 5
-    assert remove(segment, REDUCE, "").removed == 5
-    assert numbers(segment) == []
+    before = lines(segment)
+
+    with pytest.raises(ValidationError) as refused:
+        remove(segment, action, query)
+    with pytest.raises(ValidationError) as counted:
+        services.segment_count(segment=segment, action=action, query=query)
+
+    assert refused.value.messages == counted.value.messages == [message]
+    assert refused.value.error_list[0].code == counted.value.error_list[0].code == "no_criteria"
+    nothing_written(segment, before, 1)
 
 
 def test_reduce_with_entire_companies_removes_every_line_of_a_company_with_a_match(world):
@@ -354,25 +370,45 @@ def test_a_reduce_or_refine_records_its_step_with_entire_companies(world):
 # --- Manual lines (R28, R29) -----------------------------------------------------------------------
 
 
-def test_a_manual_line_bypasses_exclusion_and_duplicates_and_is_a_step_no_x(world):
+def test_a_manual_line_bypasses_exclusion_and_is_a_step_no_x(world):
     segment = new_segment()
-    services.segment_add_contact(user=None, segment=segment, contact=world["bob"])
-    result = services.segment_add_contact(user=None, segment=segment, contact=world["bob"])
+    result = services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=world["bob"])
 
-    assert result.line_count == 2
-    assert lines(segment) == [("P2", 10000), ("P2", 20000)]
-    step = CriteriaStep.objects.get(segment=segment, position=2)
+    assert result.line_count == 1
+    assert lines(segment) == [("P2", 10000)]
+    step = CriteriaStep.objects.get(segment=segment, position=1)
     assert (step.action, step.filter, step.manual) == (StepAction.ADD, "no=P2", True)
+    assert (step.ignore_exclusion, step.allow_existing) == (True, False)
+
+
+def test_a_manual_line_of_a_contact_already_on_the_worksheet_needs_allow_existing(world):
+    # Replaces R29's silent duplicate: the user is told the line and confirms a second one.
+    segment = new_segment()
+    add(segment, "no=P1")
+    add(segment, "no=P1", allow_existing=True)
+
+    with pytest.raises(ValidationError) as refused:
+        services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=world["ann"])
+
+    assert refused.value.messages == ["P1 is already on lines 10000, 20000."]
+    assert refused.value.error_list[0].code == "already_on_worksheet"
+    assert refused.value.error_list[0].params["lines"] == [10000, 20000]
+    nothing_written(segment, [("P1", 10000), ("P1", 20000)], 2)
+
+    result = services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=world["ann"], allow_existing=True)
+
+    assert lines(segment) == [("P1", 10000), ("P1", 20000), ("P1", 30000)]
+    assert (result.step.position, result.step.manual, result.step.allow_existing) == (3, True, True)
 
 
 def test_a_manual_step_on_a_contact_no_with_query_characters_replays_that_contact():
     odd = make_company(no="A&B+1=2")
     segment = new_segment()
-    services.segment_add_contact(user=None, segment=segment, contact=odd)
-    services.segment_save_criteria(user=None, segment=segment, code="ODD")
+    services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=odd)
+    services.segment_save_criteria(user=COMMAND_LINE, segment=segment, code="ODD")
     other = new_segment()
 
-    services.segment_reuse_criteria(user=None, segment=other, code="ODD")
+    services.segment_reuse_criteria(user=COMMAND_LINE, segment=other, code="ODD")
 
     assert CriteriaStep.objects.get(segment=segment).filter == "no=A%26B%2B1%3D2"
     assert numbers(other) == ["A&B+1=2"]
@@ -383,7 +419,7 @@ def test_removing_a_line_by_hand_is_a_step_that_removes_that_line_only(world):
     add(segment, "no=P1")
     add(segment, "no=P1", allow_existing=True)
 
-    result = services.segment_remove_line(user=None, segment=segment, line_no=20000)
+    result = services.segment_remove_line(user=COMMAND_LINE, segment=segment, line_no=20000)
 
     assert result.removed == 1
     assert lines(segment) == [("P1", 10000)]
@@ -398,7 +434,7 @@ def test_removing_a_line_that_does_not_exist_is_an_error_that_writes_nothing(wor
     add(segment, "no=P1")
 
     with pytest.raises(ValidationError, match="has no line 20000"):
-        services.segment_remove_line(user=None, segment=segment, line_no=20000)
+        services.segment_remove_line(user=COMMAND_LINE, segment=segment, line_no=20000)
 
     nothing_written(segment, [("P1", 10000)], 1)
 
@@ -446,8 +482,8 @@ def test_repeated_undo_walks_back_step_by_step_and_then_refuses(world):
     segment = new_segment()
     add(segment, "city=X")
     remove(segment, REFINE, "type=person")
-    services.segment_add_contact(user=None, segment=segment, contact=world["carl"])
-    services.segment_remove_line(user=None, segment=segment, line_no=10000)
+    services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=world["carl"])
+    services.segment_remove_line(user=COMMAND_LINE, segment=segment, line_no=10000)
     history = [
         [("P4", 10000), ("C1", 20000), ("P1", 30000)],
         [("P4", 10000), ("P1", 30000)],
@@ -472,11 +508,11 @@ def test_saved_criteria_replay_as_one_step_that_one_undo_reverses(world):
     source = new_segment()
     add(source, "city=X", expand_contact=True)
     remove(source, REDUCE, "type=company")
-    services.segment_save_criteria(user=None, segment=source, code="XPERS", description="Persons in X")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="XPERS", description="Persons in X")
     target = new_segment()
     add(target, "no=P3")
 
-    result = services.segment_reuse_criteria(user=None, segment=target, code="XPERS")
+    result = services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="XPERS")
 
     assert sorted(numbers(target)) == ["P1", "P3", "P4"]
     parent = result.step
@@ -497,10 +533,10 @@ def test_a_replay_on_unchanged_data_selects_the_same_contacts_as_when_saved(worl
     remove(source, REDUCE, "type=company")
     add(source, "no=C2", allow_existing=True)
     remove(source, REFINE, "city=Y", entire_companies=True)
-    services.segment_save_criteria(user=None, segment=source, code="SAME")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="SAME")
 
     target = new_segment()
-    services.segment_reuse_criteria(user=None, segment=target, code="SAME")
+    services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="SAME")
 
     assert lines(target) == lines(source)
 
@@ -510,7 +546,7 @@ def test_saved_criteria_keep_their_options(world):
     add(source, "no=P3", expand_contact=True, allow_existing=True, ignore_exclusion=True)
     remove(source, REFINE, "no=C2", entire_companies=True)
 
-    saved = services.segment_save_criteria(user=None, segment=source, code="BOLT")
+    saved = services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="BOLT")
 
     assert list(
         saved.steps.values_list(
@@ -523,12 +559,12 @@ def test_a_replay_runs_against_today_s_data_and_keeps_entire_companies_on_refine
     source = new_segment()
     add(source, "city=X")
     remove(source, REFINE, "type=company", entire_companies=True)
-    services.segment_save_criteria(user=None, segment=source, code="XCOS")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="XCOS")
     assert sorted(numbers(source)) == ["C1", "P1"]
     newcomer = make_person(world["acme"], no="P7", name="Nina", city="X")
 
     target = new_segment()
-    services.segment_reuse_criteria(user=None, segment=target, code="XCOS")
+    services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="XCOS")
 
     # Entire Companies kept: ACME's persons stay with it (a refine without it would keep C1 only)
     assert sorted(numbers(target)) == ["C1", "P1", newcomer.no]
@@ -539,14 +575,14 @@ def test_a_replayed_step_that_no_longer_validates_names_the_criterion_and_writes
     source = new_segment()
     add(source, "city=X")
     remove(source, REFINE, "mailing_group=NEWS")
-    services.segment_save_criteria(user=None, segment=source, code="NEWS")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="NEWS")
     ContactMailingGroup.objects.filter(mailing_group=news).delete()
     news.delete()
     target = new_segment()
     add(target, "no=C2&no=P3")
 
     with pytest.raises(ValidationError) as error:
-        services.segment_reuse_criteria(user=None, segment=target, code="NEWS")
+        services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="NEWS")
 
     assert error.value.messages == [
         'step 2: criterion "mailing_group=NEWS" is no longer valid: mailing_group: unknown code "NEWS"'
@@ -559,12 +595,12 @@ def test_a_replay_whose_later_step_no_longer_validates_writes_not_even_the_earli
     source = new_segment()
     add(source, "city=X")
     add(source, "mailing_group=GONE")
-    services.segment_save_criteria(user=None, segment=source, code="TWO")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="TWO")
     MailingGroup.objects.filter(code="GONE").delete()
     target = new_segment()
 
     with pytest.raises(ValidationError, match='step 2: criterion "mailing_group=GONE" is no longer valid'):
-        services.segment_reuse_criteria(user=None, segment=target, code="TWO")
+        services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="TWO")
 
     nothing_written(target, [], 0)
 
@@ -572,31 +608,138 @@ def test_a_replay_whose_later_step_no_longer_validates_writes_not_even_the_earli
 def test_saving_criteria_refuses_a_duplicate_code_and_a_segment_without_steps(world):
     segment = new_segment()
     with pytest.raises(ValidationError, match="has no criteria steps"):
-        services.segment_save_criteria(user=None, segment=segment, code="A")
+        services.segment_save_criteria(user=COMMAND_LINE, segment=segment, code="A")
     add(segment, "city=X")
-    services.segment_save_criteria(user=None, segment=segment, code="A")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=segment, code="A")
 
     with pytest.raises(ValidationError, match='"A" already exist'):
-        services.segment_save_criteria(user=None, segment=segment, code="A")
+        services.segment_save_criteria(user=COMMAND_LINE, segment=segment, code="A")
     with pytest.raises(ValidationError, match='unknown saved criteria "B"'):
-        services.segment_reuse_criteria(user=None, segment=segment, code="B")
+        services.segment_reuse_criteria(user=COMMAND_LINE, segment=segment, code="B")
     assert SavedCriteria.objects.count() == 1
 
 
 def test_saving_after_a_reuse_saves_the_replayed_steps_not_the_reuse(world):
     source = new_segment()
     add(source, "city=X")
-    services.segment_save_criteria(user=None, segment=source, code="ONE")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="ONE")
     target = new_segment()
-    services.segment_reuse_criteria(user=None, segment=target, code="ONE")
+    services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="ONE")
     remove(target, REDUCE, "type=company")
 
-    saved = services.segment_save_criteria(user=None, segment=target, code="TWO")
+    saved = services.segment_save_criteria(user=COMMAND_LINE, segment=target, code="TWO")
 
     assert list(saved.steps.values_list("position", "action", "filter")) == [
         (1, "add", "city=X"),
         (2, "reduce", "type=company"),
     ]
+
+
+def test_steps_are_numbered_as_shown_and_a_replay_numbers_its_steps_within_it(world):
+    source = new_segment()
+    add(source, "city=X")
+    remove(source, REDUCE, "type=company")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="XPERS")
+    target = new_segment()
+
+    reuse = services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="XPERS")
+    after = add(target, "no=P3")
+
+    assert (reuse.step.position, after.step.position) == (1, 2)  # not 4: the replayed steps are the reuse's
+    assert list(reuse.step.children.order_by("position").values_list("position", "action")) == [
+        (1, "add"),
+        (2, "reduce"),
+    ]
+    saved = services.segment_save_criteria(user=COMMAND_LINE, segment=target, code="AGAIN")
+    assert list(saved.steps.values_list("position", "action", "filter")) == [
+        (1, "add", "city=X"),
+        (2, "reduce", "type=company"),
+        (3, "add", "no=P3"),
+    ]
+    undo(target)
+    undo(target)
+    assert add(target, "no=P3").step.position == 1
+
+
+def test_saved_steps_keep_what_they_did_and_whether_they_were_manual(world):
+    source = new_segment()
+    add(source, "city=X")
+    services.segment_add_contact(user=COMMAND_LINE, segment=source, contact=world["ann"], allow_existing=True)
+    services.segment_remove_line(user=COMMAND_LINE, segment=source, line_no=40000)
+
+    saved = services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="HAND")
+
+    assert list(saved.steps.values_list("position", "action", "filter", "manual", "lines_added", "lines_removed")) == [
+        (1, "add", "city=X", False, 3, 0),
+        (2, "add", "no=P1", True, 1, 0),
+        (3, "reduce", "no=P1", True, 0, 1),
+    ]
+
+
+def test_removing_one_of_two_lines_by_hand_replays_as_that_one_removal(world):
+    # Before: the manual removal was replayed as "reduce no=P1" and removed both lines of ann.
+    source = new_segment()
+    add(source, "city=X")
+    services.segment_add_contact(user=COMMAND_LINE, segment=source, contact=world["ann"], allow_existing=True)
+    services.segment_remove_line(user=COMMAND_LINE, segment=source, line_no=40000)
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="HAND")
+
+    target = new_segment()
+    result = services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="HAND")
+
+    assert sorted(numbers(target)) == sorted(numbers(source)) == ["C1", "P1", "P4"]
+    assert (result.added, result.removed, result.line_count, result.differences) == (4, 1, 3, ())
+    replayed = result.step.children.order_by("position")
+    assert [(step.manual, step.lines_added, step.lines_removed) for step in replayed] == [
+        (False, 3, 0),
+        (True, 1, 0),
+        (True, 0, 1),
+    ]
+
+
+def test_a_replay_that_does_other_than_recorded_says_so_per_step(world):
+    source = new_segment()
+    add(source, "city=X")
+    services.segment_add_contact(user=COMMAND_LINE, segment=source, contact=world["carl"])
+    remove(source, REDUCE, "no=P1")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="DIFF")
+    make_person(world["acme"], no="P7", name="Nina", city="X")  # the data changed since
+    target = new_segment()
+    add(target, "no=P3")  # and so did the worksheet the criteria are replayed on
+
+    result = services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="DIFF")
+
+    assert [str(difference) for difference in result.differences] == [
+        "step 1 (add city=X): recorded +3, now +4",
+        "step 2 (add no=P3): recorded +1, now 0",
+    ]
+    first = result.differences[0]
+    assert (first.number, first.action, first.filter, first.recorded, first.now) == (1, "add", "city=X", 3, 4)
+    assert sorted(numbers(target)) == ["C1", "P3", "P4", "P7"]
+
+
+def test_a_replay_says_when_a_removal_removed_other_than_recorded(world):
+    source = new_segment()
+    add(source, "no=P1&no=P4")
+    remove(source, REDUCE, "city=Y")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="NOY")
+    target = new_segment()
+    add(target, "no=P3")
+
+    result = services.segment_reuse_criteria(user=COMMAND_LINE, segment=target, code="NOY")
+
+    assert [str(difference) for difference in result.differences] == ["step 2 (reduce city=Y): recorded 0, now -1"]
+
+
+def test_steps_saved_without_recorded_counts_are_not_compared(world):
+    source = new_segment()
+    add(source, "city=X")
+    saved = services.segment_save_criteria(user=COMMAND_LINE, segment=source, code="OLD")
+    saved.steps.update(lines_added=None, lines_removed=None)
+
+    result = services.segment_reuse_criteria(user=COMMAND_LINE, segment=source, code="OLD")
+
+    assert (result.added, result.differences) == (0, ())
 
 
 # --- Header: defaults (R1, R2) ---------------------------------------------------------------------
@@ -711,7 +854,7 @@ def test_header_changes_reach_the_lines_except_the_fields_overridden_on_a_line(f
     set_line(filled, ann.line_no, description="Personal", cost=Decimal("3"))
 
     services.segment_update(
-        user=None,
+        user=COMMAND_LINE,
         segment=filled,
         values={"description": "Autumn", "unit_cost": Decimal("2"), "date": datetime.date(2030, 1, 2)},
     )
@@ -732,22 +875,23 @@ def test_a_line_with_its_own_template_does_not_follow_the_header(filled, world):
     carl = line_of(filled, world["carl"])
     set_line(filled, carl.line_no, interaction_template=own, cost=Decimal("7"))
 
-    services.segment_update(user=None, segment=filled, values={"description": "Autumn"})
+    services.segment_update(user=COMMAND_LINE, segment=filled, values={"description": "Autumn"})
 
     carl.refresh_from_db()
-    assert (carl.interaction_template_id, carl.interaction_group_id, carl.description) == (
+    assert (carl.interaction_template_id, carl.interaction_group_id, carl.description, carl.cost) == (
         "OWN",
         own.group_id,
-        "Spring mailing",
+        own.description,  # R15: the line's new template brought its description
+        Decimal("7"),
     )
 
 
 def test_header_subject_reaches_default_language_lines_and_language_change_reaches_all(filled, world):
-    services.segment_update(user=None, segment=filled, values={"subject": "News"})
+    services.segment_update(user=COMMAND_LINE, segment=filled, values={"subject": "News"})
     subjects = dict(SegmentLine.objects.filter(segment=filled).values_list("contact__no", "subject"))
     assert subjects == {"P1": "Hallo", "P3": "News", "P4": "News"}
 
-    services.segment_update(user=None, segment=filled, values={"language": make_language("NL")})
+    services.segment_update(user=COMMAND_LINE, segment=filled, values={"language": make_language("NL")})
     filled.refresh_from_db()
     assert filled.subject == "Hallo"  # R11: the new default language row's subject
     values = dict(SegmentLine.objects.filter(segment=filled).values_list("contact__no", "language_id"))
@@ -770,7 +914,7 @@ def test_changing_the_template_re_derives_every_template_field_of_the_following_
     solo = line_of(filled, world["solo"])
     set_line(filled, solo.line_no, subject="Hand-written", duration=Decimal("9"))
 
-    services.segment_update(user=None, segment=filled, values={"interaction_template": other})
+    services.segment_update(user=COMMAND_LINE, segment=filled, values={"interaction_template": other})
 
     filled.refresh_from_db()
     assert (filled.language_id, filled.subject, filled.unit_cost) == ("FR", "Bonjour", Decimal("0.10"))
@@ -794,7 +938,7 @@ def test_changing_the_template_re_derives_every_template_field_of_the_following_
 
 
 def test_the_template_can_be_cleared(filled):
-    services.segment_update(user=None, segment=filled, values={"interaction_template": None})
+    services.segment_update(user=COMMAND_LINE, segment=filled, values={"interaction_template": None})
 
     filled.refresh_from_db()
     assert (filled.interaction_template_id, filled.interaction_group_id) == (None, None)
@@ -809,7 +953,7 @@ def test_clearing_the_header_salesperson_gives_each_line_its_contact_s_salespers
     add(segment, "no=P1&no=P4")
     assert set(SegmentLine.objects.filter(segment=segment).values_list("salesperson_id", flat=True)) == {"HDR"}
 
-    services.segment_update(user=None, segment=segment, values={"salesperson": None})
+    services.segment_update(user=COMMAND_LINE, segment=segment, values={"salesperson": None})
 
     assert dict(SegmentLine.objects.filter(segment=segment).values_list("contact__no", "salesperson_id")) == {
         "P1": "ANN",
@@ -862,7 +1006,9 @@ def test_r13_otherwise_the_contact_s_own_type(correspondents):
     # the ignore flag without a default does not apply either
     segment = new_segment(interaction_template=make_template(correspondence_type="hard_copy"))
     services.segment_update(
-        user=None, segment=segment, values={"ignore_contact_correspondence_type": True, "correspondence_type": ""}
+        user=COMMAND_LINE,
+        segment=segment,
+        values={"ignore_contact_correspondence_type": True, "correspondence_type": ""},
     )
     add(segment)
     assert correspondence(segment) == {"E1": "email", "H1": "hard_copy", "B1": "hard_copy"}
@@ -938,7 +1084,7 @@ def test_a_line_gets_the_alternate_address_active_on_its_date(world):
         add(segment, "no=P1")
         assert line_of(segment, ann).alt_address_id == expected, date
 
-    services.segment_update(user=None, segment=segment, values={"date": datetime.date(2030, 7, 1)})
+    services.segment_update(user=COMMAND_LINE, segment=segment, values={"date": datetime.date(2030, 7, 1)})
     assert line_of(segment, ann).alt_address_id == summer.pk
     set_line(segment, 10000, date=datetime.date(2030, 2, 1))
     assert line_of(segment, ann).alt_address_id == home.pk
@@ -954,7 +1100,7 @@ def test_set_line_marks_fields_overridden_and_reset_brings_back_the_header_value
     line = set_line(filled, ann.line_no, description="Mine", salesperson=seller, evaluation="positive")
 
     assert set(line.overridden_fields) == {"description", "salesperson", "evaluation"}
-    services.segment_update(user=None, segment=filled, values={"description": "Header"})
+    services.segment_update(user=COMMAND_LINE, segment=filled, values={"description": "Header"})
     line.refresh_from_db()
     assert line.description == "Mine"
 
@@ -984,11 +1130,173 @@ def test_set_line_language_brings_that_language_s_subject_and_reset_derives_it_a
 def test_resetting_the_template_makes_the_line_follow_the_header_again(filled, world):
     carl = line_of(filled, world["carl"])
     set_line(filled, carl.line_no, interaction_template=make_template("OWN"), cost=Decimal("8"))
-    services.segment_update(user=None, segment=filled, values={"description": "Autumn", "unit_cost": Decimal("2")})
+    services.segment_update(
+        user=COMMAND_LINE, segment=filled, values={"description": "Autumn", "unit_cost": Decimal("2")}
+    )
 
     line = set_line(filled, carl.line_no, reset=["interaction_template"])
 
     assert (line.interaction_template_id, line.description, line.cost) == ("LETTER", "Autumn", Decimal("8"))
+
+
+@pytest.fixture
+def phone():
+    """A template other than the header's: its own values, language rows FR (default) and NL."""
+    fr = make_language("FR")
+    template = make_template(
+        "PHONE",
+        group=make_interaction_group("PHONES"),
+        description="Phone call",
+        unit_cost=Decimal("3"),
+        unit_duration=Decimal("10"),
+        information_flow="inbound",
+        initiated_by="them",
+        campaign_target=False,
+        campaign_response=True,
+        correspondence_type="email",
+        language=fr,
+        campaign=make_campaign(),
+    )
+    nl = make_language("NL")
+    InteractionTemplateLanguage.objects.create(template=template, language=fr, subject="Bonjour")
+    InteractionTemplateLanguage.objects.create(template=template, language=nl, subject="Hallo telefoon")
+    return template
+
+
+LINE_VALUES = (
+    "interaction_template_id",
+    "interaction_group_id",
+    "description",
+    "cost",
+    "duration",
+    "information_flow",
+    "initiated_by",
+    "campaign_target",
+    "campaign_response",
+    "correspondence_type",
+    "campaign_id",
+    "language_id",
+    "subject",
+)
+
+
+def values_of(segment, contact) -> tuple:
+    return SegmentLine.objects.filter(segment=segment, contact=contact).values_list(*LINE_VALUES).get()
+
+
+def test_a_line_s_new_template_re_derives_that_line_from_the_template_r15(filled, world, phone):
+    Contact.objects.filter(pk__in=[world["ann"].pk, world["carl"].pk]).update(correspondence_type="")
+    ann, carl = line_of(filled, world["ann"]), line_of(filled, world["carl"])
+    set_line(filled, ann.line_no, cost=Decimal("9"))  # by hand: stays
+    header_campaign = filled.campaign_id
+    solo_before = values_of(filled, world["solo"])
+
+    set_line(filled, ann.line_no, interaction_template=phone)
+    set_line(filled, carl.line_no, interaction_template=phone, subject="Own subject")
+
+    derived = ("PHONE", "PHONES", "Phone call", Decimal("3"), Decimal("10"), "inbound", "them", False, True, "email")
+    # the header's campaign, which wins over the template's; the contact's language when the
+    # template has a row for it (ann: NL), else the template's default (carl: DE → FR)
+    assert values_of(filled, world["ann"]) == (
+        *derived[:3],
+        Decimal("9"),
+        *derived[4:],
+        header_campaign,
+        "NL",
+        "Hallo telefoon",
+    )
+    assert values_of(filled, world["carl"]) == (*derived, header_campaign, "FR", "Own subject")
+    assert values_of(filled, world["solo"]) == solo_before  # that line only
+    assert set(line_of(filled, world["ann"]).overridden_fields) == {"cost", "interaction_template"}
+
+
+def test_a_line_s_new_template_brings_its_campaign_when_the_header_has_none(world, phone):
+    segment = new_segment()
+    add(segment, "no=P1")
+
+    line = set_line(segment, 10000, interaction_template=phone)
+
+    assert (line.campaign_id, line.language_id, line.subject) == (phone.campaign_id, "FR", "Bonjour")
+
+
+def test_a_line_s_new_template_keeps_a_description_given_without_template_and_hand_set_fields(world, phone):
+    segment = new_segment()  # no template: the lines have the header's description
+    add(segment, "no=P1&no=P4")
+    set_line(segment, 20000, description="Call her first")
+
+    first = set_line(segment, 10000, interaction_template=phone)
+    second = set_line(segment, 20000, interaction_template=phone, duration=Decimal("2"))
+
+    # R15: the description changes when it was blank or came with another template
+    assert (first.description, first.cost) == ("Spring mailing", Decimal("3"))
+    assert (second.description, second.duration, second.cost) == ("Call her first", Decimal("2"), Decimal("3"))
+    other = make_template("OTHER", description="Other call")
+    assert set_line(segment, 10000, interaction_template=other).description == "Other call"
+
+
+def test_a_line_s_new_template_gives_the_correspondence_type_by_r13_else_keeps_the_previous(filled, world):
+    Contact.objects.filter(pk=world["ann"].pk).update(correspondence_type="")
+    mail = make_template("MAIL", correspondence_type="email")
+    blank = make_template("BLANK", correspondence_type="")
+    ann = line_of(filled, world["ann"])
+    assert ann.correspondence_type == "hard_copy"
+
+    assert set_line(filled, ann.line_no, interaction_template=mail).correspondence_type == "email"
+    line = set_line(filled, ann.line_no, interaction_template=blank)
+
+    # R15: neither the contact nor the template has one: the previous value stays
+    assert (line.interaction_template_id, line.correspondence_type) == ("BLANK", "email")
+
+
+def test_a_line_s_new_template_merges_from_that_template_s_word_document(filled, world, phone):
+    from segments.documents import with_word_document
+    from tests.factories import attach_word_template
+
+    header_document = attach_word_template(filled.interaction_template, "Letter", language=make_language("EN"))
+    services.segment_update(user=COMMAND_LINE, segment=filled, values={"interaction_template": phone})
+    services.segment_update(
+        user=COMMAND_LINE, segment=filled, values={"interaction_template": filled.interaction_template}
+    )
+    phone_document = attach_word_template(phone, "Phone", language=make_language("FR"))
+    carl = line_of(filled, world["carl"])  # EN: the header has no DE row; PHONE has neither
+    documents = with_word_document(filled).values_list("contact__no", "word_document_id")
+    assert dict(documents)["P3"] == header_document.pk
+
+    set_line(filled, carl.line_no, interaction_template=phone)
+
+    assert dict(documents.all())["P3"] == phone_document.pk  # PHONE's default language, FR
+    set_line(filled, carl.line_no, reset=["interaction_template"])
+    assert dict(documents.all())["P3"] == header_document.pk
+
+
+def test_a_line_with_its_own_template_takes_subjects_and_reset_values_from_that_template(filled, world, phone):
+    carl = line_of(filled, world["carl"])
+    set_line(filled, carl.line_no, interaction_template=phone, cost=Decimal("8"), language=make_language("EN"))
+
+    line = set_line(filled, carl.line_no, language=make_language("NL"))
+    assert (line.language_id, line.subject) == ("NL", "Hallo telefoon")  # PHONE's NL row, not the header's
+    line = set_line(filled, carl.line_no, reset=["cost", "language"])
+    assert (line.cost, line.language_id, line.subject) == (Decimal("3"), "FR", "Bonjour")
+
+
+def test_a_line_s_new_template_without_any_language_leaves_the_language_to_the_header_rows(filled, world):
+    bare = make_template("BARE", unit_cost=Decimal("4"))  # no default language, no language rows
+    ann, carl = line_of(filled, world["ann"]), line_of(filled, world["carl"])
+
+    ann = set_line(filled, ann.line_no, interaction_template=bare)
+    carl = set_line(filled, carl.line_no, interaction_template=bare)
+
+    assert (ann.cost, ann.language_id, ann.subject) == (Decimal("4"), "NL", "Hallo")
+    assert (carl.language_id, carl.subject) == ("EN", "Hello")
+
+
+def test_clearing_a_line_s_template_clears_its_group_only(filled, world):
+    ann = line_of(filled, world["ann"])
+    before = values_of(filled, world["ann"])
+
+    set_line(filled, ann.line_no, interaction_template=None)
+
+    assert values_of(filled, world["ann"]) == (None, None, *before[2:])
 
 
 def test_set_line_refuses_unknown_fields_and_bad_values_and_writes_nothing(filled, world):
@@ -1117,16 +1425,16 @@ def test_every_step_is_a_constant_number_of_statements_whatever_the_size(size, d
     with django_assert_max_num_queries(20):
         remove(segment, REFINE, "mailing_group=M", entire_companies=True)
     with django_assert_max_num_queries(30):
-        services.segment_update(user=None, segment=segment, values={"interaction_template": None})
+        services.segment_update(user=COMMAND_LINE, segment=segment, values={"interaction_template": None})
     with django_assert_max_num_queries(30):
-        services.segment_update(user=None, segment=segment, values={"interaction_template": template})
+        services.segment_update(user=COMMAND_LINE, segment=segment, values={"interaction_template": template})
     with django_assert_max_num_queries(20):
         undo(segment)
     with django_assert_max_num_queries(20):
         undo(segment)
-    services.segment_save_criteria(user=None, segment=segment, code="ALL")
+    services.segment_save_criteria(user=COMMAND_LINE, segment=segment, code="ALL")
     with django_assert_max_num_queries(40):
-        services.segment_reuse_criteria(user=None, segment=segment, code="ALL")
+        services.segment_reuse_criteria(user=COMMAND_LINE, segment=segment, code="ALL")
     with django_assert_max_num_queries(20):
         undo(segment)
     assert SegmentLine.objects.filter(segment=segment).count() == 2 * 3 * (size // 3)

@@ -6,7 +6,7 @@ private persons, some excluded, a few cities and mailing groups), then applies r
 lines, line removals, line edits, undo and Log to one segment. After every step the lines in the
 database (contact, line no., the step that added them, description) must equal the model's.
 
-Log (interactions.services.segment_log) turns the lines into interaction log entries: each entry
+Log (segments.services.segment_log) turns the lines into interaction log entries: each entry
 must carry the values of the line it was logged from (contact and every copied field, R47), for
 every logged segment after every later step, and undo (any segment write) on a logged segment
 is refused with SegmentAlreadyLogged. The machine then goes on with the follow-up segment (R50:
@@ -42,10 +42,11 @@ from hypothesis.stateful import (
 )
 
 from crm.models import Contact, ContactMailingGroup, ContactType, CorrespondenceType, MailingGroup
-from interactions import services as log_services
+from crm.permissions import COMMAND_LINE
 from interactions.models import InteractionLogEntry
 from segments import services
 from segments.models import SegmentLine, StepAction
+from segments.services import log as log_services
 from tests.factories import make_salesperson, make_template
 
 CITIES = ("AMS", "BRU", "CGN")
@@ -297,7 +298,7 @@ class SegmentMachine(RuleBasedStateMachine):
             "interaction_template": make_template(correspondence_type=""),
             "salesperson": make_salesperson(),
         }
-        self.segment = services.segment_create(user=None, values={"description": "Model", **self.loggable})
+        self.segment = services.segment_create(user=COMMAND_LINE, values={"description": "Model", **self.loggable})
         self.model = Model(contacts, "Model")
 
     # -- rules
@@ -310,18 +311,30 @@ class SegmentMachine(RuleBasedStateMachine):
     )
     def add(self, where, **options):
         preview = services.segment_count(segment=self.segment, action=StepAction.ADD, query=as_query(where), **options)
-        result = services.segment_add_contacts(user=None, segment=self.segment, query=as_query(where), **options)
+        result = services.segment_add_contacts(
+            user=COMMAND_LINE, segment=self.segment, query=as_query(where), **options
+        )
         expected = self.model.add(where, **options)
         assert preview == result.added == expected
 
     @rule(where=criteria, refine=st.booleans(), entire_companies=st.booleans())
     def remove(self, where, refine, entire_companies):
         action = StepAction.REFINE if refine else StepAction.REDUCE
+        if not where:  # a reduce or refine needs a criterion; nothing is written
+            with pytest.raises(ValidationError, match="choose at least one criterion"):
+                services.segment_count(segment=self.segment, action=action, query="")
+            with pytest.raises(ValidationError, match="choose at least one criterion"):
+                services.segment_remove_contacts(user=COMMAND_LINE, segment=self.segment, action=action, query="")
+            return
         preview = services.segment_count(
             segment=self.segment, action=action, query=as_query(where), entire_companies=entire_companies
         )
         result = services.segment_remove_contacts(
-            user=None, segment=self.segment, action=action, query=as_query(where), entire_companies=entire_companies
+            user=COMMAND_LINE,
+            segment=self.segment,
+            action=action,
+            query=as_query(where),
+            entire_companies=entire_companies,
         )
         expected = self.model.remove(where, refine=refine, entire_companies=entire_companies)
         assert preview == result.removed == expected
@@ -330,22 +343,31 @@ class SegmentMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def add_contact(self, data):
         contact_id = data.draw(st.sampled_from(sorted(self.model.contacts)))
+        allow_existing = data.draw(st.booleans())
         contact = Contact.objects.get(pk=contact_id)
-        services.segment_add_contact(user=None, segment=self.segment, contact=contact)
+        if not allow_existing and any(line.contact == contact_id for line in self.model.lines):
+            with pytest.raises(ValidationError, match="is already on line"):
+                services.segment_add_contact(user=COMMAND_LINE, segment=self.segment, contact=contact)
+            return
+        services.segment_add_contact(
+            user=COMMAND_LINE, segment=self.segment, contact=contact, allow_existing=allow_existing
+        )
         self.model.add_contact(contact_id)
 
     @precondition(lambda self: self.model and self.model.lines)
     @rule(data=st.data())
     def remove_line(self, data):
         line_no = data.draw(st.sampled_from(sorted(line.line_no for line in self.model.lines)))
-        services.segment_remove_line(user=None, segment=self.segment, line_no=line_no)
+        services.segment_remove_line(user=COMMAND_LINE, segment=self.segment, line_no=line_no)
         self.model.remove_line(line_no)
 
     @precondition(lambda self: self.model and self.model.lines)
     @rule(data=st.data(), text=st.sampled_from(["Call first", "VIP", "Second try"]))
     def edit_line(self, data, text):
         line_no = data.draw(st.sampled_from(sorted(line.line_no for line in self.model.lines)))
-        services.segment_set_line(user=None, segment=self.segment, line_no=line_no, values={"description": text})
+        services.segment_set_line(
+            user=COMMAND_LINE, segment=self.segment, line_no=line_no, values={"description": text}
+        )
         self.model.edit(line_no, text)
 
     @precondition(lambda self: self.model is not None)
@@ -353,9 +375,9 @@ class SegmentMachine(RuleBasedStateMachine):
     def undo(self):
         if not self.model.steps:
             with pytest.raises(ValidationError):
-                services.segment_undo(user=None, segment=self.segment)
+                services.segment_undo(user=COMMAND_LINE, segment=self.segment)
             return
-        result = services.segment_undo(user=None, segment=self.segment)
+        result = services.segment_undo(user=COMMAND_LINE, segment=self.segment)
         self.model.undo()
         assert result.line_count == len(self.model.lines)
 
@@ -368,7 +390,7 @@ class SegmentMachine(RuleBasedStateMachine):
             (line.contact, line.description) for line in self.model.lines
         )
 
-        result = log_services.segment_log(user=None, segment=self.segment, follow_up=follow_up)
+        result = log_services.segment_log(user=COMMAND_LINE, segment=self.segment, follow_up=follow_up)
 
         assert result.entries == len(self.model.lines) == len(expected)
         assert logged_entries(result.logged_segment.pk) == expected
@@ -377,7 +399,7 @@ class SegmentMachine(RuleBasedStateMachine):
         if follow_up:
             self._continue_with_follow_up(result, expected)
         else:
-            self.segment = services.segment_create(user=None, values={"description": "Model", **self.loggable})
+            self.segment = services.segment_create(user=COMMAND_LINE, values={"description": "Model", **self.loggable})
             self.model = Model(self.model.contacts, "Model")
 
     def _continue_with_follow_up(self, result, logged: dict[int, tuple]) -> None:
@@ -386,7 +408,7 @@ class SegmentMachine(RuleBasedStateMachine):
         follow_up = result.follow_up
         assert follow_up.description == f"Follow-up on segment {self.segment.no}"
         assert follow_up.interaction_template_id is None
-        self.segment = services.segment_update(user=None, segment=follow_up, values=self.loggable)
+        self.segment = services.segment_update(user=COMMAND_LINE, segment=follow_up, values=self.loggable)
         rows = list(
             SegmentLine.objects.filter(segment=follow_up).values_list(
                 "line_no", "contact_id", "step__position", "description"
@@ -410,7 +432,7 @@ class SegmentMachine(RuleBasedStateMachine):
         for segment, logged_id, expected in self.logged:
             assert logged_entries(logged_id) == expected
             with pytest.raises(services.SegmentAlreadyLogged) as refused:
-                services.segment_undo(user=None, segment=segment)
+                services.segment_undo(user=COMMAND_LINE, segment=segment)
             assert refused.value.logged_segment.pk == logged_id
             assert refused.value.messages[0].startswith(f"Segment {segment.no} was already logged by ")
 

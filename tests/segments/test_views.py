@@ -16,6 +16,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
+from crm.filters import ContactFilterSet
 from crm.models import Contact, Country, NumberSeries
 from segments import services
 from segments.models import CriteriaStep, RemovedSegmentLine, SavedCriteria, Segment, SegmentLine
@@ -252,6 +253,15 @@ def test_htmx_pagination_gets_only_the_lines_block(marketing_client, segment, ma
     html = response.content.decode()
     assert html.lstrip().startswith('<section class="card lines-card results" id="segment-lines"')
     assert "<html" not in html
+
+
+def test_the_criteria_panel_groups_its_filters_as_the_contact_page_does(marketing_client, segment, monkeypatch):
+    monkeypatch.setattr(ContactFilterSet, "GROUPS", (("Who", ("no", "name")),))
+
+    page = marketing_client.get(url("segment_detail", segment.no)).content.decode()
+
+    panel = page[page.index('id="criteria-panel"') :]
+    assert re.findall(r"<summary>([^<]*)</summary>", panel) == ["Who", "Interaction history", "More"]
 
 
 def test_htmx_tab_gets_only_the_criteria_panel_for_that_action(marketing_client, segment):
@@ -514,6 +524,21 @@ def test_a_step_with_a_bad_filter_shows_the_error_and_writes_nothing(marketing_c
     assert state() == before
 
 
+@pytest.mark.parametrize("action", ["reduce", "refine"])
+def test_a_reduce_or_refine_without_any_criterion_is_refused_and_writes_nothing(marketing_client, filled, action):
+    before = state()
+
+    response = marketing_client.post(url("segment_step", filled.no), {"action": action, "city": ""})
+    preview = marketing_client.get(
+        url("segment_preview", filled.no), {"action": action}, headers={"HX-Request": "true"}
+    )
+
+    assert response.status_code == preview.status_code == 400
+    for html in (response.content.decode(), preview.content.decode()):
+        assert f"choose at least one criterion: a {action} without criteria would" in html
+    assert state() == before
+
+
 def test_the_count_button_counts_without_writing(marketing_client, segment):
     before = state()
 
@@ -537,6 +562,29 @@ def test_add_one_contact_by_its_number(marketing_client, filled):
     assert line.step.manual
     assert response["Location"].endswith(f"#line-{line.line_no}")
     assert messages_of(response) == [f"Added C200 Bolt Berlin as line {line.line_no}; the segment has 3 lines."]
+
+
+def test_add_one_contact_already_on_the_worksheet_asks_first_and_the_confirmation_adds_it(marketing_client, filled):
+    line_no = SegmentLine.objects.get(segment=filled, contact__no="P100").line_no
+    before = state()
+
+    response = marketing_client.post(url("segment_add_contact", filled.no), {"contact_no": "P100"})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"P100 is already on line {line_no} — add it again?" in html
+    confirm = html.split('id="add-contact-confirm"')[1].split("</form>")[0]
+    assert 'name="contact_no" value="P100"' in confirm and 'name="allow_existing" value="on"' in confirm
+    assert state() == before
+
+    response = marketing_client.post(
+        url("segment_add_contact", filled.no), {"contact_no": "P100", "allow_existing": "on"}
+    )
+
+    assert response.status_code == 302
+    assert contacts_of(filled) == ["C100", "P100", "P100"]
+    step = CriteriaStep.objects.get(segment=filled, position=2)
+    assert (step.manual, step.allow_existing) == (True, True)
 
 
 def test_add_one_contact_with_an_unknown_number_shows_the_error(marketing_client, filled):
@@ -576,6 +624,30 @@ def test_line_edit_overrides_the_changed_fields_and_marks_them(marketing_client,
     assert messages_of(response) == [f"Saved line {line.line_no} ({line.contact.no}); set by hand: description, cost."]
     html = marketing_client.get(url("segment_detail", filled.no)).content.decode()
     assert '<td class="text ovr" title="Set by hand on this line">Personal note</td>' in html
+
+
+def test_line_edit_with_another_template_re_derives_the_line_from_it(marketing_client, filled, world):
+    line = SegmentLine.objects.filter(segment=filled).order_by("line_no").first()
+
+    response = marketing_client.post(
+        url("line_edit", filled.no, line.line_no), line_post(line, interaction_template="LETTER", duration="4")
+    )
+
+    assert response.status_code == 302
+    line.refresh_from_db()
+    # R15: the template's group and cost; the description given without a template stays
+    assert (line.interaction_template_id, line.interaction_group_id, line.cost, line.duration, line.description) == (
+        "LETTER",
+        world.template.group_id,
+        Decimal("2.50"),
+        Decimal("4"),
+        "Spring mailing",
+    )
+    assert set(line.overridden_fields) == {"interaction_template", "duration"}
+    assert messages_of(response) == [
+        f"Saved line {line.line_no} ({line.contact.no}); set by hand: duration (min.), interaction template; "
+        "the fields not set by hand re-derived from template LETTER."
+    ]
 
 
 def test_line_edit_reset_checkbox_makes_a_field_follow_the_header(marketing_client, filled, marketing):
@@ -781,6 +853,27 @@ def test_reuse_criteria_replays_the_steps_as_one_step(marketing_client, filled, 
     assert contacts_of(other) == []
 
 
+def test_reuse_criteria_says_which_steps_did_other_than_recorded(marketing_client, filled, marketing, world):
+    services.segment_add_contact(user=marketing, segment=filled, contact=world.bolt)
+    services.segment_save_criteria(user=marketing, segment=filled, code="DELFT")
+    other = services.segment_create(user=marketing, values={"description": "Other"})
+    services.segment_add_contacts(user=marketing, segment=other, query="no=C200")
+    make_person(world.acme, no="P101", name="Eva Delft", city="Delft")
+
+    response = marketing_client.post(url("criteria_reuse", other.no), {"reuse-saved_criteria": "DELFT"})
+
+    assert contacts_of(other) == ["C100", "C200", "P100", "P101"]
+    assert messages_of(response) == [
+        "Not as recorded when DELFT was saved (the contacts or hand edits changed since): "
+        "step 1 (add city=Delft): recorded +2, now +3; step 2 (add no=C200): recorded +1, now 0."
+    ]
+    page = marketing_client.get(url("segment_detail", other.no))
+    assert [step.position for step in page.context["steps"]] == [2, 1]  # numbered as the segment's steps
+    assert [child.position for child in page.context["steps"][0].replayed] == [1, 2]
+    listed = marketing_client.get(url("segment_list")).context["page_obj"].object_list
+    assert {row.no: row.no_of_steps for row in listed}[other.no] == 2
+
+
 def test_reuse_of_criteria_that_no_longer_validate_writes_nothing(marketing_client, segment, marketing, world):
     world.bolt.country = make_country("DE")
     world.bolt.save()
@@ -877,14 +970,13 @@ def test_worksheet_header_shows_the_campaign(marketing_client, segment, marketin
 
 def _logged(world, marketing):
     """A logged segment of Acme Delft and Dora Delft (template and salesperson from the world)."""
-    from interactions import services as interaction_services
 
     segment = services.segment_create(
         user=marketing,
         values={"description": "Logged", "interaction_template": world.template, "salesperson": world.ann},
     )
     services.segment_add_contacts(user=marketing, segment=segment, query="city=Delft")
-    return segment, interaction_services.segment_log(user=marketing, segment=segment).logged_segment
+    return segment, services.segment_log(user=marketing, segment=segment).logged_segment
 
 
 def test_reuse_logged_adds_one_line_per_entry_as_one_step(marketing_client, segment, world, marketing):

@@ -17,12 +17,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from interactions import services as log_services
+from crm.permissions import COMMAND_LINE
 from interactions.models import Document, InteractionTemplateLanguage, LoggedSegment
-from interactions.wordtemplates import DOCX_CONTENT_TYPE, MAX_FILE_BYTES
+from interactions.ooxml import DOCX_CONTENT_TYPE
+from interactions.wordtemplates import MAX_FILE_BYTES
 from segments import services
 from segments.documents import segment_line_document_set
 from segments.models import SegmentLanguage, SegmentLine
+from segments.services import log as log_services
 from tests.factories import (
     attach_word_template,
     make_company,
@@ -89,8 +91,10 @@ def world():
         language=french,
         salesperson=seller,
     )
-    segment = services.segment_create(user=None, values={"description": "Letters", "interaction_template": template})
-    services.segment_add_contacts(user=None, segment=segment, query="company_no=C1")
+    segment = services.segment_create(
+        user=COMMAND_LINE, values={"description": "Letters", "interaction_template": template}
+    )
+    services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="company_no=C1")
     lines = {line.contact_id: line.line_no for line in SegmentLine.objects.filter(segment=segment)}
     return {
         "template": template,
@@ -220,7 +224,7 @@ def test_a_post_without_csrf_token_is_refused(marketing, world):
 
 def test_a_logged_segment_leads_to_its_logged_segment(marketing_client, world):
     segment = world["segment"]
-    log_services.segment_log(user=None, segment=segment)
+    log_services.segment_log(user=COMMAND_LINE, segment=segment)
     logged = LoggedSegment.objects.get()
 
     for url in [*read_urls(world)[:1], *read_urls(world)[2:]]:
@@ -352,12 +356,12 @@ def test_a_language_the_segment_has_no_row_for_is_refused(marketing_client, worl
 
 
 def test_a_document_of_another_segment_is_404(viewer_client, world):
-    other = services.segment_create(user=None, values={"description": "Other"})
-    services.segment_add_contact(user=None, segment=other, contact=world["anna"])
+    other = services.segment_create(user=COMMAND_LINE, values={"description": "Other"})
+    services.segment_add_contact(user=COMMAND_LINE, segment=other, contact=world["anna"])
 
     line_no = SegmentLine.objects.get(segment=other).line_no
     document = segment_line_document_set(
-        user=None, segment=other, line_no=line_no, data=docx_bytes("x"), file_name="o.docx"
+        user=COMMAND_LINE, segment=other, line_no=line_no, data=docx_bytes("x"), file_name="o.docx"
     )
 
     assert viewer_client.get(document_url(world["segment"], document)).status_code == 404

@@ -20,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import strip_tags
 
+from crm.permissions import COMMAND_LINE
 from interactions.models import CampaignEntry, InteractionLogEntry, LoggedSegment
 from segments import services as segment_services
 from segments.models import Segment, SegmentLine
@@ -29,7 +30,7 @@ from tests.factories import make_campaign, make_company, make_person, make_sales
 pytestmark = pytest.mark.django_db
 
 
-def build(n_persons: int = 3, user=None, **header) -> Segment:
+def build(n_persons: int = 3, user=COMMAND_LINE, **header) -> Segment:
     """A segment ready to log: a company and `n_persons` persons with a salesperson, a template."""
     salesperson = make_salesperson("ANN")
     template = header.pop("interaction_template", None) or make_template(correspondence_type="")

@@ -25,13 +25,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from interactions import services as log_services
+from crm.permissions import COMMAND_LINE
 from interactions.models import Document
-from interactions.wordtemplates import DOCX_CONTENT_TYPE
+from interactions.ooxml import DOCX_CONTENT_TYPE
 from segments import merge
 from segments import services as segment_services
 from segments.documents import segment_line_document_set
 from segments.models import MergeJob, MergeState, Segment, SegmentLine
+from segments.services import log as log_services
 from tests.conftest import make_user
 from tests.factories import attach_word_template, make_company, make_person, make_salesperson, make_template
 from tests.interactions.docx_builders import docx_bytes
@@ -52,9 +53,9 @@ def build(n_persons: int = 3, *, word: bool = True, paragraphs=None) -> Segment:
     for i in range(n_persons):
         make_person(company, name=f"Pat Person{i}", salesperson=salesperson)
     segment = segment_services.segment_create(
-        user=None, values={"description": "Spring mailing", "interaction_template": template}
+        user=COMMAND_LINE, values={"description": "Spring mailing", "interaction_template": template}
     )
-    segment_services.segment_add_contacts(user=None, segment=segment, query=f"company_no={company.no}")
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=f"company_no={company.no}")
     return segment
 
 
@@ -127,7 +128,7 @@ def test_lines_without_a_word_document_get_the_reason_and_no_button(marketing_cl
 
 
 def test_an_empty_segment_has_nothing_to_print(marketing_client):
-    segment = segment_services.segment_create(user=None, values={"description": "Empty"})
+    segment = segment_services.segment_create(user=COMMAND_LINE, values={"description": "Empty"})
 
     response = marketing_client.get(merge_url(segment))
 
@@ -139,7 +140,7 @@ def test_a_line_with_its_own_document_is_listed_as_such(marketing_client):
     segment = build(n_persons=1)
     second = SegmentLine.objects.filter(segment=segment).order_by("line_no")[1]
     segment_line_document_set(
-        user=None,
+        user=COMMAND_LINE,
         segment=segment,
         line_no=second.line_no,
         data=docx_bytes("Dear {{ contact.name }}, personally"),
@@ -160,9 +161,9 @@ def test_page_is_a_constant_number_of_queries(marketing_client, django_assert_ma
         marketing_client.get(merge_url(small))
     expected = len(few.captured_queries)
     big = segment_services.segment_create(
-        user=None, values={"description": "Big", "interaction_template": small.interaction_template}
+        user=COMMAND_LINE, values={"description": "Big", "interaction_template": small.interaction_template}
     )
-    segment_services.segment_add_contacts(user=None, segment=big, query="")
+    segment_services.segment_add_contacts(user=COMMAND_LINE, segment=big, query="")
     with django_assert_max_num_queries(expected):
         response = marketing_client.get(merge_url(big))
     assert response.context["plan"].letters == 2

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from crm.filters import ContactFilterSet, query_dict
+from crm.management.batch import BatchCommand, Failed
 from crm.models import Contact
 from crm.transfer import contacts_export_csv, contacts_export_json
 
@@ -20,7 +21,9 @@ class _Text:
         return len(text)
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
+    nothing_done = "nothing was exported"
+
     help = (
         "Write contacts as CSV (default) or JSON with the columns of import_contacts, ordered by no. "
         "CSV cells that a spreadsheet would run as a formula get a leading apostrophe."
@@ -36,15 +39,12 @@ class Command(BaseCommand):
             help="Only contacts matching QUERY (the segment filter language, e.g. 'city=Utrecht&type=person').",
         )
 
-    def handle(self, *args, output: str | None, verbosity: int, **options) -> None:
+    def run(self, *args, output: str | None, verbosity: int, **options) -> None:
         queryset = Contact.objects.all()
         if query := options["filter"]:
             filterset = ContactFilterSet(query_dict(query), queryset=queryset)
             if not filterset.is_valid():
-                lines = filterset.error_lines()
-                for line in lines:
-                    self.stderr.write(line)
-                raise CommandError(f"nothing was exported ({len(lines)} problem(s) in --filter)", returncode=1)
+                raise Failed(filterset.error_lines(), about="in --filter")
             queryset = filterset.qs
         export = contacts_export_json if options["json"] else contacts_export_csv
         if output:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from crm.management.batch import BatchCommand, Failed
+from crm.permissions import COMMAND_LINE
 from crm.transfer import ImportFailed, contacts_import_csv
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
+    nothing_done = "nothing was imported"
+
     help = (
         "Create or update contacts by `no` from a CSV file of any size, all or nothing, streaming it. On bad "
         "input every problem is written to stderr, one line each, nothing is imported and the exit status is 1."
@@ -28,20 +32,17 @@ class Command(BaseCommand):
             help="Check the file and report what it would do, then roll everything back.",
         )
 
-    def handle(self, *args, file: str, encoding: str, dry_run: bool, verbosity: int, **options) -> None:
+    def run(self, *args, file: str, encoding: str, dry_run: bool, verbosity: int, **options) -> None:
         progress = self.stderr.write if self.stderr.isatty() else None
         try:
             with Path(file).open("rb") as stream:
-                result = contacts_import_csv(file=stream, encoding=encoding, dry_run=dry_run, progress=progress)
+                result = contacts_import_csv(
+                    user=COMMAND_LINE, file=stream, encoding=encoding, dry_run=dry_run, progress=progress
+                )
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror}", returncode=1) from exc
         except ImportFailed as exc:
-            self._fail(exc.errors)
+            raise Failed(exc.errors) from exc
         if verbosity >= 1:
             prefix = "dry run, nothing written: would have " if dry_run else ""
             self.stdout.write(f"{prefix}created {result.created}, updated {result.updated}")
-
-    def _fail(self, errors: list[str]) -> None:
-        for line in errors:
-            self.stderr.write(line)
-        raise CommandError(f"nothing was imported ({len(errors)} problem(s))", returncode=1)

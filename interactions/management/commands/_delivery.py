@@ -18,6 +18,7 @@ from django.core.management.base import CommandError
 from django.db import connections
 from django.db.models import Max
 
+from crm.permissions import COMMAND_LINE
 from interactions.delivery import delivery_runs_inline, delivery_start, delivery_summary_lines
 from interactions.models import Delivery, LoggedSegment
 
@@ -82,7 +83,7 @@ def start_and_report(command, logged: LoggedSegment, *, deliverable: int) -> Non
         return
     try:
         with progress_on_terminal(command, logged.pk):
-            delivery = delivery_start(user=None, logged_segment=logged)
+            delivery = delivery_start(user=COMMAND_LINE, logged_segment=logged)
     except ValidationError as exc:
         for message in exc.messages:
             command.stderr.write(message)

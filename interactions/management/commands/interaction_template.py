@@ -7,22 +7,25 @@ which checks the document completely before it writes anything. Every problem go
 its own line and the exit status is 1; the previous document stays in place. On success the
 exit status is 0 and a short message goes to stderr; stdout stays empty.
 
-The command runs as no particular user (`user=None`); access to `manage.py` is the access control.
+The command acts as the command line (`crm.permissions.COMMAND_LINE`): access to `manage.py` is
+the access control.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-
+from crm.management.batch import BatchCommand, Failed
 from crm.models import Language
+from crm.permissions import COMMAND_LINE
 from interactions.documents import interaction_template_attach
 from interactions.models import InteractionTemplate
 from interactions.wordtemplates import MAX_FILE_BYTES, WordTemplateInvalid, file_size_problem
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
+    nothing_done = "nothing was stored"
+
     help = (
         "Interaction templates' Word documents. `attach CODE FILE.docx [--language CODE]` sets the Word "
         "template (docxtpl) of the template's language row, the default language when omitted, creating or "
@@ -39,12 +42,10 @@ class Command(BaseCommand):
             "--language", metavar="CODE", help="Language code of the row (default: the template's default language)."
         )
 
-    def handle(self, *args, subcommand: str, **options) -> None:
+    def do_attach(self, options) -> None:
         problems = self.attach(options["code"], options["file"], options["language"])
         if problems:
-            for problem in problems:
-                self.stderr.write(problem)
-            raise CommandError(f"nothing was stored ({len(problems)} problem(s))", returncode=1)
+            raise Failed(problems)
 
     def attach(self, code: str, file: str, language_code: str | None) -> list[str]:
         problems = []
@@ -70,7 +71,7 @@ class Command(BaseCommand):
             return problems
         try:
             document = interaction_template_attach(
-                user=None, template=template, language=language, data=data, file_name=path.name
+                user=COMMAND_LINE, template=template, language=language, data=data, file_name=path.name
             )
         except WordTemplateInvalid as exc:
             return exc.problems

@@ -4,8 +4,9 @@ segments and interactions").
 Each subcommand looks up the numbers and codes it is given, makes one service call
 (interactions/services.py, the transaction boundary) and prints its result. An unknown entry,
 contact or code is an error naming the field and quoting the value: one line per problem on
-stderr, exit status 1, nothing written (BatchCommand). The commands run as no particular user
-(`user=None`), like `manage.py segment`: access to `manage.py` is the access control.
+stderr, exit status 1, nothing written (BatchCommand). The commands act as the command line
+(`crm.permissions.COMMAND_LINE`), like `manage.py segment`: access to `manage.py` is the access
+control.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from crm.management.batch import BatchCommand, Failed, json_date, json_decimal, json_null, parse_amount, parse_date
 from crm.models import Contact, CorrespondenceType, Salesperson
+from crm.permissions import COMMAND_LINE
+from crm.untrusted import text_problems
 from interactions import services
 from interactions.models import Evaluation, InteractionLogEntry, InteractionTemplate, LoggedSegment
-from segments.management.commands.segment import _date, _decimal, _null, parse_amount, parse_date
-
-from ._batch import BatchCommand, Failed
 
 EXPORT_COLUMNS = (
     "pk",
@@ -55,28 +56,28 @@ def entry_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "entry_no": row["pk"],
         "contact_no": row["contact__no"],
-        "contact_company_no": _null(row["contact_company__no"]),
-        "date": _date(row["date"]),
+        "contact_company_no": json_null(row["contact_company__no"]),
+        "date": json_date(row["date"]),
         "description": row["description"],
-        "interaction_template": _null(row["interaction_template_id"]),
-        "interaction_group": _null(row["interaction_group_id"]),
-        "information_flow": _null(row["information_flow"]),
-        "initiated_by": _null(row["initiated_by"]),
-        "cost": _decimal(row["cost"]),
-        "duration": _decimal(row["duration"]),
-        "correspondence_type": _null(row["correspondence_type"]),
+        "interaction_template": json_null(row["interaction_template_id"]),
+        "interaction_group": json_null(row["interaction_group_id"]),
+        "information_flow": json_null(row["information_flow"]),
+        "initiated_by": json_null(row["initiated_by"]),
+        "cost": json_decimal(row["cost"]),
+        "duration": json_decimal(row["duration"]),
+        "correspondence_type": json_null(row["correspondence_type"]),
         "subject": row["subject"],
-        "language": _null(row["language_id"]),
-        "salesperson": _null(row["salesperson_id"]),
-        "campaign": _null(row["campaign__no"]),
+        "language": json_null(row["language_id"]),
+        "salesperson": json_null(row["salesperson_id"]),
+        "campaign": json_null(row["campaign__no"]),
         "campaign_target": row["campaign_target"],
         "campaign_response": row["campaign_response"],
-        "segment_no": _null(row["segment_no"]),
+        "segment_no": json_null(row["segment_no"]),
         "logged_segment": row["logged_segment_id"],
-        "evaluation": _null(row["evaluation"]),
+        "evaluation": json_null(row["evaluation"]),
         "canceled": row["canceled"],
         "attempt_failed": row["attempt_failed"],
-        "delivery_status": _null(row["delivery_status"]),
+        "delivery_status": json_null(row["delivery_status"]),
         # The letter made for the entry (R72), stored when it was delivered or printed.
         "has_attachment": row["document_id"] is not None,
     }
@@ -145,13 +146,15 @@ class Command(BatchCommand):
     # Writes on entries ----------------------------------------------------------------------
 
     def do_cancel(self, options) -> None:
-        services.interactions_set_canceled(user=None, entry_nos=options["entry_nos"], canceled=True)
+        services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=options["entry_nos"], canceled=True)
 
     def do_uncancel(self, options) -> None:
-        services.interactions_set_canceled(user=None, entry_nos=options["entry_nos"], canceled=False)
+        services.interactions_set_canceled(user=COMMAND_LINE, entry_nos=options["entry_nos"], canceled=False)
 
     def do_evaluate(self, options) -> None:
-        services.interactions_evaluate(user=None, entry_nos=options["entry_nos"], evaluation=options["evaluation"])
+        services.interactions_evaluate(
+            user=COMMAND_LINE, entry_nos=options["entry_nos"], evaluation=options["evaluation"]
+        )
 
     # Export ---------------------------------------------------------------------------------
 
@@ -200,6 +203,8 @@ class Command(BatchCommand):
             values["salesperson"] = Salesperson.objects.filter(code=options["salesperson"]).first()
             if values["salesperson"] is None:
                 problems.append(f'salesperson: unknown code "{options["salesperson"]}"')
+        if options["description"] is not None:
+            problems += text_problems("description", options["description"])
         parsers = {"date": parse_date, "cost": parse_amount, "duration": parse_amount}
         for name, parse in parsers.items():
             if options[name] is not None:
@@ -212,5 +217,7 @@ class Command(BatchCommand):
         for name in ("description", "correspondence_type", "evaluation"):
             if options[name] is not None:
                 values[name] = options[name]
-        entry = services.interaction_create(user=None, contact=contact, interaction_template=template, values=values)
+        entry = services.interaction_create(
+            user=COMMAND_LINE, contact=contact, interaction_template=template, values=values
+        )
         self.out(entry.pk)

@@ -4,8 +4,9 @@ interactions").
 Each subcommand makes one service call (interactions/services.py, the transaction boundary;
 `resend` and `resume`: interactions/delivery.py) and prints its result. An unknown id, or a
 delete of a logged segment that is not canceled, is an error: one line on stderr, exit status 1,
-nothing written (BatchCommand). The commands run as no particular user (`user=None`), like
-`manage.py segment`: access to `manage.py` is the access control.
+nothing written (BatchCommand). The commands act as the command line
+(`crm.permissions.COMMAND_LINE`), like `manage.py segment`: access to `manage.py` is the access
+control.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any
 
 from django.utils import timezone
 
-from interactions import services
+from crm.management.batch import BatchCommand
+from crm.permissions import COMMAND_LINE
+from interactions import hooks, services
 from interactions.delivery import NothingToDeliver, delivery_resend, delivery_resume, delivery_runs_inline
 from interactions.models import LoggedSegment
 
-from ._batch import BatchCommand
 from ._delivery import progress_on_terminal, report
 
 
@@ -109,21 +111,21 @@ class Command(BatchCommand):
             )
 
     def do_cancel(self, options) -> None:
-        services.logged_segment_set_canceled(user=None, ids=[options["id"]], canceled=True)
+        services.logged_segment_set_canceled(user=COMMAND_LINE, ids=[options["id"]], canceled=True)
 
     def do_uncancel(self, options) -> None:
-        services.logged_segment_set_canceled(user=None, ids=[options["id"]], canceled=False)
+        services.logged_segment_set_canceled(user=COMMAND_LINE, ids=[options["id"]], canceled=False)
 
     def do_follow_up(self, options) -> None:
-        self.out(services.logged_segment_follow_up(user=None, logged_segment_id=options["id"]).no)
+        self.out(hooks.logged_segment_follow_up(user=COMMAND_LINE, logged_segment_id=options["id"]).no)
 
     def do_delete(self, options) -> None:
-        services.logged_segment_delete(user=None, logged_segment_id=options["id"])
+        services.logged_segment_delete(user=COMMAND_LINE, logged_segment_id=options["id"])
 
     def do_resend(self, options) -> None:
         try:
             with progress_on_terminal(self, options["id"]):
-                delivery = delivery_resend(user=None, logged_segment_id=options["id"])
+                delivery = delivery_resend(user=COMMAND_LINE, logged_segment_id=options["id"])
         except NothingToDeliver:
             self.out(0)
             return
@@ -134,4 +136,4 @@ class Command(BatchCommand):
             self.stderr.write(f"delivery {delivery.pk} queued as task {delivery.task_id}")
 
     def do_resume(self, options) -> None:
-        report(self, delivery_resume(user=None, delivery_id=options["delivery_id"]))
+        report(self, delivery_resume(user=COMMAND_LINE, delivery_id=options["delivery_id"]))

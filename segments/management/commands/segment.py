@@ -1,39 +1,35 @@
 """`manage.py segment …`: build segments from scripts (CONTRACT.md, "Segments").
 
 Each subcommand parses its options, looks up the codes and numbers they name, makes one
-service call (segments/services.py, which is the transaction boundary; `log` calls
-interactions.services.segment_log) and prints its result. A segment that was logged is gone:
+service call (segments/services/, which is the transaction boundary; `log` calls
+segments.services.segment_log) and prints its result. A segment that was logged is gone:
 naming it reports "Segment … was already logged by … at …".
 Bad input never writes: codes are looked up before the service runs, and a ValidationError
 from the service rolls its transaction back. Every problem goes to stderr on its own line and
 the exit status is 1 (2 when argparse rejects the command line itself).
 
-The commands run as no particular user (`user=None`), so the services skip their permission
-checks; access to `manage.py` is the access control.
+The commands act as the command line (`crm.permissions.COMMAND_LINE`), which holds every
+permission and is recorded as no user: access to `manage.py` is the access control.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import re
-from collections.abc import Callable, Iterable
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterable
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.core.exceptions import ValidationError
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
+from crm.management.batch import BatchCommand, Failed, json_date, json_decimal, json_null, parse_amount, parse_date
 from crm.models import Campaign, Contact, ContactType, CorrespondenceType, Language, Salesperson
-from interactions import services as interaction_services
+from crm.permissions import COMMAND_LINE
+from crm.untrusted import text_problems
 from interactions.models import Evaluation, InteractionTemplate
 from segments import services
 from segments.models import OVERRIDABLE_FIELDS, CriteriaStep, Segment, SegmentLine, StepAction
-
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Options that name a row: option dest → (model, lookup field). An empty value clears the field.
 REFERENCES: dict[str, tuple[type, str]] = {
@@ -68,28 +64,12 @@ LINE_OPTIONS = (
     "personal_text",
 )
 ADD_OPTIONS = services.ADD_OPTIONS
+# Options of free text → whether it may hold several lines (a subject or description becomes an
+# e-mail header: one line; crm.untrusted.text_problems).
+TEXT_OPTIONS = {"description": False, "subject": False, "personal_text": True}
 # `set-line --reset` names: every field a line may override (`all` resets those), plus its personal
 # text, which follows no header: resetting it clears it.
 RESETTABLE = (*OVERRIDABLE_FIELDS, "personal_text")
-
-
-class Failed(Exception):
-    """Bad input: the problems, one line each."""
-
-    def __init__(self, problems: Iterable[str]):
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
-
-
-def validation_problems(exc: ValidationError) -> list[str]:
-    """One line per message; a model field's messages are prefixed with the field name."""
-    if hasattr(exc, "error_dict"):
-        return [
-            message if field == NON_FIELD_ERRORS else f"{field}: {message}"
-            for field, messages in exc.message_dict.items()
-            for message in messages
-        ]
-    return list(exc.messages)
 
 
 # --- Parsing helpers --------------------------------------------------------------------------
@@ -128,27 +108,6 @@ def add_add_options(parser: argparse.ArgumentParser) -> None:
     flag(parser, "ignore-exclusion", "Also add contacts marked 'exclude from segment'.", default=False)
 
 
-def parse_date(name: str, value: str) -> datetime.date:
-    if DATE_RE.match(value):
-        try:
-            return datetime.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise Failed([f'{name}: invalid date "{value}" (use YYYY-MM-DD)'])
-
-
-def parse_amount(name: str, value: str) -> Decimal:
-    try:
-        amount = Decimal(value.strip())
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite():
-        raise Failed([f'{name}: invalid number "{value}"'])
-    if amount < 0:
-        raise Failed([f'{name}: must be 0 or more, not "{value}"'])
-    return amount
-
-
 def lookup(name: str, value: str):
     """The row an option names; None for an empty value (clears the field)."""
     if value == "":
@@ -177,6 +136,8 @@ def field_values(options: dict[str, Any], names: Iterable[str]) -> dict[str, Any
             elif name in ("cost", "duration"):
                 values[name] = parse_amount(name, value)
             else:
+                if name in TEXT_OPTIONS:
+                    problems += text_problems(name, value, several_lines=TEXT_OPTIONS[name])
                 values[name] = value
         except Failed as exc:
             problems += exc.problems
@@ -196,19 +157,6 @@ def segment_of(no: str) -> Segment:
 
 
 # --- JSON shaping -----------------------------------------------------------------------------
-
-
-def _null(value):
-    """A blank code, enum or reference is null, never ""."""
-    return value if value not in ("", None) else None
-
-
-def _decimal(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}"
-
-
-def _date(value: datetime.date | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 LINE_COLUMNS = (
@@ -240,21 +188,21 @@ def line_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "line_no": row["line_no"],
         "contact_no": row["contact__no"],
-        "contact_company_no": _null(company_no),
+        "contact_company_no": json_null(company_no),
         "contact_name": row["contact__name"],
         "description": row["description"],
-        "interaction_template": _null(row["interaction_template_id"]),
-        "salesperson": _null(row["salesperson_id"]),
-        "date": _date(row["date"]),
+        "interaction_template": json_null(row["interaction_template_id"]),
+        "salesperson": json_null(row["salesperson_id"]),
+        "date": json_date(row["date"]),
         "subject": row["subject"],
-        "language": _null(row["language_id"]),
-        "correspondence_type": _null(row["correspondence_type"]),
-        "cost": _decimal(row["cost"]),
-        "duration": _decimal(row["duration"]),
-        "information_flow": _null(row["information_flow"]),
-        "initiated_by": _null(row["initiated_by"]),
-        "evaluation": _null(row["evaluation"]),
-        "campaign": _null(row["campaign__no"]),
+        "language": json_null(row["language_id"]),
+        "correspondence_type": json_null(row["correspondence_type"]),
+        "cost": json_decimal(row["cost"]),
+        "duration": json_decimal(row["duration"]),
+        "information_flow": json_null(row["information_flow"]),
+        "initiated_by": json_null(row["initiated_by"]),
+        "evaluation": json_null(row["evaluation"]),
+        "campaign": json_null(row["campaign__no"]),
         "campaign_target": row["campaign_target"],
         "personal_text": row["personal_text"],
     }
@@ -274,25 +222,40 @@ def step_json(step: CriteriaStep) -> dict[str, Any]:
     }
 
 
+def segment_steps_in_order(segment: Segment):
+    """The segment's steps as the worksheet lists them: its steps 1, 2, 3 …, each replay
+    followed by the steps it replayed (numbered 1, 2, … within it); `number` is the step's
+    worksheet number. One query."""
+    return (
+        CriteriaStep.objects.filter(segment=segment)
+        .annotate(number=Coalesce(F("parent__position"), F("position")))
+        .order_by("number", F("parent_id").asc(nulls_first=True), "position")
+    )
+
+
 def segment_json(segment: Segment) -> dict[str, Any]:
-    """CONTRACT.md `segment show --json`: three queries whatever the number of lines."""
+    """CONTRACT.md `segment show --json`: three queries whatever the number of lines.
+
+    `criteria` lists the steps as the worksheet does: a replay (`reuse_criteria`,
+    `reuse_logged`, filter null) is followed by the steps it replayed.
+    """
     lines = SegmentLine.objects.filter(segment=segment).order_by("line_no").values(*LINE_COLUMNS)
-    steps = CriteriaStep.objects.filter(segment=segment).order_by("position")
+    steps = segment_steps_in_order(segment)
     return {
         "no": segment.no,
         "description": segment.description,
-        "interaction_template": _null(segment.interaction_template_id),
-        "salesperson": _null(segment.salesperson_id),
+        "interaction_template": json_null(segment.interaction_template_id),
+        "salesperson": json_null(segment.salesperson_id),
         "campaign": segment.campaign.no if segment.campaign else None,
         "campaign_target": segment.campaign_target,
-        "date": _date(segment.date),
+        "date": json_date(segment.date),
         "subject": segment.subject,
-        "language": _null(segment.language_id),
-        "correspondence_type": _null(segment.correspondence_type),
-        "unit_cost": _decimal(segment.unit_cost),
-        "unit_duration": _decimal(segment.unit_duration),
-        "information_flow": _null(segment.information_flow),
-        "initiated_by": _null(segment.initiated_by),
+        "language": json_null(segment.language_id),
+        "correspondence_type": json_null(segment.correspondence_type),
+        "unit_cost": json_decimal(segment.unit_cost),
+        "unit_duration": json_decimal(segment.unit_duration),
+        "information_flow": json_null(segment.information_flow),
+        "initiated_by": json_null(segment.initiated_by),
         "lines": [line_json(row) for row in lines.iterator(chunk_size=2000)],
         "criteria": [step_json(step) for step in steps],
     }
@@ -304,18 +267,25 @@ def _count_of(model, **filters):
 
 
 def segment_list_json() -> list[dict[str, Any]]:
-    """CONTRACT.md `segment list --json`: every open segment by number, one query."""
+    """CONTRACT.md `segment list --json`: every open segment by number, one query.
+
+    `no_of_criteria_actions` counts the steps the worksheet numbers 1, 2, 3 … (and the segment
+    list page counts): a replay of saved criteria or of a logged segment is one.
+    """
     segments = (
         Segment.objects.order_by("no")
-        .annotate(no_of_lines=_count_of(SegmentLine), no_of_criteria_actions=_count_of(CriteriaStep))
+        .annotate(
+            no_of_lines=_count_of(SegmentLine),
+            no_of_criteria_actions=_count_of(CriteriaStep, parent__isnull=True),
+        )
         .values("no", "description", "interaction_template_id", "campaign__no", "no_of_lines", "no_of_criteria_actions")
     )
     return [
         {
             "no": row["no"],
             "description": row["description"],
-            "interaction_template": _null(row["interaction_template_id"]),
-            "campaign": _null(row["campaign__no"]),
+            "interaction_template": json_null(row["interaction_template_id"]),
+            "campaign": json_null(row["campaign__no"]),
             "no_of_lines": row["no_of_lines"],
             "no_of_criteria_actions": row["no_of_criteria_actions"],
         }
@@ -326,7 +296,7 @@ def segment_list_json() -> list[dict[str, Any]]:
 # --- The command ------------------------------------------------------------------------------
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = (
         "Build segments: create and change headers, add/reduce/refine lines by criteria (QUERY), manual "
         "lines, per-line overrides, undo, saved criteria, reuse of a logged segment, counts, JSON views, and "
@@ -355,12 +325,17 @@ class Command(BaseCommand):
         ):
             p = sub.add_parser(action, help=text + " Prints the number of lines afterwards.")
             p.add_argument("no", metavar="NO")
-            p.add_argument("--filter", metavar="QUERY", help="Contact criteria (required; '' matches every contact).")
+            p.add_argument("--filter", metavar="QUERY", help="Contact criteria (required, at least one criterion).")
             flag(p, "entire-companies", "Match every line of a matching contact's company.", default=False)
 
-        p = sub.add_parser("add-contact", help="One manual line (an undoable step); prints the number of lines.")
+        p = sub.add_parser(
+            "add-contact",
+            help="One manual line (an undoable step); prints the number of lines. A contact already on the "
+            "worksheet is an error naming its line unless --allow-existing.",
+        )
         p.add_argument("no", metavar="NO")
         p.add_argument("contact_no", metavar="CONTACT_NO")
+        flag(p, "allow-existing", "Add another line for a contact already on the worksheet.", default=False)
 
         p = sub.add_parser("remove-line", help="Delete one line (an undoable step); prints the number of lines.")
         p.add_argument("no", metavar="NO")
@@ -397,7 +372,12 @@ class Command(BaseCommand):
         p.add_argument("code", metavar="CODE")
         p.add_argument("--description", metavar="TEXT", default="")
 
-        p = sub.add_parser("reuse-criteria", help="Replay saved criteria as one step; prints the number of lines.")
+        p = sub.add_parser(
+            "reuse-criteria",
+            help="Replay saved criteria as one step; prints the number of lines. Each replayed step that added "
+            "or removed other than when the criteria were saved is written to stderr, e.g. "
+            "'step 3 (reduce no=CT000123): recorded -1, now -2'.",
+        )
         p.add_argument("no", metavar="NO")
         p.add_argument("code", metavar="CODE")
 
@@ -448,52 +428,33 @@ class Command(BaseCommand):
             "(DJANGO_TASKS_BACKEND) prints the delivery task's id, else delivers before the command exits.",
         )
 
-    def handle(self, *args, subcommand: str, **options) -> None:
-        run: Callable[[dict[str, Any]], None] = getattr(self, "do_" + subcommand.replace("-", "_"))
-        try:
-            run(options)
-        except Failed as exc:
-            problems = exc.problems
-        except ValidationError as exc:
-            problems = validation_problems(exc)
-        except PermissionDenied as exc:
-            problems = [f"permission denied: {exc}"]
-        else:
-            return
-        for problem in problems:
-            self.stderr.write(problem)
-        raise CommandError(f"nothing was written ({len(problems)} problem(s))", returncode=1)
-
-    def out(self, value) -> None:
-        self.stdout.write(str(value))
-
     # Header ---------------------------------------------------------------------------------
 
     def do_create(self, options) -> None:
         values = field_values(options, HEADER_OPTIONS)
-        self.out(services.segment_create(user=None, values=values).no)
+        self.out(services.segment_create(user=COMMAND_LINE, values=values).no)
 
     def do_update(self, options) -> None:
         segment = segment_of(options["no"])
         values = field_values(options, HEADER_OPTIONS)
         if values:
-            services.segment_update(user=None, segment=segment, values=values)
+            services.segment_update(user=COMMAND_LINE, segment=segment, values=values)
 
     # Steps ----------------------------------------------------------------------------------
 
     def do_add(self, options) -> None:
         segment = segment_of(options["no"])
         result = services.segment_add_contacts(
-            user=None, segment=segment, query=options["filter"] or "", **{k: options[k] for k in ADD_OPTIONS}
+            user=COMMAND_LINE, segment=segment, query=options["filter"] or "", **{k: options[k] for k in ADD_OPTIONS}
         )
         self.out(result.line_count)
 
     def _remove(self, options, action: str) -> None:
         segment = segment_of(options["no"])
         if options["filter"] is None:
-            raise Failed([f"--filter is required for {action} (use --filter '' to match every contact)"])
+            raise Failed([f"--filter is required for {action}: choose at least one criterion"])
         result = services.segment_remove_contacts(
-            user=None,
+            user=COMMAND_LINE,
             segment=segment,
             action=action,
             query=options["filter"],
@@ -512,15 +473,28 @@ class Command(BaseCommand):
         contact = Contact.objects.filter(no=options["contact_no"]).first()
         if contact is None:
             raise Failed([f'contact_no: unknown contact "{options["contact_no"]}"'])
-        self.out(services.segment_add_contact(user=None, segment=segment, contact=contact).line_count)
+        try:
+            result = services.segment_add_contact(
+                user=COMMAND_LINE, segment=segment, contact=contact, allow_existing=options["allow_existing"]
+            )
+        except ValidationError as exc:
+            if [error.code for error in getattr(exc, "error_list", [])] != ["already_on_worksheet"]:
+                raise
+            problems = [
+                f"contact_no: {message.rstrip('.')} (--allow-existing adds another line)" for message in exc.messages
+            ]
+            raise Failed(problems) from None
+        self.out(result.line_count)
 
     def do_remove_line(self, options) -> None:
         segment = segment_of(options["no"])
-        self.out(services.segment_remove_line(user=None, segment=segment, line_no=options["line_no"]).line_count)
+        self.out(
+            services.segment_remove_line(user=COMMAND_LINE, segment=segment, line_no=options["line_no"]).line_count
+        )
 
     def do_undo(self, options) -> None:
         segment = segment_of(options["no"])
-        self.out(services.segment_undo(user=None, segment=segment).line_count)
+        self.out(services.segment_undo(user=COMMAND_LINE, segment=segment).line_count)
 
     def do_count(self, options) -> None:
         segment = segment_of(options["no"])
@@ -570,23 +544,30 @@ class Command(BaseCommand):
         if "personal_text" in reset:
             values["personal_text"] = ""
         reset = [field for field in reset if field != "personal_text"]
-        services.segment_set_line(user=None, segment=segment, line_no=options["line_no"], values=values, reset=reset)
+        services.segment_set_line(
+            user=COMMAND_LINE, segment=segment, line_no=options["line_no"], values=values, reset=reset
+        )
 
     # Saved criteria -------------------------------------------------------------------------
 
     def do_save_criteria(self, options) -> None:
         segment = segment_of(options["no"])
         services.segment_save_criteria(
-            user=None, segment=segment, code=options["code"], description=options["description"]
+            user=COMMAND_LINE, segment=segment, code=options["code"], description=options["description"]
         )
 
     def do_reuse_criteria(self, options) -> None:
         segment = segment_of(options["no"])
-        self.out(services.segment_reuse_criteria(user=None, segment=segment, code=options["code"]).line_count)
+        result = services.segment_reuse_criteria(user=COMMAND_LINE, segment=segment, code=options["code"])
+        for difference in result.differences:
+            self.stderr.write(str(difference))
+        self.out(result.line_count)
 
     def do_reuse_logged(self, options) -> None:
         segment = segment_of(options["no"])
-        result = services.segment_reuse_logged(user=None, segment=segment, logged_segment_id=options["logged_id"])
+        result = services.segment_reuse_logged(
+            user=COMMAND_LINE, segment=segment, logged_segment_id=options["logged_id"]
+        )
         self.out(result.line_count)
 
     # Merge ----------------------------------------------------------------------------------
@@ -618,8 +599,8 @@ class Command(BaseCommand):
 
     def do_log(self, options) -> None:
         segment = segment_of(options["no"])
-        result = interaction_services.segment_log(
-            user=None, segment=segment, follow_up=options["follow_up"], deliver=options["deliver"]
+        result = services.segment_log(
+            user=COMMAND_LINE, segment=segment, follow_up=options["follow_up"], deliver=options["deliver"]
         )
         self.out(result.logged_segment.pk)
         if result.follow_up is not None:
@@ -645,9 +626,11 @@ class Command(BaseCommand):
         self.out(f"lines: {len(document['lines'])}")
         for line in document["lines"]:
             self.out(f"  {line['line_no']}\t{line['contact_no']}\t{line['contact_name']}\t{line['description']}")
-        self.out(f"criteria: {len(document['criteria'])}")
-        for position, step in enumerate(document["criteria"], start=1):
-            self.out(f"  {position}. {step['action']} {step['filter'] or ''}".rstrip())
+        steps = list(segment_steps_in_order(segment))
+        self.out(f"criteria: {sum(step.parent_id is None for step in steps)}")
+        for step in steps:
+            number = f"  {step.number}." if step.parent_id is None else f"     {step.number}.{step.position}"
+            self.out(f"{number} {step.action} {step.filter or step.source}".rstrip())
 
     def do_list(self, options) -> None:
         rows = segment_list_json()

@@ -1,5 +1,9 @@
 """Deterministic, realistic demo data, written set-based (`seed_demo`, `bench`).
 
+It seeds every app's data (contacts and reference data of crm, interaction groups and
+templates of interactions), so it lives on the top floor; the tables it draws from are
+`crm/demo_data.py`.
+
 `demo_seed(contacts=N, seed=S)` creates the reference data (countries, languages, territories,
 salespeople, classifications, salutations with formal and informal formulas per language,
 interaction groups and templates with their language rows, a campaign) and N contacts: about
@@ -42,12 +46,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from interactions.documents import document_create
-from interactions.models import InteractionGroup, InteractionTemplate, InteractionTemplateLanguage
-from interactions.sample_template import SAMPLE_FILE_NAME, sample_letter_docx
-
-from . import demo_data as data
-from .models import (
+from crm import demo_data as data
+from crm.models import (
     BusinessRelation,
     Campaign,
     Contact,
@@ -69,12 +69,14 @@ from .models import (
     SalutationFormula,
     Territory,
 )
-from .services import number_series_next
-from .transfer import COLUMNS as TRANSFER_COLUMNS
+from crm.services import CONTACT_SERIES, number_series_next
+from crm.transfer import COLUMNS as TRANSFER_COLUMNS
+from interactions.documents import document_create
+from interactions.models import InteractionGroup, InteractionTemplate, InteractionTemplateLanguage
+from interactions.sample_template import SAMPLE_FILE_NAME, sample_letter_docx
 
 DEFAULT_SEED = 1
 CHUNK_SIZE = 20_000
-CONTACT_SERIES = "CONTACT"
 SQLITE_CACHE_KIB = 128 * 1024
 
 # Shape of the contact population (see the module docstring).

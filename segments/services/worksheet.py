@@ -19,11 +19,13 @@ contact in the company" one `NOT EXISTS` (an anti-join).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+import uuid
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
@@ -49,13 +51,16 @@ from django.db.models.functions import Coalesce, RowNumber
 from django.db.models.lookups import Exact, In
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from crm.filters import ContactFilterSet
-from crm.models import Contact, ContactAltAddressDateRange, ContactType
+from crm.models import Contact, ContactType, active_alt_address_id
+from crm.permissions import recorded_user, require
 from crm.services import number_series_next
+from crm.sql import insert_select
 from interactions.models import InteractionTemplate, InteractionTemplateLanguage, LoggedSegment
 
-from .models import (
+from ..models import (
     OVERRIDABLE_FIELDS,
     OVERRIDE_BIT,
     CriteriaStep,
@@ -100,6 +105,13 @@ TEMPLATE_DEFAULTS = {
     "correspondence_type": "correspondence_type",
     "ignore_contact_correspondence_type": "ignore_contact_correspondence_type",
 }
+# The line fields a template gives a line (R15): TEMPLATE_DEFAULTS as line fields, plus the
+# campaign, description and subject that `_apply_template_defaults` also sets. Its group is
+# set with the template itself.
+TEMPLATE_LINE_FIELDS = frozenset(
+    {PROPAGATED_FIELDS.get(name, name).removesuffix("_id") for name in TEMPLATE_DEFAULTS} & set(OVERRIDABLE_FIELDS)
+    | {"campaign", "description", "subject"}
+)
 HEADER_FIELDS = frozenset(
     {
         "description",
@@ -124,8 +136,28 @@ HEADER_FIELDS = frozenset(
 DERIVED_LINE_FIELDS = (*OVERRIDABLE_FIELDS, "alt_address")
 
 
-class SegmentBusy(ValidationError):
-    pass
+@dataclass(frozen=True)
+class ReplayDifference:
+    """A replayed step of saved criteria that did something else than it did when the criteria
+    were saved (R36: a replay runs against today's data and today's worksheet)."""
+
+    number: int  # the step's number in the saved criteria (1, 2, …), as the worksheet lists them
+    action: str
+    filter: str
+    recorded: int  # lines the step added (positive) or removed (negative) on the saved segment
+    now: int  # the same, on this replay
+
+    def __str__(self) -> str:
+        return _("step %(n)s (%(what)s): recorded %(recorded)s, now %(now)s") % {
+            "n": self.number,
+            "what": f"{self.action} {self.filter}".strip(),
+            "recorded": _signed(self.recorded),
+            "now": _signed(self.now),
+        }
+
+
+def _signed(count: int) -> str:
+    return f"{count:+d}" if count else "0"
 
 
 @dataclass(frozen=True)
@@ -134,11 +166,8 @@ class StepResult:
     added: int
     removed: int
     line_count: int
-
-
-def _check_permission(user, permission: str = "segments.change_segment") -> None:
-    if user is not None and not user.has_perm(permission):
-        raise PermissionDenied(f"{permission} needed")
+    # A replay of saved criteria: the replayed steps whose counts differ from the recorded ones.
+    differences: tuple[ReplayDifference, ...] = ()
 
 
 def _without_jit() -> None:
@@ -166,11 +195,12 @@ class SegmentAlreadyLogged(ValidationError):
         )
 
 
-def already_logged(segment: Segment | str) -> SegmentAlreadyLogged | None:
-    """The error for a segment that was logged, found by its id (uuid) or number; else None."""
+def already_logged(segment: Segment | uuid.UUID | str) -> SegmentAlreadyLogged | None:
+    """The error for a segment that was logged, found by its id (a segment's uuid) or number;
+    else None. Every "was this segment logged?" asks here."""
     rows = LoggedSegment.objects.select_related("user")
-    if isinstance(segment, Segment):
-        logged = rows.filter(source_uuid=segment.uuid).first()
+    if isinstance(segment, Segment | uuid.UUID):
+        logged = rows.filter(source_uuid=getattr(segment, "uuid", segment)).first()
     else:
         logged = rows.filter(segment_no=segment).order_by("-pk").first()
     return SegmentAlreadyLogged(logged) if logged else None
@@ -219,6 +249,32 @@ def _apply_template_defaults(segment: Segment, template: InteractionTemplate | N
         segment.description = template.description
 
 
+def _template_header(segment: Segment, template: InteractionTemplate | None) -> tuple[Segment, dict | None]:
+    """What a line whose own template is `template` derives from (R15), and its languages.
+
+    The header as it would be with that template (never saved): the template's defaults
+    applied by `_apply_template_defaults` (R2) to a copy of the header, so the campaign is the
+    header's, else the template's, and the description is the template's; its language rows
+    are the template's (language → subject), its language the template's default, else the
+    first of those rows. A template without any language leaves the language and subject to
+    the header's rows (R14). For the header's own template (or none), the header and its rows.
+    """
+    if template is None or template.pk == segment.interaction_template_id:
+        return segment, None
+    header = copy.copy(segment)
+    header.description = ""  # R15: a new template brings its description (see segment_set_line)
+    _apply_template_defaults(header, template)
+    rows = InteractionTemplateLanguage.objects.filter(template=template)
+    languages = dict(rows.values_list("language_id", "subject"))
+    if not languages and header.language_id is None:
+        header.language_id, header.subject = segment.language_id, segment.subject
+        return header, None
+    if header.language_id is None:
+        header.language_id = min((code for code in languages if code), default=None)
+    header.subject = languages.get(header.language_id) or ""
+    return header, languages
+
+
 def _sync_languages(segment: Segment, *, template_changed: bool, language_changed: bool, subject_given: bool) -> bool:
     """Keep the segment's language rows (F1.14) and its default subject consistent.
 
@@ -260,12 +316,12 @@ def segment_create(*, user, values: dict[str, Any]) -> Segment:
     A template given in `values` applies its defaults first (R2) and its language rows are
     copied to the segment; the other values given win over them. One durable transaction.
     """
-    _check_permission(user, "segments.add_segment")
+    require(user, "segments.add_segment")
     unknown = set(values) - HEADER_FIELDS
     if unknown:
         raise TypeError(f"not header fields: {sorted(unknown)}")
     with transaction.atomic(durable=True):
-        segment = Segment(no=number_series_next(code=SEGMENT_SERIES)[0], owner=user if user and user.pk else None)
+        segment = Segment(no=number_series_next(code=SEGMENT_SERIES)[0], owner=recorded_user(user))
         template = values.get("interaction_template")
         if template is not None:
             _apply_template_defaults(segment, template)
@@ -289,7 +345,7 @@ def segment_update(*, user, segment: Segment | str, values: dict[str, Any]) -> S
     whose template is overridden do not follow the header. One durable transaction, a
     constant number of statements whatever the number of lines.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     unknown = set(values) - HEADER_FIELDS
     if unknown:
         raise TypeError(f"not header fields: {sorted(unknown)}")
@@ -341,17 +397,19 @@ def _propagate(segment: Segment, changed: set[str], *, rederive: bool) -> None:
         _rederive(segment, lines, fields)
 
 
-def _rederive(segment: Segment, lines: QuerySet[SegmentLine], fields: set[str]) -> None:
+def _rederive(segment: Segment, lines: QuerySet[SegmentLine], fields: set[str], languages: dict | None = None) -> None:
     """Set `fields` of `lines` to the value the header and the contact give them (F2.4).
 
     A field overridden on a line keeps its value. At most two UPDATE statements: the subject
     depends on the line's (new) language and the alternate address on its (new) date.
+    `segment` may be the header a line's own template gives (`_template_header`), with that
+    template's `languages`; by default the segment's language rows.
     """
     first: dict[str, Any] = {}
     for field in fields:
         if field in {"subject", "alt_address"}:
             continue
-        value = _derived_value(segment, field)
+        value = _derived_value(segment, field, languages)
         first[_attname(field)] = Case(
             When(_not_overridden(field), then=value), default=F(_attname(field)), output_field=_column_type(field)
         )
@@ -366,20 +424,20 @@ def _rederive(segment: Segment, lines: QuerySet[SegmentLine], fields: set[str]) 
     second: dict[str, Any] = {}
     if "subject" in fields:
         second["subject"] = Case(
-            When(_not_overridden("subject"), then=_line_subject(segment, "language_id")),
+            When(_not_overridden("subject"), then=_line_subject(segment, "language_id", languages)),
             default=F("subject"),
             output_field=CharField(),
         )
     if "alt_address" in fields:
-        second["alt_address_id"] = _active_alt_address(OuterRef("contact_id"), OuterRef("date"))
+        second["alt_address_id"] = active_alt_address_id(OuterRef("contact_id"), OuterRef("date"))
     if second:
         lines.update(**second)
 
 
-def _derived_value(segment: Segment, field: str):
+def _derived_value(segment: Segment, field: str, languages: dict | None = None):
     """The header-derived value of one line field, as an expression over an existing line."""
     if field == "language":
-        return _line_language(segment, _of_line_contact("language_id"))
+        return _line_language(segment, _of_line_contact("language_id"), languages)
     if field == "correspondence_type":
         return Subquery(
             Contact.objects.filter(pk=OuterRef("contact_id"))
@@ -441,17 +499,6 @@ def _line_subject(segment: Segment, language: str, languages: dict[str | None, s
     return Case(*whens, default=Value(segment.subject), output_field=CharField())
 
 
-def _active_alt_address(contact_ref, on):
-    """Subquery: the alternate address active on date `on` (F1.2: the latest start wins), else NULL.
-
-    `on` is a date or an expression (a line's own date).
-    """
-    ranges = ContactAltAddressDateRange.objects.filter(contact_id=contact_ref, starting_date__lte=on).filter(
-        Q(ending_date__isnull=True) | Q(ending_date__gte=on)
-    )
-    return Subquery(ranges.order_by("-starting_date").values("alt_address_id")[:1])
-
-
 def _correspondence_type(segment: Segment):
     """R13 over Contact: the header default when it ignores the contact; else the template's
     default when the template ignores the contact or the contact has none; else the contact's."""
@@ -500,7 +547,7 @@ def _line_columns(segment: Segment, step: CriteriaStep, first_line_no: int, *, o
         + Window(RowNumber(), order_by=_line_order(*order_tail), output_field=BigIntegerField())
         * const(LINE_NO_STEP, BigIntegerField()),
         "contact_id": F("pk"),
-        "alt_address_id": _active_alt_address(OuterRef("pk"), segment.date),
+        "alt_address_id": active_alt_address_id(OuterRef("pk"), segment.date),
         "description": const(segment.description, CharField()),
         "interaction_template_id": const(segment.interaction_template_id, CharField()),
         "interaction_group_id": const(segment.interaction_group_id, CharField()),
@@ -551,10 +598,6 @@ def criteria(query: str | Criteria) -> Criteria:
 def _criteria(query: str | Criteria) -> QuerySet[Contact]:
     """Contacts matching a QUERY; ValidationError listing every problem when it is not valid."""
     return criteria(query).contacts
-
-
-def canonical_filter(query: str | Criteria) -> str:
-    return criteria(query).query
 
 
 def _company_key(prefix: str = ""):
@@ -632,27 +675,31 @@ def _lines_to_remove(
     return lines.filter(~Exists(matching.filter(pk=OuterRef("contact_id"))))
 
 
-def _matching_lines(segment: Segment, query: str | Criteria, *, entire_companies: bool) -> QuerySet[SegmentLine]:
-    """Lines whose contact matches (D4: the contact's current company for Entire Companies)."""
-    return _lines_to_remove(segment, StepAction.REDUCE, query, entire_companies)
-
-
 def segment_count(
     *, segment: Segment, action: str, query: str | Criteria, entire_companies: bool = False, **add_options: bool
 ) -> int:
     """Dry run (D5): how many lines a step would add or remove. Writes nothing; one COUNT
-    query plus the queries that validate the criteria's codes."""
+    query plus the queries that validate the criteria's codes. A reduce or refine without
+    criteria is refused as the step itself is (`_require_criterion`)."""
     if action == StepAction.ADD:
         selection = add_candidates(segment=segment, query=query, **add_options)
     else:
+        query = criteria(query)
+        _require_criterion(action, query)
         selection = _lines_to_remove(segment, action, query, entire_companies)
     with transaction.atomic():
         _without_jit()
         return selection.count()
 
 
-def _next_position(segment: Segment) -> int:
-    return (CriteriaStep.objects.filter(segment=segment).aggregate(m=Max("position"))["m"] or 0) + 1
+def _next_position(segment: Segment, parent: CriteriaStep | None = None) -> int:
+    """The number of a new step: the segment's own steps are numbered 1, 2, 3 … as the worksheet
+    shows them; a replay's steps 1, 2, … within the replay."""
+    if parent is not None:
+        steps = CriteriaStep.objects.filter(parent=parent)
+    else:
+        steps = CriteriaStep.objects.filter(segment=segment, parent__isnull=True)
+    return (steps.aggregate(m=Max("position"))["m"] or 0) + 1
 
 
 def _next_line_no_base(segment: Segment) -> int:
@@ -666,30 +713,16 @@ def _next_line_no_base(segment: Segment) -> int:
 def _new_step(segment: Segment, user, *, parent: CriteriaStep | None = None, **fields) -> CriteriaStep:
     return CriteriaStep.objects.create(
         segment=segment,
-        position=_next_position(segment),
+        position=_next_position(segment, parent),
         parent=parent,
-        created_by=user if user and user.pk else None,
+        created_by=recorded_user(user),
         **fields,
     )
 
 
-def _insert_select(model, rows: QuerySet, columns: dict[str, Any]) -> int:
-    """INSERT INTO model's table (columns) SELECT the expressions over `rows`: one statement."""
-    aliases = {f"col_{name}": expression for name, expression in columns.items()}
-    select = rows.annotate(**aliases).values(*aliases).order_by()
-    compiler = select.query.get_compiler(using=model.objects.db)
-    sql, params = compiler.as_sql()
-    names = [alias.removeprefix("col_") for _expression, _sql, alias in compiler.select]
-    table = connection.ops.quote_name(model._meta.db_table)
-    target = ", ".join(connection.ops.quote_name(name) for name in names)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({target}) {sql}", params)
-        return cursor.rowcount
-
-
 def _insert_lines(segment: Segment, step: CriteriaStep, contacts: QuerySet[Contact]) -> int:
     """INSERT INTO lines SELECT … FROM contacts: one statement, lines initialised per F2.4."""
-    return _insert_select(SegmentLine, contacts, _line_columns(segment, step, _next_line_no_base(segment)))
+    return insert_select(SegmentLine, contacts, _line_columns(segment, step, _next_line_no_base(segment)))
 
 
 LINE_COPY_FIELDS = [field.attname for field in SegmentLine._meta.concrete_fields if field.attname not in {"id"}]
@@ -700,7 +733,7 @@ def _remove_lines(segment: Segment, step: CriteriaStep, lines: QuerySet[SegmentL
     INSERT … SELECT and a DELETE."""
     columns = {name: F(name) for name in LINE_COPY_FIELDS}
     columns |= {"line_id": F("pk"), "removed_by_id": Value(step.pk, output_field=BigIntegerField())}
-    removed = _insert_select(RemovedSegmentLine, lines, columns)
+    removed = insert_select(RemovedSegmentLine, lines, columns)
     SegmentLine.objects.filter(pk__in=RemovedSegmentLine.objects.filter(removed_by=step).values("line_id")).delete()
     return removed
 
@@ -713,18 +746,45 @@ def _finish(step: CriteriaStep, added: int, removed: int) -> StepResult:
 
 
 def _run_step(
-    segment: Segment, user, *, parent=None, action: str, query: str | Criteria, **options: bool
+    segment: Segment,
+    user,
+    *,
+    parent=None,
+    action: str,
+    query: str | Criteria,
+    manual: bool = False,
+    at_most: int | None = None,
+    **options: bool,
 ) -> StepResult:
+    """Run one add/reduce/refine step. `at_most` caps a removal at that many lines, the newest
+    (highest line no.) first: a manual removal replayed (segment_reuse_criteria)."""
     selection = criteria(query)
     if action == StepAction.ADD:
         add_options = {k: options.get(k, False) for k in ADD_OPTIONS}
         contacts = add_candidates(segment=segment, query=selection, **add_options)
-        step = _new_step(segment, user, parent=parent, action=action, filter=selection.query, **add_options)
+        step = _new_step(
+            segment, user, parent=parent, action=action, filter=selection.query, manual=manual, **add_options
+        )
         return _finish(step, _insert_lines(segment, step, contacts), 0)
     entire = options.get("entire_companies", False)
     lines = _lines_to_remove(segment, action, selection, entire)
-    step = _new_step(segment, user, parent=parent, action=action, filter=selection.query, entire_companies=entire)
+    if at_most is not None:
+        lines = SegmentLine.objects.filter(pk__in=lines.order_by("-line_no").values("pk")[:at_most])
+    step = _new_step(
+        segment, user, parent=parent, action=action, filter=selection.query, entire_companies=entire, manual=manual
+    )
     return _finish(step, 0, _remove_lines(segment, step, lines))
+
+
+def _require_criterion(action: str, selection: Criteria) -> None:
+    """A Reduce or Refine needs at least one criterion (replaces R26, where a reduce without
+    criteria empties the worksheet): ValidationError "no_criteria" otherwise."""
+    if action != StepAction.ADD and not selection.query:
+        if action == StepAction.REDUCE:
+            message = _("choose at least one criterion: a reduce without criteria would remove every line.")
+        else:
+            message = _("choose at least one criterion: a refine without criteria would keep every line.")
+        raise ValidationError(message, code="no_criteria")
 
 
 ADD_OPTIONS = ("allow_existing", "expand_contact", "allow_company_with_persons", "ignore_exclusion")
@@ -739,7 +799,7 @@ def segment_add_contacts(*, user, segment: Segment | str, query: str = "", **opt
     of a constant number of statements whatever the size; returns the counts and the line
     count afterwards.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     unknown = set(options) - set(ADD_OPTIONS)
     if unknown:
         raise TypeError(f"unknown options {sorted(unknown)}")
@@ -755,38 +815,70 @@ def segment_remove_contacts(
     """Reduce (drop matching lines) or Refine (keep only matching lines), F3.2 with D4.
 
     The removed lines are kept with every value for undo (D3). Bad criteria raise
-    ValidationError before anything is written; an empty query matches every contact (R26).
+    ValidationError before anything is written, and so does a query without any criterion
+    (code "no_criteria"; R26's reduce without criteria emptied the worksheet). A replay of
+    saved criteria still runs such a step when it was recorded (segment_reuse_criteria).
     One durable transaction of a constant number of statements whatever the size.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     if action not in (StepAction.REDUCE, StepAction.REFINE):
         raise ValueError(action)
     selection = criteria(query)
+    _require_criterion(action, selection)
     with transaction.atomic(durable=True):
         segment = _lock(segment)
         return _run_step(segment, user, action=action, query=selection, entire_companies=entire_companies)
 
 
-def segment_add_contact(*, user, segment: Segment | str, contact: Contact) -> StepResult:
-    """A manual line (R28/R29): a step "add no=X", exclusion and duplicates not checked."""
-    _check_permission(user)
+def segment_add_contact(*, user, segment: Segment | str, contact: Contact, allow_existing: bool = False) -> StepResult:
+    """A manual line (R28): a step "add no=X" (manual) that ignores "exclude from segment" (R29).
+
+    A contact already on the worksheet is refused unless `allow_existing` (the user confirmed a
+    second line): ValidationError "already_on_worksheet" naming its lines, with params
+    `contact`, `line` (the lines, as text) and `lines`. This replaces R29's silent duplicate.
+    The step records `allow_existing` as given, so a replay of saved criteria adds a second
+    line for the contact only where the user confirmed one (elsewhere it adds nothing and the
+    replay says so).
+    """
+    require(user, "segments.change_segment")
     with transaction.atomic(durable=True):
         segment = _lock(segment)
+        if not allow_existing:
+            existing = list(
+                SegmentLine.objects.filter(segment=segment, contact=contact)
+                .order_by("line_no")
+                .values_list("line_no", flat=True)[:10]
+            )
+            if existing:
+                raise ValidationError(
+                    ngettext(
+                        "%(contact)s is already on line %(line)s.",
+                        "%(contact)s is already on lines %(line)s.",
+                        len(existing),
+                    ),
+                    code="already_on_worksheet",
+                    params={"contact": contact.no, "line": ", ".join(map(str, existing)), "lines": existing},
+                )
         step = _new_step(
             segment,
             user,
             action=StepAction.ADD,
             filter=urlencode({"no": contact.no}),
             manual=True,
-            allow_existing=True,
+            allow_existing=allow_existing,
             ignore_exclusion=True,
         )
         return _finish(step, _insert_lines(segment, step, Contact.objects.filter(pk=contact.pk)), 0)
 
 
 def segment_remove_line(*, user, segment: Segment | str, line_no: int) -> StepResult:
-    """Delete one line by hand: a step "reduce no=X" that removes exactly that line."""
-    _check_permission(user)
+    """Delete one line by hand: a step "reduce no=X" (manual) that removes exactly that line.
+
+    The step records that it removed one line. Saved and replayed, it removes at most that one
+    line of the contact, the newest (highest line no.): removing one of two lines of a contact
+    (a confirmed duplicate) replays as the removal of one line, never of both.
+    """
+    require(user, "segments.change_segment")
     with transaction.atomic(durable=True):
         segment = _lock(segment)
         line = SegmentLine.objects.filter(segment=segment, line_no=line_no).select_related("contact").first()
@@ -809,13 +901,13 @@ def segment_undo(*, user, segment: Segment | str) -> StepResult:
     No step to undo is a ValidationError. One durable transaction of a constant number of
     statements (a DELETE, an INSERT … SELECT from the removed lines, two DELETEs).
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     with transaction.atomic(durable=True):
         segment = _lock(segment)
-        last = CriteriaStep.objects.filter(segment=segment, parent__isnull=True).order_by("-position").first()
+        last = CriteriaStep.objects.to_undo(segment)
         if last is None:
             raise ValidationError(_("%(no)s has no step to undo."), code="nothing_to_undo", params={"no": segment.no})
-        unit = list(CriteriaStep.objects.filter(Q(pk=last.pk) | Q(parent=last)).order_by("-position"))
+        unit = list(CriteriaStep.objects.undo_unit(last).order_by("-position"))
         unit_ids = [step.pk for step in unit]
         # SegmentLine has no dependants, so this is one DELETE and its count is the lines'.
         removed_count, _deleted = SegmentLine.objects.filter(step_id__in=unit_ids).delete()
@@ -841,14 +933,19 @@ def segment_undo(*, user, segment: Segment | str) -> StepResult:
 
 
 def segment_save_criteria(*, user, segment: Segment | str, code: str, description: str = "") -> SavedCriteria:
-    """Save the segment's add/reduce/refine steps (replays expanded) under `code`."""
-    _check_permission(user, "segments.add_savedcriteria")
+    """Save the segment's add/reduce/refine steps (replays expanded) under `code`.
+
+    Each saved step keeps what it did (`lines_added`, `lines_removed`) and whether it was a
+    manual line, so a replay can compare and a manual removal replays as that one removal.
+    The steps are saved in the worksheet's order: a replay's steps in the place of the replay.
+    """
+    require(user, "segments.add_savedcriteria")
     with transaction.atomic(durable=True):
         segment = _lock(segment)
         steps = list(
             CriteriaStep.objects.filter(segment=segment)
             .exclude(action__in=[StepAction.REUSE_CRITERIA, StepAction.REUSE_LOGGED])
-            .order_by("position")
+            .order_by(Coalesce(F("parent__position"), F("position")), "position")
         )
         if not steps:
             raise ValidationError(
@@ -858,7 +955,7 @@ def segment_save_criteria(*, user, segment: Segment | str, code: str, descriptio
             raise ValidationError(
                 _('saved criteria "%(code)s" already exist.'), code="duplicate", params={"code": code}
             )
-        saved = SavedCriteria(code=code, description=description, created_by=user if user and user.pk else None)
+        saved = SavedCriteria(code=code, description=description, created_by=recorded_user(user))
         saved.full_clean()
         saved.save()
         SavedCriteriaStep.objects.bulk_create(
@@ -872,6 +969,9 @@ def segment_save_criteria(*, user, segment: Segment | str, code: str, descriptio
                 allow_company_with_persons=step.allow_company_with_persons,
                 ignore_exclusion=step.ignore_exclusion,
                 entire_companies=step.entire_companies,
+                manual=step.manual,
+                lines_added=step.lines_added,
+                lines_removed=step.lines_removed,
             )
             for index, step in enumerate(steps, start=1)
         )
@@ -883,9 +983,16 @@ def segment_reuse_criteria(*, user, segment: Segment | str, code: str) -> StepRe
 
     Every saved step is validated first: a criterion that no longer validates (a deleted
     code) is an error naming it, and nothing is written. Entire Companies is kept on refine
-    steps (D4, fixing R35).
+    steps (D4, fixing R35). Each step replays what was recorded: its criteria and options
+    against today's data, except a manual removal (a line deleted by hand), which removes at
+    most as many lines of its contact as it removed when recorded, the newest first. A step
+    saved without criteria runs as recorded (today a reduce or refine needs one).
+
+    The result's `differences` lists, in order, each replayed step whose count differs from
+    the recorded one (the data or hand edits changed since): the page and the command say so.
+    Steps saved before counts were recorded are not compared.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     saved = SavedCriteria.objects.filter(code=code).first()
     if saved is None:
         raise ValidationError(_('unknown saved criteria "%(code)s"'), code="unknown_saved", params={"code": code})
@@ -906,18 +1013,39 @@ def segment_reuse_criteria(*, user, segment: Segment | str, code: str) -> StepRe
         segment = _lock(segment)
         parent = _new_step(segment, user, action=StepAction.REUSE_CRITERIA, source=saved.code)
         added = removed = 0
+        differences = []
         for saved_step in steps:
             options = {name: getattr(saved_step, name) for name in (*ADD_OPTIONS, "entire_companies")}
             if saved_step.action != StepAction.ADD:
                 options = {"entire_companies": saved_step.entire_companies}
             else:
                 options.pop("entire_companies")
+            manual_removal = saved_step.manual and saved_step.action != StepAction.ADD
             result = _run_step(
-                segment, user, parent=parent, action=saved_step.action, query=selections[saved_step.pk], **options
+                segment,
+                user,
+                parent=parent,
+                action=saved_step.action,
+                query=selections[saved_step.pk],
+                manual=saved_step.manual,
+                at_most=saved_step.lines_removed if manual_removal else None,
+                **options,
             )
             added += result.added
             removed += result.removed
-        return _finish(parent, added, removed)
+            if saved_step.lines_added is not None and saved_step.lines_removed is not None:
+                recorded = saved_step.lines_added - saved_step.lines_removed
+                if recorded != result.added - result.removed:
+                    differences.append(
+                        ReplayDifference(
+                            number=saved_step.position,
+                            action=saved_step.action,
+                            filter=saved_step.filter,
+                            recorded=recorded,
+                            now=result.added - result.removed,
+                        )
+                    )
+        return replace(_finish(parent, added, removed), differences=tuple(differences))
 
 
 # --- Reuse of a logged segment (F3.7) -----------------------------------------------------------
@@ -960,13 +1088,13 @@ def reuse_logged_lines(segment: Segment, user, logged: LoggedSegment, *, parent:
     columns["overrides"] = Case(
         When(same, then=Value(0)), default=Value(OVERRIDE_BIT["campaign"]), output_field=IntegerField()
     )
-    return _finish(step, _insert_select(SegmentLine, contacts, columns), 0)
+    return _finish(step, insert_select(SegmentLine, contacts, columns), 0)
 
 
 def segment_reuse_logged(*, user, segment: Segment | str, logged_segment_id) -> StepResult:
     """Reuse Segment (F3.7): the contacts of a logged segment, one line per entry, as one step
     that one undo reverses (D3). An unknown logged segment is an error and writes nothing."""
-    _check_permission(user)
+    require(user, "segments.change_segment")
     logged = _logged_segment(logged_segment_id)
     with transaction.atomic(durable=True):
         segment = _lock(segment)
@@ -989,8 +1117,20 @@ def segment_set_line(
     value the header and the contact give them (F2.4). Resetting the template makes the line
     follow the header again, so each of its fields that is not overridden is re-derived.
     Unknown fields are a ValidationError and nothing is written.
+
+    A new template on the line (R15) re-derives that line only, as the header would with
+    that template (`_template_header`: the same defaults as R2): its group, cost, duration,
+    information flow, initiated by, campaign flags, correspondence type (R13; the previous
+    value stays when the contact and the template have none), campaign (the header's, else
+    the template's), language (the contact's if the template has a row for it, else the
+    template's default, else its first) with that row's subject, and the description unless
+    the line had one and no template before. Fields overridden on the line (given in the same
+    call or earlier) stay. The line then merges from the new template's Word document for its
+    language (segments.documents); a document of the line's own (R67) stays. Clearing the
+    template clears the group only. While a line has a template of its own, its language and
+    reset fields derive from that template the same way.
     """
-    _check_permission(user)
+    require(user, "segments.change_segment")
     unknown = set(values) - set(LINE_FIELDS)
     if unknown:
         raise ValidationError(
@@ -1009,10 +1149,12 @@ def segment_set_line(
             raise ValidationError(
                 _("%(no)s has no line %(line)s."), code="no_line", params={"no": segment.no, "line": line_no}
             )
+        before_template, before = line.interaction_template_id, (line.description, line.correspondence_type)
         for field, value in values.items():
             setattr(line, field, value)
             if field in OVERRIDE_BIT:
                 line.overrides |= OVERRIDE_BIT[field]
+        new_template = "interaction_template" in values and line.interaction_template_id != before_template
         if "interaction_template" in values:
             template = values["interaction_template"]
             line.interaction_group_id = template.group_id if template else None
@@ -1020,14 +1162,23 @@ def segment_set_line(
             line.overrides &= ~OVERRIDE_BIT[field]
         line.full_clean(exclude=["segment", "step", "contact", "alt_address"])
         line.save()
-        fields = set(reset)
+        header, languages, fields = segment, None, set(reset)
         if "interaction_template" in reset:
             fields = set(DERIVED_LINE_FIELDS)
+        elif line.is_overridden("interaction_template"):
+            header, languages = _template_header(segment, line.interaction_template)
+            if new_template and line.interaction_template_id is not None:
+                fields |= TEMPLATE_LINE_FIELDS
+                if before[0] and before_template is None:
+                    fields.discard("description")  # R15: a description given without a template stays
         if "language" in values or "language" in fields:
             fields.add("subject")
         if "date" in values or "date" in fields:
             fields.add("alt_address")
         if fields:
-            _rederive(segment, SegmentLine.objects.filter(pk=line.pk), fields)
+            _rederive(header, SegmentLine.objects.filter(pk=line.pk), fields, languages)
             line.refresh_from_db()
+        if new_template and not line.correspondence_type and not line.is_overridden("correspondence_type"):
+            line.correspondence_type = before[1]  # R15: the contact and the template have none
+            line.save(update_fields=["correspondence_type"])
     return line

@@ -1,4 +1,4 @@
-"""`manage.py seed_demo`: deterministic demo data (see crm.demo for what and how)."""
+"""`manage.py seed_demo`: deterministic demo data (see segments.demo for what and how)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 
 from django.core.management.base import BaseCommand
 
-from crm.demo import DEFAULT_SEED, demo_seed
 from crm.models import Contact
+from segments.demo import DEFAULT_SEED, demo_seed
 
 
 def non_negative_int(value: str) -> int:

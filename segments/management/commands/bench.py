@@ -21,7 +21,7 @@ from django.db import connection
 
 from bench.harness import REGISTRY, RUNS, Context, format_table, run_operations
 from bench.scratch import ScratchError, scratch_database
-from crm.demo import DEFAULT_SEED, demo_seed
+from segments.demo import DEFAULT_SEED, demo_seed
 
 SCRATCH_FLAG = "CRM_BENCH_SCRATCH"
 CHILD_ONLY = "--child measures only in the scratch database that `manage.py bench` creates"
@@ -139,7 +139,7 @@ class Command(BaseCommand):
         user.groups.add(Group.objects.get(name="Admin"))
         client = Client()
         client.force_login(user)
-        rows = [{"operation": "seed demo data (crm.demo)", "n": contacts, "ours": summary.seconds, "floor": None}]
+        rows = [{"operation": "seed demo data (segments.demo)", "n": contacts, "ours": summary.seconds, "floor": None}]
         operations = [op for op in REGISTRY if not only or any(text in op.name for text in only)]
         rows += run_operations(Context(contacts=contacts, client=client), operations, runs=runs, log=log)
         self._print_result(rows)

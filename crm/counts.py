@@ -1,0 +1,15 @@
+"""Counts in messages: "1 line", "1,234 lines", in the active language.
+
+A counted noun is one `ngettext` message whose count is `%(count)s`, so a translation gives
+every plural form its language has (never "s" appended to an English word); `counted` writes
+the number the way the active language groups digits ("1,234" in English).
+"""
+
+from __future__ import annotations
+
+from django.utils.formats import number_format
+
+
+def counted(message: str, count: int) -> str:
+    """`message` (from `ngettext(singular, plural, count)`) with its `%(count)s` filled in."""
+    return message % {"count": number_format(count, force_grouping=True)}

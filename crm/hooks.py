@@ -1,0 +1,80 @@
+"""What higher apps plug into crm's pages and rules, registered in their AppConfig.ready().
+
+crm sits on the ground floor (crm ← interactions ← segments) and never imports the others.
+Where a contact page shows what they record, or a contact rule depends on it, the app that
+owns that data registers it here:
+
+- `contact_card_panels`, `campaign_panels`: sections of the contact card and the campaign
+  page (a template, and the context it needs, or None when the user may not see it);
+- `contact_history`: the rows that keep a contact from being deleted (SPEC D15), counted;
+- `anonymiser`: the service that anonymises contacts with history instead (D15);
+- the contact criteria of other apps' data: `crm.filters.ContactFilterSet.extend`.
+
+Registration happens once per process, in INSTALLED_APPS order (interactions, then segments),
+so the order of panels and history counts is fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model, QuerySet
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A section of a page: `template_name` is included with the page's context updated by
+    `context(request, obj)`; a None context leaves the section out."""
+
+    template_name: str
+    context: Callable[[Any, Model], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class HistoryCounter:
+    """Rows of `model` that keep a contact (D15): `rows(contact)`, named by the model's
+    verbose names ("2 interaction log entries")."""
+
+    model: type[Model]
+    rows: Callable[[Model], QuerySet]
+
+
+contact_card_panels: list[Panel] = []
+campaign_panels: list[Panel] = []
+contact_history: list[HistoryCounter] = []
+_anonymiser: Callable[..., int] | None = None
+
+
+def register(hooks: list, item) -> None:
+    """Append `item` to one of the lists above, once (ready() may run again in tests)."""
+    if item not in hooks:
+        hooks.append(item)
+
+
+def register_anonymiser(function: Callable[..., int]) -> None:
+    """`function(*, user, contacts)` anonymises the contacts of a queryset; returns how many."""
+    global _anonymiser
+    _anonymiser = function
+
+
+def contacts_anonymise(*, user, contacts) -> int:
+    """Anonymise `contacts` (a queryset) with the registered service (interactions'), which
+    checks the permissions and records the anonymisation (D15)."""
+    if _anonymiser is None:
+        raise ImproperlyConfigured("no installed app anonymises contacts (the interactions app registers it)")
+    return _anonymiser(user=user, contacts=contacts)
+
+
+def panels_context(panels: list[Panel], request, obj: Model) -> dict[str, Any]:
+    """The context the shown panels need, with `panels`: their template names in order."""
+    context: dict[str, Any] = {}
+    shown = []
+    for panel in panels:
+        extra = panel.context(request, obj)
+        if extra is not None:
+            context.update(extra)
+            shown.append(panel.template_name)
+    return {**context, "panels": shown}

@@ -1,0 +1,132 @@
+"""The Word template fields of one letter (CONTRACT.md "Word template fields"; SPEC F7.2 with
+D10, D14), for a segment line (segments.merge) or an interaction log entry (delivery).
+
+`line_context` turns a line-like object into the plain nested dicts the sandboxed render takes,
+checked by `interactions.wordtemplates.plain_context` (never model objects: the sandbox would
+let a template read any public attribute of one). Every address field, the address block, the
+e-mail and the phone come from the alternate address active on the line's date when the line
+has one (D10). Salutations use the formula of the contact's salutation code in the line's
+language (F1.4 with D14); a missing one is a MergeError naming the contact.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from crm.models import Contact, ContactType, SalutationFormula, SalutationType
+
+from .wordtemplates import plain_context
+
+
+class MergeError(ValidationError):
+    """A line that cannot be merged (a missing salutation formula), naming its contact."""
+
+
+def salutation_formulas() -> dict[tuple[str, str | None, str], SalutationFormula]:
+    return {(f.salutation_id, f.language_id, f.type): f for f in SalutationFormula.objects.all()}
+
+
+def _salutation(contact: Contact, language: str | None, kind: str, formulas) -> str:
+    formula = formulas.get((contact.salutation_id, language, kind)) if contact.salutation_id else None
+    if formula is None:
+        raise MergeError(
+            _("%(no)s %(name)s: no %(kind)s salutation formula for salutation code %(code)s in language %(language)s.")
+            % {
+                "no": contact.no,
+                "name": contact.name,
+                "kind": str(dict(SalutationType.choices)[kind]).lower(),
+                "code": contact.salutation_id or _("(none)"),
+                "language": language or _("(blank)"),
+            },
+            code="no_salutation_formula",
+        )
+    return formula.render(contact.name_parts())
+
+
+def _address(line) -> dict[str, str]:
+    """The postal and communication fields of the line's contact, from the alternate address
+    active on the line's date when there is one."""
+    contact = line.contact
+    company = contact.company if contact.type == ContactType.PERSON else None
+    source = line.alt_address or contact
+    company_name = (company.name if company else "") if contact.type == ContactType.PERSON else ""
+    if line.alt_address is not None and line.alt_address.company_name:
+        company_name = line.alt_address.company_name
+    return {
+        "company_name": company_name,
+        "email": source.email,
+        "phone": source.phone,
+        "address": source.address,
+        "address_2": source.address_2,
+        "post_code": source.post_code,
+        "city": source.city,
+        "country": source.country.name if source.country else "",
+    }
+
+
+def address_block(name: str, address: dict[str, str]) -> str:
+    """The formatted postal address: name, company, street lines, post code and city, country;
+    empty parts leave no empty line."""
+    city_line = " ".join(part for part in (address["post_code"], address["city"]) if part)
+    parts = [name, address["company_name"], address["address"], address["address_2"], city_line, address["country"]]
+    return "\n".join(part for part in parts if part)
+
+
+def line_context(line, segment, formulas, *, today: datetime.date, salutation_types: Iterable[str]) -> dict[str, Any]:
+    """The merge fields of one line (plain, checked by `plain_context`).
+
+    `line` is line-like: a segment line or an interaction log entry, with `contact` (its
+    company and country loaded), `alt_address`, `language_id`, `salesperson`, `campaign`,
+    `description`, `subject`, `date`, `personal_text` and `correspondence_type`; `segment` has
+    `no` and `description`; `formulas` is `salutation_formulas()`."""
+    contact = line.contact
+    address = _address(line)
+    salutations = {kind: "" for kind in SalutationType.values}
+    for kind in salutation_types:
+        salutations[kind] = _salutation(contact, line.language_id, kind, formulas)
+    salesperson = line.salesperson
+    campaign = line.campaign
+    return plain_context(
+        {
+            "contact": {
+                "no": contact.no,
+                "name": contact.name,
+                "first_name": contact.first_name,
+                "middle_name": contact.middle_name,
+                "surname": contact.surname,
+                "initials": contact.initials,
+                "job_title": contact.job_title,
+                **address,
+            },
+            "address_block": address_block(contact.name, address),
+            "salutation_formal": salutations[SalutationType.FORMAL],
+            "salutation_informal": salutations[SalutationType.INFORMAL],
+            "salesperson": {
+                "code": salesperson.code if salesperson else "",
+                "name": salesperson.name if salesperson else "",
+                "email": salesperson.email if salesperson else "",
+                "phone": salesperson.phone if salesperson else "",
+                "job_title": salesperson.job_title if salesperson else "",
+            },
+            "segment": {"no": segment.no, "description": segment.description},
+            "line": {
+                "description": line.description,
+                "subject": line.subject,
+                "date": line.date,
+                "personal_text": line.personal_text,
+                "correspondence_type": line.correspondence_type,
+            },
+            "campaign": {
+                "no": campaign.no if campaign else "",
+                "description": campaign.description if campaign else "",
+            },
+            "company": dict(settings.CRM_COMPANY),
+            "today": today,
+        }
+    )
