@@ -84,6 +84,8 @@ from .services import (
     ADDRESS_FIELDS,
     CONTACT_SERIES,
     INHERITED_FIELDS,
+    company_inherited_values,
+    company_propagate_inherited,
     contact_fill_from_company,
     number_series_next,
 )
@@ -582,6 +584,8 @@ class _ContactImport:
         }
         self.now = timezone.now()
         self.statistics = _StatisticsRefresher(Contact)
+        # Updated companies whose inherited values changed: their values before this import.
+        self.company_old_values: dict[int, dict[str, Any]] = {}
 
     def rows(self, *, companies: bool) -> Iterator[_Record]:
         """The file's company rows, or all its other rows, cleaned, in file order."""
@@ -770,14 +774,34 @@ class _ContactImport:
         new = [item.contact for item in planned if not item.existing]
         if new:
             _insert_contacts(new, self.now, self.statistics)
-        changed = [item.contact for item in planned if item.existing and _snapshot(item.contact) != item.before]
+        changed = [item for item in planned if item.existing and _snapshot(item.contact) != item.before]
         if changed:
-            for contact in changed:
-                contact.updated_at = self.now
-            _update_rows(changed, [*UPDATE_FIELDS, "updated_at"])
+            for item in changed:
+                item.contact.updated_at = self.now
+            _update_rows([item.contact for item in changed], [*UPDATE_FIELDS, "updated_at"])
+            self._keep_old_company_values(changed)
         self._write_classifications(planned)
         self.created += len(new)
         self.updated += len(planned) - len(new)
+
+    def _keep_old_company_values(self, updated: list[_Planned]) -> None:
+        """Keep what the updated companies' persons followed before this import, for
+        `propagate` (a few values per company whose inherited values changed)."""
+        for item in updated:
+            if item.contact.type != ContactType.COMPANY:
+                continue
+            new = company_inherited_values(item.contact)
+            old = {field: value for field, value in zip(UPDATE_FIELDS, item.before, strict=True) if field in new}
+            if old != new:
+                self.company_old_values[item.contact.pk] = old
+
+    def propagate(self) -> None:
+        """Once the companies and persons of the file are written: the persons that followed an
+        updated company's old values take its new ones (SPEC F1.1 "Inheritance"), a person of
+        the file that gave the old values included."""
+        if self.company_old_values:
+            self.progress("moving the persons that follow the changed companies")
+            company_propagate_inherited(old_values=self.company_old_values)
 
     def _write_classifications(self, planned: list[_Planned]) -> None:
         """Per kind in the header: replace the links of every contact whose set changed."""
@@ -990,6 +1014,8 @@ def contacts_import_csv(
       `executemany`, the classification links of each kind), plus one per reference table.
     - Contacts whose imported values equal the stored ones are not written (`updated_at`
       stays); `updated` counts every existing contact the file names.
+    - An updated company's inherited values move the persons that followed its old ones, in
+      the file or not (`company_propagate_inherited`, after every row is written).
     - The actor `user` (a web user, or COMMAND_LINE) must hold `crm.import_contacts` (checked
       again here, not only in the page).
 
@@ -1009,6 +1035,7 @@ def contacts_import_csv(
             run.import_rows(companies=True)
             run.import_rows(companies=False)
             run.problems.raise_if_any()
+            run.propagate()
             if dry_run:
                 transaction.set_rollback(True)
             return ImportResult(created=run.created, updated=run.updated, numbers=run.numbers)

@@ -235,9 +235,6 @@ def test_the_edit_page_moves_the_persons_that_follow_the_company(marketing_clien
     assert (own.salesperson_id, own.city) == ("MINE", "Haarlem")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="crm/transfer.py calls company_propagate_inherited once the lead wires it (issue 11 item 6)"
-)
 def test_an_import_that_changes_a_company_moves_the_persons_that_follow_it(company):
     from crm.transfer import contacts_import_csv
 
