@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -723,16 +722,12 @@ def test_the_export_runs_a_fixed_number_of_queries_whatever_the_row_count(ref, d
 
 
 @pytest.mark.slow
-def test_100000_rows_import_well_under_a_minute(ref):
-    data = rows_file(100_000)
-
-    started = time.monotonic()
-    result = contacts_import_csv(user=COMMAND_LINE, data=data)
-    elapsed = time.monotonic() - started
+def test_100000_rows_import_in_one_run(ref):
+    """Speed is measured by `manage.py bench --import` beside its floor, never by a timed test."""
+    result = contacts_import_csv(user=COMMAND_LINE, data=rows_file(100_000))
 
     assert result.created == 100_001
     assert ContactJobResponsibility.objects.count() == 90_000
-    assert elapsed < 60, f"{elapsed:.1f} s"
 
 
 # --- streaming: a file read in pieces, checked and written in chunks (issue 11) -------------------
