@@ -8,7 +8,11 @@ owns that data registers it here:
   page (a template, and the context it needs, or None when the user may not see it);
 - `contact_history`: the rows that keep a contact from being deleted (SPEC D15), counted;
 - `anonymiser`: the service that anonymises contacts with history instead (D15);
-- the contact criteria of other apps' data: `crm.filters.ContactFilterSet.extend`.
+- the contact criteria of other apps' data: `crm.filters.ContactFilterSet.extend`;
+- `job_healers`: `healer(now)` re-queues the app's background jobs whose worker stopped and
+  returns how many (run by every task worker, crm.worker.heal);
+- `housekeepers`: `Chore`-style cleaners, `housekeeper(now)` returns how many rows or files it
+  removed (crm.housekeeping, run daily by the workers).
 
 Registration happens once per process, in INSTALLED_APPS order (interactions, then segments),
 so the order of panels and history counts is fixed.
@@ -45,6 +49,8 @@ class HistoryCounter:
 contact_card_panels: list[Panel] = []
 campaign_panels: list[Panel] = []
 contact_history: list[HistoryCounter] = []
+job_healers: list[Callable[[Any], int]] = []
+housekeepers: list[tuple[str, Callable[[Any], int]]] = []
 _anonymiser: Callable[..., int] | None = None
 
 

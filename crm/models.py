@@ -692,3 +692,41 @@ def active_alt_address_id(contact, on: datetime.date | models.Expression) -> Sub
     return Subquery(
         ContactAltAddressDateRange.objects.filter(contact_id=contact).active_on(on).values("alt_address_id")[:1]
     )
+
+
+# --- Task workers (crm.worker) -----------------------------------------------------------------
+
+
+class WorkerProcess(models.Model):
+    """A running `manage.py worker`: its heartbeat (`seen_at`, written every
+    CRM_WORKER_BEAT_SECONDS by the worker's watch thread). A worker whose heartbeat is older than
+    a job lease is gone: the task rows it left running are closed (crm.worker.heal)."""
+
+    worker_id = models.CharField(_("worker id"), max_length=64, primary_key=True)
+    hostname = models.CharField(_("host"), max_length=255, blank=True)
+    pid = models.PositiveIntegerField(_("process id"), default=0)
+    started_at = models.DateTimeField(_("started"))
+    seen_at = models.DateTimeField(_("last sign of life"), db_index=True)
+
+    class Meta:
+        verbose_name = _("task worker")
+        verbose_name_plural = _("task workers")
+        ordering = ["started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.hostname}:{self.pid} ({self.worker_id})"
+
+
+class Chore(models.Model):
+    """A periodic job the workers share (housekeeping): `last_run_at` is claimed by a
+    conditional UPDATE, so one worker of many runs it per period."""
+
+    name = models.CharField(_("name"), max_length=40, primary_key=True)
+    last_run_at = models.DateTimeField(_("last run"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("chore")
+        verbose_name_plural = _("chores")
+
+    def __str__(self) -> str:
+        return self.name

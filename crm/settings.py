@@ -195,6 +195,14 @@ DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "marketing@loca
 TASKS = {
     "default": {"BACKEND": os.environ.get("DJANGO_TASKS_BACKEND", "django.tasks.backends.immediate.ImmediateBackend")}
 }
+# Workers (`manage.py worker`, crm.worker): a delivery or merge whose worker shows no sign of
+# life for a lease is taken over by another worker; heartbeats every CRM_WORKER_BEAT_SECONDS;
+# finished task results are kept CRM_TASK_RESULTS_KEEP_DAYS; housekeeping runs every
+# CRM_HOUSEKEEPING_HOURS (one worker of many).
+CRM_JOB_LEASE_SECONDS = int(os.environ.get("CRM_JOB_LEASE_SECONDS", "120"))
+CRM_WORKER_BEAT_SECONDS = float(os.environ.get("CRM_WORKER_BEAT_SECONDS", "15"))
+CRM_TASK_RESULTS_KEEP_DAYS = int(os.environ.get("CRM_TASK_RESULTS_KEEP_DAYS", "14"))
+CRM_HOUSEKEEPING_HOURS = float(os.environ.get("CRM_HOUSEKEEPING_HOURS", "24"))
 
 # Our own company's details, used in letters (CONTRACT.md "Word template fields").
 CRM_COMPANY = {

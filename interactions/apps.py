@@ -10,7 +10,7 @@ class InteractionsConfig(AppConfig):
         # plugged in here (crm.hooks, ContactFilterSet.extend).
         from crm import hooks
 
-        from . import filters, panels, selectors, services
+        from . import delivery, filters, panels, selectors, services
         from .models import InteractionLogEntry
 
         filters.extend_contact_criteria()
@@ -26,3 +26,4 @@ class InteractionsConfig(AppConfig):
             hooks.contact_history, hooks.HistoryCounter(InteractionLogEntry, selectors.contact_history_entries)
         )
         hooks.register_anonymiser(services.contacts_anonymise)
+        hooks.register(hooks.job_healers, delivery.deliveries_heal)

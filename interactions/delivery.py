@@ -23,8 +23,10 @@ Logging only records entries (D8); with "deliver", the e-mail and hard-copy entr
   `Document` and the entry points at it in the same transaction that claims the item, so what
   is sent is what is stored.
 - `delivery_resend` starts a delivery over the entries in error only; an entry that was sent
-  is never part of one. `delivery_resume` re-enqueues a delivery whose worker stopped (its
-  lease has passed).
+  is never part of one. A delivery whose worker stopped (its lease has passed) is taken over
+  by any live worker (`deliveries_heal`, crm.worker); `delivery_resume` re-enqueues it at
+  once, by hand. A worker asked to stop (SIGTERM) finishes its batch and hands the rest back
+  to the queue (`_hand_back`).
 
 Reads are per batch (`BATCH_SIZE` entries in one query with everything a letter shows, each
 Word template loaded and prepared once per run); writes are a fixed handful of statements per
@@ -40,7 +42,6 @@ import re
 import smtplib
 import tempfile
 from dataclasses import dataclass
-from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -58,6 +59,7 @@ from django.utils.translation import gettext as _
 from crm.models import CorrespondenceType
 from crm.permissions import recorded_user, require
 from crm.sql import insert_select
+from crm.worker import job_lease, pending_task_ids, stop_requested
 
 from .documents import document_create, document_file_name, document_rewrite
 from .merge_fields import MergeError, line_context, salutation_formulas
@@ -77,11 +79,11 @@ from .wordtemplates import LetterRenderError, WordTemplateInvalid, prepared_temp
 
 logger = logging.getLogger(__name__)
 
-# How long a run holds its delivery without renewing: a worker that stops (killed, machine
-# gone) leaves a delivery that anyone may resume once this has passed. Renewed whenever half
-# of it is left, so a slow mail server (EMAIL_TIMEOUT, 30 s by default) never loses a live run
-# its delivery.
-LEASE = timedelta(minutes=2)
+# How long a run holds its delivery without renewing is crm.worker.job_lease()
+# (CRM_JOB_LEASE_SECONDS, two minutes): a worker that stops (killed, machine gone) leaves a
+# delivery that any live worker takes over once it has passed (`deliveries_heal`). Renewed
+# whenever half of it is left, so a slow mail server (EMAIL_TIMEOUT, 30 s by default) never
+# loses a live run its delivery.
 # Entries read (with everything their letters show) in one query, and sent over one SMTP connection.
 BATCH_SIZE = 100
 # Failures listed by `delivery_progress` (the page and the command summary).
@@ -435,7 +437,7 @@ def _stalled(delivery: Delivery, now) -> bool:
     if delivery.state == DeliveryState.RUNNING:
         return delivery.lease_until is None or delivery.lease_until < now
     if delivery.state == DeliveryState.QUEUED:
-        return delivery.created_at < now - LEASE
+        return delivery.created_at < now - job_lease()
     return False
 
 
@@ -485,9 +487,9 @@ class _Run:
         """Extend the lease when half of it is gone (or `force`); False when the run no longer
         holds the delivery (another worker resumed it after the lease passed)."""
         now = timezone.now()
-        if not force and now - self.renewed_at < LEASE / 2:
+        if not force and now - self.renewed_at < job_lease() / 2:
             return True
-        new = now + LEASE
+        new = now + job_lease()
         held = Delivery.objects.filter(
             pk=self.delivery_id, state=DeliveryState.RUNNING, lease_until=self.lease_until
         ).update(lease_until=new)
@@ -500,7 +502,7 @@ def _claim(delivery_id: int) -> _Run | None:
     """The run's claim: a conditional UPDATE of the delivery (queued, or running with its lease
     passed), checked by its row count."""
     now = timezone.now()
-    lease = now + LEASE
+    lease = now + job_lease()
     claimed = (
         Delivery.objects.filter(pk=delivery_id)
         .filter(Q(state=DeliveryState.QUEUED) | Q(state=DeliveryState.RUNNING, lease_until__lt=now))
@@ -651,19 +653,25 @@ class _Delivering:
             self.maker.load({entry.word_template_id for entry in entries})
             yield entries
 
-    def __call__(self) -> bool:
-        """Deliver every pending item; False when the run lost its lease half-way."""
+    def __call__(self) -> str:
+        """Deliver every pending item: DONE; LOST when the run lost its lease half-way; STOPPED
+        when its worker was asked to stop (checked after each batch: the batch is finished)."""
         for entries in self.batches():
             if not self.run.renew(force=True):
-                return False
+                return LOST
             try:
                 for entry in entries:
                     if not self.run.renew():
-                        return False
+                        return LOST
                     self.deliver(entry)
             finally:
                 self.mailer.end_batch()
-        return self.run.renew(force=True)
+            if stop_requested() and not delivery_runs_inline():
+                return STOPPED
+        return DONE if self.run.renew(force=True) else LOST
+
+
+DONE, LOST, STOPPED = "done", "lost", "stopped"
 
 
 def _print_document(delivery_id: int, segment_no: str) -> None:
@@ -691,6 +699,54 @@ def _print_document(delivery_id: int, segment_no: str) -> None:
             raise IntegrityError("the print document was set by another run")
 
 
+def _hand_back(run: _Run) -> bool:
+    """Give the delivery back to the queue because this worker is stopping (SIGTERM): running →
+    queued under this run's lease and a new task for it, in one transaction, so the next free
+    worker goes on with the pending items. False when the run no longer held it."""
+    with transaction.atomic():
+        if not Delivery.objects.filter(
+            pk=run.delivery_id, state=DeliveryState.RUNNING, lease_until=run.lease_until
+        ).update(state=DeliveryState.QUEUED, lease_until=None):
+            return False
+        _enqueue(run.delivery_id)
+    logger.warning("delivery %s handed back to the queue: its worker is stopping", run.delivery_id)
+    return True
+
+
+def deliveries_heal(now) -> int:
+    """Re-queue the deliveries whose worker stopped (a crm.hooks job healer, run by every
+    worker; RELIABILITY 21); returns how many.
+
+    - a running delivery whose lease has passed goes back to queued with a new task: the next
+      run turns its item in flight into "outcome unknown" (never sent again on its own) and
+      goes on with the pending items;
+    - a queued delivery older than a lease whose task is no longer in the queue (lost between a
+      commit and its enqueue) gets a new task.
+    Each is a conditional UPDATE, so two workers healing at once re-queue a delivery once.
+    """
+    from .tasks import delivery_task
+
+    healed = 0
+    stalled = Delivery.objects.filter(state=DeliveryState.RUNNING, lease_until__lt=now)
+    for pk in stalled.values_list("pk", flat=True):
+        with transaction.atomic():
+            if stalled.filter(pk=pk).update(state=DeliveryState.QUEUED, lease_until=None):
+                transaction.on_commit(lambda pk=pk: _enqueue(pk))
+                healed += 1
+    pending = pending_task_ids()
+    if pending is None:
+        return healed
+    queued = Delivery.objects.filter(state=DeliveryState.QUEUED, created_at__lt=now - job_lease())
+    for pk, task_id in queued.exclude(task_id__in=pending).values_list("pk", "task_id"):
+        with transaction.atomic():
+            result = delivery_task.enqueue(pk)
+            if queued.filter(pk=pk, task_id=task_id).update(task_id=str(result.id)[:64]):
+                healed += 1
+            else:  # another worker re-queued it first
+                transaction.set_rollback(True)
+    return healed
+
+
 def delivery_run(delivery_id: int) -> dict[str, Any]:
     """The task body: run delivery `delivery_id` to the end (see the module docstring).
 
@@ -701,7 +757,10 @@ def delivery_run(delivery_id: int) -> dict[str, Any]:
     if run is None:
         return {"delivery": delivery_id, "claimed": False}
     _settle_in_flight(delivery_id)
-    if not _Delivering(run)():
+    outcome = _Delivering(run)()
+    if outcome == STOPPED:
+        return {"delivery": delivery_id, "claimed": True, "finished": False, "handed_back": _hand_back(run)}
+    if outcome == LOST:
         return {"delivery": delivery_id, "claimed": True, "finished": False}
     delivery = Delivery.objects.select_related("logged_segment").get(pk=delivery_id)
     if delivery.print_document_id is None:

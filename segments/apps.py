@@ -11,10 +11,11 @@ class SegmentsConfig(AppConfig):
         from crm import hooks
         from interactions import hooks as interaction_hooks
 
-        from . import selectors
+        from . import merge, selectors
         from .models import RemovedSegmentLine, SegmentLine
         from .services import logged_segment_follow_up
 
         hooks.register(hooks.contact_history, hooks.HistoryCounter(SegmentLine, selectors.contact_lines))
         hooks.register(hooks.contact_history, hooks.HistoryCounter(RemovedSegmentLine, selectors.contact_removed_lines))
         interaction_hooks.register_follow_up(logged_segment_follow_up)
+        hooks.register(hooks.job_healers, merge.merge_jobs_heal)

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from crm.models import ContactType, SalutationType
 from crm.permissions import recorded_user, require
+from crm.worker import job_lease, pending_task_ids, stop_requested
 from interactions.documents import document_create
 from interactions.letters import ZIP_CONTENT_TYPE, combine_docx, letter_file_name, zip_letters
 from interactions.merge_fields import MergeError, line_context, salutation_formulas
@@ -281,20 +282,50 @@ def merge_job_start(*, user, segment: Segment, output: str) -> MergeJob:
     return job
 
 
-#: A running job that showed no sign of life for this long lost its worker (progress is
-#: written every PROGRESS_EVERY letters, many times a second when a worker runs).
-MERGE_STALL_AFTER = datetime.timedelta(minutes=2)
+# A running job that showed no sign of life for a job lease (crm.worker.job_lease, two minutes)
+# lost its worker: progress is written every PROGRESS_EVERY letters, many times a second when a
+# worker runs. Any live worker starts it again (`merge_jobs_heal`); the page offers it too.
 
 
 def _stale(now: datetime.datetime):
-    return Q(state=MergeState.RUNNING) & (Q(heartbeat_at__lt=now - MERGE_STALL_AFTER) | Q(heartbeat_at__isnull=True))
+    return Q(state=MergeState.RUNNING) & (Q(heartbeat_at__lt=now - job_lease()) | Q(heartbeat_at__isnull=True))
 
 
 def merge_job_stalled(job: MergeJob, now: datetime.datetime | None = None) -> bool:
-    """Whether the job is running without a sign of life for MERGE_STALL_AFTER (its worker was
-    stopped or killed): it will not finish unless restarted."""
+    """Whether the job is running without a sign of life for a job lease (its worker was
+    stopped or killed): a worker will start it again (merge_jobs_heal)."""
     now = now or timezone.now()
-    return job.state == MergeState.RUNNING and (job.heartbeat_at is None or job.heartbeat_at < now - MERGE_STALL_AFTER)
+    return job.state == MergeState.RUNNING and (job.heartbeat_at is None or job.heartbeat_at < now - job_lease())
+
+
+def merge_jobs_heal(now: datetime.datetime) -> int:
+    """Start again the merge jobs whose worker stopped (a crm.hooks job healer, run by every
+    worker; RELIABILITY 21); returns how many. A running job without a sign of life for a lease
+    goes back to queued with a new task (its letters are made again from the start: a merge
+    keeps no partial file); a queued job older than a lease whose task is no longer in the
+    queue gets a new task. Conditional UPDATEs: two workers healing at once restart a job once.
+    Always through the queue, never inline in the healing worker's watch thread."""
+    from .tasks import merge_job_task
+
+    healed = 0
+    for pk in MergeJob.objects.filter(_stale(now)).values_list("pk", flat=True):
+        with transaction.atomic():
+            if MergeJob.objects.filter(_stale(now), pk=pk).update(state=MergeState.QUEUED, done=0, heartbeat_at=None):
+                result = merge_job_task.enqueue(pk)
+                MergeJob.objects.filter(pk=pk).update(task_id=str(result.id)[:64])
+                healed += 1
+    pending = pending_task_ids()
+    if pending is None:
+        return healed
+    queued = MergeJob.objects.filter(state=MergeState.QUEUED, created_at__lt=now - job_lease())
+    for pk, task_id in queued.exclude(task_id__in=pending).values_list("pk", "task_id"):
+        with transaction.atomic():
+            result = merge_job_task.enqueue(pk)
+            if queued.filter(pk=pk, task_id=task_id).update(task_id=str(result.id)[:64]):
+                healed += 1
+            else:  # another worker re-queued it first
+                transaction.set_rollback(True)
+    return healed
 
 
 def merge_job_restart(*, user, job_id: int) -> MergeJob:
@@ -328,6 +359,22 @@ def _job_progress(job_id: int, done: int) -> None:
     MergeJob.objects.filter(pk=job_id, state=MergeState.RUNNING, done__lt=done).update(
         done=done, heartbeat_at=timezone.now()
     )
+    if stop_requested():
+        raise _HandBack
+
+
+def _hand_back(job_id: int) -> None:
+    """The worker is stopping (SIGTERM): the job goes back to queued with a new task, in one
+    transaction, and the next free worker makes its letters again (no partial file is kept)."""
+    from .tasks import merge_job_task
+
+    with transaction.atomic():
+        if MergeJob.objects.filter(pk=job_id, state=MergeState.RUNNING).update(
+            state=MergeState.QUEUED, done=0, heartbeat_at=None
+        ):
+            result = merge_job_task.enqueue(job_id)
+            MergeJob.objects.filter(pk=job_id).update(task_id=str(result.id)[:64])
+            logger.warning("merge job %s handed back to the queue: its worker is stopping", job_id)
 
 
 def merge_job_run(job_id: int) -> None:
@@ -378,6 +425,9 @@ def merge_job_run(job_id: int) -> None:
                 raise _JobTakenAway
     except _JobTakenAway:
         return
+    except _HandBack:
+        _hand_back(job_id)
+        return
     except Exception as exc:
         if isinstance(exc, ValidationError):
             message = "\n".join(exc.messages)
@@ -391,6 +441,10 @@ def merge_job_run(job_id: int) -> None:
 
 class _JobTakenAway(Exception):
     """The job left the running state while its letters were made (its file is not stored)."""
+
+
+class _HandBack(Exception):
+    """The worker was asked to stop while the job's letters were made (crm.worker)."""
 
 
 SPOOL_BYTES = 16 * 1024 * 1024

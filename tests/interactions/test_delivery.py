@@ -473,9 +473,9 @@ def test_a_run_that_lost_its_lease_stops(smtp, django_capture_on_commit_callback
     other = delivery_module._claim(delivery.pk)
     assert other is not None
 
-    assert delivery_module._Delivering(run)() is False
+    assert delivery_module._Delivering(run)() == delivery_module.LOST
     assert smtp.count == 0
-    assert delivery_module._Delivering(other)() is True
+    assert delivery_module._Delivering(other)() == delivery_module.DONE
     assert smtp.count == 3
 
 

@@ -1,0 +1,194 @@
+"""Task workers that heal, stop gracefully and keep the house (RELIABILITY 21, 22).
+
+`manage.py worker` runs django-tasks-db's worker loop (the one of `db_worker`) and adds a watch
+thread to each worker process, which every CRM_WORKER_BEAT_SECONDS:
+
+- writes the worker's heartbeat (`WorkerProcess.seen_at`);
+- heals (`heal`): each app's job healer (crm.hooks.job_healers) re-queues the jobs whose worker
+  stopped — a delivery whose lease passed, a merge job without a sign of life for a lease, a
+  queued job whose task was lost — so any live worker takes them over, no click needed; the
+  task rows left RUNNING by a worker whose heartbeat stopped are closed as failed (`WorkerLost`);
+- once per CRM_HOUSEKEEPING_HOURS across all workers (a `Chore` row claimed by a conditional
+  UPDATE), runs the housekeeping (crm.housekeeping).
+
+A SIGTERM (or SIGINT) asks the running task to stop (`stop_requested`): a delivery or a merge
+checks it between batches of work, hands what is left back to the queue, records its progress
+and returns; the worker then exits. A second signal exits at once (its job heals after a lease).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+from types import FrameType
+
+from django.conf import settings
+from django.db import close_old_connections, connections, transaction
+from django.db.models import Q
+from django.tasks import TaskResultStatus
+from django.utils import timezone
+from django_tasks_db.management.commands.db_worker import Worker
+
+from . import hooks
+from .models import Chore, WorkerProcess
+
+logger = logging.getLogger(__name__)
+
+_STOP = threading.Event()
+
+
+def stop_requested() -> bool:
+    """Whether this process was asked to stop (SIGTERM to its worker): long jobs check it between
+    batches and hand the rest of their work back to the queue."""
+    return _STOP.is_set()
+
+
+def request_stop() -> None:
+    _STOP.set()
+
+
+def job_lease() -> timedelta:
+    """How long a job's worker may show no sign of life before another worker takes the job over
+    (CRM_JOB_LEASE_SECONDS); also how long a silent worker counts as alive."""
+    return timedelta(seconds=settings.CRM_JOB_LEASE_SECONDS)
+
+
+class WorkerLost(Exception):
+    """Recorded on a task row whose worker stopped while running it (its job was re-queued)."""
+
+
+def _uses_database_tasks() -> bool:
+    from django.tasks import task_backends
+    from django_tasks_db.backend import DatabaseBackend
+
+    return isinstance(task_backends["default"], DatabaseBackend)
+
+
+def pending_task_ids() -> set[str] | None:
+    """The ids of the tasks waiting or running in the database queue; None when tasks do not go
+    through the database (then nobody can tell whether a task was lost)."""
+    if not _uses_database_tasks():
+        return None
+    from django_tasks_db.models import DBTaskResult
+
+    return {
+        str(pk)
+        for pk in DBTaskResult.objects.filter(
+            status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]
+        ).values_list("pk", flat=True)
+    }
+
+
+def close_orphaned_tasks(now=None) -> int:
+    """Close the task rows left RUNNING by workers whose heartbeat stopped (killed, machine
+    gone): each becomes FAILED with `WorkerLost`; then those workers' rows go. Tasks run by a
+    worker that never beat (plain `db_worker`) are left alone: nobody can tell they stopped."""
+    from django_tasks_db.models import DBTaskResult
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        gone = set(WorkerProcess.objects.filter(seen_at__lt=now - job_lease()).values_list("pk", flat=True))
+        if not gone:
+            return 0
+        running = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).values_list("pk", "worker_ids")
+        orphans = [pk for pk, worker_ids in running if worker_ids and worker_ids[-1] in gone]
+        closed = DBTaskResult.objects.filter(pk__in=orphans, status=TaskResultStatus.RUNNING).update(
+            status=TaskResultStatus.FAILED,
+            finished_at=now,
+            exception_class_path=f"{WorkerLost.__module__}.{WorkerLost.__qualname__}",
+            traceback=(
+                "WorkerLost: the worker running this task stopped without finishing it (no sign of life "
+                f"for {settings.CRM_JOB_LEASE_SECONDS} s); its job was handed to another worker.\n"
+            ),
+        )
+        WorkerProcess.objects.filter(pk__in=gone, seen_at__lt=now - job_lease()).delete()
+    if closed:
+        logger.warning("closed %d task(s) left running by stopped worker(s) %s", closed, ", ".join(sorted(gone)))
+    return closed
+
+
+def heal(now=None) -> dict[str, int]:
+    """One round of healing (see the module docstring): jobs re-queued, orphaned task rows
+    closed. Safe on many workers at once: every step is a conditional UPDATE."""
+    now = now or timezone.now()
+    requeued = sum(healer(now) for healer in hooks.job_healers)
+    closed = close_orphaned_tasks(now) if _uses_database_tasks() else 0
+    if requeued:
+        logger.warning("re-queued %d job(s) whose worker stopped", requeued)
+    return {"requeued": requeued, "closed": closed}
+
+
+def housekeeping_due(now=None) -> bool:
+    """Claim today's housekeeping for this worker: True for one worker per period."""
+    now = now or timezone.now()
+    Chore.objects.get_or_create(name="housekeeping")
+    period = timedelta(hours=settings.CRM_HOUSEKEEPING_HOURS)
+    due = Q(last_run_at__isnull=True) | Q(last_run_at__lte=now - period)
+    return bool(Chore.objects.filter(due, name="housekeeping").update(last_run_at=now))
+
+
+class Watch(threading.Thread):
+    """The worker's watch thread: heartbeat, healing and the daily housekeeping, every `beat`
+    seconds, on its own database connection (closed after each round)."""
+
+    def __init__(self, worker_id: str, beat: float) -> None:
+        super().__init__(name=f"watch-{worker_id}", daemon=True)
+        self.worker_id = worker_id
+        self.beat = beat
+        self.stopped = threading.Event()
+
+    def round(self) -> None:
+        now = timezone.now()
+        if not WorkerProcess.objects.filter(pk=self.worker_id).update(seen_at=now):
+            WorkerProcess.objects.update_or_create(
+                pk=self.worker_id,
+                defaults={"seen_at": now},
+                create_defaults={
+                    "seen_at": now,
+                    "started_at": now,
+                    "hostname": socket.gethostname()[:255],
+                    "pid": os.getpid(),
+                },
+            )
+        heal(now)
+        if housekeeping_due(now):
+            from .housekeeping import housekeeping
+
+            logger.info("housekeeping: %s", housekeeping(now))
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.round()
+            except Exception:  # the database may be away for a while: try again next round
+                logger.exception("worker %s: heartbeat or healing failed", self.worker_id)
+            finally:
+                close_old_connections()
+                connections.close_all()
+            if self.stopped.wait(self.beat):
+                return
+
+
+class CrmWorker(Worker):
+    """django-tasks-db's worker loop with a watch thread and a graceful stop."""
+
+    def shutdown(self, signum: int, frame: FrameType | None) -> None:
+        request_stop()
+        super().shutdown(signum, frame)
+
+    def run(self) -> None:
+        watch = Watch(self.worker_id, settings.CRM_WORKER_BEAT_SECONDS)
+        watch.start()
+        try:
+            super().run()
+        finally:
+            watch.stopped.set()
+            watch.join(timeout=10)
+            try:
+                WorkerProcess.objects.filter(pk=self.worker_id).delete()
+            except Exception:  # noqa: BLE001 - the row goes with the next healing anyway
+                logger.warning("worker %s: could not remove its heartbeat row", self.worker_id)
+            logger.info("worker %s stopped", self.worker_id)
