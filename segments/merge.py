@@ -132,8 +132,23 @@ def segment_letters(
     return _letters(segment, with_word_document(segment, merge_lines(segment, base)), prepared, kinds, formulas, today)
 
 
+def _read_in_chunks(lines: QuerySet[SegmentLine], size: int = 500) -> Iterator[SegmentLine]:
+    """The lines of one segment in line order, `size` at a time, each chunk read to its end
+    (keyset on line_no) before its letters are made. A cursor held open across the job's
+    progress writes would keep SQLite's read snapshot: once another connection commits (the
+    worker's heartbeat, a user), the next write of this one fails at once with "database is
+    locked"."""
+    last = None
+    while True:
+        chunk = list((lines if last is None else lines.filter(line_no__gt=last))[:size])
+        yield from chunk
+        if len(chunk) < size:
+            return
+        last = chunk[-1].line_no
+
+
 def _letters(segment, lines, prepared, kinds, formulas, today) -> Iterator[tuple[SegmentLine, bytes]]:
-    for line in lines.iterator(chunk_size=500):
+    for line in _read_in_chunks(lines):
         document_id = line.word_document_id
         try:
             context = line_context(line, segment, formulas, today=today, salutation_types=kinds[document_id])

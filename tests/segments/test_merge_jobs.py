@@ -283,3 +283,12 @@ def test_the_job_page_offers_restart_for_a_stalled_job_and_the_post_restarts_it(
     job.refresh_from_db()
     assert job.state == MergeState.FINISHED and job.document_id is not None
     assert "Start the merge again" not in marketing_client.get(page).content.decode()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
+def test_lines_are_read_in_whole_chunks_in_line_order(world, size):
+    """A merge reads its lines a chunk at a time (no cursor left open across its progress
+    writes): every line once, in line order, whatever the chunk size."""
+    lines = merge.merge_lines(world.segment)
+
+    assert [line.pk for line in merge._read_in_chunks(lines, size=size)] == [line.pk for line in lines_of(world)]
