@@ -32,7 +32,7 @@ from django_tasks_db.models import DBTaskResult
 from crm.models import Contact, ContactType, WorkerProcess
 from crm.permissions import COMMAND_LINE
 from interactions.delivery import OUTCOME_UNKNOWN, delivery_start
-from interactions.models import Delivery, DeliveryItem, DeliveryItemStatus, Document, InteractionLogEntry
+from interactions.models import DeliveryItem, DeliveryItemStatus, Document, InteractionLogEntry
 from segments import merge
 from segments import services as segment_services
 from segments.models import MergeJob, MergeState
