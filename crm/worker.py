@@ -30,6 +30,7 @@ from django.db import close_old_connections, connections, transaction
 from django.db.models import Q
 from django.tasks import TaskResultStatus
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django_tasks_db.management.commands.db_worker import Worker
 
 from . import hooks
@@ -65,6 +66,19 @@ def _uses_database_tasks() -> bool:
     from django_tasks_db.backend import DatabaseBackend
 
     return isinstance(task_backends["default"], DatabaseBackend)
+
+
+def takeover_delay() -> str | None:
+    """How long after its worker stopped a job is taken over by another worker, in words ("2
+    minutes"), for the pages; None when no workers run (tasks run immediately in the process
+    that started them), so nothing takes a job over by itself."""
+    if not _uses_database_tasks():
+        return None
+    seconds = round(settings.CRM_JOB_LEASE_SECONDS + settings.CRM_WORKER_BEAT_SECONDS)
+    if seconds < 120:
+        return ngettext("%(n)d second", "%(n)d seconds", seconds) % {"n": seconds}
+    minutes = -(-seconds // 60)
+    return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
 
 
 def pending_task_ids() -> set[str] | None:

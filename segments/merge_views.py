@@ -28,6 +28,7 @@ from django.views import View
 
 from crm.counts import counted
 from crm.untrusted import CheckedForm
+from crm.worker import takeover_delay
 from interactions.models import Document
 from interactions.views.documents import document_response
 
@@ -217,6 +218,7 @@ class MergeJobView(SegmentPermissionMixin, View):
             "file_name": _file_name(job),
             "poll_url": request.path,
             "can_merge": request.user.has_perm("segments.run_mail_merge"),
+            "takeover": takeover_delay(),
         }
         template = JOB_PAGE + "#progress" if request.htmx else JOB_PAGE
         return TemplateResponse(request, template, context)

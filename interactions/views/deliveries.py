@@ -31,6 +31,7 @@ from django.utils.translation import ngettext
 from django.views import View
 
 from crm.counts import counted
+from crm.worker import takeover_delay
 
 from ..delivery import delivery_progress, delivery_resend, delivery_resume, resendable_entries
 from ..models import (
@@ -187,6 +188,7 @@ class DeliveryDetailView(DeliveryPermissionMixin, View):
             "progress": progress,
             "poll_url": request.path,
             "can_change": request.user.has_perm("interactions.change_loggedsegment"),
+            "takeover": takeover_delay(),
         }
         if not progress.active:
             failures = (

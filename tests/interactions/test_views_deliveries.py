@@ -323,6 +323,20 @@ def test_a_stalled_delivery_offers_resume_to_marketing_only(marketing_client, vi
     assert f'action="{url("delivery_resume", delivery.pk)}"' in response.content.decode()
     assert "Goes on with the 2 entries not done yet" in text_of(response)
     assert url("delivery_resume", delivery.pk) not in seen_by_viewer.content.decode()
+    assert "by itself" not in text_of(response)  # no workers (tasks run immediately): nobody takes it over
+
+
+def test_with_workers_a_stalled_delivery_page_says_it_is_taken_over_by_itself(marketing_client):
+    delivery = make_delivery(
+        plain_logged(), state=DeliveryState.RUNNING, total=3, lease_until=timezone.now() - datetime.timedelta(minutes=1)
+    )
+    with override_settings(TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}):
+        text = text_of(marketing_client.get(url("delivery_detail", delivery.pk)))
+        with override_settings(CRM_JOB_LEASE_SECONDS=20, CRM_WORKER_BEAT_SECONDS=5):
+            short = text_of(marketing_client.get(url("delivery_detail", delivery.pk)))
+
+    assert "A running worker takes it over by itself within 3 minutes (no click needed)" in text
+    assert "within 25 seconds" in short
 
 
 def test_resume_runs_a_stalled_delivery_to_its_end(marketing_client):

@@ -276,6 +276,10 @@ def test_the_job_page_offers_restart_for_a_stalled_job_and_the_post_restarts_it(
 
     text = marketing_client.get(page).content.decode()
     assert "Stalled" in text and "Start the merge again" in text
+    assert "by itself" not in text  # no workers (tasks run immediately)
+    with override_settings(TASKS=DB_TASKS):
+        healing = marketing_client.get(page).content.decode()
+    assert "A running worker starts it again by itself within 3 minutes" in healing
 
     response = marketing_client.post(reverse("segments:merge_job_restart", args=[job.pk]))
 
