@@ -116,6 +116,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests use a file, not :memory:, so threads and processes share one database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+elif env_bool("DJANGO_DB_TRANSACTION_POOLING"):
+    # Behind pgbouncer in transaction pooling mode a connection may change between two
+    # transactions: no server-side cursors (they outlive a transaction) and no persistent
+    # connections of our own (the pooler keeps them).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
