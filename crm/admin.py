@@ -18,6 +18,7 @@ from . import hooks, services
 from .models import (
     BusinessRelation,
     Campaign,
+    Chore,
     Contact,
     ContactAltAddress,
     ContactAltAddressDateRange,
@@ -36,6 +37,7 @@ from .models import (
     Salutation,
     SalutationFormula,
     Territory,
+    WorkerProcess,
 )
 from .untrusted import CheckedModelForm
 
@@ -352,3 +354,29 @@ class ContactJobResponsibilityAdmin(ClassificationLinkAdmin):
     list_display = ("contact", "job_responsibility")
     list_filter = ("job_responsibility",)
     autocomplete_fields = ("contact", "job_responsibility")
+
+
+class WatchOnlyAdmin(admin.ModelAdmin):
+    """Rows the task workers write themselves (crm.worker): shown, never edited by hand."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WorkerProcess)
+class WorkerProcessAdmin(WatchOnlyAdmin):
+    list_display = ("worker_id", "hostname", "pid", "started_at", "seen_at")
+    search_fields = ("worker_id", "hostname")
+    ordering = ("-seen_at",)
+
+
+@admin.register(Chore)
+class ChoreAdmin(WatchOnlyAdmin):
+    list_display = ("name", "last_run_at")
+    search_fields = ("name",)
