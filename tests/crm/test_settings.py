@@ -34,6 +34,7 @@ PRODUCTION_ENV = {
     "DJANGO_ALLOWED_HOSTS": "crm.example.com",
     "DJANGO_CSRF_TRUSTED_ORIGINS": "https://crm.example.com",
     "DATABASE_URL": "postgres://crm:secret@db.example.com:5432/crm",
+    "DJANGO_TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -125,6 +126,7 @@ class Command(BaseCommand):
         import bench.operations  # noqa: F401 - registers the operations
 
         setup_test_environment(debug=False)  # the test client's host, no query log
+        logging.getLogger("crm.requests").disabled = True  # its lines on stdout would break the JSON
         log = self.stderr.write
         log("Migrating the scratch database…")
         call_command("migrate", verbosity=0, interactive=False)
