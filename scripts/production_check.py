@@ -238,9 +238,12 @@ def main() -> int:
 
 
 def run(env: dict[str, str], processes: Processes, smtp, site: Site) -> None:
+    import logging
+
     import django
 
     django.setup()
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # the SMTP server's conversation, line by line
     from django.db import close_old_connections
 
     from interactions.delivery import OUTCOME_UNKNOWN
