@@ -12,8 +12,10 @@ import datetime
 from typing import Any
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from .models import (
     BusinessRelation,
@@ -30,6 +32,7 @@ from .models import (
     join_person_name,
     split_person_name,
 )
+from .throttle import login_failures, login_wait_seconds
 from .untrusted import CheckedForm, CheckedModelForm
 
 NAME_PARTS = ("first_name", "middle_name", "surname")
@@ -460,3 +463,30 @@ class ContactEditForms:
                     self.form.add_error(None, [f"{label}: {message}" for message in ValidationError(errors).messages])
         else:
             self.form.add_error(None, error)
+
+
+class LoginForm(AuthenticationForm):
+    """Django's log-in form, slowed by recent failures (crm/throttle.py).
+
+    A try made too soon after the last failure is refused before the password is checked, so it
+    neither costs a password hash nor tells anything; `throttled` lets the view answer 429.
+    """
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "throttled": ngettext_lazy(
+            "Too many failed attempts: wait %(seconds)d second before trying again.",
+            "Too many failed attempts: wait %(seconds)d seconds before trying again.",
+            "seconds",
+        ),
+    }
+    throttled = False
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        if username is not None and self.cleaned_data.get("password"):
+            seconds = login_wait_seconds(login_failures(self.request, username))
+            if seconds:
+                self.throttled = True
+                raise ValidationError(self.error_messages["throttled"], code="throttled", params={"seconds": seconds})
+        return super().clean()
