@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import hooks, services
+from .forms import AdminLoginForm
 from .models import (
     BusinessRelation,
     Campaign,
@@ -425,3 +426,4 @@ class LoginAttemptAdmin(AccessAttemptAdmin):
 
 
 admin.site.register(AccessLog, AccessLogAdmin)
+admin.site.login_form = AdminLoginForm  # slowed like the log-in page; axes locks both

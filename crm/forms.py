@@ -12,6 +12,7 @@ import datetime
 from typing import Any
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -465,22 +466,19 @@ class ContactEditForms:
             self.form.add_error(None, error)
 
 
-class LoginForm(AuthenticationForm):
-    """Django's log-in form, slowed by recent failures (crm/throttle.py).
+class ThrottledLoginMixin:
+    """A log-in form slowed by recent failures (crm/throttle.py).
 
     A try made too soon after the last failure is refused before the password is checked, so it
     neither costs a password hash nor tells anything; `throttled` lets the view answer 429.
     """
 
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "throttled": ngettext_lazy(
-            "Too many failed attempts: wait %(seconds)d second before trying again.",
-            "Too many failed attempts: wait %(seconds)d seconds before trying again.",
-            "seconds",
-        ),
-    }
     throttled = False
+    throttled_message = ngettext_lazy(
+        "Too many failed attempts: wait %(seconds)d second before trying again.",
+        "Too many failed attempts: wait %(seconds)d seconds before trying again.",
+        "seconds",
+    )
 
     def clean(self):
         username = self.cleaned_data.get("username")
@@ -488,5 +486,13 @@ class LoginForm(AuthenticationForm):
             seconds = login_wait_seconds(login_failures(self.request, username))
             if seconds:
                 self.throttled = True
-                raise ValidationError(self.error_messages["throttled"], code="throttled", params={"seconds": seconds})
+                raise ValidationError(self.throttled_message, code="throttled", params={"seconds": seconds})
         return super().clean()
+
+
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
+    """The log-in page's form."""
+
+
+class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """Django admin's own log-in form, slowed the same way (crm/admin.py)."""

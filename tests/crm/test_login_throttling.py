@@ -332,3 +332,20 @@ def test_failures_made_in_another_process_lock_this_one(monkeypatch):
     client = Client()
     assert_locked_out(login(client, "vera", "pw-vera"))
     assert not logged_in(client)
+
+
+@pytest.mark.django_db
+def test_django_admins_own_login_is_slowed_and_locked_the_same_way(client, admin_user, settings):
+    def admin_login(password):
+        return client.post(reverse("admin:login"), {"username": admin_user.username, "password": password})
+
+    for _ in range(settings.CRM_LOGIN_SLOWDOWN_AFTER):
+        admin_login("wrong")
+    early = admin_login("pw-" + admin_user.username)
+    assert "Too many failed attempts: wait" in early.content.decode() and not logged_in(client)
+
+    settings.CRM_LOGIN_DELAY_SECONDS = 0
+    for _ in range(settings.AXES_FAILURE_LIMIT - settings.CRM_LOGIN_SLOWDOWN_AFTER - 1):
+        admin_login("wrong")
+    assert_locked_out(admin_login("wrong"))
+    assert_locked_out(admin_login("pw-" + admin_user.username))
