@@ -34,7 +34,7 @@ from .models import (
     split_person_name,
 )
 from .throttle import login_failures, login_wait_seconds
-from .untrusted import CheckedForm, CheckedModelForm
+from .untrusted import CheckedForm, CheckedInputMixin, CheckedModelForm
 
 NAME_PARTS = ("first_name", "middle_name", "surname")
 PERSON_ONLY_FIELDS = ("first_name", "middle_name", "surname", "initials", "job_title", "company_no")
@@ -466,8 +466,9 @@ class ContactEditForms:
             self.form.add_error(None, error)
 
 
-class ThrottledLoginMixin:
-    """A log-in form slowed by recent failures (crm/throttle.py).
+class ThrottledLoginMixin(CheckedInputMixin):
+    """A log-in form that checks raw input (CheckedInputMixin) and is slowed by recent failures
+    (crm/throttle.py).
 
     A try made too soon after the last failure is refused before the password is checked, so it
     neither costs a password hash nor tells anything; `throttled` lets the view answer 429.
