@@ -7,14 +7,21 @@ never counts the whole table, and contacts cannot be bulk-deleted from the list.
 
 from __future__ import annotations
 
+from axes.admin import AccessAttemptAdmin, AccessLogAdmin
+from axes.helpers import get_cool_off
+from axes.models import AccessAttempt, AccessLog
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
+from django.db.models import OuterRef, Q, Subquery, Sum
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import hooks, services
+from .forms import AdminLoginForm
 from .models import (
     BusinessRelation,
     Campaign,
@@ -380,3 +387,71 @@ class WorkerProcessAdmin(WatchOnlyAdmin):
 class ChoreAdmin(WatchOnlyAdmin):
     list_display = ("name", "last_run_at")
     search_fields = ("name",)
+
+
+# --- Log-in attempts (django-axes; settings "Login throttling") ---------------------------------
+
+
+@admin.register(AccessAttempt)
+class LoginAttemptAdmin(AccessAttemptAdmin):
+    """Failed log-ins, one row per username, address and browser, with whether the row's username
+    or address is locked out now (axes' own status looks at the one row, not at the sums that
+    lock). Admins clear a lock-out with the action below or by deleting the rows."""
+
+    list_display = [
+        "attempt_time",
+        "username",
+        "ip_address",
+        "user_agent",
+        "failures_since_start",
+        "username_failures",
+        "address_failures",
+        "locked_out",
+    ]
+    list_filter = ["attempt_time"]
+    actions = ["clear_lockouts", "cleanup_expired_attempts"]
+
+    def get_queryset(self, request):
+        recent = AccessAttempt.objects.filter(attempt_time__gte=timezone.now() - get_cool_off(request)).order_by()
+
+        def total(field):
+            rows = recent.filter(**{field: OuterRef(field)}).values(field).annotate(total=Sum("failures_since_start"))
+            return Subquery(rows.values("total")[:1])
+
+        return (
+            super().get_queryset(request).annotate(username_total=total("username"), address_total=total("ip_address"))
+        )
+
+    @admin.display(description=_("failures of the username"), ordering="username_total")
+    def username_failures(self, obj) -> int:
+        return obj.username_total or 0
+
+    @admin.display(description=_("failures from the address"), ordering="address_total")
+    def address_failures(self, obj) -> int:
+        return obj.address_total or 0
+
+    @admin.display(description=_("locked out"), boolean=True)
+    def locked_out(self, obj) -> bool:
+        return max(obj.username_total or 0, obj.address_total or 0) >= settings.AXES_FAILURE_LIMIT
+
+    @admin.action(permissions=["delete"], description=_("Clear the lock-outs of the selected usernames and addresses"))
+    def clear_lockouts(self, request, queryset):
+        """Deletes every failure of the selected rows' usernames and addresses, so none of them
+        stays locked (one DELETE)."""
+        usernames = set(queryset.exclude(username=None).values_list("username", flat=True))
+        addresses = set(queryset.exclude(ip_address=None).values_list("ip_address", flat=True))
+        count, _deleted = AccessAttempt.objects.filter(Q(username__in=usernames) | Q(ip_address__in=addresses)).delete()
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d failed log-in record deleted: those usernames and addresses may log in again.",
+                "%(count)d failed log-in records deleted: those usernames and addresses may log in again.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+
+admin.site.register(AccessLog, AccessLogAdmin)
+admin.site.login_form = AdminLoginForm  # slowed like the log-in page; axes locks both

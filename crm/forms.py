@@ -12,8 +12,11 @@ import datetime
 from typing import Any
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from .models import (
     BusinessRelation,
@@ -30,7 +33,8 @@ from .models import (
     join_person_name,
     split_person_name,
 )
-from .untrusted import CheckedForm, CheckedModelForm
+from .throttle import login_failures, login_wait_seconds
+from .untrusted import CheckedForm, CheckedInputMixin, CheckedModelForm
 
 NAME_PARTS = ("first_name", "middle_name", "surname")
 PERSON_ONLY_FIELDS = ("first_name", "middle_name", "surname", "initials", "job_title", "company_no")
@@ -460,3 +464,36 @@ class ContactEditForms:
                     self.form.add_error(None, [f"{label}: {message}" for message in ValidationError(errors).messages])
         else:
             self.form.add_error(None, error)
+
+
+class ThrottledLoginMixin(CheckedInputMixin):
+    """A log-in form that checks raw input (CheckedInputMixin) and is slowed by recent failures
+    (crm/throttle.py).
+
+    A try made too soon after the last failure is refused before the password is checked, so it
+    neither costs a password hash nor tells anything; `throttled` lets the view answer 429.
+    """
+
+    throttled = False
+    throttled_message = ngettext_lazy(
+        "Too many failed attempts: wait %(seconds)d second before trying again.",
+        "Too many failed attempts: wait %(seconds)d seconds before trying again.",
+        "seconds",
+    )
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        if username is not None and self.cleaned_data.get("password"):
+            seconds = login_wait_seconds(login_failures(self.request, username))
+            if seconds:
+                self.throttled = True
+                raise ValidationError(self.throttled_message, code="throttled", params={"seconds": seconds})
+        return super().clean()
+
+
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
+    """The log-in page's form."""
+
+
+class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """Django admin's own log-in form, slowed the same way (crm/admin.py)."""

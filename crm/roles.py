@@ -3,8 +3,8 @@
 - Viewer: reads everything in the CRM's apps (view_* permissions).
 - Marketing: Viewer, plus works on contacts (create, edit, delete, import, export), segments,
   logging and mail merge. Marketing users work in the pages, not in Django admin.
-- Admin: every permission of the CRM's apps; admins are staff and use Django admin for
-  reference data.
+- Admin: every permission of the CRM's apps, and of django-axes (see and clear log-in
+  lock-outs); admins are staff and use Django admin for reference data.
 
 `apply_roles` is idempotent and is called from data migrations each time an app adds
 models or permissions, so the groups always hold the permissions this module describes.
@@ -17,6 +17,8 @@ MARKETING = "Marketing"
 ADMIN = "Admin"
 
 CRM_APPS = ("crm", "interactions", "segments")
+# Apps outside the CRM whose every permission admins hold: axes' failed log-ins and lock-outs.
+ADMIN_EXTRA_APPS = ("axes",)
 
 # Models marketing staff create, change and delete in the pages.
 MARKETING_MODELS = {
@@ -51,6 +53,8 @@ def role_permissions(permissions) -> dict[str, list]:
     for perm in permissions:
         app = perm.content_type.app_label
         model = perm.content_type.model
+        if app in ADMIN_EXTRA_APPS:
+            roles[ADMIN].append(perm)
         if app not in CRM_APPS:
             continue
         roles[ADMIN].append(perm)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -253,3 +254,27 @@ LOGGING = {
         },
     },
 }
+
+# Login throttling (django-axes; README "Configuration"). Wrong passwords are counted in the
+# database, so every web process sees them, per username and per client address separately:
+# after CRM_LOGIN_SLOWDOWN_AFTER failures a further try must wait CRM_LOGIN_DELAY_SECONDS, doubling
+# with each failure (crm/throttle.py refuses an early one without checking the password, and
+# never sleeps); at CRM_LOGIN_FAILURE_LIMIT failures that username or address is locked out (429)
+# until CRM_LOGIN_LOCKOUT_MINUTES have passed since its last counted failure, or an admin clears
+# it (Django admin, "Access attempts"; `manage.py axes_reset_username`, `axes_reset_ip`).
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as axes asks
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "crm.throttle.LoginAttemptHandler"
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one alone locks
+AXES_FAILURE_LIMIT = int(os.environ.get("CRM_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("CRM_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lock ends on time, however often it is knocked on
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "crm.throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "crm.throttle.client_ip"
+AXES_ENABLE_ADMIN = False  # crm/admin.py registers axes' models with the lock-out state shown
+CRM_BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", default=False)
+CRM_LOGIN_SLOWDOWN_AFTER = int(os.environ.get("CRM_LOGIN_SLOWDOWN_AFTER", "3"))
+CRM_LOGIN_DELAY_SECONDS = int(os.environ.get("CRM_LOGIN_DELAY_SECONDS", "2"))
+CRM_LOGIN_MAX_DELAY_SECONDS = 60

@@ -6,11 +6,12 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from crm.views.health import healthz
+from crm.views.login import LoginView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="crm:contact_list", permanent=False), name="home"),
     path("healthz", healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("crm.page_urls")),

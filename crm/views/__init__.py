@@ -1,1 +1,1 @@
-"""Pages of the contacts domain: contacts (contacts.py), import/export (transfer.py), campaigns."""
+"""Pages of the contacts domain: contacts (contacts.py), import/export (transfer.py), campaigns, log-in (login.py)."""
