@@ -4,6 +4,8 @@ and is no longer needed goes, in a few set-based DELETEs.
 - finished task results (django-tasks-db rows) older than CRM_TASK_RESULTS_KEEP_DAYS;
 - expired sessions;
 - heartbeat rows of workers gone for a day;
+- log-in failures past their cool-off (they no longer count) and records of successful log-ins
+  older than CRM_LOGIN_LOG_KEEP_DAYS (django-axes);
 - whatever the other apps register (crm.hooks.housekeepers).
 """
 
@@ -44,6 +46,22 @@ def workers_prune(now) -> int:
     return deleted
 
 
+def login_attempts_prune(now) -> int:
+    from axes.models import AccessAttempt
+
+    deleted, _ = AccessAttempt.objects.filter(attempt_time__lt=now - settings.AXES_COOLOFF_TIME).delete()
+    return deleted
+
+
+def login_records_prune(now) -> int:
+    from axes.models import AccessLog
+
+    deleted, _ = AccessLog.objects.filter(
+        attempt_time__lt=now - timedelta(days=settings.CRM_LOGIN_LOG_KEEP_DAYS)
+    ).delete()
+    return deleted
+
+
 def housekeeping(now=None) -> dict[str, int]:
     """Remove what is no longer needed; returns how many rows (or files) each step removed."""
     now = now or timezone.now()
@@ -51,6 +69,8 @@ def housekeeping(now=None) -> dict[str, int]:
         "task results": task_results_prune(now),
         "expired sessions": sessions_prune(now),
         "stopped workers": workers_prune(now),
+        "expired log-in failures": login_attempts_prune(now),
+        "old log-in records": login_records_prune(now),
     }
     for name, housekeeper in hooks.housekeepers:
         done[name] = housekeeper(now)

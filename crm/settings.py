@@ -278,3 +278,4 @@ CRM_BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", default=False)
 CRM_LOGIN_SLOWDOWN_AFTER = int(os.environ.get("CRM_LOGIN_SLOWDOWN_AFTER", "3"))
 CRM_LOGIN_DELAY_SECONDS = int(os.environ.get("CRM_LOGIN_DELAY_SECONDS", "2"))
 CRM_LOGIN_MAX_DELAY_SECONDS = 60
+CRM_LOGIN_LOG_KEEP_DAYS = int(os.environ.get("CRM_LOGIN_LOG_KEEP_DAYS", "90"))  # successful log-ins, for admins

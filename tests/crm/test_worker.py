@@ -9,6 +9,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from axes.models import AccessAttempt, AccessLog
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
@@ -222,15 +223,25 @@ def test_housekeeping_removes_old_results_expired_sessions_and_gone_workers():
     Session.objects.filter(pk=expired.session_key).update(expire_date=now - timedelta(seconds=1))
     WorkerProcess.objects.create(worker_id="old", started_at=now, seen_at=now - timedelta(days=2))
     WorkerProcess.objects.create(worker_id="new", started_at=now, seen_at=now)
+    stale = AccessAttempt.objects.create(username="a", ip_address="10.0.0.1", failures_since_start=3, user_agent="x")
+    counting = AccessAttempt.objects.create(username="b", ip_address="10.0.0.1", failures_since_start=3, user_agent="y")
+    AccessAttempt.objects.filter(pk=stale.pk).update(attempt_time=now - timedelta(minutes=16))
+    old_login = AccessLog.objects.create(username="a", ip_address="10.0.0.1", user_agent="x")
+    recent_login = AccessLog.objects.create(username="b", ip_address="10.0.0.1", user_agent="x")
+    AccessLog.objects.filter(pk=old_login.pk).update(attempt_time=now - timedelta(days=91))
 
     out = StringIO()
     call_command("housekeeping", stdout=out)
 
-    assert out.getvalue().splitlines()[:3] == [
+    assert out.getvalue().splitlines()[:5] == [
         "task results: 1 removed",
         "expired sessions: 1 removed",
         "stopped workers: 1 removed",
+        "expired log-in failures: 1 removed",
+        "old log-in records: 1 removed",
     ]
+    assert list(AccessAttempt.objects.values_list("pk", flat=True)) == [counting.pk]
+    assert list(AccessLog.objects.values_list("pk", flat=True)) == [recent_login.pk]
     assert set(DBTaskResult.objects.values_list("pk", flat=True)) == {recent.pk, waiting.pk}
     assert list(Session.objects.values_list("pk", flat=True)) == [live.session_key]
     assert list(WorkerProcess.objects.values_list("pk", flat=True)) == ["new"]
