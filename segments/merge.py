@@ -6,8 +6,9 @@ interaction log entry's letter). A constant number of queries whatever the numbe
 
 `segment_letters` renders each line's letter from its Word document (R14, R67), `merge_write`
 writes a segment's letters as one combined .docx or a .zip (D9; the `segment merge` command),
-and `merge_job_start` runs that as a job with progress for the worksheet, inline for small
-segments and through django.tasks (`segments.tasks.merge_job_task`) for big ones.
+and `merge_job_start` runs that as a job with progress for the worksheet, through django.tasks
+(`segments.tasks.merge_job_task`): in a worker in production, never inside the web request;
+before `merge_job_start` returns when tasks run immediately (`make run`, the commands' default).
 """
 
 from __future__ import annotations
@@ -84,9 +85,6 @@ def line_contexts(
 
 # --- Letters (SPEC D9, D10, R14, R67) ----------------------------------------------------------
 
-#: A merge job of at most this many lines runs in the request that starts it; a bigger one is
-#: enqueued (django.tasks, the default backend).
-MERGE_INLINE_LIMIT = 300
 #: A running job writes its progress every this many letters.
 PROGRESS_EVERY = 50
 
@@ -271,9 +269,9 @@ def merge_job_start(*, user, segment: Segment, output: str) -> MergeJob:
 
     Needs segments.run_mail_merge. Checked first, nothing written
     on failure (MergeError): the output kind, that the segment has lines, that every line has
-    a Word document. A segment of at most MERGE_INLINE_LIMIT lines is merged before this
-    returns; a bigger one is enqueued on the default task backend (`merge_job_task`; with the
-    immediate backend it has also finished on return). The job ends finished with its file, or
+    a Word document. The job is enqueued on the default task backend (`merge_job_task`): a
+    worker makes the letters, never the web request (RELIABILITY: background work stays out of
+    requests); with the immediate backend it has finished on return. The job ends finished with its file, or
     failed with the reason; never with a partial file. Writes only the job and its file.
     """
     require(user, "segments.run_mail_merge")
@@ -345,7 +343,7 @@ def merge_jobs_heal(now: datetime.datetime) -> int:
 
 def merge_job_restart(*, user, job_id: int) -> MergeJob:
     """Start a stalled job again (merge_job_stalled): a conditional UPDATE back to queued,
-    then the job runs inline or is enqueued as `merge_job_start` does. A job that is queued,
+    then the job is enqueued as `merge_job_start` does. A job that is queued,
     running with a live worker, finished or failed is refused (MergeError), nothing written."""
     require(user, "segments.run_mail_merge")
     now = timezone.now()
@@ -361,13 +359,10 @@ def merge_job_restart(*, user, job_id: int) -> MergeJob:
 
 
 def _run_or_enqueue(job: MergeJob) -> None:
-    if job.total <= MERGE_INLINE_LIMIT:
-        merge_job_run(job.pk)
-    else:
-        from .tasks import merge_job_task
+    from .tasks import merge_job_task
 
-        result = merge_job_task.enqueue(job.pk)
-        MergeJob.objects.filter(pk=job.pk).update(task_id=str(result.id)[:64])
+    result = merge_job_task.enqueue(job.pk)
+    MergeJob.objects.filter(pk=job.pk).update(task_id=str(result.id)[:64])
 
 
 def _job_progress(job_id: int, done: int) -> None:

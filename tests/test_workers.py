@@ -191,7 +191,7 @@ def big_merge(lines: int) -> MergeJob:
 
 
 def test_a_killed_workers_merge_is_started_again_and_makes_one_file(tmp_path):
-    lines = merge.MERGE_INLINE_LIMIT * 2
+    lines = 600
     job = big_merge(lines)
     workers = Workers(tmp_path, {})
     try:

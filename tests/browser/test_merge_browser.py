@@ -24,7 +24,7 @@ from playwright.sync_api import expect
 
 from crm.models import CorrespondenceType
 from interactions.models import Delivery, DeliveryState
-from segments import merge, services
+from segments import services
 from segments.models import MergeJob, MergeState, SegmentLine
 from tests.conftest import make_user
 from tests.factories import attach_word_template, make_company, make_person, make_salesperson, make_template
@@ -91,8 +91,7 @@ def test_print_letters_from_the_worksheet_and_download_the_combined_docx(page, l
     names = list(
         SegmentLine.objects.filter(segment=segment).order_by("line_no").values_list("contact__name", flat=True)
     )
-    # A queue backend and a low inline limit, so the job waits for a worker and the page polls.
-    monkeypatch.setattr(merge, "MERGE_INLINE_LIMIT", 2)
+    # A queue backend, so the job waits for a worker and the page polls.
     with override_settings(TASKS=DATABASE_TASKS):
         login(user)
         page.goto(segment.get_absolute_url())

@@ -176,7 +176,6 @@ def test_a_stopping_worker_finishes_its_batch_and_hands_the_delivery_back(
 
 def test_a_stopping_worker_hands_a_merge_back_and_keeps_no_partial_file(stop_flag, marketing, monkeypatch):
     world = merge_world()
-    monkeypatch.setattr(merge, "MERGE_INLINE_LIMIT", 1)
     monkeypatch.setattr(merge, "PROGRESS_EVERY", 1)
     job = merge.merge_job_start(user=marketing, segment=world.segment, output="docx")
     assert job.state == MergeState.QUEUED

@@ -1,7 +1,7 @@
 """Print letters from the worksheet (segments.merge_views): SPEC D9.
 
 The "Print letters" page states the letters and their Word documents or why there are none; the
-POST starts a merge job (inline for a small segment, queued for a large one) and goes to the job
+POST starts a merge job (finished at once when tasks run immediately, queued for a worker otherwise) and goes to the job
 page, which polls while the job runs and then offers the download; the download is an attachment
 that opens in python-docx with one letter per line. And who may do what.
 """
@@ -176,10 +176,10 @@ def test_worksheet_offers_print_letters_to_who_may_merge(marketing_client, viewe
     assert merge_url(segment) not in viewer_client.get(segment.get_absolute_url()).content.decode()
 
 
-# --- Merging inline -------------------------------------------------------------------------------
+# --- Merging with tasks run immediately (make run) ------------------------------------------------
 
 
-def test_combined_docx_is_made_inline_with_one_letter_per_line(marketing_client):
+def test_combined_docx_is_made_at_once_with_one_letter_per_line(marketing_client):
     segment = build(n_persons=3)
 
     response = marketing_client.post(merge_url(segment), {"output": "docx"})
@@ -277,7 +277,6 @@ def test_a_logged_segment_leads_to_its_logged_segment(marketing_client, marketin
 
 @pytest.mark.django_db(transaction=True)
 def test_a_large_merge_is_queued_polled_and_then_downloaded(marketing_client, monkeypatch):
-    monkeypatch.setattr(merge, "MERGE_INLINE_LIMIT", 2)  # "large" = more than 2 lines here
     segment = build(n_persons=3)
     with override_settings(TASKS=DATABASE_TASKS):
         response = marketing_client.post(merge_url(segment), {"output": "docx"})
