@@ -50,7 +50,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.validators import validate_email
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Q, Subquery, Value
+from django.db.models import Count, F, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.html import strip_tags
@@ -699,18 +699,22 @@ def _print_document(delivery_id: int, segment_no: str) -> None:
             raise IntegrityError("the print document was set by another run")
 
 
-def _hand_back(run: _Run) -> bool:
+def _hand_back(run: _Run) -> dict[str, int] | None:
     """Give the delivery back to the queue because this worker is stopping (SIGTERM): running →
     queued under this run's lease and a new task for it, in one transaction, so the next free
-    worker goes on with the pending items. False when the run no longer held it."""
+    worker goes on with the pending items. Returns the items per status as this run leaves them
+    (read before the new task can be seen: nothing in flight, the rest pending), for the task
+    result; None when the run no longer held the delivery."""
     with transaction.atomic():
         if not Delivery.objects.filter(
             pk=run.delivery_id, state=DeliveryState.RUNNING, lease_until=run.lease_until
         ).update(state=DeliveryState.QUEUED, lease_until=None):
-            return False
+            return None
+        items = DeliveryItem.objects.filter(delivery_id=run.delivery_id)
+        left = dict(items.values_list("status").annotate(n=Count("pk")).order_by())
         _enqueue(run.delivery_id)
-    logger.warning("delivery %s handed back to the queue: its worker is stopping", run.delivery_id)
-    return True
+    logger.warning("delivery %s handed back to the queue: its worker is stopping (%s)", run.delivery_id, left)
+    return left
 
 
 def deliveries_heal(now) -> int:
@@ -759,7 +763,14 @@ def delivery_run(delivery_id: int) -> dict[str, Any]:
     _settle_in_flight(delivery_id)
     outcome = _Delivering(run)()
     if outcome == STOPPED:
-        return {"delivery": delivery_id, "claimed": True, "finished": False, "handed_back": _hand_back(run)}
+        left = _hand_back(run)
+        return {
+            "delivery": delivery_id,
+            "claimed": True,
+            "finished": False,
+            "handed_back": left is not None,
+            "items": left,
+        }
     if outcome == LOST:
         return {"delivery": delivery_id, "claimed": True, "finished": False}
     delivery = Delivery.objects.select_related("logged_segment").get(pk=delivery_id)

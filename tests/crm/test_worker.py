@@ -157,7 +157,13 @@ def test_a_stopping_worker_finishes_its_batch_and_hands_the_delivery_back(
         stop_flag()  # SIGTERM arrived while the first batch is sent
         summary = delivery_run(delivery.pk)
 
-        assert summary == {"delivery": delivery.pk, "claimed": True, "finished": False, "handed_back": True}
+        assert summary == {
+            "delivery": delivery.pk,
+            "claimed": True,
+            "finished": False,
+            "handed_back": True,
+            "items": {"sent": 100, "pending": 150},
+        }
         delivery.refresh_from_db()
         assert (delivery.state, delivery.lease_until, delivery.sent) == (DeliveryState.QUEUED, None, 100)
         items = DeliveryItem.objects.filter(delivery=delivery)
