@@ -150,8 +150,33 @@ class Processes:
             except subprocess.TimeoutExpired:
                 process.kill()
 
+    def peak_rss(self) -> dict[str, int]:
+        """Peak resident memory (VmHWM, MiB) of every live process: the web master, each gunicorn
+        worker, each task worker."""
+        processes = {"web master": self.web.pid} if self.web else {}
+        for child in _children(self.web.pid) if self.web else []:
+            processes[f"web worker {child}"] = child
+        processes.update({f"worker {name}": p.pid for name, p in self.workers.items() if p.poll() is None})
+        return {name: peak for name, pid in processes.items() if (peak := _vm_hwm_mib(pid)) is not None}
+
     def tail(self) -> str:
         return "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in sorted(self.logs.glob("*.log")))
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _vm_hwm_mib(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) // 1024 if match else None
 
 
 def manage(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
@@ -359,6 +384,10 @@ def run(env: dict[str, str], processes: Processes, smtp, site: Site) -> None:
 
     sections = len(docx.Document(io.BytesIO(body)).sections) if response.status == 200 else 0
     check(sections == LETTERS, f"its file downloads from the page: {len(body):,} bytes, {sections} letters")
+
+    peaks = processes.peak_rss()
+    say("peak memory (RSS): " + ", ".join(f"{name} {mib} MiB" for name, mib in peaks.items()))
+    check(max(peaks.values()) < 500, "every process stayed under 500 MiB")
 
     # --- The database goes away ----------------------------------------------------------------
     subprocess.run(shlex.split(os.environ["PRODCHECK_PG_STOP"]), check=True, capture_output=True)
