@@ -274,6 +274,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "crm.throttle.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "crm.throttle.client_ip"
 AXES_ENABLE_ADMIN = False  # crm/admin.py registers axes' models with the lock-out state shown
+AXES_VERBOSE = False  # no "AXES: BEGIN" banner in every process's log
 CRM_BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", default=False)
 CRM_LOGIN_SLOWDOWN_AFTER = int(os.environ.get("CRM_LOGIN_SLOWDOWN_AFTER", "3"))
 CRM_LOGIN_DELAY_SECONDS = int(os.environ.get("CRM_LOGIN_DELAY_SECONDS", "2"))
