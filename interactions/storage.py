@@ -130,9 +130,24 @@ def file_store(data: bytes | BinaryIO, *, file_name: str) -> StoredFile:
     return StoredFile(name=name, size=size, sha256=sha256)
 
 
-def file_open(name: str) -> File:
-    """The stored file `name`, open for reading in binary mode (read it in chunks)."""
-    return default_storage.open(name, "rb")
+def file_open(name: str) -> BinaryIO:
+    """The stored file `name`, open for reading in binary mode (read it in chunks). From an S3
+    bucket it is the object's body as it arrives, so a download starts at once and nothing of
+    it is kept (django-storages' own S3File would fetch the whole object first)."""
+    from storages.backends.s3 import S3Storage
+
+    if not isinstance(default_storage, S3Storage):
+        return default_storage.open(name, "rb")
+    from botocore.exceptions import ClientError
+    from storages.utils import clean_name
+
+    key = default_storage._normalize_name(clean_name(name))  # the bucket key under the prefix, as S3Storage makes it
+    try:
+        return default_storage.bucket.Object(key).get()["Body"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            raise FileNotFoundError(f"stored file {name} does not exist") from exc
+        raise
 
 
 def file_read(name: str) -> bytes:
