@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import tempfile
-import tracemalloc
 from datetime import timedelta
 
 import pytest
@@ -23,9 +21,9 @@ from crm.permissions import COMMAND_LINE
 from interactions import storage
 from interactions.documents import delete_if_unused, document_create, document_rewrite, interaction_template_attach
 from interactions.models import Document, InteractionTemplateLanguage
-from interactions.views.documents import document_response
 from segments import merge
 from tests.factories import attach_word_template, make_template
+from tests.interactions.big_files import MIB, big_document, streamed_download
 from tests.interactions.docx_builders import docx_bytes
 from tests.segments.merge_world import merge_world
 
@@ -153,33 +151,15 @@ def test_a_rewrite_points_the_row_at_a_new_file_and_removes_the_old_one_at_commi
 
 
 def test_a_large_download_streams_with_bounded_memory():
-    size = 50 * 1024 * 1024
-    digest = hashlib.sha256()
-    with tempfile.TemporaryFile() as source:
-        block = os.urandom(1024 * 1024)
-        for _ in range(50):
-            source.write(block)
-            digest.update(block)
-        document = document_create(data=source, file_name="huge.zip", content_type="application/zip")
-    assert (document.size, document.sha256) == (size, digest.hexdigest())
+    document, digest = big_document(50)
+    assert (document.size, document.sha256) == (50 * MIB, digest)
 
-    received = hashlib.sha256()
-    length = 0
-    tracemalloc.start()
-    try:
-        response = document_response(document)
-        for chunk in response.streaming_content:
-            received.update(chunk)
-            length += len(chunk)
-        response.close()
-        _current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    response, length, received, peak = streamed_download(document)
 
-    assert response["Content-Length"] == str(size)
+    assert response["Content-Length"] == str(50 * MIB)
     assert response["Content-Disposition"] == 'attachment; filename="huge.zip"'
-    assert (length, received.hexdigest()) == (size, digest.hexdigest())
-    assert peak < 8 * 1024 * 1024, f"peak {peak} bytes"
+    assert (length, received) == (50 * MIB, digest)
+    assert peak < 8 * MIB, f"peak {peak} bytes"
 
 
 def test_a_merge_job_streams_its_result_into_storage(marketing):

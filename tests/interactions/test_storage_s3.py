@@ -7,13 +7,10 @@ crm.settings, and the same services store, read, stream, delete and prune docume
 from __future__ import annotations
 
 import hashlib
-import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import tracemalloc
 import uuid
 from datetime import timedelta
 
@@ -30,6 +27,7 @@ from interactions.documents import delete_if_unused, document_create
 from interactions.models import Document
 from interactions.views.documents import document_response
 from segments import merge
+from tests.interactions.big_files import MIB, big_document, streamed_download
 from tests.segments.merge_world import merge_world
 
 pytestmark = pytest.mark.django_db
@@ -127,29 +125,13 @@ def test_a_document_is_stored_read_streamed_and_deleted_in_the_bucket(bucket, dj
 
 
 def test_a_large_file_is_uploaded_in_parts_and_downloaded_as_a_stream(bucket):
-    size = 20 * 1024 * 1024  # past boto3's multipart threshold (8 MiB)
-    digest = hashlib.sha256()
-    with tempfile.TemporaryFile() as source:
-        block = os.urandom(1024 * 1024)
-        for _ in range(20):
-            source.write(block)
-            digest.update(block)
-        document = document_create(data=source, file_name="merge.zip", content_type="application/zip")
-    assert (document.size, document.sha256) == (size, digest.hexdigest())
+    document, digest = big_document(20)  # past boto3's multipart threshold (8 MiB)
+    assert (document.size, document.sha256) == (20 * MIB, digest)
 
-    received, length = hashlib.sha256(), 0
-    tracemalloc.start()
-    try:
-        response = document_response(document)
-        for chunk in response.streaming_content:
-            received.update(chunk)
-            length += len(chunk)
-        response.close()
-        _current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert (length, received.hexdigest()) == (size, digest.hexdigest())
-    assert peak < 8 * 1024 * 1024, f"peak {peak} bytes"
+    _response, length, received, peak = streamed_download(document)
+
+    assert (length, received) == (20 * MIB, digest)
+    assert peak < 8 * MIB, f"peak {peak} bytes"
 
 
 def test_a_merge_job_stores_its_result_in_the_bucket(bucket, marketing):
