@@ -209,3 +209,30 @@ def test_lists_of_documents_read_no_files(viewer_client):
     default_storage.delete(row.document.file.name)  # a page listing it must not need the file
 
     assert viewer_client.get(reverse("interactions:template_detail", args=[template.code])).status_code == 200
+
+
+def test_the_storage_is_the_file_system_unless_an_s3_url_is_set(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    import crm.settings
+
+    monkeypatch.delenv("CRM_STORAGE_URL", raising=False)
+    assert crm.settings._file_storage() == {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+
+    monkeypatch.setenv("CRM_STORAGE_URL", "s3://crm-files/production/documents-root/")
+    monkeypatch.delenv("CRM_S3_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("CRM_S3_REGION", "eu-central-1")
+    backend = crm.settings._file_storage()
+    assert backend["BACKEND"] == "storages.backends.s3.S3Storage"
+    options = backend["OPTIONS"]
+    assert (options["bucket_name"], options["location"], options["region_name"]) == (
+        "crm-files",
+        "production/documents-root",
+        "eu-central-1",
+    )
+    assert options["endpoint_url"] is None and "addressing_style" not in options  # AWS itself
+    assert options["default_acl"] is None  # private: the bucket's own (never public) setting
+
+    monkeypatch.setenv("CRM_STORAGE_URL", "https://bucket.example.com/")
+    with pytest.raises(ImproperlyConfigured, match="CRM_STORAGE_URL must be s3://bucket/prefix"):
+        crm.settings._file_storage()
