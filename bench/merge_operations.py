@@ -113,7 +113,7 @@ def prepare_merge(ctx: Context) -> None:
     )
     one = line_nos[: count["one"]]
     first = with_word_document(segment, SegmentLine.objects.filter(segment=segment, line_no=one[0])).get()
-    template = bytes(Document.objects.get(pk=first.word_document_id).content)
+    template = Document.objects.get(pk=first.word_document_id).read_bytes()
     lines = SegmentLine.objects.filter(segment=segment, line_no__lte=one[-1])
     contexts = [context for _line, context in line_contexts(segment, lines)]
     ctx.data["merge"] = {"segment": segment, "line_nos": line_nos, "template": template, "contexts": contexts}

@@ -150,13 +150,47 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"
 # Without DEBUG, static files are served by WhiteNoise from STATIC_ROOT (manage.py collectstatic):
 # names carry a content hash, .gz copies are made (and .br with the brotli package), and the
 # hashed names are cached for a year. Under DEBUG (make run) runserver serves them from the apps.
+STORAGES = {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 if not DEBUG:
-    STORAGES = {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
-    }
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "media"))
+
+
+def _file_storage() -> dict:
+    """Where stored documents' bytes go (interactions.storage): the file system under MEDIA_ROOT,
+    or with CRM_STORAGE_URL=s3://bucket/prefix an S3-compatible bucket (django-storages;
+    CRM_S3_ENDPOINT_URL for another service than AWS, e.g. MinIO, addressed by path;
+    CRM_S3_REGION; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the machine's
+    role, as boto3 finds them). Objects are private (no ACL: the bucket's own, which must not
+    be public); downloads always go through the CRM's views, never to a bucket URL."""
+    url = os.environ.get("CRM_STORAGE_URL", "").strip()
+    if not url:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"CRM_STORAGE_URL must be s3://bucket/prefix, not {url!r}")
+    endpoint = os.environ.get("CRM_S3_ENDPOINT_URL", "").strip() or None
+    options = {
+        "bucket_name": parts.netloc,
+        "location": parts.path.strip("/"),
+        "endpoint_url": endpoint,
+        "region_name": os.environ.get("CRM_S3_REGION", "").strip() or None,
+        "default_acl": None,
+        "querystring_auth": True,  # a URL, should one ever be made, is signed and expires
+        "file_overwrite": True,  # every document gets a new random name: no existence check
+        "max_memory_size": 4 * 1024 * 1024,  # a file opened for reading spills to disk past 4 MiB
+    }
+    if endpoint:
+        options["addressing_style"] = "path"
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+STORAGES["default"] = _file_storage()
 
 # Security. Cookies are Secure unless DEBUG serves plain http on localhost.
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -181,10 +181,7 @@ class DocumentAdmin(HistoryAdmin):
     list_display = ("id", "file_name", "size", "content_type", "read_only", "created_at")
     list_filter = ("read_only",)
     search_fields = ("file_name", "sha256")
-    exclude = ("content",)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).without_content()
+    exclude = ("file",)
 
 
 class DeliveryItemInline(admin.TabularInline):

@@ -75,6 +75,7 @@ from .models import (
     LoggedSegment,
 )
 from .ooxml import DOCX_CONTENT_TYPE
+from .storage import file_read, file_store
 from .wordtemplates import LetterRenderError, WordTemplateInvalid, prepared_template, salutation_kinds
 
 logger = logging.getLogger(__name__)
@@ -126,13 +127,14 @@ class LetterMaker:
         self._kinds: dict[int, tuple[str, ...]] = {}  # document id → the salutation types it uses
 
     def load(self, document_ids) -> None:
-        """Prepare the templates of `document_ids` not prepared yet (one query for their bytes)."""
+        """Prepare the templates of `document_ids` not prepared yet (one query, then each file read
+        from storage)."""
         missing = {pk for pk in document_ids if pk is not None and pk not in self._templates}
         if not missing:
             return
-        for pk, file_name, content in Document.objects.filter(pk__in=missing).values_list("pk", "file_name", "content"):
+        for pk, file_name, stored in Document.objects.filter(pk__in=missing).values_list("pk", "file_name", "file"):
             try:
-                prepared = prepared_template(bytes(content))
+                prepared = prepared_template(file_read(stored))
                 self._templates[pk] = prepared
                 self._kinds[pk] = tuple(salutation_kinds(prepared.fields))
             except WordTemplateInvalid as exc:
@@ -676,7 +678,9 @@ DONE, LOST, STOPPED = "done", "lost", "stopped"
 
 def _print_document(delivery_id: int, segment_no: str) -> None:
     """The printed letters of the delivery in one .docx, one letter per page, in entry order
-    (D9), stored as its print document; streamed: the letters are read a few at a time."""
+    (D9), stored as its print document; streamed: the letters are read one at a time from
+    storage, the combined file is written to a temporary file on disk and stored from there
+    (never whole in memory)."""
     from .letters import combine_docx
 
     if not _items(delivery_id, DeliveryItemStatus.PRINTED).exists():
@@ -686,15 +690,16 @@ def _print_document(delivery_id: int, segment_no: str) -> None:
             delivery_items__delivery_id=delivery_id, delivery_items__status=DeliveryItemStatus.PRINTED
         )
         .order_by("pk")
-        .values_list("document__content", flat=True)
-        .iterator(chunk_size=50)
+        .values_list("document__file", flat=True)
+        .iterator(chunk_size=500)
     )
-    with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as out:
-        combine_docx((bytes(letter) for letter in letters), out)
-        out.seek(0)
-        data = out.read()
+    with tempfile.TemporaryFile() as out:
+        combine_docx((file_read(letter) for letter in letters), out)
+        out.flush()
+        file_name = f"Segment {segment_no} letters.docx"
+        stored = file_store(out, file_name=file_name)  # before the transaction: it may take a while
     with transaction.atomic():
-        document = document_create(data=data, file_name=f"Segment {segment_no} letters.docx")
+        document = document_create(data=stored, file_name=file_name)
         if not Delivery.objects.filter(pk=delivery_id, print_document__isnull=True).update(print_document=document):
             raise IntegrityError("the print document was set by another run")
 

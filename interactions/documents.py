@@ -4,8 +4,8 @@ F1.10, D10; CONTRACT.md `interaction_template attach`).
 
 from __future__ import annotations
 
-import hashlib
 import re
+from typing import BinaryIO
 
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
@@ -15,6 +15,7 @@ from crm.permissions import require
 
 from .models import Document, InteractionTemplate, InteractionTemplateLanguage
 from .ooxml import DOCX_CONTENT_TYPE
+from .storage import FILES_DELETED_AT_COMMIT, StoredFile, file_store, files_delete_on_commit
 from .wordtemplates import validate_template
 
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
@@ -29,15 +30,25 @@ def document_file_name(name: str, *, default: str = "document.docx") -> str:
 
 
 def document_create(
-    *, data: bytes, file_name: str, content_type: str = DOCX_CONTENT_TYPE, read_only: bool = False
+    *,
+    data: bytes | BinaryIO | StoredFile,
+    file_name: str,
+    content_type: str = DOCX_CONTENT_TYPE,
+    read_only: bool = False,
 ) -> Document:
-    """Store `data` as a new document (size and SHA-256 computed here). Joins the caller's
-    transaction; checks nothing about the content: callers validate first."""
+    """Store `data` (bytes, or a seekable binary file streamed from its start) as a new
+    document: the file first (size and SHA-256 computed while it is written), then the row, in
+    the caller's transaction. `data` may be a file stored beforehand (`storage.file_store`, so a
+    large file is written before the transaction starts). When that transaction rolls back the file stays without a row,
+    and housekeeping removes it (storage.unreferenced_files_prune). Checks nothing about the
+    content: callers validate first."""
+    name = document_file_name(file_name)
+    stored = data if isinstance(data, StoredFile) else file_store(data, file_name=name)
     return Document.objects.create(
-        file_name=document_file_name(file_name),
-        content=data,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        file_name=name,
+        file=stored.name,
+        size=stored.size,
+        sha256=stored.sha256,
         content_type=content_type,
         read_only=read_only,
     )
@@ -45,43 +56,64 @@ def document_create(
 
 def document_rewrite(*, document_id: int, data: bytes, file_name: str) -> bool:
     """Replace the content of a document that is not read-only (a letter of a failed delivery
-    attempt, owned by its entry); False when there is no such document. One UPDATE."""
-    return bool(
-        Document.objects.filter(pk=document_id, read_only=False).update(
-            content=data,
-            size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-            file_name=document_file_name(file_name),
-        )
-    )
+    attempt, owned by its entry); False when there is no such document. The new bytes go to a
+    new file, one UPDATE points the row at it, and the old file is removed once the caller's
+    transaction commits."""
+    previous = Document.objects.filter(pk=document_id, read_only=False).values_list("file", flat=True).first()
+    if previous is None:
+        return False
+    name = document_file_name(file_name)
+    stored = file_store(data, file_name=name)
+    if not Document.objects.filter(pk=document_id, read_only=False, file=previous).update(
+        file=stored.name, size=stored.size, sha256=stored.sha256, file_name=name
+    ):
+        return False  # changed meanwhile: the new file has no row, housekeeping removes it
+    files_delete_on_commit([previous])
+    return True
 
 
 def documents_delete_with(entries, *, deliveries=None) -> int:
     """Delete the letters stored for `entries` (R72: each belongs to its entry alone) and the
     print files of `deliveries`, in one statement each, inside the caller's transaction and
     before the caller deletes those rows: the database checks their references at commit, when
-    they are gone. A plain DELETE, because Django's delete would load every document with its
-    bytes and look for other users of it in every table that refers to documents. Word
-    templates (read-only) are never deleted here. Returns the number of documents deleted."""
-    ids = entries.filter(document__isnull=False).values("document_id")
-    doomed = Document.objects.filter(pk__in=ids, read_only=False)
-    deleted = doomed._raw_delete(doomed.db)
+    they are gone. A plain DELETE, because Django's delete would load every document and look
+    for other users of it in every table that refers to documents. Word templates (read-only)
+    are never deleted here. Their files are removed once the transaction commits (up to
+    storage.FILES_DELETED_AT_COMMIT of them; more are left to housekeeping, which removes files
+    no row names). Returns the number of documents deleted."""
+    doomed = [Document.objects.filter(pk__in=entries.filter(document__isnull=False).values("document_id"))]
     if deliveries is not None:
-        files = Document.objects.filter(
-            pk__in=deliveries.filter(print_document__isnull=False).values("print_document_id"), read_only=False
+        doomed.append(
+            Document.objects.filter(pk__in=deliveries.filter(print_document__isnull=False).values("print_document_id"))
         )
-        deleted += files._raw_delete(files.db)
+    names: list[str] | None = []
+    deleted = 0
+    for documents in doomed:
+        documents = documents.filter(read_only=False)
+        if names is not None:
+            names += documents.values_list("file", flat=True)[: FILES_DELETED_AT_COMMIT + 1 - len(names)]
+            if len(names) > FILES_DELETED_AT_COMMIT:
+                names = None
+        deleted += documents._raw_delete(documents.db)
+    if names:
+        files_delete_on_commit(names)
     return deleted
 
 
 def delete_if_unused(document_id: int) -> None:
     """Delete a replaced document unless it is read-only or something still refers to it
-    (every foreign key to a document is PROTECT, so Django refuses the delete then)."""
+    (every foreign key to a document is PROTECT, so Django refuses the delete then); its file
+    is removed once the caller's transaction commits."""
+    name = Document.objects.filter(pk=document_id, read_only=False).values_list("file", flat=True).first()
+    if name is None:
+        return
     try:
         with transaction.atomic():
-            Document.objects.filter(pk=document_id, read_only=False).delete()
+            deleted, _ = Document.objects.filter(pk=document_id, read_only=False).delete()
     except (ProtectedError, RestrictedError):
-        pass
+        return
+    if deleted:
+        files_delete_on_commit([name])
 
 
 def interaction_template_attach(

@@ -143,40 +143,50 @@ class InteractionTemplate(models.Model):
 # --- Stored documents (SPEC F1.10, F1.9, D10) ----------------------------------------------------
 
 
-class DocumentQuerySet(models.QuerySet):
-    def without_content(self) -> DocumentQuerySet:
-        """The documents' descriptions only: lists never load the files themselves."""
-        return self.defer("content")
-
-
 class Document(models.Model):
     """A stored file (F1.10 attachment): a Word template of a template language, and later the
     documents of segments and entries.
 
-    The bytes live in the database, so every web and worker machine sharing one database sees
-    the same files. `size` and `sha256` are those of `content`. A read-only document is never
-    changed or removed (logging marks the documents it used read-only). Every foreign key to a
-    document uses PROTECT, so a document still in use cannot be deleted.
+    The bytes live in Django's default storage (interactions.storage: MEDIA_ROOT or an
+    S3-compatible bucket shared by every web and worker machine) under `file`, a name that is
+    never reused; the row keeps the description: `file_name` (the name users see), `size` and
+    `sha256` of the stored bytes. The file is written before the row and removed only after the
+    row's removal has committed. A read-only document is never changed or removed (logging marks
+    the documents it used read-only). Every foreign key to a document uses PROTECT, so a
+    document still in use cannot be deleted.
     """
 
     file_name = models.CharField(_("file name"), max_length=255)
-    content = models.BinaryField(_("content"))
+    file = models.FileField(_("stored file"), upload_to="documents/", max_length=255, unique=True)
     size = models.PositiveBigIntegerField(_("size (bytes)"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     content_type = models.CharField(_("content type"), max_length=100)
     read_only = models.BooleanField(_("read-only"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
-    objects = DocumentQuerySet.as_manager()
-
     class Meta:
         verbose_name = _("document")
         verbose_name_plural = _("documents")
         ordering = ["-pk"]
-        constraints = [models.CheckConstraint(condition=~Q(file_name=""), name="document_file_name_not_blank")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(file_name=""), name="document_file_name_not_blank"),
+            models.CheckConstraint(condition=~Q(file=""), name="document_file_not_blank"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.pk} {self.file_name}"
+
+    def open(self):
+        """The stored bytes, open for reading (binary): read them in chunks."""
+        from .storage import file_open
+
+        return file_open(self.file.name)
+
+    def read_bytes(self) -> bytes:
+        """The whole stored file, for small ones (Word templates, letters)."""
+        from .storage import file_read
+
+        return file_read(self.file.name)
 
 
 class InteractionTemplateLanguage(models.Model):

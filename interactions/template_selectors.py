@@ -36,7 +36,6 @@ def template_language_rows(*, template: InteractionTemplate) -> list[Interaction
     return list(
         InteractionTemplateLanguage.objects.filter(template=template)
         .select_related("language", "document")
-        .defer("document__content")
         .order_by(*ROW_ORDER)
     )
 

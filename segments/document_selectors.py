@@ -40,16 +40,15 @@ def segment_language_documents(*, segment: Segment) -> list[LanguageDocument]:
     rows = list(
         SegmentLanguage.objects.filter(segment=segment)
         .select_related("language", "document")
-        .defer("document__content")
         .order_by(F("language_id").asc(nulls_first=True))
     )
     template_rows = {}
     if segment.interaction_template_id:
         template_rows = {
             row.language_id: row.document
-            for row in InteractionTemplateLanguage.objects.filter(template_id=segment.interaction_template_id)
-            .select_related("document")
-            .defer("document__content")
+            for row in InteractionTemplateLanguage.objects.filter(
+                template_id=segment.interaction_template_id
+            ).select_related("document")
         }
     return [LanguageDocument(row, template_rows.get(row.language_id)) for row in rows]
 
@@ -60,7 +59,6 @@ def lines_with_own_document(*, segment: Segment) -> QuerySet[SegmentLine]:
     return (
         SegmentLine.objects.filter(segment=segment, document__isnull=False)
         .select_related("contact", "document")
-        .defer("document__content")
         .order_by("line_no")
     )
 
@@ -82,4 +80,4 @@ def word_document(document_id: int | None) -> Document | None:
     """A document's description (not its bytes)."""
     if document_id is None:
         return None
-    return Document.objects.without_content().filter(pk=document_id).first()
+    return Document.objects.filter(pk=document_id).first()

@@ -35,6 +35,7 @@ from interactions.letters import ZIP_CONTENT_TYPE, combine_docx, letter_file_nam
 from interactions.merge_fields import MergeError, line_context, salutation_formulas
 from interactions.models import Document
 from interactions.ooxml import DOCX_CONTENT_TYPE
+from interactions.storage import file_store
 from interactions.wordtemplates import (
     LetterRenderError,
     PreparedTemplate,
@@ -98,7 +99,7 @@ def _prepared_documents(segment: Segment, lines: QuerySet[SegmentLine]) -> dict[
     prepared: dict[int, PreparedTemplate] = {}
     for document in Document.objects.filter(pk__in=ids):
         try:
-            prepared[document.pk] = prepared_template(bytes(document.content))
+            prepared[document.pk] = prepared_template(document.read_bytes())
         except WordTemplateInvalid as exc:
             raise MergeError(
                 [f'Word document "{document.file_name}": {problem}' for problem in exc.problems],
@@ -393,8 +394,9 @@ def merge_job_run(job_id: int) -> None:
     Claims the job with a conditional UPDATE (queued → running), so a job runs once however
     often its task is delivered; the claim and every progress update are the job's heartbeat
     (a killed worker leaves a stalled job that `merge_job_restart` starts again). The letters
-    are written to a temporary file; only when all are made is the file stored as a Document
-    and the job marked finished, in one transaction.
+    are written to a temporary file on disk; only when all are made is that file streamed into
+    storage as a Document (never whole in memory) and the job marked finished, in one
+    transaction.
     Any failure marks the job failed with the reason and stores no file.
     """
     claimed = MergeJob.objects.filter(pk=job_id, state=MergeState.QUEUED).update(
@@ -414,15 +416,14 @@ def merge_job_run(job_id: int) -> None:
         if total == 0:
             raise MergeError(_("%(no)s has no lines to merge.") % {"no": segment.no}, code="no_lines")
         MergeJob.objects.filter(pk=job_id, state=MergeState.RUNNING).update(total=total)
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as out:
-            made = merge_write(segment, job.output, out, progress=lambda done: _job_progress(job_id, done))
-            out.seek(0)
-            data = out.read()
         content_type = DOCX_CONTENT_TYPE if job.output == MergeOutput.DOCX else ZIP_CONTENT_TYPE
+        with tempfile.TemporaryFile() as out:
+            made = merge_write(segment, job.output, out, progress=lambda done: _job_progress(job_id, done))
+            out.flush()
+            file_name = merge_file_name(job.segment_no, job.output)
+            stored = file_store(out, file_name=file_name)  # before the transaction: it may take a while
         with transaction.atomic():
-            document = document_create(
-                data=data, file_name=merge_file_name(job.segment_no, job.output), content_type=content_type
-            )
+            document = document_create(data=stored, file_name=file_name, content_type=content_type)
             finished = MergeJob.objects.filter(pk=job_id, state=MergeState.RUNNING).update(
                 state=MergeState.FINISHED,
                 total=made,
@@ -432,7 +433,7 @@ def merge_job_run(job_id: int) -> None:
                 finished_at=timezone.now(),
             )
             if not finished:
-                raise _JobTakenAway
+                raise _JobTakenAway  # its file has no row: housekeeping removes it
     except _JobTakenAway:
         return
     except _HandBack:
@@ -455,6 +456,3 @@ class _JobTakenAway(Exception):
 
 class _HandBack(Exception):
     """The worker was asked to stop while the job's letters were made (crm.worker)."""
-
-
-SPOOL_BYTES = 16 * 1024 * 1024

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import shutil
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -28,6 +29,14 @@ def _migration_data(request):
     apply_roles(apps)
     number_series = importlib.import_module("crm.migrations.0004_number_series")
     number_series.forward(apps, None)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the stored documents' folder of this test process (tests/settings.py)."""
+    from django.conf import settings
+
+    if str(settings.MEDIA_ROOT).startswith("/tmp/crm-test-media-"):
+        shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
 
 
 def make_user(role: str | None, username: str | None = None, **kwargs) -> User:

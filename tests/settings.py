@@ -9,6 +9,9 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-" + "k" * 50)
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+# Stored documents go to a folder of this test process (inherited by the processes it starts),
+# removed at the end of the session (tests/conftest.py).
+os.environ.setdefault("DJANGO_MEDIA_ROOT", f"/tmp/crm-test-media-{os.getpid()}")
 
 from crm.settings import *  # noqa: E402,F403
 

@@ -10,7 +10,7 @@ documents need interactions.view_interactionlogentry.
 from __future__ import annotations
 
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -21,21 +21,29 @@ from ..models import Document, InteractionLogEntry
 from ..ooxml import DOCX_CONTENT_TYPE
 
 
-def download_response(data: bytes, *, file_name: str, content_type: str = DOCX_CONTENT_TYPE) -> HttpResponse:
-    """`data` as a download named `file_name` (made safe), never rendered by the browser."""
-    response = HttpResponse(data, content_type=content_type or DOCX_CONTENT_TYPE)
+def _as_download(response: HttpResponseBase, *, file_name: str, size: int) -> HttpResponseBase:
     response["Content-Disposition"] = content_disposition_header(
         as_attachment=True, filename=document_file_name(file_name)
     )
-    response["Content-Length"] = str(len(data))
+    response["Content-Length"] = str(size)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
 
 
-def document_response(document: Document) -> HttpResponse:
-    """A stored document as a download under its own file name and content type."""
-    return download_response(bytes(document.content), file_name=document.file_name, content_type=document.content_type)
+def download_response(data: bytes, *, file_name: str, content_type: str = DOCX_CONTENT_TYPE) -> HttpResponse:
+    """`data` (made in this request: a sample or one line's letter) as a download named
+    `file_name` (made safe), never rendered by the browser."""
+    response = HttpResponse(data, content_type=content_type or DOCX_CONTENT_TYPE)
+    return _as_download(response, file_name=file_name, size=len(data))
+
+
+def document_response(document: Document) -> FileResponse:
+    """A stored document as a download under its own file name and content type, streamed from
+    storage in blocks (never whole in memory, whatever its size; users are never sent to the
+    storage itself)."""
+    response = FileResponse(document.open(), content_type=document.content_type or DOCX_CONTENT_TYPE)
+    return _as_download(response, file_name=document.file_name, size=document.size)
 
 
 class EntryDocumentView(PermissionRequiredMixin, View):

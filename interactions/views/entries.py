@@ -266,7 +266,7 @@ class EntryDeleteCanceledView(SelectionActionMixin, View):
 def render_entry(request, pk: int, comment_form: CommentForm, status: int = 200) -> HttpResponse:
     """The entry page: the entry with its references (one query) and its comments (one query)."""
     documents = selectors.entry_detail_queryset().select_related("word_template", "document")
-    entry = get_object_or_404(documents.defer("word_template__content", "document__content"), pk=pk)
+    entry = get_object_or_404(documents, pk=pk)
     logged_segment_url = ""
     if entry.logged_segment_id:
         try:

@@ -139,7 +139,7 @@ def _kinds_by_document(document_ids: Iterable[int]) -> tuple[dict[str, list[int]
     problems = []
     for document in Document.objects.filter(pk__in=list(document_ids)):
         try:
-            fields = prepared_template(bytes(document.content)).fields
+            fields = prepared_template(document.read_bytes()).fields
         except WordTemplateInvalid as exc:
             problems.append(_("Word document %(name)s: %(problems)s") % {"name": document.file_name, "problems": exc})
             continue

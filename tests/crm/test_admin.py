@@ -25,11 +25,11 @@ from crm.models import (
     SalutationFormula,
 )
 from crm.permissions import COMMAND_LINE
+from interactions.documents import document_create
 from interactions.models import (
     ContactAnonymisation,
     Delivery,
     DeliveryItem,
-    Document,
     InteractionComment,
     InteractionTemplateLanguage,
 )
@@ -90,7 +90,7 @@ def one_of_everything(db):
     entry = logged.interactions.first()
     InteractionComment.objects.create(entry=entry, comment="Called back")
     ContactAnonymisation.objects.create(contact=person)
-    Document.objects.create(file_name="letter.docx", content=b"PK", size=2, sha256="0" * 64, content_type="x")
+    document_create(data=b"PK", file_name="letter.docx", content_type="x")
     now = django_timezone.now()
     apps.get_model("crm", "WorkerProcess").objects.create(worker_id="w1", started_at=now, seen_at=now)
     apps.get_model("crm", "Chore").objects.create(name="housekeeping", last_run_at=now)

@@ -65,7 +65,7 @@ def test_attach_stores_the_document_on_the_default_language_row(template, letter
     assert (status, out) == (0, "")
     document = row_of(template, "ENU").document
     data = letter.read_bytes()
-    assert bytes(document.content) == data
+    assert document.read_bytes() == data
     assert (document.file_name, document.size, document.sha256) == (
         "spring letter.docx",
         len(data),

@@ -15,6 +15,7 @@ from datetime import timedelta
 import docx
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
@@ -170,7 +171,7 @@ def test_email_as_body_sends_one_letter_per_entry_with_salutation_and_address_es
     for entry in entries(logged):
         assert (entry.delivery_status, entry.delivery_error) == (DeliveryStatus.SENT, "")
         assert entry.document is not None and entry.document.file_name == "Spring offer.docx"
-        texts = paragraph_texts(bytes(entry.document.content))
+        texts = paragraph_texts(entry.document.read_bytes())
         assert "Re: Spring offer" in texts
     assert set(DeliveryItem.objects.filter(delivery=delivery).values_list("status", flat=True)) == {"sent"}
 
@@ -187,7 +188,7 @@ def test_email_as_attachment_sends_the_stored_document(smtp, django_capture_on_c
     assert list(message.attachments) == ["Offer_ 2026_27.docx"]  # safe file name from the subject
     attached = message.attachments["Offer_ 2026_27.docx"]
     entry = entries(logged).get(contact=person)
-    assert attached == bytes(entry.document.content)  # R72: the entry keeps exactly what was sent
+    assert attached == entry.document.read_bytes()  # R72: the entry keeps exactly what was sent
     texts = [p.text for p in docx.Document(io.BytesIO(attached)).paragraphs]
     assert f"Dear {person.first_name} {person.surname}," in texts and "See you in Delft" in texts
     assert "Offer_ 2026_27.docx" in message.text and not message.html
@@ -232,9 +233,9 @@ def test_hard_copy_makes_one_print_document_with_one_letter_per_entry(smtp, djan
         0,
     )
     assert delivery.print_document.file_name == f"Segment {segment.no} letters.docx"
-    texts = paragraph_texts(bytes(delivery.print_document.content))
+    texts = paragraph_texts(delivery.print_document.read_bytes())
     assert texts.count("Re: Spring offer") == 4  # one letter per entry, each its own section (page)
-    assert len(docx.Document(io.BytesIO(bytes(delivery.print_document.content))).sections) == 4
+    assert len(docx.Document(io.BytesIO(delivery.print_document.read_bytes())).sections) == 4
     ordered = list(entries(logged).order_by("pk"))
     greetings = [text for text in texts if text.startswith("Dear Pat")]
     assert greetings == [f"Dear Pat {e.contact.surname}," for e in ordered if e.contact.first_name]  # entry order
@@ -365,7 +366,7 @@ def test_resend_rewrites_the_document_of_the_failed_attempt(smtp, django_capture
     deliver(logged, django_capture_on_commit_callbacks)
     failed_attempt = entries(logged).get(contact=person).document_id
     assert failed_attempt is not None  # it was handed to the server, which refused it
-    Document.objects.filter(pk=failed_attempt).update(content=b"the failed attempt")
+    failed_file = Document.objects.get(pk=failed_attempt).file.name
     documents = Document.objects.count()
     smtp.refuse.clear()
 
@@ -374,7 +375,8 @@ def test_resend_rewrites_the_document_of_the_failed_attempt(smtp, django_capture
     entry = entries(logged).get(contact=person)
     assert entry.delivery_status == DeliveryStatus.SENT and entry.document_id == failed_attempt
     assert Document.objects.count() == documents  # rewritten in place, no orphan left
-    assert "Dear" in " ".join(paragraph_texts(bytes(entry.document.content)))
+    assert entry.document.file.name != failed_file and not default_storage.exists(failed_file)  # removed at commit
+    assert "Dear" in " ".join(paragraph_texts(entry.document.read_bytes()))
     (message,) = smtp.to(person.email)
     assert f"Dear {person.first_name} {person.surname}," in message.html
 
@@ -645,12 +647,16 @@ def test_deleting_canceled_entries_with_delivery_items_is_a_few_statements(
     kept = InteractionLogEntry.objects.order_by("pk").first()
     InteractionLogEntry.objects.exclude(pk=kept.pk).update(canceled=True)
 
-    with django_assert_max_num_queries(9):
+    files = dict(Document.objects.filter(pk__in=letters).values_list("pk", "file"))
+
+    # one more than before storage: the names of the letters' files, removed at commit
+    with django_assert_max_num_queries(10), django_capture_on_commit_callbacks(execute=True):
         deleted = services.interactions_delete_canceled(user=COMMAND_LINE, entries=InteractionLogEntry.objects.all())
 
     assert deleted == 6 and list(DeliveryItem.objects.values_list("entry_id", flat=True)) == [kept.pk]
     remaining = set(Document.objects.values_list("pk", flat=True))
     assert kept.document_id in remaining and not (letters - {kept.document_id}) & remaining
+    assert [pk for pk, name in files.items() if default_storage.exists(name)] == [kept.document_id]
     assert Delivery.objects.get().logged_segment_id == logged.pk  # the run's record stays
 
 

@@ -449,7 +449,7 @@ def test_print_file_downloads_as_an_attachment_with_one_letter_per_hard_copy_lin
     assert response["Content-Disposition"].startswith("attachment;")
     assert f'filename="Segment {segment.no} letters.docx"' in response["Content-Disposition"]
     assert response["X-Content-Type-Options"] == "nosniff"
-    document = docx.Document(io.BytesIO(response.content))
+    document = docx.Document(io.BytesIO(response.getvalue()))
     text = "\n".join(paragraph.text for paragraph in document.paragraphs)
     assert text.count("Dear Paul Paper") == 2 and "Emma" not in text
 

@@ -54,7 +54,7 @@ def test_with_immediate_tasks_a_merge_has_finished_on_return_with_the_combined_d
     assert job.segment_no == world.segment.no and job.created_by == marketing and job.finished_at is not None
     document = job.document
     assert document.file_name == f"Segment {world.segment.no}.docx"
-    data = bytes(document.content)
+    data = document.read_bytes()
     assert document.size == len(data)
     assert combined_texts(data) == [text for letter in expected_letters(world) for text in letter]
     assert len(docx.Document(io.BytesIO(data)).sections) == 4
@@ -66,7 +66,7 @@ def test_a_zip_merge_stores_one_docx_per_line(world, marketing):
     assert job.state == MergeState.FINISHED
     assert job.document.file_name == f"Segment {world.segment.no}.zip"
     assert job.document.content_type == "application/zip"
-    archive = zipfile.ZipFile(io.BytesIO(bytes(job.document.content)))
+    archive = zipfile.ZipFile(io.BytesIO(job.document.read_bytes()))
     assert [paragraph_texts(archive.read(name)) for name in archive.namelist()] == expected_letters(world)
 
 
@@ -82,7 +82,7 @@ def test_on_the_database_backend_even_a_small_merge_waits_for_a_worker(world, ma
 
     job.refresh_from_db()
     assert job.state == MergeState.FINISHED and job.done == 4
-    assert len(zipfile.ZipFile(io.BytesIO(bytes(job.document.content))).namelist()) == 4
+    assert len(zipfile.ZipFile(io.BytesIO(job.document.read_bytes())).namelist()) == 4
 
 
 def test_progress_is_written_as_letters_are_made(world, marketing, monkeypatch):
@@ -236,7 +236,7 @@ def test_restart_of_a_stalled_job_makes_every_letter_again(world, marketing):
     restarted = merge.merge_job_restart(user=marketing, job_id=job.pk)
 
     assert restarted.pk == job.pk and restarted.state == MergeState.FINISHED and restarted.done == 4
-    assert combined_texts(bytes(restarted.document.content)) == [
+    assert combined_texts(restarted.document.read_bytes()) == [
         text for letter in expected_letters(world) for text in letter
     ]
 

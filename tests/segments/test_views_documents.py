@@ -372,7 +372,7 @@ def test_a_segment_document_downloads_as_an_attachment(viewer_client, world):
     response = viewer_client.get(document_url(world["segment"], world["en_doc"]))
 
     assert_download(response, file_name="LETTER.docx")
-    assert response.content == bytes(Document.objects.get(pk=world["en_doc"].pk).content)
+    assert response.getvalue() == Document.objects.get(pk=world["en_doc"].pk).read_bytes()
 
 
 # --- A line's letter -----------------------------------------------------------------------------

@@ -199,7 +199,7 @@ def test_combined_docx_is_made_at_once_with_one_letter_per_line(marketing_client
     assert download["Content-Type"] == DOCX_CONTENT_TYPE
     assert download["Content-Disposition"] == f'attachment; filename="Segment {segment.no}.docx"'
     assert download["X-Content-Type-Options"] == "nosniff"
-    assert letters_in(download.content) == [f"Dear {name}" for name in line_names(segment)]
+    assert letters_in(download.getvalue()) == [f"Dear {name}" for name in line_names(segment)]
 
 
 def test_zip_has_one_docx_per_line(marketing_client):
@@ -210,7 +210,7 @@ def test_zip_has_one_docx_per_line(marketing_client):
 
     assert download["Content-Type"] == "application/zip"
     assert download["Content-Disposition"] == f'attachment; filename="Segment {segment.no}.zip"'
-    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+    with zipfile.ZipFile(io.BytesIO(download.getvalue())) as archive:
         names = archive.namelist()
         letters = {name: letters_in(archive.read(name)) for name in names}
     assert sorted(names) == ["Acme - Pat Person0.docx", "Acme - Pat Person1.docx", "Acme.docx"]
@@ -255,7 +255,7 @@ def test_the_job_page_outlives_the_segment(marketing_client, marketing):
 
     assert page.status_code == 200 and f"Letters of {segment.no}" in text_of(page)
     assert segment.get_absolute_url() not in page.content.decode()
-    assert letters_in(download.content) == ["Dear Acme", "Dear Pat Person0"]
+    assert letters_in(download.getvalue()) == ["Dear Acme", "Dear Pat Person0"]
 
 
 def test_unknown_jobs_are_404(marketing_client):
@@ -300,7 +300,7 @@ def test_a_large_merge_is_queued_polled_and_then_downloaded(marketing_client, mo
     html = poll.content.decode()
     assert "hx-trigger" not in html  # finished: the polling stops
     assert "Made 4 letters" in text_of(poll) and f'href="{download_url(job)}"' in html
-    assert letters_in(marketing_client.get(download_url(job)).content) == [
+    assert letters_in(marketing_client.get(download_url(job)).getvalue()) == [
         f"Dear {name}" for name in line_names(segment)
     ]
 
