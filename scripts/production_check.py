@@ -3,7 +3,9 @@ DATABASE_URL and PRODCHECK_PG_STOP): what the container image runs, tried as an 
 
 1. The release step (`manage.py migrate`), then data through the batch commands (CONTRACT).
 2. `scripts/serve.sh` with DEBUG off (gunicorn, whitenoise) and two `manage.py worker`s, on the
-   database task queue; a real SMTP server on localhost in this process.
+   database task queue; a real SMTP server on localhost in this process; every stored file
+   (Word templates, letters, merge results) in an S3-compatible bucket (moto's S3 server on
+   loopback, CRM_STORAGE_URL).
 3. The login page, its stylesheet and htmx answer 200 (hashed names, long cache); `/healthz` 200.
 4. A delivery of 1,000 e-mails (`segment log --deliver`): the worker running it is killed with
    SIGKILL while the server holds its reply to one message; a supervisor starts a new worker
@@ -120,6 +122,10 @@ class Processes:
         self.env, self.logs = env, logs
         self.workers: dict[str, subprocess.Popen] = {}
         self.web: subprocess.Popen | None = None
+        self.store: subprocess.Popen | None = None
+
+    def start_object_store(self, port: int) -> None:
+        self.store = self._start("s3", [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)])
 
     def _start(self, name: str, command: list[str]) -> subprocess.Popen:
         out = (self.logs / f"{name}.log").open("ab")
@@ -139,10 +145,10 @@ class Processes:
         say(f"worker {name} killed with SIGKILL")
 
     def stop(self) -> None:
-        for process in [*self.workers.values(), self.web]:
+        for process in [*self.workers.values(), self.web, self.store]:
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for process in [*self.workers.values(), self.web]:
+        for process in [*self.workers.values(), self.web, self.store]:
             if process is None:
                 continue
             try:
@@ -221,7 +227,7 @@ def running_worker(task_name: str) -> str:
 
 def main() -> int:
     logs = Path(tempfile.mkdtemp(prefix="crm-production-check-"))
-    port = free_port()
+    port, store_port = free_port(), free_port()
     env = {
         **os.environ,
         "DJANGO_DEBUG": "false",
@@ -237,6 +243,11 @@ def main() -> int:
         "CRM_WORKER_BEAT_SECONDS": "1",
         "CRM_PUBLIC_URL": "https://localhost",
         "PORT": str(port),
+        "CRM_STORAGE_URL": "s3://crm-check/files",
+        "CRM_S3_ENDPOINT_URL": f"http://127.0.0.1:{store_port}",
+        "CRM_S3_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "check",
+        "AWS_SECRET_ACCESS_KEY": "check-secret",
         "GUNICORN_WORKERS": "2",
         "PYTHONWARNINGS": "ignore",
     }
@@ -275,6 +286,9 @@ def run(env: dict[str, str], processes: Processes, smtp, site: Site) -> None:
     from interactions.models import Delivery, InteractionLogEntry
     from segments.models import MergeJob
 
+    processes.start_object_store(int(env["CRM_S3_ENDPOINT_URL"].rsplit(":", 1)[1]))
+    wait_for(lambda: _bucket_made(env), "the S3 server answering", timeout=60)
+    say(f"object store: bucket crm-check on {env['CRM_S3_ENDPOINT_URL']}")
     say("release step: manage.py migrate")
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "seed_demo", "--contacts", "50")
@@ -384,6 +398,11 @@ def run(env: dict[str, str], processes: Processes, smtp, site: Site) -> None:
 
     sections = len(docx.Document(io.BytesIO(body)).sections) if response.status == 200 else 0
     check(sections == LETTERS, f"its file downloads from the page: {len(body):,} bytes, {sections} letters")
+    stored = _bucket_objects(env)
+    check(
+        job.document.file.name in stored and stored[job.document.file.name] == len(body),
+        f"the merge result is an object in the bucket ({len(stored)} objects: Word templates, letters, result)",
+    )
 
     peaks = processes.peak_rss()
     say("peak memory (RSS): " + ", ".join(f"{name} {mib} MiB" for name, mib in peaks.items()))
@@ -394,6 +413,32 @@ def run(env: dict[str, str], processes: Processes, smtp, site: Site) -> None:
     say("PostgreSQL stopped")
     response, body = site.get("/healthz")
     check(response.status == 503 and json.loads(body) == {"database": "unavailable"}, f"GET /healthz: 503 {body}")
+
+
+def _s3(env: dict[str, str]):
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=env["CRM_S3_ENDPOINT_URL"],
+        region_name=env["CRM_S3_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _bucket_made(env: dict[str, str]) -> bool:
+    try:
+        _s3(env).create_bucket(Bucket="crm-check")
+    except Exception:  # noqa: BLE001 - not listening yet
+        return False
+    return True
+
+
+def _bucket_objects(env: dict[str, str]) -> dict[str, int]:
+    """Object key (without the location prefix) → size."""
+    pages = _s3(env).get_paginator("list_objects_v2").paginate(Bucket="crm-check", Prefix="files/")
+    return {item["Key"].removeprefix("files/"): item["Size"] for page in pages for item in page.get("Contents", [])}
 
 
 def _answers(site: Site, path: str) -> bool:
