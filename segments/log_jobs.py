@@ -154,49 +154,67 @@ def log_job_run(job_id: int) -> None:
 
     Claims the job (queued → running, its first heartbeat), so a task delivered twice logs
     once; then `segment_log` with the job's options and user, a heartbeat thread beating while
-    it runs, and, with delivery and something to deliver, `delivery_start` after the Log
-    committed (a refusal is kept in `delivery_error`; the Log stands). The job ends finished
-    with its logged segment, or failed with the reason (SegmentAlreadyLogged's "already logged
-    by … at …", a pre-flight problem that appeared since the start, any exception).
+    it runs. The job's logged segment (and follow-up) is written inside the Log's transaction:
+    a worker that dies after the commit leaves a job that knows its Log is done, and the next
+    run only finishes it. With delivery and something to deliver, `delivery_start` follows the
+    commit (a refusal is kept in `delivery_error`; the Log stands). The job ends finished, or
+    failed with the reason (SegmentAlreadyLogged's "already logged by … at …", a pre-flight
+    problem that appeared since the start, any exception).
     """
     now = timezone.now()
     if not LogJob.objects.filter(pk=job_id, state=LogJobState.QUEUED).update(
         state=LogJobState.RUNNING, started_at=now, heartbeat_at=now
     ):
         return
-    job = LogJob.objects.select_related("created_by", "segment").get(pk=job_id)
+    job = LogJob.objects.select_related("created_by", "segment", "logged_segment").get(pk=job_id)
+    delivery, delivery_error = None, ""
     try:
         with _Heartbeat(job_id, heartbeat_interval()):
-            result = segment_log(
-                user=_user_of(job), segment=_segment_of(job), follow_up=job.follow_up, deliver=job.deliver
-            )
-            delivery, delivery_error = None, ""
-            if job.deliver and result.deliveries:
-                delivery, delivery_error = _start_delivery(job, result.logged_segment)
+            if job.logged_segment is None:
+                segment_log(
+                    user=_user_of(job),
+                    segment=_segment_of(job),
+                    follow_up=job.follow_up,
+                    deliver=job.deliver,
+                    then=lambda logged, follow_up: _logged(job, logged, follow_up),
+                )
+            if job.deliver and _waiting_for_delivery(job.logged_segment):
+                delivery, delivery_error = _start_delivery(job, job.logged_segment)
     except Exception as exc:
-        if isinstance(exc, ValidationError):
-            message = "\n".join(exc.messages)
-        elif isinstance(exc, PermissionDenied):
-            message = _("The Log was refused: %(reason)s") % {"reason": exc}
+        if job.logged_segment is not None:  # the Log stands: only the delivery did not start
+            logger.exception("log job %s: the delivery after the Log did not start", job_id)
+            delivery_error = f"{type(exc).__name__}: {exc}"
         else:
-            logger.exception("log job %s failed", job_id)
-            message = _("The Log failed: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"}
-        _record(job_id, state=LogJobState.FAILED, error=message)
-        return
-    _record(
-        job_id,
-        state=LogJobState.FINISHED,
-        error="",
-        logged_segment=result.logged_segment,
-        follow_up_segment=result.follow_up,
-        delivery=delivery,
-        delivery_error=delivery_error,
-    )
+            _record(job_id, state=LogJobState.FAILED, error=_failure(job_id, exc))
+            return
+    _record(job_id, state=LogJobState.FINISHED, error="", delivery=delivery, delivery_error=delivery_error)
+
+
+def _logged(job: LogJob, logged, follow_up: Segment | None) -> None:
+    """Inside the Log's transaction: the job's result commits with the Log or not at all."""
+    LogJob.objects.filter(pk=job.pk).update(logged_segment=logged, follow_up_segment=follow_up)
+    job.logged_segment, job.follow_up_segment = logged, follow_up
+
+
+def _waiting_for_delivery(logged) -> bool:
+    from interactions.models import DeliveryStatus, InteractionLogEntry
+
+    return InteractionLogEntry.objects.filter(
+        logged_segment=logged, delivery_status=DeliveryStatus.IN_PROGRESS
+    ).exists()
+
+
+def _failure(job_id: int, exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "\n".join(exc.messages)
+    if isinstance(exc, PermissionDenied):
+        return _("The Log was refused: %(reason)s") % {"reason": exc}
+    logger.exception("log job %s failed", job_id)
+    return _("The Log failed: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _record(job_id: int, **values) -> None:
-    """The job's end. Queued too: a healer that found it without a heartbeat in the moment
-    between the Log's commit and this write re-queued it; its new task then finds it done."""
+    """The job's end (a job no longer unfinished is left as it is)."""
     LogJob.objects.filter(pk=job_id, state__in=LOG_JOB_UNFINISHED).update(finished_at=timezone.now(), **values)
 
 

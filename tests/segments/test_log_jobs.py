@@ -468,3 +468,25 @@ def test_the_heartbeat_thread_beats_on_its_own_connection_until_stopped(marketin
     time.sleep(0.15)
     job.refresh_from_db()
     assert job.heartbeat_at == last
+
+
+def test_a_worker_that_died_after_the_logs_commit_leaves_a_job_that_only_finishes(
+    marketing_client, database_tasks, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The job's logged segment commits with the Log: its next run does not log again (it would
+    fail with "already logged") but finishes the job."""
+    job = queued_job(marketing_client, build(n_persons=3), django_capture_on_commit_callbacks)
+    with monkeypatch.context() as patch:
+        patch.setattr(log_jobs, "_record", lambda *args, **kwargs: None)  # killed right after the commit
+        log_jobs.log_job_run(job.pk)
+    job.refresh_from_db()
+    logged = LoggedSegment.objects.get()
+    assert job.state == LogJobState.RUNNING and job.logged_segment == logged
+
+    later = timezone.now() + crm_worker.job_lease() * 2
+    assert crm_worker.heal(later)["requeued"] == 1
+    log_jobs.log_job_run(job.pk)
+
+    job.refresh_from_db()
+    assert (job.state, job.logged_segment, job.error) == (LogJobState.FINISHED, logged, "")
+    assert LoggedSegment.objects.count() == 1
