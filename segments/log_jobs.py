@@ -6,8 +6,10 @@ enqueues `segments.tasks.log_job_task` once that commits; a second start for the
 is the database's backstop). `log_job_run`, the task's body, claims the job with a conditional
 UPDATE (queued → running) and calls the same `segments.services.segment_log` as the page: one
 transaction, a segment logged once (its claim refuses a second log: the job fails with
-"Segment … was already logged by … at …"). It records the logged segment (and the follow-up
-segment and the delivery it started, D8) or the reason it failed; any exception is recorded.
+"Segment … was already logged by … at …"). The logged segment (and follow-up segment) is
+written on the job inside the Log's transaction (segment_log's `then`), so the job's result
+commits with the Log or not at all; then the job records the delivery it started (D8) and ends
+finished, or failed with the reason: any exception is recorded.
 
 The Log is one transaction, so nothing of its progress is visible to others until it commits;
 the job page shows its phase. Its heartbeat is written at the claim and, while the Log runs,
