@@ -255,6 +255,9 @@ CRM_JOB_LEASE_SECONDS = int(os.environ.get("CRM_JOB_LEASE_SECONDS", "120"))
 CRM_WORKER_BEAT_SECONDS = float(os.environ.get("CRM_WORKER_BEAT_SECONDS", "15"))
 CRM_TASK_RESULTS_KEEP_DAYS = int(os.environ.get("CRM_TASK_RESULTS_KEEP_DAYS", "14"))
 CRM_HOUSEKEEPING_HOURS = float(os.environ.get("CRM_HOUSEKEEPING_HOURS", "24"))
+# A Log started from the Log page with more lines than this runs as a task (segments.log_jobs),
+# the page showing its progress; at or below it the web request logs it.
+CRM_LOG_INLINE_LINES = int(os.environ.get("CRM_LOG_INLINE_LINES", "5000"))
 
 # Our own company's details, used in letters (CONTRACT.md "Word template fields").
 CRM_COMPANY = {

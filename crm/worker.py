@@ -13,7 +13,8 @@ thread to each worker process, which every CRM_WORKER_BEAT_SECONDS:
 
 A SIGTERM (or SIGINT) asks the running task to stop (`stop_requested`): a delivery or a merge
 checks it between batches of work, hands what is left back to the queue, records its progress
-and returns; the worker then exits. A second signal exits at once (its job heals after a lease).
+and returns; the worker then exits. A Log (segments.log_jobs) is one transaction: it runs to its
+end before the worker exits. A second signal exits at once (its job heals after a lease).
 """
 
 from __future__ import annotations

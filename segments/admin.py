@@ -22,6 +22,7 @@ from crm.untrusted import CheckedModelForm
 from . import services
 from .models import (
     CriteriaStep,
+    LogJob,
     MergeJob,
     RemovedSegmentLine,
     SavedCriteria,
@@ -303,3 +304,13 @@ class MergeJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("state", "output")
     search_fields = ("segment_no",)
     raw_id_fields = ("segment", "document", "created_by")
+
+
+@admin.register(LogJob)
+class LogJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Logs of large segments started from the Log page (segments.log_jobs.log_job_start)."""
+
+    list_display = ("id", "segment_no", "lines", "state", "logged_segment", "created_by", "created_at", "finished_at")
+    list_filter = ("state",)
+    search_fields = ("segment_no",)
+    raw_id_fields = ("segment", "logged_segment", "follow_up_segment", "delivery", "created_by")

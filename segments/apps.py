@@ -11,7 +11,7 @@ class SegmentsConfig(AppConfig):
         from crm import hooks
         from interactions import hooks as interaction_hooks
 
-        from . import merge, selectors
+        from . import log_jobs, merge, selectors
         from .models import RemovedSegmentLine, SegmentLine
         from .services import logged_segment_follow_up
 
@@ -19,3 +19,4 @@ class SegmentsConfig(AppConfig):
         hooks.register(hooks.contact_history, hooks.HistoryCounter(RemovedSegmentLine, selectors.contact_removed_lines))
         interaction_hooks.register_follow_up(logged_segment_follow_up)
         hooks.register(hooks.job_healers, merge.merge_jobs_heal)
+        hooks.register(hooks.job_healers, log_jobs.log_jobs_heal)

@@ -14,6 +14,10 @@ written, the confirmation says how many e-mails it sends and letters it makes, a
 log commits interactions.delivery.delivery_start runs the delivery and the user lands on its
 page (progress, then the summary). A segment whose only problems are delivery problems can
 still be logged without delivery (`?deliver=0`).
+
+A segment of more than CRM_LOG_INLINE_LINES lines is logged by a task, not in the request
+(issue 13): the POST runs the same pre-flight, starts a log job (segments.log_jobs) and sends
+the user to its page (segments.log_job_views), which leads to the logged segment when done.
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -38,12 +41,13 @@ from crm.models import CorrespondenceType
 from crm.untrusted import CheckedForm
 from interactions.delivery import delivery_start
 from interactions.models import DeliveryKind, LoggedSegment
-from interactions.views.logged_segments import campaign_entries_text, entries_text
 
 from . import selectors
-from .models import Segment, SegmentLine
+from .log_job_views import log_job_response, logged_message
+from .log_jobs import log_job_start, log_runs_as_job
+from .models import LogJob, Segment, SegmentLine
 from .services import LogPreflightError, SegmentAlreadyLogged, already_logged, segment_log, segment_log_problems
-from .views import SegmentPermissionMixin, get_segment, lines_text
+from .views import SegmentPermissionMixin, get_segment
 
 TEMPLATE = "segments/segment_confirm_log.html"
 
@@ -165,10 +169,10 @@ class SegmentLogView(SegmentPermissionMixin, View):
             )
             notice = _("This page was opened for another segment %(no)s: check the numbers and log again.")
             return self.render(request, segment, fresh, deliver=deliver, notice=notice % {"no": segment.no}, status=400)
+        # More than CRM_LOG_INLINE_LINES lines: a log job (segments.log_jobs), after the same pre-flight.
+        log = log_job_start if log_runs_as_job(segment) else segment_log
         try:
-            result = segment_log(
-                user=request.user, segment=segment, follow_up=form.cleaned_data["follow_up"], deliver=deliver
-            )
+            result = log(user=request.user, segment=segment, follow_up=form.cleaned_data["follow_up"], deliver=deliver)
         except SegmentAlreadyLogged:
             raise
         except LogPreflightError as error:
@@ -177,21 +181,9 @@ class SegmentLogView(SegmentPermissionMixin, View):
             for message in error.messages:
                 messages.error(request, message)
             return redirect("segments:segment_list")
-        text = _("Logged %(no)s: %(entries)s, %(campaign)s.") % {
-            "no": result.logged_segment.segment_no,
-            "entries": entries_text(result.entries),
-            "campaign": campaign_entries_text(result.campaign_entries),
-        }
-        if result.follow_up is not None:
-            lines = result.follow_up.lines.count()
-            text = format_html(
-                '{} Created follow-up segment <a href="{}">{}</a> with {}.',
-                text,
-                result.follow_up.get_absolute_url(),
-                result.follow_up.no,
-                lines_text(lines),
-            )
-        messages.success(request, text)
+        if isinstance(result, LogJob):  # its page, or its logged segment when it has run already
+            return log_job_response(request, result)
+        messages.success(request, logged_message(result.logged_segment, result.follow_up))
         if deliver and result.deliveries:
             return self.start_delivery(request, result.logged_segment)
         return redirect(result.logged_segment)

@@ -23,13 +23,13 @@ from typing import Any, BinaryIO
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import ContactType, SalutationType
 from crm.permissions import recorded_user, require
-from crm.worker import job_lease, pending_task_ids, stop_requested
+from crm.worker import job_lease, stop_requested
 from interactions.documents import document_create
 from interactions.letters import ZIP_CONTENT_TYPE, combine_docx, letter_file_name, zip_letters
 from interactions.merge_fields import MergeError, line_context, salutation_formulas
@@ -45,6 +45,7 @@ from interactions.wordtemplates import (
 )
 
 from .documents import missing_word_document_problems, with_word_document
+from .jobs import jobs_heal, stale_running
 from .models import MergeJob, MergeOutput, MergeState, Segment, SegmentLine
 
 logger = logging.getLogger(__name__)
@@ -302,7 +303,7 @@ def merge_job_start(*, user, segment: Segment, output: str) -> MergeJob:
 
 
 def _stale(now: datetime.datetime):
-    return Q(state=MergeState.RUNNING) & (Q(heartbeat_at__lt=now - job_lease()) | Q(heartbeat_at__isnull=True))
+    return stale_running(now)
 
 
 def merge_job_stalled(job: MergeJob, now: datetime.datetime | None = None) -> bool:
@@ -321,25 +322,7 @@ def merge_jobs_heal(now: datetime.datetime) -> int:
     Always through the queue, never inline in the healing worker's watch thread."""
     from .tasks import merge_job_task
 
-    healed = 0
-    for pk in MergeJob.objects.filter(_stale(now)).values_list("pk", flat=True):
-        with transaction.atomic():
-            if MergeJob.objects.filter(_stale(now), pk=pk).update(state=MergeState.QUEUED, done=0, heartbeat_at=None):
-                result = merge_job_task.enqueue(pk)
-                MergeJob.objects.filter(pk=pk).update(task_id=str(result.id)[:64])
-                healed += 1
-    pending = pending_task_ids()
-    if pending is None:
-        return healed
-    queued = MergeJob.objects.filter(state=MergeState.QUEUED, created_at__lt=now - job_lease())
-    for pk, task_id in queued.exclude(task_id__in=pending).values_list("pk", "task_id"):
-        with transaction.atomic():
-            result = merge_job_task.enqueue(pk)
-            if queued.filter(pk=pk, task_id=task_id).update(task_id=str(result.id)[:64]):
-                healed += 1
-            else:  # another worker re-queued it first
-                transaction.set_rollback(True)
-    return healed
+    return jobs_heal(MergeJob, merge_job_task, now, reset={"done": 0})
 
 
 def merge_job_restart(*, user, job_id: int) -> MergeJob:

@@ -28,12 +28,14 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Campaign, Contact, ContactAltAddress, CorrespondenceType, Language, Salesperson
 from interactions.models import (
+    Delivery,
     Document,
     Evaluation,
     InformationFlow,
     InitiatedBy,
     InteractionGroup,
     InteractionTemplate,
+    LoggedSegment,
 )
 
 # The interaction fields a line may override (D1), in bit order. Never reorder: the bits
@@ -482,3 +484,63 @@ class MergeJob(models.Model):
 
     def __str__(self) -> str:
         return f"Merge {self.pk} of {self.segment_no}"
+
+
+class LogJobState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    FINISHED = "finished", _("Finished")
+    FAILED = "failed", _("Failed")
+
+
+LOG_JOB_UNFINISHED = [LogJobState.QUEUED, LogJobState.RUNNING]
+
+
+class LogJob(models.Model):
+    """A Log of a large segment started from the Log page, run by a task worker (issue 13):
+    the options the page passed, its state and, when finished, the logged segment it made (and
+    the follow-up segment and delivery it started); failed with the reason otherwise. The Log
+    itself is `segments.services.segment_log`, one transaction. One unfinished job per
+    segment (a double click or two users find the same job). The segment goes when it is
+    logged (`segment` becomes NULL; `segment_no` and `segment_uuid` stay)."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    segment_no = models.CharField(_("segment no."), max_length=20)
+    segment_uuid = models.UUIDField(_("segment id"))
+    lines = models.PositiveIntegerField(_("lines"), default=0)
+    follow_up = models.BooleanField(_("create follow-up segment"), default=False)
+    deliver = models.BooleanField(_("deliver after logging"), default=False)
+    state = models.CharField(_("state"), max_length=10, choices=LogJobState.choices, default=LogJobState.QUEUED)
+    logged_segment = models.ForeignKey(
+        LoggedSegment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    follow_up_segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    delivery = models.ForeignKey(Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    delivery_error = models.TextField(_("delivery not started"), blank=True)
+    error = models.TextField(_("error"), blank=True)
+    task_id = models.CharField(_("task id"), max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # Written when a worker claims the job and, while its Log runs, by a thread on its own
+    # connection (segments.log_jobs): a running job whose heartbeat is old lost its worker.
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("log job")
+        verbose_name_plural = _("log jobs")
+        ordering = ["-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=LogJobState.values), name="log_job_state_valid"),
+            models.UniqueConstraint(
+                fields=["segment"],
+                condition=Q(state__in=LOG_JOB_UNFINISHED),
+                name="log_job_one_unfinished_per_segment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Log {self.pk} of {self.segment_no}"

@@ -13,3 +13,12 @@ def merge_job_task(job_id: int) -> None:
     from .merge import merge_job_run
 
     merge_job_run(job_id)
+
+
+@task
+def log_job_task(job_id: int) -> None:
+    """Run log job `job_id` (segments.log_jobs.log_job_run: claimed once, so a task delivered
+    twice logs once; the result or the failure is recorded on the job)."""
+    from .log_jobs import log_job_run
+
+    log_job_run(job_id)

@@ -36,7 +36,7 @@ from interactions import delivery, documents, setup_import
 from interactions import services as interaction_services
 from interactions.models import Delivery, DeliveryStatus, Evaluation, InteractionLogEntry
 from segments import documents as segment_documents
-from segments import merge
+from segments import log_jobs, merge
 from segments.models import MergeJob, MergeOutput, MergeState, SegmentLine, StepAction
 from segments.services import log as log_services
 from segments.services import worksheet
@@ -311,6 +311,11 @@ def cases() -> dict[str, Case]:
             merge.merge_job_restart,
             lambda w, u: merge.merge_job_restart(user=u, job_id=w.stalled_merge.pk),
             lambda w: w.stalled_merge,
+        ),
+        "log job start": Case(
+            log_jobs.log_job_start,
+            lambda w, u: log_jobs.log_job_start(user=u, segment=w.segment),
+            lambda w: w.segment,
         ),
         # interactions: logged segments
         "logged segment cancel": Case(

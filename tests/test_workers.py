@@ -9,9 +9,11 @@ seconds instead of minutes; nothing here clicks Resume or runs a command:
   holds its reply to one message: the other worker takes the delivery over once the lease has
   passed and finishes it — every entry sent or error, each sent one received once, the one in
   flight "outcome unknown" — and closes the killed worker's task row. The same for a merge job:
-  started again, one result file.
+  started again, one result file; and for a log job killed inside its Log's transaction: rolled
+  back, logged again by the other worker, one logged segment.
 - 22: SIGTERM to the worker in the middle of a delivery: it finishes its batch, hands the rest
   back and exits (code 0) well within 30 s; the other worker goes on; nothing is sent twice.
+  A worker asked to stop in the middle of a Log finishes the Log (one transaction), then exits.
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ from django_tasks_db.models import DBTaskResult
 from crm.models import Contact, ContactType, WorkerProcess
 from crm.permissions import COMMAND_LINE
 from interactions.delivery import OUTCOME_UNKNOWN, delivery_start
-from interactions.models import DeliveryItem, DeliveryItemStatus, Document, InteractionLogEntry
-from segments import merge
+from interactions.models import DeliveryItem, DeliveryItemStatus, Document, InteractionLogEntry, LoggedSegment
+from segments import log_jobs, merge
 from segments import services as segment_services
-from segments.models import MergeJob, MergeState
-from tests.factories import attach_word_template, make_template
+from segments.models import LogJob, LogJobState, MergeJob, MergeState
+from tests.conftest import make_user
+from tests.factories import attach_word_template, make_salesperson, make_template
 from tests.interactions import test_delivery_crash as crash
 from tests.interactions.smtp_server import running_smtp_server
 
@@ -250,3 +253,74 @@ def test_sigterm_finishes_the_batch_and_another_worker_goes_on(tmp_path):
     received = smtp.per_recipient()
     assert max(received.values()) == 1 and sum(received.values()) == crash.ENTRIES - 2
     assert "handed back to the queue" in workers.logs[stopping].read_text()
+
+
+LOG_LINES = 30_000  # a Log of a second or more, even on PostgreSQL
+
+
+def big_log() -> LogJob:
+    salesperson = make_salesperson("ANN")
+    Contact.objects.bulk_create(
+        Contact(no=f"LW{i:05d}", name=f"Log {i}", type=ContactType.COMPANY, city="LOGKILL", salesperson=salesperson)
+        for i in range(LOG_LINES)
+    )
+    user = make_user("marketing")
+    segment = segment_services.segment_create(
+        user=user, values={"description": "Big Log", "interaction_template": make_template(correspondence_type="")}
+    )
+    segment_services.segment_add_contacts(user=user, segment=segment, query="city=LOGKILL")
+    with override_settings(TASKS=DATABASE_TASKS):
+        job = log_jobs.log_job_start(user=user, segment=segment)
+    assert job.state == LogJobState.QUEUED and job.lines == LOG_LINES
+    return job
+
+
+def job_state(job: LogJob) -> str:
+    return LogJob.objects.values_list("state", flat=True).get(pk=job.pk)
+
+
+def test_a_killed_workers_log_rolls_back_and_the_other_worker_logs_it_once(tmp_path):
+    job = big_log()
+    workers = Workers(tmp_path, {})
+    try:
+        victim = workers.running("log_job_task")
+        wait_until(lambda: job_state(job) == LogJobState.RUNNING, workers, "the Log's start")
+        time.sleep(0.3)  # inside the Log's transaction
+        os.kill(workers.processes[victim].pid, signal.SIGKILL)
+        assert workers.processes[victim].wait(timeout=30) == -signal.SIGKILL
+        assert not LoggedSegment.objects.exists()  # killed inside the Log: rolled back
+
+        wait_until(lambda: job_state(job) == LogJobState.FINISHED, workers, "the Log's end")
+        wait_until(no_task_left_running, workers, "closing the killed worker's task row")
+    finally:
+        workers.stop_all()
+
+    job.refresh_from_db()
+    logged = LoggedSegment.objects.get()
+    assert (job.logged_segment, job.error) == (logged, "")
+    assert logged.no_of_interactions == LOG_LINES == InteractionLogEntry.objects.count()
+    rows = {row.worker_ids[-1]: row.status for row in DBTaskResult.objects.filter(task_path__endswith="log_job_task")}
+    assert rows[victim] == TaskResultStatus.FAILED
+    assert TaskResultStatus.SUCCESSFUL in rows.values()
+
+
+def test_sigterm_in_the_middle_of_a_log_finishes_the_log_then_the_worker_exits(tmp_path):
+    job = big_log()
+    workers = Workers(tmp_path, {})
+    try:
+        stopping = workers.running("log_job_task")
+        other = workers.processes[({"w1", "w2"} - {stopping}).pop()]
+        other.send_signal(signal.SIGSTOP)  # paused: only the stopping worker can finish the Log
+        wait_until(lambda: job_state(job) == LogJobState.RUNNING, workers, "the Log's start")
+        time.sleep(0.3)
+        workers.processes[stopping].send_signal(signal.SIGTERM)
+        code = workers.processes[stopping].wait(timeout=120)
+        assert code == 0, workers.output()
+        assert job_state(job) == LogJobState.FINISHED  # before the other worker could run anything
+        other.send_signal(signal.SIGCONT)
+    finally:
+        workers.stop_all()
+
+    assert LoggedSegment.objects.get().no_of_interactions == LOG_LINES
+    rows = list(DBTaskResult.objects.filter(task_path__endswith="log_job_task"))
+    assert [(row.worker_ids, row.status) for row in rows] == [([stopping], TaskResultStatus.SUCCESSFUL)]

@@ -347,7 +347,14 @@ def _delete_segment(segment: Segment) -> None:
     segment.delete()
 
 
-def segment_log(*, user, segment: Segment | str, follow_up: bool = False, deliver: bool = False) -> LogResult:
+def segment_log(
+    *,
+    user,
+    segment: Segment | str,
+    follow_up: bool = False,
+    deliver: bool = False,
+    then: Callable[[LoggedSegment, Segment | None], object] | None = None,
+) -> LogResult:
     """Log a segment (F4.3): one atomic, set-based transaction that can never run twice.
 
     Claims the segment (a conditional UPDATE), checks every pre-flight problem (D7; all of them
@@ -360,7 +367,8 @@ def segment_log(*, user, segment: Segment | str, follow_up: bool = False, delive
 
     A second log of the same segment (double click, retry, another user) raises
     SegmentAlreadyLogged naming who logged it and when. A constant number of statements
-    whatever the number of lines.
+    whatever the number of lines. `then(logged segment, follow-up)` is the caller's own write in
+    the same transaction (a log job records its result: segments.log_jobs).
     """
     require(user, "segments.log_segment")
     with transaction.atomic(durable=True):
@@ -397,6 +405,8 @@ def segment_log(*, user, segment: Segment | str, follow_up: bool = False, delive
         if follow_up:
             new_segment = _follow_up(segment.no, segment.campaign_id, user, logged)
         _delete_segment(segment)
+        if then is not None:
+            then(logged, new_segment)
     return LogResult(
         logged_segment=logged,
         entries=entries,

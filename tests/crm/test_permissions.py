@@ -22,6 +22,7 @@ from interactions.models import LoggedSegment
 from segments import services as segment_services
 from segments.documents import segment_line_document_set
 from segments.merge import merge_job_start
+from segments.models import LogJob
 from tests.conftest import make_user
 from tests.factories import make_campaign, make_company, make_mailing_group, make_person
 from tests.interactions.docx_builders import docx_bytes
@@ -70,6 +71,7 @@ PAGES = [
     ("segment_log", lambda o: reverse("segments:segment_log", args=[o["segment"].no]), "segments.log_segment"),
     ("segment_merge", lambda o: reverse("segments:segment_merge", args=[o["segment"].no]), "segments.view_segment"),
     ("merge_job", lambda o: reverse("segments:merge_job", args=[o["merge_job"].pk]), "segments.view_segment"),
+    ("log_job", lambda o: reverse("segments:log_job", args=[o["log_job"].pk]), "segments.view_segment"),
     (
         "merge_job_download",
         lambda o: reverse("segments:merge_job_download", args=[o["merge_job"].pk]),
@@ -271,6 +273,7 @@ def objects(db) -> dict:
         "document": document,
         "logged": logged,
         "merge_job": merge_job,
+        "log_job": LogJob.objects.create(segment=segment, segment_no=segment.no, segment_uuid=segment.uuid),
     }
 
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from segments import services
 from segments.admin import INLINE_LINES
-from segments.models import CriteriaStep, MergeJob, RemovedSegmentLine, SavedCriteria, Segment, SegmentLine
+from segments.models import CriteriaStep, LogJob, MergeJob, RemovedSegmentLine, SavedCriteria, Segment, SegmentLine
 from tests.factories import bulk_contacts, make_company, make_language, make_person, make_salesperson, make_template
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +42,7 @@ def one_of_everything(admin_user):
     services.segment_save_criteria(user=admin_user, segment=segment, code="DELFT", description="Delft")
     services.segment_reuse_criteria(user=admin_user, segment=segment, code="DELFT")
     MergeJob.objects.create(segment=segment, segment_no=segment.no, output="docx", created_by=admin_user)
+    LogJob.objects.create(segment=segment, segment_no=segment.no, segment_uuid=segment.uuid, created_by=admin_user)
     return segment
 
 
