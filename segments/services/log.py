@@ -46,7 +46,7 @@ from interactions.models import CampaignEntry, DeliveryStatus, Document, Interac
 from interactions.services import locked_logged_segments
 from interactions.wordtemplates import WordTemplateInvalid, prepared_template, salutation_kinds
 
-from ..documents import missing_word_document_problems, with_word_document, word_document_expression
+from ..documents import missing_word_document_problems, with_word_document
 from ..models import RemovedSegmentLine, Segment, SegmentLine
 from .worksheet import SEGMENT_SERIES, _lock, already_logged, reuse_logged_lines
 
@@ -298,7 +298,7 @@ def _entry_columns(segment: Segment, logged: LoggedSegment, user, campaign_entri
         "contact_via": contact_via,
         "send_as_attachment": F("send_as_attachment"),
         "personal_text": F("personal_text"),
-        "word_template_id": word_document_expression(segment),
+        "word_template_id": F("word_document_id"),  # rows: segments.documents.with_word_document
         "delivery_status": delivery,
         "delivery_error": Value("", output_field=CharField()),
         "canceled": Value(False, output_field=BooleanField()),
@@ -374,7 +374,9 @@ def segment_log(*, user, segment: Segment | str, follow_up: bool = False, delive
         )
         campaign_entries = _create_campaign_entries(segment, logged, user, lines)
         entries = insert_select(
-            InteractionLogEntry, lines, _entry_columns(segment, logged, user, campaign_entries, deliver)
+            InteractionLogEntry,
+            with_word_document(segment, lines),
+            _entry_columns(segment, logged, user, campaign_entries, deliver),
         )
         # The documents the entries' letters are made from stay as they are (R72).
         Document.objects.filter(
