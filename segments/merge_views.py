@@ -32,7 +32,7 @@ from crm.worker import takeover_delay
 from interactions.models import Document
 from interactions.views.documents import document_response
 
-from .documents import missing_word_document_problems, with_word_document
+from .documents import missing_word_document_problem, with_word_document
 from .merge import merge_job_restart, merge_job_stalled, merge_job_start
 from .models import MergeJob, MergeOutput, MergeState, Segment
 from .views import SegmentPermissionMixin, get_segment
@@ -83,8 +83,9 @@ class MergePlan:
 
 
 def merge_plan(*, segment: Segment) -> MergePlan:
-    """The numbers of the "Print letters" page. Writes nothing; three queries whatever the number
-    of lines (the lines grouped by Word document, the documents' names, the missing ones)."""
+    """The numbers of the "Print letters" page. Writes nothing; two queries whatever the number
+    of lines: one pass over the lines grouped by (Word document, template, language), which also
+    gives the lines without a document, and the shown documents' names."""
     rows = list(
         with_word_document(segment)
         .order_by()
@@ -111,7 +112,14 @@ def merge_plan(*, segment: Segment) -> MergePlan:
         )
         for row in shown
     ]
-    problems = missing_word_document_problems(segment) if len(with_document) < len(rows) else []
+    # The lines without a document are one row per (template, language) already: no second pass.
+    problems = [
+        missing_word_document_problem(row["interaction_template_id"], row["language_id"], row["lines"])
+        for row in sorted(
+            (row for row in rows if row["word_document_id"] is None),
+            key=lambda row: (row["interaction_template_id"] or "", row["language_id"] or ""),
+        )
+    ]
     return MergePlan(letters, documents, len(with_document) - len(shown), problems)
 
 

@@ -13,8 +13,10 @@ Guarantees:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import reduce
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -25,9 +27,7 @@ from django.db.models import (
     CharField,
     Count,
     DateTimeField,
-    Exists,
     F,
-    OuterRef,
     Q,
     TimeField,
     Value,
@@ -46,7 +46,7 @@ from interactions.models import CampaignEntry, DeliveryStatus, Document, Interac
 from interactions.services import locked_logged_segments
 from interactions.wordtemplates import WordTemplateInvalid, prepared_template, salutation_kinds
 
-from ..documents import missing_word_document_problems, with_word_document
+from ..documents import missing_word_document_problem, with_word_document
 from ..models import RemovedSegmentLine, Segment, SegmentLine
 from .worksheet import SEGMENT_SERIES, _lock, already_logged, reuse_logged_lines
 
@@ -85,30 +85,71 @@ def _email_address_missing() -> Q:
     )
 
 
-def segment_log_problems(*, segment: Segment, deliver: bool = False) -> list[str]:
-    """Every reason the segment cannot be logged (D7), all at once; empty when it can.
+@dataclass(frozen=True)
+class LogPreflight:
+    """The pre-flight of a log (D7) with the numbers its confirmation states: what stops the
+    log itself, what stops the delivery after it (checked only with `deliver` and lines to
+    deliver), the entries and campaign entries it creates (R46, R47), and its e-mail and
+    hard-copy lines."""
+
+    problems: list[str]
+    delivery_problems: list[str]
+    entries: int
+    campaign_entries: int
+    emails: int
+    letters: int
+
+    @property
+    def all_problems(self) -> list[str]:
+        return [*self.problems, *self.delivery_problems]
+
+
+LINE_CHECKS = {
+    "no_description": Q(description=""),
+    "no_template": Q(interaction_template_id__isnull=True),
+    "no_salesperson": Q(salesperson_id__isnull=True),
+}
+
+
+def segment_log_preflight(*, segment: Segment, deliver: bool = False) -> LogPreflight:
+    """Every reason the segment cannot be logged (D7), all at once, and the confirmation's numbers.
 
     Always: no description (R40), no lines (R41), lines without description, interaction
     template or salesperson (R42). Only when the log also delivers, over the lines that will be
     delivered (e-mail and hard copy): e-mail lines whose contact and active alternate address
     have no e-mail (R43), lines without a Word document to merge (a template without one for
     the line's language, named), and lines whose contact has no formula in the line's language
-    for a salutation their Word document uses (F1.4). Writes nothing;
-    one aggregate query over the lines plus one query per problem found (its first examples).
+    for a salutation their Word document uses (F1.4). Writes nothing.
+
+    Set-based whatever the number of lines: one pass over the lines grouped by campaign for
+    the counts; with delivery one more, grouped by (Word document, template, language,
+    salutation, address missing), from which the delivery problems are counted; then the
+    documents' salutation fields, the formulas, and the first examples of each problem found.
     """
     problems: list[str] = []
     if not segment.description.strip():
         problems.append(_("The segment has no description."))
     lines = SegmentLine.objects.filter(segment=segment).order_by()
-    checks = {
-        "no_description": Q(description=""),
-        "no_template": Q(interaction_template_id__isnull=True),
-        "no_salesperson": Q(salesperson_id__isnull=True),
-    }
-    counts = lines.aggregate(total=Count("pk"), **{name: Count("pk", filter=q) for name, q in checks.items()})
+    by_campaign = list(
+        lines.values("campaign_id").annotate(
+            total=Count("pk"),
+            emails=Count("pk", filter=Q(correspondence_type=CorrespondenceType.EMAIL)),
+            letters=Count("pk", filter=Q(correspondence_type=CorrespondenceType.HARD_COPY)),
+            **{name: Count("pk", filter=q) for name, q in LINE_CHECKS.items()},
+        )
+    )
+    counts = {name: sum(row[name] for row in by_campaign) for name in ("total", "emails", "letters", *LINE_CHECKS)}
+    preflight = LogPreflight(
+        problems=problems,
+        delivery_problems=[],
+        entries=counts["total"],
+        campaign_entries=sum(1 for row in by_campaign if row["campaign_id"] is not None),
+        emails=counts["emails"],
+        letters=counts["letters"],
+    )
     if not counts["total"]:
         problems.append(_("The segment has no lines: add contacts before logging."))
-        return problems
+        return preflight
     messages = {
         "no_description": (
             _("Line %(examples)s has no description."),
@@ -123,13 +164,19 @@ def segment_log_problems(*, segment: Segment, deliver: bool = False) -> list[str
             _("%(count)s lines have no salesperson (lines %(examples)s…)."),
         ),
     }
-    for name, q in checks.items():
+    for name, q in LINE_CHECKS.items():
         if counts[name]:
             one, many = messages[name]
             problems.append(_problem(counts[name], one, many, _examples(lines.filter(q), _line_label)))
-    if deliver:
-        problems += _delivery_problems(segment, lines)
-    return problems
+    if deliver and counts["emails"] + counts["letters"]:
+        preflight.delivery_problems.extend(_delivery_problems(segment, lines))
+    return preflight
+
+
+def segment_log_problems(*, segment: Segment, deliver: bool = False) -> list[str]:
+    """Every reason the segment cannot be logged (D7), all at once; empty when it can
+    (`segment_log_preflight`)."""
+    return segment_log_preflight(segment=segment, deliver=deliver).all_problems
 
 
 def _kinds_by_document(document_ids: Iterable[int]) -> tuple[dict[str, list[int]], list[str]]:
@@ -148,17 +195,37 @@ def _kinds_by_document(document_ids: Iterable[int]) -> tuple[dict[str, list[int]
     return kinds, problems
 
 
+def _delivery_groups(segment: Segment, lines) -> list[dict]:
+    """The lines to deliver in one pass, grouped by what the delivery checks: Word document,
+    template, language, the contact's salutation and whether an e-mail line has no address."""
+    return list(
+        with_word_document(segment, lines.exclude(correspondence_type=""))
+        .annotate(
+            no_address=Case(When(_email_address_missing(), then=Value(True)), default=Value(False)),
+            salutation_id=F("contact__salutation_id"),
+        )
+        .values("no_address", "word_document_id", "interaction_template_id", "language_id", "salutation_id")
+        .annotate(lines=Count("pk"))
+        .order_by()
+    )
+
+
 def _delivery_problems(segment: Segment, lines) -> list[str]:
     problems = []
-    deliverable = lines.exclude(correspondence_type="").exclude(_email_address_missing())
-    problems += missing_word_document_problems(segment, deliverable)
-    documents = with_word_document(segment, deliverable).filter(word_document_id__isnull=False)
+    groups = _delivery_groups(segment, lines)
+    deliverable = [row for row in groups if not row["no_address"]]
+    without_document: dict[tuple, int] = {}
+    for row in deliverable:
+        if row["word_document_id"] is None:
+            key = (row["interaction_template_id"], row["language_id"])
+            without_document[key] = without_document.get(key, 0) + row["lines"]
+    for (template, language), count in sorted(without_document.items(), key=lambda item: _text_key(item[0])):
+        problems.append(missing_word_document_problem(template, language, count))
     kinds, document_problems = _kinds_by_document(
-        documents.order_by().values_list("word_document_id", flat=True).distinct()
+        {row["word_document_id"] for row in deliverable if row["word_document_id"] is not None}
     )
     problems += document_problems
-    no_address = lines.filter(_email_address_missing())
-    count = no_address.count()
+    count = sum(row["lines"] for row in groups if row["no_address"])
     if count:
         problems.append(
             _problem(
@@ -171,20 +238,32 @@ def _delivery_problems(segment: Segment, lines) -> list[str]:
                     "%(count)s e-mail lines have no e-mail address: contacts %(examples)s…; fill it on the contact "
                     "or its alternate address, or make them hard-copy lines."
                 ),
-                _examples(no_address, _contact_label, "contact__no"),
+                _examples(lines.filter(_email_address_missing()), _contact_label, "contact__no"),
             )
         )
-    for kind, document_ids in kinds.items():
-        if not document_ids:
-            continue
-        formulas = SalutationFormula.objects.filter(salutation_id=OuterRef("contact__salutation_id"), type=kind)
+    used = {kind: document_ids for kind, document_ids in kinds.items() if document_ids}
+    formulas = set(
+        SalutationFormula.objects.filter(
+            type__in=list(used), salutation_id__in={row["salutation_id"] for row in deliverable}
+        ).values_list("type", "salutation_id", "language_id")
+    )
+    for kind, document_ids in used.items():
         # A line without a language needs the formula without a language (F1.4).
-        has_formula = (Q(language_id__isnull=False) & Exists(formulas.filter(language_id=OuterRef("language_id")))) | (
-            Q(language_id__isnull=True) & Exists(formulas.filter(language_id__isnull=True))
-        )
-        missing = documents.filter(word_document_id__in=document_ids).exclude(has_formula)
-        count = missing.count()
+        missing = [
+            row
+            for row in deliverable
+            if row["word_document_id"] in document_ids
+            and (kind, row["salutation_id"], row["language_id"]) not in formulas
+        ]
+        count = sum(row["lines"] for row in missing)
         if count:
+            pairs = sorted({(row["salutation_id"], row["language_id"]) for row in missing}, key=_text_key)
+            # `=None` is IS NULL: a contact without a salutation, a line without a language.
+            examples = (
+                with_word_document(segment, lines.exclude(correspondence_type="").exclude(_email_address_missing()))
+                .filter(word_document_id__in=document_ids)
+                .filter(reduce(operator.or_, (Q(contact__salutation_id=sal, language_id=lang) for sal, lang in pairs)))
+            )
             label = str(dict(SalutationType.choices)[kind]).lower()
             one = _("Contact %(examples)s has no %(kind)s salutation formula in the line's language.")
             many = _("%(count)s lines have no %(kind)s salutation formula in their language: contacts %(examples)s…")
@@ -193,10 +272,14 @@ def _delivery_problems(segment: Segment, lines) -> list[str]:
                     count,
                     one.replace("%(kind)s", label),
                     many.replace("%(kind)s", label),
-                    _examples(missing, _contact_label, "contact__no"),
+                    _examples(examples, _contact_label, "contact__no"),
                 )
             )
     return problems
+
+
+def _text_key(values: tuple) -> tuple:
+    return tuple("" if value is None else str(value) for value in values)
 
 
 # --- The Log transaction (F4.3, D8) ---------------------------------------------------------------
