@@ -46,8 +46,15 @@ from interactions.models import CampaignEntry, DeliveryStatus, Document, Interac
 from interactions.services import locked_logged_segments
 from interactions.wordtemplates import WordTemplateInvalid, prepared_template, salutation_kinds
 
-from ..documents import missing_word_document_problem, with_word_document
+from ..documents import (
+    missing_word_document_counts,
+    missing_word_document_problem,
+    nulls_first,
+    with_word_document,
+    word_document_groups,
+)
 from ..models import RemovedSegmentLine, Segment, SegmentLine
+from .statistics import analyze_after_commit
 from .worksheet import SEGMENT_SERIES, _lock, already_logged, reuse_logged_lines
 
 PROBLEM_EXAMPLES = 5
@@ -196,17 +203,17 @@ def _kinds_by_document(document_ids: Iterable[int]) -> tuple[dict[str, list[int]
 
 
 def _delivery_groups(segment: Segment, lines) -> list[dict]:
-    """The lines to deliver in one pass, grouped by what the delivery checks: Word document,
-    template, language, the contact's salutation and whether an e-mail line has no address."""
-    return list(
-        with_word_document(segment, lines.exclude(correspondence_type=""))
-        .annotate(
+    """The lines to deliver in one pass, counted by what the delivery checks: Word document
+    (segments.documents.word_document_groups), the contact's salutation and whether an e-mail
+    line has no address."""
+    return word_document_groups(
+        segment,
+        lines.exclude(correspondence_type="").annotate(
             no_address=Case(When(_email_address_missing(), then=Value(True)), default=Value(False)),
             salutation_id=F("contact__salutation_id"),
-        )
-        .values("no_address", "word_document_id", "interaction_template_id", "language_id", "salutation_id")
-        .annotate(lines=Count("pk"))
-        .order_by()
+        ),
+        "no_address",
+        "salutation_id",
     )
 
 
@@ -214,13 +221,7 @@ def _delivery_problems(segment: Segment, lines) -> list[str]:
     problems = []
     groups = _delivery_groups(segment, lines)
     deliverable = [row for row in groups if not row["no_address"]]
-    without_document: dict[tuple, int] = {}
-    for row in deliverable:
-        if row["word_document_id"] is None:
-            key = (row["interaction_template_id"], row["language_id"])
-            without_document[key] = without_document.get(key, 0) + row["lines"]
-    for (template, language), count in sorted(without_document.items(), key=lambda item: _text_key(item[0])):
-        problems.append(missing_word_document_problem(template, language, count))
+    problems += [missing_word_document_problem(*row) for row in missing_word_document_counts(deliverable)]
     kinds, document_problems = _kinds_by_document(
         {row["word_document_id"] for row in deliverable if row["word_document_id"] is not None}
     )
@@ -257,7 +258,9 @@ def _delivery_problems(segment: Segment, lines) -> list[str]:
         ]
         count = sum(row["lines"] for row in missing)
         if count:
-            pairs = sorted({(row["salutation_id"], row["language_id"]) for row in missing}, key=_text_key)
+            pairs = sorted(
+                {(row["salutation_id"], row["language_id"]) for row in missing}, key=lambda pair: nulls_first(*pair)
+            )
             # `=None` is IS NULL: a contact without a salutation, a line without a language.
             examples = (
                 with_word_document(segment, lines.exclude(correspondence_type="").exclude(_email_address_missing()))
@@ -276,10 +279,6 @@ def _delivery_problems(segment: Segment, lines) -> list[str]:
                 )
             )
     return problems
-
-
-def _text_key(values: tuple) -> tuple:
-    return tuple("" if value is None else str(value) for value in values)
 
 
 # --- The Log transaction (F4.3, D8) ---------------------------------------------------------------
@@ -482,6 +481,13 @@ def segment_log(*, user, segment: Segment | str, follow_up: bool = False, delive
         if follow_up:
             new_segment = _follow_up(segment.no, segment.campaign_id, user, logged)
         _delete_segment(segment)
+        # The entries came and the lines went (and came back for a follow-up): fresh statistics.
+        analyze_after_commit(
+            [SegmentLine._meta.db_table, RemovedSegmentLine._meta.db_table, InteractionLogEntry._meta.db_table],
+            changed=entries,
+            lines_before=entries,
+            lines_after=0,
+        )
     return LogResult(
         logged_segment=logged,
         entries=entries,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from crm.permissions import COMMAND_LINE
@@ -269,3 +271,31 @@ def test_the_segment_copy_of_a_language_is_used_only_for_lines_of_the_headers_te
     services.segment_set_line(user=COMMAND_LINE, segment=segment, line_no=line.line_no, values=values)
 
     assert documents_by_contact(segment)[contacts["blank"].pk] == other_blank.pk
+
+
+def test_the_counting_pass_gives_each_line_the_document_the_join_gives(blank_world):
+    """word_document_groups (the pages' counts) and with_word_document (the merge, the log) agree:
+    own documents, the segment's copies, another template's rows, lines without a language and
+    without a document."""
+    segment, contacts, english = blank_world["segment"], blank_world["contacts"], blank_world["english"]
+    more = {key: make_company(language=contact.language) for key, contact in contacts.items()}
+    services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="")
+    other = make_template(correspondence_type="")
+    attach_word_template(other, "Other dear", language=english)  # no row without a language
+    for contact in more.values():
+        line = SegmentLine.objects.filter(segment=segment, contact=contact).get()
+        values = {"interaction_template": other, "language": contact.language}
+        services.segment_set_line(user=COMMAND_LINE, segment=segment, line_no=line.line_no, values=values)
+    own_line = SegmentLine.objects.filter(segment=segment, contact=contacts["EN"]).order_by("line_no").first()
+    documents.segment_line_document_set(
+        user=COMMAND_LINE, segment=segment, line_no=own_line.line_no, data=docx_bytes("Mine"), file_name="own.docx"
+    )
+    lines = SegmentLine.objects.filter(segment=segment)
+
+    joined = Counter(documents.with_word_document(segment).values_list("word_document_id", flat=True))
+    counted = Counter()
+    for group in documents.word_document_groups(segment, lines):
+        counted[group["word_document_id"]] += group["lines"]
+
+    assert counted == joined
+    assert None in joined and len(joined) == 4  # the blank row, own, the other template's EN row, none
