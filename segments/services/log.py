@@ -38,7 +38,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import ContactType, CorrespondenceType, SalutationFormula, SalutationType
+from crm.models import ContactType, CorrespondenceType, Salutation, SalutationFormula, SalutationType
 from crm.permissions import recorded_user, require
 from crm.services import number_series_next
 from crm.sql import insert_select
@@ -49,12 +49,11 @@ from interactions.wordtemplates import WordTemplateInvalid, prepared_template, s
 from ..documents import (
     missing_word_document_counts,
     missing_word_document_problem,
-    nulls_first,
     with_word_document,
     word_document_groups,
 )
 from ..models import RemovedSegmentLine, Segment, SegmentLine
-from .statistics import analyze_after_commit
+from .statistics import analyze_after_commit, without_jit
 from .worksheet import SEGMENT_SERIES, _lock, already_logged, reuse_logged_lines
 
 PROBLEM_EXAMPLES = 5
@@ -133,6 +132,11 @@ def segment_log_preflight(*, segment: Segment, deliver: bool = False) -> LogPref
     salutation, address missing), from which the delivery problems are counted; then the
     documents' salutation fields, the formulas, and the first examples of each problem found.
     """
+    with without_jit():
+        return _preflight(segment, deliver)
+
+
+def _preflight(segment: Segment, deliver: bool) -> LogPreflight:
     problems: list[str] = []
     if not segment.description.strip():
         problems.append(_("The segment has no description."))
@@ -202,31 +206,35 @@ def _kinds_by_document(document_ids: Iterable[int]) -> tuple[dict[str, list[int]
     return kinds, problems
 
 
-def _delivery_groups(segment: Segment, lines) -> list[dict]:
-    """The lines to deliver in one pass, counted by what the delivery checks: Word document
-    (segments.documents.word_document_groups), the contact's salutation and whether an e-mail
-    line has no address."""
-    return word_document_groups(
-        segment,
-        lines.exclude(correspondence_type="").annotate(
-            no_address=Case(When(_email_address_missing(), then=Value(True)), default=Value(False)),
-            salutation_id=F("contact__salutation_id"),
-        ),
-        "no_address",
-        "salutation_id",
-    )
+def _key(row: dict) -> tuple:
+    return (row["document_id"], row["interaction_template_id"], row["language_id"])
+
+
+def _without(groups: list[dict], removed: list[dict]) -> list[dict]:
+    """`groups` (word_document_groups) less the lines counted in `removed` (a subset of them)."""
+    less: dict[tuple, int] = {}
+    for row in removed:
+        less[_key(row)] = less.get(_key(row), 0) + row["lines"]
+    kept = [{**row, "lines": row["lines"] - less.get(_key(row), 0)} for row in groups]
+    return [row for row in kept if row["lines"]]
 
 
 def _delivery_problems(segment: Segment, lines) -> list[str]:
+    """The delivery's problems, counted from the lines' side without joining every line to its
+    contact: the lines to deliver by Word document (one pass, no join); the e-mail lines without
+    an address, joined only to the contacts without e-mail; per salutation kind the documents
+    use, the lines of those documents joined only to the contacts whose salutation has no
+    formula of that kind in the line's language (or no salutation)."""
     problems = []
-    groups = _delivery_groups(segment, lines)
-    deliverable = [row for row in groups if not row["no_address"]]
+    no_address = lines.filter(_email_address_missing())
+    missing_address = word_document_groups(segment, no_address)
+    deliverable = _without(word_document_groups(segment, lines.exclude(correspondence_type="")), missing_address)
     problems += [missing_word_document_problem(*row) for row in missing_word_document_counts(deliverable)]
     kinds, document_problems = _kinds_by_document(
         {row["word_document_id"] for row in deliverable if row["word_document_id"] is not None}
     )
     problems += document_problems
-    count = sum(row["lines"] for row in groups if row["no_address"])
+    count = sum(row["lines"] for row in missing_address)
     if count:
         problems.append(
             _problem(
@@ -239,34 +247,36 @@ def _delivery_problems(segment: Segment, lines) -> list[str]:
                     "%(count)s e-mail lines have no e-mail address: contacts %(examples)s…; fill it on the contact "
                     "or its alternate address, or make them hard-copy lines."
                 ),
-                _examples(lines.filter(_email_address_missing()), _contact_label, "contact__no"),
+                _examples(no_address, _contact_label, "contact__no"),
             )
         )
-    used = {kind: document_ids for kind, document_ids in kinds.items() if document_ids}
-    formulas = set(
-        SalutationFormula.objects.filter(
-            type__in=list(used), salutation_id__in={row["salutation_id"] for row in deliverable}
-        ).values_list("type", "salutation_id", "language_id")
-    )
+    used = {kind: set(document_ids) for kind, document_ids in kinds.items() if document_ids}
+    if not used:
+        return problems
+    salutations = set(Salutation.objects.values_list("pk", flat=True))
+    formulas: dict[tuple, set] = {}
+    for kind, salutation, language in SalutationFormula.objects.filter(type__in=list(used)).values_list(
+        "type", "salutation_id", "language_id"
+    ):
+        formulas.setdefault((kind, language), set()).add(salutation)
+    delivered = lines.exclude(correspondence_type="").exclude(_email_address_missing())
     for kind, document_ids in used.items():
-        # A line without a language needs the formula without a language (F1.4).
-        missing = [
-            row
+        # The lines of these documents whose contact has no salutation, or one without this kind
+        # of formula in the line's language (a line without a language needs the formula without
+        # one, F1.4). `=None` is IS NULL.
+        conditions = [
+            Q(document_id=row["document_id"], interaction_template_id=row["interaction_template_id"])
+            & Q(language_id=row["language_id"])
+            & (
+                Q(contact__salutation_id__isnull=True)
+                | Q(contact__salutation_id__in=sorted(salutations - formulas.get((kind, row["language_id"]), set())))
+            )
             for row in deliverable
             if row["word_document_id"] in document_ids
-            and (kind, row["salutation_id"], row["language_id"]) not in formulas
         ]
-        count = sum(row["lines"] for row in missing)
+        missing = delivered.filter(reduce(operator.or_, conditions))
+        count = missing.count()
         if count:
-            pairs = sorted(
-                {(row["salutation_id"], row["language_id"]) for row in missing}, key=lambda pair: nulls_first(*pair)
-            )
-            # `=None` is IS NULL: a contact without a salutation, a line without a language.
-            examples = (
-                with_word_document(segment, lines.exclude(correspondence_type="").exclude(_email_address_missing()))
-                .filter(word_document_id__in=document_ids)
-                .filter(reduce(operator.or_, (Q(contact__salutation_id=sal, language_id=lang) for sal, lang in pairs)))
-            )
             label = str(dict(SalutationType.choices)[kind]).lower()
             one = _("Contact %(examples)s has no %(kind)s salutation formula in the line's language.")
             many = _("%(count)s lines have no %(kind)s salutation formula in their language: contacts %(examples)s…")
@@ -275,7 +285,7 @@ def _delivery_problems(segment: Segment, lines) -> list[str]:
                     count,
                     one.replace("%(kind)s", label),
                     many.replace("%(kind)s", label),
-                    _examples(examples, _contact_label, "contact__no"),
+                    _examples(missing, _contact_label, "contact__no"),
                 )
             )
     return problems

@@ -36,4 +36,6 @@ def test_the_pages_answer_and_their_floors_count_what_they_state(admin_client_cr
         preflight.letters,
     )
     assert floor["deliverable"] + floor["no_address"] == preflight.emails + preflight.letters
+    formula = [problem for problem in preflight.delivery_problems if "salutation formula" in problem]
+    assert floor["missing_formula"] == sum(int(p.split()[0]) if p[0].isdigit() else 1 for p in formula)
     assert ops.print_page_floor(ctx) == {"letters": merge_plan(segment=segment).letters}
