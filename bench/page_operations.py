@@ -5,11 +5,11 @@ sample letter exists in every language, so each line gets its language's Word do
 - Log page: `GET segments:segment_log` through the test client (its pre-flight with delivery
   ticked: line checks, e-mail addresses, Word documents, salutation formulas, and the numbers).
   Floor: the same counts in plain SQL, counted the way the page counts them: the lines grouped
-  by campaign (lines, e-mail and hard-copy lines, lines without description, template or
-  salesperson); the e-mail and hard-copy lines grouped by (own document, template, language); the
-  e-mail lines without an address joined to their contact and alternate address; the language
-  rows; per salutation kind the documents use, one COUNT of the lines joined to the contacts of
-  the salutations without that formula in the line's language. JIT is off on both sides.
+  by (campaign, correspondence type, own document, template, language) with the lines without
+  description, template or salesperson; the e-mail lines of the contacts without e-mail (`IN`)
+  and no alternate address with one; the language rows; per salutation kind the documents use,
+  one COUNT of the lines whose contact is among those of the salutations without that formula in
+  the line's language (`IN`). JIT is off on both sides.
 - Print letters page: `GET segments:segment_merge`. Floor: the lines grouped by (own document,
   template, language) and the language rows.
 """
@@ -61,17 +61,16 @@ def _get(ctx: Context, name: str) -> None:
         raise RuntimeError(f"GET {url} answered {response.status_code}")
 
 
-NO_ADDRESS = "l.correspondence_type = 'email' AND c.email = '' AND (a.id IS NULL OR a.email = '')"
-LINE_JOINS = (
-    " FROM segments_segmentline l JOIN crm_contact c ON c.id = l.contact_id"
-    " LEFT JOIN crm_contactaltaddress a ON a.id = l.alt_address_id"
+NO_ADDRESS = (
+    "l.correspondence_type = 'email' AND l.contact_id IN (SELECT id FROM crm_contact WHERE email = '')"
+    " AND (l.alt_address_id IS NULL OR a.email = '')"
 )
 
 
 def _missing_formula(cursor, segment, kinds: list[str]) -> int:
     """Lines to deliver whose contact has no salutation, or one without a formula of a kind the
     documents use in the line's language: the formulas read, then one COUNT per kind of the lines
-    joined to the contacts of the salutations without it."""
+    whose contact is among those of the salutations without it (`IN`)."""
     cursor.execute("SELECT code FROM crm_salutation")
     salutations = {code for (code,) in cursor.fetchall()}
     cursor.execute(
@@ -83,17 +82,25 @@ def _missing_formula(cursor, segment, kinds: list[str]) -> int:
     for kind in kinds:
         cursor.execute("SELECT salutation_id, language_id FROM crm_salutationformula WHERE type = %s", [kind])
         having = {(salutation, language) for salutation, language in cursor.fetchall()}
-        conditions, params = [], []
+        by_missing: dict[tuple, list] = {}
         for language in languages:
-            bad = sorted(code for code in salutations if (code, language) not in having) or [""]
-            same = "l.language_id IS NULL" if language is None else "l.language_id = %s"
-            conditions.append(
-                f"({same} AND (c.salutation_id IS NULL OR c.salutation_id IN ({', '.join(['%s'] * len(bad))})))"
+            by_missing.setdefault(tuple(sorted(c for c in salutations if (c, language) not in having)), []).append(
+                language
             )
-            params += ([] if language is None else [language]) + bad
+        conditions, params = [], []
+        for without, group in by_missing.items():
+            named = [language for language in group if language is not None]
+            same = [f"l.language_id IN ({', '.join(['%s'] * len(named))})"] if named else []
+            same += ["l.language_id IS NULL"] if None in group else []
+            contacts = "SELECT id FROM crm_contact WHERE salutation_id IS NULL"
+            if without:
+                contacts += f" OR salutation_id IN ({', '.join(['%s'] * len(without))})"
+            conditions.append(f"(({' OR '.join(same)}) AND l.contact_id IN ({contacts}))")
+            params += [*named, *without]
         cursor.execute(
-            "SELECT COUNT(*)" + LINE_JOINS + f" WHERE l.segment_id = %s AND l.correspondence_type <> ''"
-            f" AND NOT ({NO_ADDRESS}) AND ({' OR '.join(conditions) or '1 = 0'})",
+            "SELECT COUNT(*) FROM segments_segmentline l LEFT JOIN crm_contactaltaddress a ON a.id = l.alt_address_id"
+            f" WHERE l.segment_id = %s AND l.correspondence_type <> '' AND NOT ({NO_ADDRESS})"
+            f" AND ({' OR '.join(conditions) or '1 = 0'})",
             [segment.pk, *params],
         )
         missing += cursor.fetchone()[0]
@@ -106,37 +113,30 @@ def log_page_floor(ctx: Context) -> dict:
     segment = ctx.data["pages_segment"]
     with without_jit(), connection.cursor() as cursor:
         cursor.execute(
-            "SELECT campaign_id, COUNT(*),"
-            " SUM(CASE WHEN correspondence_type = 'email' THEN 1 ELSE 0 END),"
-            " SUM(CASE WHEN correspondence_type = 'hard_copy' THEN 1 ELSE 0 END),"
+            f"SELECT campaign_id, correspondence_type, {DOCUMENT_KEY}, COUNT(*),"
             " SUM(CASE WHEN description = '' THEN 1 ELSE 0 END),"
             " SUM(CASE WHEN interaction_template_id IS NULL THEN 1 ELSE 0 END),"
             " SUM(CASE WHEN salesperson_id IS NULL THEN 1 ELSE 0 END)"
-            " FROM segments_segmentline WHERE segment_id = %s GROUP BY campaign_id",
+            " FROM segments_segmentline l WHERE segment_id = %s GROUP BY 1, 2, 3, 4, 5",
             [segment.pk],
         )
-        by_campaign = cursor.fetchall()
+        by_kind = cursor.fetchall()
         cursor.execute(
             f"SELECT {DOCUMENT_KEY}, COUNT(*) FROM segments_segmentline l"
-            " WHERE l.segment_id = %s AND l.correspondence_type <> '' GROUP BY 1, 2, 3",
-            [segment.pk],
-        )
-        to_deliver = cursor.fetchall()
-        cursor.execute(
-            f"SELECT {DOCUMENT_KEY}, COUNT(*)" + LINE_JOINS + f" WHERE l.segment_id = %s AND {NO_ADDRESS}"
-            " GROUP BY 1, 2, 3",
+            " LEFT JOIN crm_contactaltaddress a ON a.id = l.alt_address_id"
+            f" WHERE l.segment_id = %s AND {NO_ADDRESS} GROUP BY 1, 2, 3",
             [segment.pk],
         )
         no_address = cursor.fetchall()
         _language_rows(cursor, segment)
         missing_formula = _missing_formula(cursor, segment, ctx.data.get("pages_kinds", []))
     return {
-        "entries": sum(row[1] for row in by_campaign),
-        "campaign_entries": sum(1 for row in by_campaign if row[0] is not None),
-        "emails": sum(row[2] for row in by_campaign),
-        "letters": sum(row[3] for row in by_campaign),
+        "entries": sum(row[5] for row in by_kind),
+        "campaign_entries": len({row[0] for row in by_kind} - {None}),
+        "emails": sum(row[5] for row in by_kind if row[1] == "email"),
+        "letters": sum(row[5] for row in by_kind if row[1] == "hard_copy"),
         "no_address": sum(row[3] for row in no_address),
-        "deliverable": sum(row[3] for row in to_deliver) - sum(row[3] for row in no_address),
+        "deliverable": sum(row[5] for row in by_kind if row[1]) - sum(row[3] for row in no_address),
         "missing_formula": missing_formula,
     }
 

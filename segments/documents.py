@@ -89,6 +89,12 @@ def word_document_groups(segment: Segment, lines: QuerySet[SegmentLine], *fields
         .annotate(lines=Count("pk"))
         .order_by()
     )
+    return resolve_word_documents(segment, groups)
+
+
+def resolve_word_documents(segment: Segment, groups: list[dict]) -> list[dict]:
+    """Give each of `groups` (dicts with the lines' `document_id`, `interaction_template_id` and
+    `language_id`) its `word_document_id`, as `with_word_document` would: two small queries."""
     copies = dict(SegmentLanguage.objects.filter(segment=segment).values_list("language_id", "document_id"))
     templates = {row["interaction_template_id"] for row in groups} - {None}
     rows = {

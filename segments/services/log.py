@@ -29,6 +29,7 @@ from django.db.models import (
     DateTimeField,
     F,
     Q,
+    QuerySet,
     TimeField,
     Value,
     When,
@@ -38,7 +39,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import ContactType, CorrespondenceType, Salutation, SalutationFormula, SalutationType
+from crm.models import Contact, ContactType, CorrespondenceType, Salutation, SalutationFormula, SalutationType
 from crm.permissions import recorded_user, require
 from crm.services import number_series_next
 from crm.sql import insert_select
@@ -49,6 +50,7 @@ from interactions.wordtemplates import WordTemplateInvalid, prepared_template, s
 from ..documents import (
     missing_word_document_counts,
     missing_word_document_problem,
+    resolve_word_documents,
     with_word_document,
     word_document_groups,
 )
@@ -88,6 +90,16 @@ def _email_address_missing() -> Q:
     """An e-mail line with no address: neither the contact nor its active alternate address has one."""
     return Q(correspondence_type=CorrespondenceType.EMAIL, contact__email="") & (
         Q(alt_address__isnull=True) | Q(alt_address__email="")
+    )
+
+
+def _lines_without_address(lines: QuerySet[SegmentLine]) -> QuerySet[SegmentLine]:
+    """`lines` that are e-mail lines with no address (`_email_address_missing`), found from the
+    contacts without e-mail (`IN`): the database looks up only their lines, instead of every
+    line's contact (SQLite: 0.5 s instead of 2 s at 1M lines)."""
+    return lines.filter(
+        Q(correspondence_type=CorrespondenceType.EMAIL, contact_id__in=Contact.objects.filter(email="").values("pk"))
+        & (Q(alt_address__isnull=True) | Q(alt_address__email=""))
     )
 
 
@@ -141,22 +153,24 @@ def _preflight(segment: Segment, deliver: bool) -> LogPreflight:
     if not segment.description.strip():
         problems.append(_("The segment has no description."))
     lines = SegmentLine.objects.filter(segment=segment).order_by()
-    by_campaign = list(
-        lines.values("campaign_id").annotate(
-            total=Count("pk"),
-            emails=Count("pk", filter=Q(correspondence_type=CorrespondenceType.EMAIL)),
-            letters=Count("pk", filter=Q(correspondence_type=CorrespondenceType.HARD_COPY)),
-            **{name: Count("pk", filter=q) for name, q in LINE_CHECKS.items()},
-        )
+    # One pass: the lines by campaign, correspondence type and what decides their Word document.
+    by_kind = list(
+        lines.values(
+            "campaign_id", "correspondence_type", "document_id", "interaction_template_id", "language_id"
+        ).annotate(total=Count("pk"), **{name: Count("pk", filter=q) for name, q in LINE_CHECKS.items()})
     )
-    counts = {name: sum(row[name] for row in by_campaign) for name in ("total", "emails", "letters", *LINE_CHECKS)}
+    counts = {name: sum(row[name] for row in by_kind) for name in ("total", *LINE_CHECKS)}
+    by_type = {
+        kind: sum(row["total"] for row in by_kind if row["correspondence_type"] == kind)
+        for kind in ("email", "hard_copy")
+    }
     preflight = LogPreflight(
         problems=problems,
         delivery_problems=[],
         entries=counts["total"],
-        campaign_entries=sum(1 for row in by_campaign if row["campaign_id"] is not None),
-        emails=counts["emails"],
-        letters=counts["letters"],
+        campaign_entries=len({row["campaign_id"] for row in by_kind} - {None}),
+        emails=by_type[CorrespondenceType.EMAIL],
+        letters=by_type[CorrespondenceType.HARD_COPY],
     )
     if not counts["total"]:
         problems.append(_("The segment has no lines: add contacts before logging."))
@@ -179,8 +193,16 @@ def _preflight(segment: Segment, deliver: bool) -> LogPreflight:
         if counts[name]:
             one, many = messages[name]
             problems.append(_problem(counts[name], one, many, _examples(lines.filter(q), _line_label)))
-    if deliver and counts["emails"] + counts["letters"]:
-        preflight.delivery_problems.extend(_delivery_problems(segment, lines))
+    if deliver and preflight.emails + preflight.letters:
+        to_deliver: dict[tuple, int] = {}
+        for row in by_kind:
+            if row["correspondence_type"]:
+                to_deliver[_key(row)] = to_deliver.get(_key(row), 0) + row["total"]
+        groups = [
+            {"document_id": key[0], "interaction_template_id": key[1], "language_id": key[2], "lines": count}
+            for key, count in to_deliver.items()
+        ]
+        preflight.delivery_problems.extend(_delivery_problems(segment, lines, resolve_word_documents(segment, groups)))
     return preflight
 
 
@@ -219,16 +241,16 @@ def _without(groups: list[dict], removed: list[dict]) -> list[dict]:
     return [row for row in kept if row["lines"]]
 
 
-def _delivery_problems(segment: Segment, lines) -> list[str]:
+def _delivery_problems(segment: Segment, lines, to_deliver: list[dict]) -> list[str]:
     """The delivery's problems, counted from the lines' side without joining every line to its
-    contact: the lines to deliver by Word document (one pass, no join); the e-mail lines without
+    contact: the lines to deliver by Word document (`to_deliver`, from the pre-flight's pass); the e-mail lines without
     an address, joined only to the contacts without e-mail; per salutation kind the documents
     use, the lines of those documents joined only to the contacts whose salutation has no
     formula of that kind in the line's language (or no salutation)."""
     problems = []
-    no_address = lines.filter(_email_address_missing())
+    no_address = _lines_without_address(lines)
     missing_address = word_document_groups(segment, no_address)
-    deliverable = _without(word_document_groups(segment, lines.exclude(correspondence_type="")), missing_address)
+    deliverable = _without(to_deliver, missing_address)
     problems += [missing_word_document_problem(*row) for row in missing_word_document_counts(deliverable)]
     kinds, document_problems = _kinds_by_document(
         {row["word_document_id"] for row in deliverable if row["word_document_id"] is not None}
@@ -259,20 +281,29 @@ def _delivery_problems(segment: Segment, lines) -> list[str]:
         "type", "salutation_id", "language_id"
     ):
         formulas.setdefault((kind, language), set()).add(salutation)
-    delivered = lines.exclude(correspondence_type="").exclude(_email_address_missing())
+    delivered = lines.exclude(correspondence_type="").exclude(pk__in=_lines_without_address(lines).values("pk"))
     for kind, document_ids in used.items():
         # The lines of these documents whose contact has no salutation, or one without this kind
         # of formula in the line's language (a line without a language needs the formula without
         # one, F1.4). `=None` is IS NULL.
+        # The contacts come in through `IN` (their ids), not a join of every line to its contact:
+        # one subquery per set of salutations without the formula (the same for most languages).
+        keys_by_missing: dict[tuple, list[Q]] = {}
+        for row in deliverable:
+            if row["word_document_id"] in document_ids:
+                without = tuple(sorted(salutations - formulas.get((kind, row["language_id"]), set())))
+                keys_by_missing.setdefault(without, []).append(
+                    Q(document_id=row["document_id"], interaction_template_id=row["interaction_template_id"])
+                    & Q(language_id=row["language_id"])
+                )
         conditions = [
-            Q(document_id=row["document_id"], interaction_template_id=row["interaction_template_id"])
-            & Q(language_id=row["language_id"])
-            & (
-                Q(contact__salutation_id__isnull=True)
-                | Q(contact__salutation_id__in=sorted(salutations - formulas.get((kind, row["language_id"]), set())))
+            reduce(operator.or_, keys)
+            & Q(
+                contact_id__in=Contact.objects.filter(
+                    Q(salutation_id__isnull=True) | Q(salutation_id__in=without)
+                ).values("pk")
             )
-            for row in deliverable
-            if row["word_document_id"] in document_ids
+            for without, keys in keys_by_missing.items()
         ]
         missing = delivered.filter(reduce(operator.or_, conditions))
         count = missing.count()
