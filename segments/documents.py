@@ -8,15 +8,18 @@ A line's letter comes from, in order:
 3. when the line overrides the template, that template's Word document for the line's language.
 
 `with_word_document` computes this for any number of lines inside the one query that reads
-them; the log stores it on each entry (`word_template`) so the letter can still be made after
-the segment is gone.
+them (two outer joins on (segment, language) and (template, language), no subquery per line);
+the log stores it on each entry (`word_template`) so the letter can still be made after the
+segment is gone.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import BigIntegerField, Case, Count, F, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models import BigIntegerField, Case, Count, F, FilteredRelation, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact
 from django.utils.translation import gettext as _
 
 from crm.models import Language
@@ -27,75 +30,122 @@ from interactions.wordtemplates import validate_template
 
 from .models import Segment, SegmentLanguage, SegmentLine
 
-
-def _language_document(rows: QuerySet) -> Case:
-    """The `document_id` of the row of `rows` for the line's language; a line without a
-    language takes the row without a language."""
-    return Case(
-        When(
-            language_id__isnull=True,
-            then=Subquery(rows.filter(language_id__isnull=True).values("document_id")[:1]),
-        ),
-        default=Subquery(rows.filter(language_id=OuterRef("language_id")).values("document_id")[:1]),
-        output_field=BigIntegerField(),
-    )
+SEGMENT_COPY = "word_segment_copy"
+TEMPLATE_ROW = "word_template_row"
 
 
-def word_document_expression(segment: Segment):
-    """An expression over SegmentLine: the id of the document the line's letter is merged from,
-    NULL when there is none."""
-    segment_copy = _language_document(SegmentLanguage.objects.filter(segment_id=OuterRef("segment_id")))
-    template_row = _language_document(
-        InteractionTemplateLanguage.objects.filter(template_id=OuterRef("interaction_template_id"))
-    )
-    return Case(
-        When(document_id__isnull=False, then=F("document_id")),
-        When(
-            Q(interaction_template_id=segment.interaction_template_id)
-            if segment.interaction_template_id
-            else Q(pk__in=[]),
-            then=segment_copy,
-        ),
-        default=template_row,
-        output_field=BigIntegerField(),
+def _language_row(relation: str) -> FilteredRelation:
+    """The row of `relation` (a segment's or a template's language rows) for the line's
+    language, joined to the line: equal codes, or both without a language. The rows are unique
+    per (segment or template, language), so a line gets at most one. The languages are compared
+    as COALESCE(code, '') (codes are never blank, CODE_VALIDATOR), an equality a hash join can
+    use as its key, where "equal or both NULL" would be a filter on every candidate row."""
+    return FilteredRelation(
+        relation,
+        condition=Q(Exact(Coalesce(F(f"{relation}__language_id"), Value("")), Coalesce(F("language_id"), Value("")))),
     )
 
 
 def with_word_document(segment: Segment, lines: QuerySet[SegmentLine] | None = None) -> QuerySet[SegmentLine]:
-    """`lines` (default: all of the segment's) annotated with `word_document_id`."""
+    """`lines` (default: all of the segment's) annotated with `word_document_id`: the id of the
+    document the line's letter is merged from, NULL when there is none.
+
+    Set-based: the segment's language rows are joined to the lines on (segment, language) and the
+    template's on (template, language), two outer joins in the one query that reads the lines (a
+    hash join each at scale), never a subquery per line."""
     if lines is None:
         lines = SegmentLine.objects.filter(segment=segment)
-    return lines.annotate(word_document_id=word_document_expression(segment))
-
-
-def lines_without_word_document(segment: Segment, lines: QuerySet[SegmentLine] | None = None) -> QuerySet:
-    """The (template, language) pairs of lines that have no Word document, with their counts."""
-    return (
-        with_word_document(segment, lines)
-        .filter(word_document_id__isnull=True)
-        .order_by()
-        .values("interaction_template_id", "language_id")
-        .annotate(lines=Count("pk"))
-        .order_by("interaction_template_id", "language_id")
+    return lines.alias(
+        **{
+            SEGMENT_COPY: _language_row("segment__languages"),
+            TEMPLATE_ROW: _language_row("interaction_template__languages"),
+        }
+    ).annotate(
+        word_document_id=Case(
+            When(document_id__isnull=False, then=F("document_id")),
+            When(_header_template(segment), then=F(f"{SEGMENT_COPY}__document_id")),
+            default=F(f"{TEMPLATE_ROW}__document_id"),
+            output_field=BigIntegerField(),
+        )
     )
+
+
+def _header_template(segment: Segment) -> Q:
+    if segment.interaction_template_id:
+        return Q(interaction_template_id=segment.interaction_template_id)
+    return Q(pk__in=[])
+
+
+def word_document_groups(segment: Segment, lines: QuerySet[SegmentLine], *fields: str) -> list[dict]:
+    """`lines` counted by what decides their Word document (their own document, template and
+    language) and by `fields`: dicts of those values, `lines` (the count) and `word_document_id`.
+
+    For the pages that only count: one pass over the lines grouped without any join, then each
+    group's document is looked up among the segment's and the templates' language rows (two small
+    queries) the way `with_word_document` joins them, so the pass costs what counting costs."""
+    groups = list(
+        lines.order_by()
+        .values("document_id", "interaction_template_id", "language_id", *fields)
+        .annotate(lines=Count("pk"))
+        .order_by()
+    )
+    return resolve_word_documents(segment, groups)
+
+
+def resolve_word_documents(segment: Segment, groups: list[dict]) -> list[dict]:
+    """Give each of `groups` (dicts with the lines' `document_id`, `interaction_template_id` and
+    `language_id`) its `word_document_id`, as `with_word_document` would: two small queries."""
+    copies = dict(SegmentLanguage.objects.filter(segment=segment).values_list("language_id", "document_id"))
+    templates = {row["interaction_template_id"] for row in groups} - {None}
+    rows = {
+        (template, language): document
+        for template, language, document in InteractionTemplateLanguage.objects.filter(
+            template_id__in=templates
+        ).values_list("template_id", "language_id", "document_id")
+    }
+    header = segment.interaction_template_id
+    for row in groups:
+        template, language = row["interaction_template_id"], row["language_id"]
+        if row["document_id"] is not None:
+            row["word_document_id"] = row["document_id"]
+        elif header and template == header:
+            row["word_document_id"] = copies.get(language)
+        else:
+            row["word_document_id"] = rows.get((template, language))
+    return groups
+
+
+def nulls_first(*values) -> tuple:
+    """A sort key for values that may be None, None first."""
+    return tuple((value is not None, value if value is not None else "") for value in values)
+
+
+def missing_word_document_counts(groups: list[dict]) -> list[tuple[str | None, str | None, int]]:
+    """(template, language, lines) of the groups (`word_document_groups`) without a Word document."""
+    counts: dict[tuple, int] = {}
+    for row in groups:
+        if row["word_document_id"] is None:
+            key = (row["interaction_template_id"], row["language_id"])
+            counts[key] = counts.get(key, 0) + row["lines"]
+    return [(*key, count) for key, count in sorted(counts.items(), key=lambda item: nulls_first(*item[0]))]
+
+
+def missing_word_document_problem(template: str | None, language: str | None, count: int) -> str:
+    """The message for `count` lines of `template` and `language` without a Word document."""
+    return _(
+        'Interaction template "%(template)s" has no Word document for language %(language)s '
+        "(%(count)s line(s)): attach one on the template page."
+    ) % {"template": template or _("(none)"), "language": language or _("(blank)"), "count": count}
 
 
 def missing_word_document_problems(segment: Segment, lines: QuerySet[SegmentLine] | None = None) -> list[str]:
     """One message per (template, language) whose lines have no Word document to merge."""
-    problems = []
-    for row in lines_without_word_document(segment, lines):
-        problems.append(
-            _(
-                'Interaction template "%(template)s" has no Word document for language %(language)s '
-                "(%(count)s line(s)): attach one on the template page."
-            )
-            % {
-                "template": row["interaction_template_id"] or _("(none)"),
-                "language": row["language_id"] or _("(blank)"),
-                "count": row["lines"],
-            }
-        )
-    return problems
+    if lines is None:
+        lines = SegmentLine.objects.filter(segment=segment)
+    return [
+        missing_word_document_problem(*row)
+        for row in missing_word_document_counts(word_document_groups(segment, lines))
+    ]
 
 
 def segment_language_document_set(

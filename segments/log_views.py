@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -37,7 +36,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from crm.models import CorrespondenceType
 from crm.untrusted import CheckedForm
 from interactions.delivery import delivery_start
 from interactions.models import DeliveryKind, LoggedSegment
@@ -45,8 +43,9 @@ from interactions.models import DeliveryKind, LoggedSegment
 from . import selectors
 from .log_job_views import log_job_response, logged_message
 from .log_jobs import log_job_start, log_runs_as_job
-from .models import LogJob, Segment, SegmentLine
-from .services import LogPreflightError, SegmentAlreadyLogged, already_logged, segment_log, segment_log_problems
+from .models import LogJob, Segment
+from .services import LogPreflightError, SegmentAlreadyLogged, already_logged, segment_log
+from .services.log import LogPreflight, segment_log_preflight
 from .views import SegmentPermissionMixin, get_segment
 
 TEMPLATE = "segments/segment_confirm_log.html"
@@ -88,25 +87,12 @@ class DeliverySummary:
         return self.emails + self.letters
 
 
-def delivery_summary(*, segment: Segment) -> DeliverySummary:
-    """The e-mail and hard-copy lines of the segment (one aggregate query). With delivery the
-    pre-flight refuses e-mail lines without an address, so every e-mail line counted is sent."""
-    row = (
-        SegmentLine.objects.filter(segment=segment)
-        .order_by()
-        .aggregate(
-            emails=Count("pk", filter=Q(correspondence_type=CorrespondenceType.EMAIL)),
-            letters=Count("pk", filter=Q(correspondence_type=CorrespondenceType.HARD_COPY)),
-        )
-    )
-    return DeliverySummary(emails=row["emails"], letters=row["letters"])
-
-
 class SegmentLogView(SegmentPermissionMixin, View):
     """Log a segment: confirm with numbers, then one atomic log (services.segment_log).
 
-    Queries: the GET is a constant number (the pre-flight's aggregate plus one query per kind of
-    problem, and one aggregate for the numbers), whatever the number of lines.
+    Queries: the GET is a constant number whatever the number of lines: the pre-flight
+    (segments.services.log.segment_log_preflight: one grouped pass over the lines for the
+    problems and the numbers, one more for delivery) plus the first examples of each problem.
     """
 
     permission_required = "segments.log_segment"
@@ -118,15 +104,18 @@ class SegmentLogView(SegmentPermissionMixin, View):
         form: LogSegmentForm,
         *,
         deliver: bool = False,
-        deliveries: DeliverySummary | None = None,
+        preflight: LogPreflight | None = None,
         problems=None,
         notice: str = "",
         status: int = 200,
     ) -> HttpResponse:
+        # One pre-flight gives the problems, those of the log alone and the numbers (set-based).
+        if preflight is None:
+            preflight = segment_log_preflight(segment=segment, deliver=deliver)
         if problems is None:
-            problems = segment_log_problems(segment=segment, deliver=deliver)
+            problems = preflight.all_problems
         # Delivery problems alone leave "log without delivery" open.
-        can_log_alone = deliver and bool(problems) and not segment_log_problems(segment=segment)
+        can_log_alone = deliver and bool(problems) and not preflight.problems
         context = {
             "segment": segment,
             "form": form,
@@ -134,17 +123,22 @@ class SegmentLogView(SegmentPermissionMixin, View):
             "notice": notice,
             "deliver": deliver,
             "can_log_alone": can_log_alone,
-            "deliveries": deliveries if deliveries is not None else delivery_summary(segment=segment),
-            "summary": selectors.segment_log_summary(segment=segment),
+            "deliveries": DeliverySummary(emails=preflight.emails, letters=preflight.letters),
+            "summary": selectors.SegmentLogSummary(
+                entries=preflight.entries, campaign_entries=preflight.campaign_entries
+            ),
         }
         return TemplateResponse(request, TEMPLATE, context, status=status)
 
     def get(self, request, no: str) -> HttpResponse:
         segment = get_segment(no)
-        deliveries = delivery_summary(segment=segment)
-        deliver = bool(deliveries.total) and request.GET.get("deliver") != "0"
+        # Delivery is offered when there are e-mail or hard-copy lines (the pre-flight's counts;
+        # without them it checks no delivery problems).
+        deliver = request.GET.get("deliver") != "0"
+        preflight = segment_log_preflight(segment=segment, deliver=deliver)
+        deliver = deliver and bool(preflight.emails + preflight.letters)
         form = LogSegmentForm(initial={"segment_uuid": segment.uuid, "deliver": deliver})
-        return self.render(request, segment, form, deliver=deliver, deliveries=deliveries)
+        return self.render(request, segment, form, deliver=deliver, preflight=preflight)
 
     def post(self, request, no: str) -> HttpResponse:
         form = LogSegmentForm(request.POST)

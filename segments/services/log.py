@@ -13,8 +13,10 @@ Guarantees:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import reduce
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -25,10 +27,9 @@ from django.db.models import (
     CharField,
     Count,
     DateTimeField,
-    Exists,
     F,
-    OuterRef,
     Q,
+    QuerySet,
     TimeField,
     Value,
     When,
@@ -38,7 +39,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import ContactType, CorrespondenceType, SalutationFormula, SalutationType
+from crm.models import Contact, ContactType, CorrespondenceType, Salutation, SalutationFormula, SalutationType
 from crm.permissions import recorded_user, require
 from crm.services import number_series_next
 from crm.sql import insert_select
@@ -46,8 +47,15 @@ from interactions.models import CampaignEntry, DeliveryStatus, Document, Interac
 from interactions.services import locked_logged_segments
 from interactions.wordtemplates import WordTemplateInvalid, prepared_template, salutation_kinds
 
-from ..documents import missing_word_document_problems, with_word_document, word_document_expression
+from ..documents import (
+    missing_word_document_counts,
+    missing_word_document_problem,
+    resolve_word_documents,
+    with_word_document,
+    word_document_groups,
+)
 from ..models import RemovedSegmentLine, Segment, SegmentLine
+from .statistics import analyze_after_commit, without_jit
 from .worksheet import SEGMENT_SERIES, _lock, already_logged, reuse_logged_lines
 
 PROBLEM_EXAMPLES = 5
@@ -85,30 +93,88 @@ def _email_address_missing() -> Q:
     )
 
 
-def segment_log_problems(*, segment: Segment, deliver: bool = False) -> list[str]:
-    """Every reason the segment cannot be logged (D7), all at once; empty when it can.
+def _lines_without_address(lines: QuerySet[SegmentLine]) -> QuerySet[SegmentLine]:
+    """`lines` that are e-mail lines with no address (`_email_address_missing`), found from the
+    contacts without e-mail (`IN`): the database looks up only their lines, instead of every
+    line's contact (SQLite: 0.5 s instead of 2 s at 1M lines)."""
+    return lines.filter(
+        Q(correspondence_type=CorrespondenceType.EMAIL, contact_id__in=Contact.objects.filter(email="").values("pk"))
+        & (Q(alt_address__isnull=True) | Q(alt_address__email=""))
+    )
+
+
+@dataclass(frozen=True)
+class LogPreflight:
+    """The pre-flight of a log (D7) with the numbers its confirmation states: what stops the
+    log itself, what stops the delivery after it (checked only with `deliver` and lines to
+    deliver), the entries and campaign entries it creates (R46, R47), and its e-mail and
+    hard-copy lines."""
+
+    problems: list[str]
+    delivery_problems: list[str]
+    entries: int
+    campaign_entries: int
+    emails: int
+    letters: int
+
+    @property
+    def all_problems(self) -> list[str]:
+        return [*self.problems, *self.delivery_problems]
+
+
+LINE_CHECKS = {
+    "no_description": Q(description=""),
+    "no_template": Q(interaction_template_id__isnull=True),
+    "no_salesperson": Q(salesperson_id__isnull=True),
+}
+
+
+def segment_log_preflight(*, segment: Segment, deliver: bool = False) -> LogPreflight:
+    """Every reason the segment cannot be logged (D7), all at once, and the confirmation's numbers.
 
     Always: no description (R40), no lines (R41), lines without description, interaction
     template or salesperson (R42). Only when the log also delivers, over the lines that will be
     delivered (e-mail and hard copy): e-mail lines whose contact and active alternate address
     have no e-mail (R43), lines without a Word document to merge (a template without one for
     the line's language, named), and lines whose contact has no formula in the line's language
-    for a salutation their Word document uses (F1.4). Writes nothing;
-    one aggregate query over the lines plus one query per problem found (its first examples).
+    for a salutation their Word document uses (F1.4). Writes nothing.
+
+    Set-based whatever the number of lines: one pass over the lines grouped by campaign for
+    the counts; with delivery one more, grouped by (Word document, template, language,
+    salutation, address missing), from which the delivery problems are counted; then the
+    documents' salutation fields, the formulas, and the first examples of each problem found.
     """
+    with without_jit():
+        return _preflight(segment, deliver)
+
+
+def _preflight(segment: Segment, deliver: bool) -> LogPreflight:
     problems: list[str] = []
     if not segment.description.strip():
         problems.append(_("The segment has no description."))
     lines = SegmentLine.objects.filter(segment=segment).order_by()
-    checks = {
-        "no_description": Q(description=""),
-        "no_template": Q(interaction_template_id__isnull=True),
-        "no_salesperson": Q(salesperson_id__isnull=True),
+    # One pass: the lines by campaign, correspondence type and what decides their Word document.
+    by_kind = list(
+        lines.values(
+            "campaign_id", "correspondence_type", "document_id", "interaction_template_id", "language_id"
+        ).annotate(total=Count("pk"), **{name: Count("pk", filter=q) for name, q in LINE_CHECKS.items()})
+    )
+    counts = {name: sum(row[name] for row in by_kind) for name in ("total", *LINE_CHECKS)}
+    by_type = {
+        kind: sum(row["total"] for row in by_kind if row["correspondence_type"] == kind)
+        for kind in ("email", "hard_copy")
     }
-    counts = lines.aggregate(total=Count("pk"), **{name: Count("pk", filter=q) for name, q in checks.items()})
+    preflight = LogPreflight(
+        problems=problems,
+        delivery_problems=[],
+        entries=counts["total"],
+        campaign_entries=len({row["campaign_id"] for row in by_kind} - {None}),
+        emails=by_type[CorrespondenceType.EMAIL],
+        letters=by_type[CorrespondenceType.HARD_COPY],
+    )
     if not counts["total"]:
         problems.append(_("The segment has no lines: add contacts before logging."))
-        return problems
+        return preflight
     messages = {
         "no_description": (
             _("Line %(examples)s has no description."),
@@ -123,13 +189,27 @@ def segment_log_problems(*, segment: Segment, deliver: bool = False) -> list[str
             _("%(count)s lines have no salesperson (lines %(examples)s…)."),
         ),
     }
-    for name, q in checks.items():
+    for name, q in LINE_CHECKS.items():
         if counts[name]:
             one, many = messages[name]
             problems.append(_problem(counts[name], one, many, _examples(lines.filter(q), _line_label)))
-    if deliver:
-        problems += _delivery_problems(segment, lines)
-    return problems
+    if deliver and preflight.emails + preflight.letters:
+        to_deliver: dict[tuple, int] = {}
+        for row in by_kind:
+            if row["correspondence_type"]:
+                to_deliver[_key(row)] = to_deliver.get(_key(row), 0) + row["total"]
+        groups = [
+            {"document_id": key[0], "interaction_template_id": key[1], "language_id": key[2], "lines": count}
+            for key, count in to_deliver.items()
+        ]
+        preflight.delivery_problems.extend(_delivery_problems(segment, lines, resolve_word_documents(segment, groups)))
+    return preflight
+
+
+def segment_log_problems(*, segment: Segment, deliver: bool = False) -> list[str]:
+    """Every reason the segment cannot be logged (D7), all at once; empty when it can
+    (`segment_log_preflight`)."""
+    return segment_log_preflight(segment=segment, deliver=deliver).all_problems
 
 
 def _kinds_by_document(document_ids: Iterable[int]) -> tuple[dict[str, list[int]], list[str]]:
@@ -148,17 +228,35 @@ def _kinds_by_document(document_ids: Iterable[int]) -> tuple[dict[str, list[int]
     return kinds, problems
 
 
-def _delivery_problems(segment: Segment, lines) -> list[str]:
+def _key(row: dict) -> tuple:
+    return (row["document_id"], row["interaction_template_id"], row["language_id"])
+
+
+def _without(groups: list[dict], removed: list[dict]) -> list[dict]:
+    """`groups` (word_document_groups) less the lines counted in `removed` (a subset of them)."""
+    less: dict[tuple, int] = {}
+    for row in removed:
+        less[_key(row)] = less.get(_key(row), 0) + row["lines"]
+    kept = [{**row, "lines": row["lines"] - less.get(_key(row), 0)} for row in groups]
+    return [row for row in kept if row["lines"]]
+
+
+def _delivery_problems(segment: Segment, lines, to_deliver: list[dict]) -> list[str]:
+    """The delivery's problems, counted from the lines' side without joining every line to its
+    contact: the lines to deliver by Word document (`to_deliver`, from the pre-flight's pass); the e-mail lines without
+    an address, joined only to the contacts without e-mail; per salutation kind the documents
+    use, the lines of those documents joined only to the contacts whose salutation has no
+    formula of that kind in the line's language (or no salutation)."""
     problems = []
-    deliverable = lines.exclude(correspondence_type="").exclude(_email_address_missing())
-    problems += missing_word_document_problems(segment, deliverable)
-    documents = with_word_document(segment, deliverable).filter(word_document_id__isnull=False)
+    no_address = _lines_without_address(lines)
+    missing_address = word_document_groups(segment, no_address)
+    deliverable = _without(to_deliver, missing_address)
+    problems += [missing_word_document_problem(*row) for row in missing_word_document_counts(deliverable)]
     kinds, document_problems = _kinds_by_document(
-        documents.order_by().values_list("word_document_id", flat=True).distinct()
+        {row["word_document_id"] for row in deliverable if row["word_document_id"] is not None}
     )
     problems += document_problems
-    no_address = lines.filter(_email_address_missing())
-    count = no_address.count()
+    count = sum(row["lines"] for row in missing_address)
     if count:
         problems.append(
             _problem(
@@ -174,15 +272,40 @@ def _delivery_problems(segment: Segment, lines) -> list[str]:
                 _examples(no_address, _contact_label, "contact__no"),
             )
         )
-    for kind, document_ids in kinds.items():
-        if not document_ids:
-            continue
-        formulas = SalutationFormula.objects.filter(salutation_id=OuterRef("contact__salutation_id"), type=kind)
-        # A line without a language needs the formula without a language (F1.4).
-        has_formula = (Q(language_id__isnull=False) & Exists(formulas.filter(language_id=OuterRef("language_id")))) | (
-            Q(language_id__isnull=True) & Exists(formulas.filter(language_id__isnull=True))
-        )
-        missing = documents.filter(word_document_id__in=document_ids).exclude(has_formula)
+    used = {kind: set(document_ids) for kind, document_ids in kinds.items() if document_ids}
+    if not used:
+        return problems
+    salutations = set(Salutation.objects.values_list("pk", flat=True))
+    formulas: dict[tuple, set] = {}
+    for kind, salutation, language in SalutationFormula.objects.filter(type__in=list(used)).values_list(
+        "type", "salutation_id", "language_id"
+    ):
+        formulas.setdefault((kind, language), set()).add(salutation)
+    delivered = lines.exclude(correspondence_type="").exclude(pk__in=_lines_without_address(lines).values("pk"))
+    for kind, document_ids in used.items():
+        # The lines of these documents whose contact has no salutation, or one without this kind
+        # of formula in the line's language (a line without a language needs the formula without
+        # one, F1.4). `=None` is IS NULL.
+        # The contacts come in through `IN` (their ids), not a join of every line to its contact:
+        # one subquery per set of salutations without the formula (the same for most languages).
+        keys_by_missing: dict[tuple, list[Q]] = {}
+        for row in deliverable:
+            if row["word_document_id"] in document_ids:
+                without = tuple(sorted(salutations - formulas.get((kind, row["language_id"]), set())))
+                keys_by_missing.setdefault(without, []).append(
+                    Q(document_id=row["document_id"], interaction_template_id=row["interaction_template_id"])
+                    & Q(language_id=row["language_id"])
+                )
+        conditions = [
+            reduce(operator.or_, keys)
+            & Q(
+                contact_id__in=Contact.objects.filter(
+                    Q(salutation_id__isnull=True) | Q(salutation_id__in=without)
+                ).values("pk")
+            )
+            for without, keys in keys_by_missing.items()
+        ]
+        missing = delivered.filter(reduce(operator.or_, conditions))
         count = missing.count()
         if count:
             label = str(dict(SalutationType.choices)[kind]).lower()
@@ -298,7 +421,7 @@ def _entry_columns(segment: Segment, logged: LoggedSegment, user, campaign_entri
         "contact_via": contact_via,
         "send_as_attachment": F("send_as_attachment"),
         "personal_text": F("personal_text"),
-        "word_template_id": word_document_expression(segment),
+        "word_template_id": F("word_document_id"),  # rows: segments.documents.with_word_document
         "delivery_status": delivery,
         "delivery_error": Value("", output_field=CharField()),
         "canceled": Value(False, output_field=BooleanField()),
@@ -382,7 +505,9 @@ def segment_log(
         )
         campaign_entries = _create_campaign_entries(segment, logged, user, lines)
         entries = insert_select(
-            InteractionLogEntry, lines, _entry_columns(segment, logged, user, campaign_entries, deliver)
+            InteractionLogEntry,
+            with_word_document(segment, lines),
+            _entry_columns(segment, logged, user, campaign_entries, deliver),
         )
         # The documents the entries' letters are made from stay as they are (R72).
         Document.objects.filter(
@@ -405,6 +530,13 @@ def segment_log(
         if follow_up:
             new_segment = _follow_up(segment.no, segment.campaign_id, user, logged)
         _delete_segment(segment)
+        # The entries came and the lines went (and came back for a follow-up): fresh statistics.
+        analyze_after_commit(
+            [SegmentLine._meta.db_table, RemovedSegmentLine._meta.db_table, InteractionLogEntry._meta.db_table],
+            changed=entries,
+            lines_before=entries,
+            lines_after=0,
+        )
         if then is not None:
             then(logged, new_segment)
     return LogResult(

@@ -72,6 +72,7 @@ from ..models import (
     SegmentLine,
     StepAction,
 )
+from .statistics import analyze_after_commit
 
 LINE_NO_STEP = 10_000
 SEGMENT_SERIES = "SEGMENT"
@@ -738,6 +739,17 @@ def _remove_lines(segment: Segment, step: CriteriaStep, lines: QuerySet[SegmentL
     return removed
 
 
+def _analyze_after(result: StepResult, *, removed_lines: bool = False) -> StepResult:
+    """A big step's tables are analysed on PostgreSQL once it commits (services.statistics): the
+    lines, and the removed lines when the step wrote or deleted some."""
+    tables = [SegmentLine._meta.db_table, *([RemovedSegmentLine._meta.db_table] if removed_lines else [])]
+    before = result.line_count - result.added + result.removed
+    analyze_after_commit(
+        tables, changed=result.added + result.removed, lines_before=before, lines_after=result.line_count
+    )
+    return result
+
+
 def _finish(step: CriteriaStep, added: int, removed: int) -> StepResult:
     step.lines_added, step.lines_removed = added, removed
     step.save(update_fields=["lines_added", "lines_removed"])
@@ -806,7 +818,7 @@ def segment_add_contacts(*, user, segment: Segment | str, query: str = "", **opt
     selection = criteria(query)
     with transaction.atomic(durable=True):
         segment = _lock(segment)
-        return _run_step(segment, user, action=StepAction.ADD, query=selection, **options)
+        return _analyze_after(_run_step(segment, user, action=StepAction.ADD, query=selection, **options))
 
 
 def segment_remove_contacts(
@@ -827,7 +839,8 @@ def segment_remove_contacts(
     _require_criterion(action, selection)
     with transaction.atomic(durable=True):
         segment = _lock(segment)
-        return _run_step(segment, user, action=action, query=selection, entire_companies=entire_companies)
+        result = _run_step(segment, user, action=action, query=selection, entire_companies=entire_companies)
+        return _analyze_after(result, removed_lines=True)
 
 
 def segment_add_contact(*, user, segment: Segment | str, contact: Contact, allow_existing: bool = False) -> StepResult:
@@ -926,7 +939,8 @@ def segment_undo(*, user, segment: Segment | str) -> StepResult:
         RemovedSegmentLine.objects.filter(removed_by_id__in=unit_ids).delete()
         CriteriaStep.objects.filter(pk__in=unit_ids).delete()
         count = SegmentLine.objects.filter(segment=segment).count()
-        return StepResult(step=None, added=restored, removed=removed_count, line_count=count)
+        result = StepResult(step=None, added=restored, removed=removed_count, line_count=count)
+        return _analyze_after(result, removed_lines=bool(restored))
 
 
 # --- Saved criteria (F1.16, F3.6) ---------------------------------------------------------------
@@ -1045,7 +1059,8 @@ def segment_reuse_criteria(*, user, segment: Segment | str, code: str) -> StepRe
                             now=result.added - result.removed,
                         )
                     )
-        return replace(_finish(parent, added, removed), differences=tuple(differences))
+        result = replace(_finish(parent, added, removed), differences=tuple(differences))
+        return _analyze_after(result, removed_lines=bool(removed))
 
 
 # --- Reuse of a logged segment (F3.7) -----------------------------------------------------------
@@ -1098,7 +1113,7 @@ def segment_reuse_logged(*, user, segment: Segment | str, logged_segment_id) -> 
     logged = _logged_segment(logged_segment_id)
     with transaction.atomic(durable=True):
         segment = _lock(segment)
-        return reuse_logged_lines(segment, user, logged)
+        return _analyze_after(reuse_logged_lines(segment, user, logged))
 
 
 # --- One line's values (D1) ---------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from crm.permissions import COMMAND_LINE
@@ -193,3 +195,107 @@ def test_the_log_keeps_each_entrys_document_and_makes_it_read_only(world):
 def test_resolution_is_one_query_whatever_the_number_of_lines(world, django_assert_num_queries):
     with django_assert_num_queries(1):
         assert len(documents_by_contact(world["segment"])) == 3
+
+
+@pytest.fixture
+def blank_world():
+    """A template without a language: its Word document on the row without a language, and an
+    English row; a segment of a company without a language and an English one."""
+    english = make_language("EN")
+    template = make_template(correspondence_type="")
+    blank_doc = attach_word_template(template, "Hello {{ contact.name }}")
+    en_doc = attach_word_template(template, "Dear {{ contact.name }}", language=english)
+    salesperson = make_salesperson()
+    contacts = {
+        "blank": make_company(language=None, salesperson=salesperson),
+        "EN": make_company(language=english, salesperson=salesperson),
+    }
+    segment = services.segment_create(
+        user=COMMAND_LINE, values={"description": "Letters", "interaction_template": template}
+    )
+    services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="")
+    return {"segment": segment, "contacts": contacts, "english": english, "docs": {"blank": blank_doc, "EN": en_doc}}
+
+
+def test_a_line_without_a_language_uses_the_row_without_a_language(blank_world):
+    segment, contacts, docs = blank_world["segment"], blank_world["contacts"], blank_world["docs"]
+    assert SegmentLine.objects.get(segment=segment, contact=contacts["blank"]).language_id is None
+
+    by_contact = documents_by_contact(segment)
+
+    assert by_contact[contacts["blank"].pk] == docs["blank"].pk
+    assert by_contact[contacts["EN"].pk] == docs["EN"].pk
+
+
+def test_a_line_without_a_language_of_another_template_uses_that_templates_row_without_a_language(blank_world):
+    segment, contacts, english = blank_world["segment"], blank_world["contacts"], blank_world["english"]
+    other = make_template(correspondence_type="")
+    other_blank = attach_word_template(other, "Other hello")
+    other_en = attach_word_template(other, "Other dear", language=english)
+    for contact in contacts.values():
+        line = SegmentLine.objects.get(segment=segment, contact=contact)
+        values = {"interaction_template": other, "language": contact.language}
+        services.segment_set_line(user=COMMAND_LINE, segment=segment, line_no=line.line_no, values=values)
+
+    by_contact = documents_by_contact(segment)
+
+    assert by_contact[contacts["blank"].pk] == other_blank.pk
+    assert by_contact[contacts["EN"].pk] == other_en.pk
+
+
+def test_a_line_of_the_headers_template_without_a_segment_row_for_its_language_has_no_document(blank_world):
+    """The segment's rows decide for the header's template, even where the template has a row."""
+    segment, contacts = blank_world["segment"], blank_world["contacts"]
+    SegmentLanguage.objects.filter(segment=segment, language__isnull=True).delete()
+
+    by_contact = documents_by_contact(segment)
+
+    assert by_contact[contacts["blank"].pk] is None
+    assert by_contact[contacts["EN"].pk] == blank_world["docs"]["EN"].pk
+    problems = documents.missing_word_document_problems(segment)
+    assert len(problems) == 1 and "language (blank)" in problems[0] and "(1 line(s))" in problems[0]
+
+
+def test_the_segment_copy_of_a_language_is_used_only_for_lines_of_the_headers_template(blank_world):
+    segment, contacts, english = blank_world["segment"], blank_world["contacts"], blank_world["english"]
+    mine = documents.segment_language_document_set(
+        user=COMMAND_LINE, segment=segment, language=None, data=docx_bytes("Mine"), file_name="mine.docx"
+    )
+    other = make_template(correspondence_type="")
+    other_blank = attach_word_template(other, "Other hello")
+    attach_word_template(other, "Other dear", language=english)
+    line = SegmentLine.objects.get(segment=segment, contact=contacts["blank"])
+    assert documents_by_contact(segment)[contacts["blank"].pk] == mine.pk
+
+    values = {"interaction_template": other, "language": None}
+    services.segment_set_line(user=COMMAND_LINE, segment=segment, line_no=line.line_no, values=values)
+
+    assert documents_by_contact(segment)[contacts["blank"].pk] == other_blank.pk
+
+
+def test_the_counting_pass_gives_each_line_the_document_the_join_gives(blank_world):
+    """word_document_groups (the pages' counts) and with_word_document (the merge, the log) agree:
+    own documents, the segment's copies, another template's rows, lines without a language and
+    without a document."""
+    segment, contacts, english = blank_world["segment"], blank_world["contacts"], blank_world["english"]
+    more = {key: make_company(language=contact.language) for key, contact in contacts.items()}
+    services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="")
+    other = make_template(correspondence_type="")
+    attach_word_template(other, "Other dear", language=english)  # no row without a language
+    for contact in more.values():
+        line = SegmentLine.objects.filter(segment=segment, contact=contact).get()
+        values = {"interaction_template": other, "language": contact.language}
+        services.segment_set_line(user=COMMAND_LINE, segment=segment, line_no=line.line_no, values=values)
+    own_line = SegmentLine.objects.filter(segment=segment, contact=contacts["EN"]).order_by("line_no").first()
+    documents.segment_line_document_set(
+        user=COMMAND_LINE, segment=segment, line_no=own_line.line_no, data=docx_bytes("Mine"), file_name="own.docx"
+    )
+    lines = SegmentLine.objects.filter(segment=segment)
+
+    joined = Counter(documents.with_word_document(segment).values_list("word_document_id", flat=True))
+    counted = Counter()
+    for group in documents.word_document_groups(segment, lines):
+        counted[group["word_document_id"]] += group["lines"]
+
+    assert counted == joined
+    assert None in joined and len(joined) == 4  # the blank row, own, the other template's EN row, none

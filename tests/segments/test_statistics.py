@@ -1,0 +1,117 @@
+"""Fresh planner statistics after a big segment step (segments/services/statistics.py, issue 13):
+ANALYZE of the touched tables on PostgreSQL once a step that changed more than 10% of a
+segment's lines (and at least 10,000 rows) commits; never on SQLite."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from crm.permissions import COMMAND_LINE
+from segments import services
+from segments.models import SegmentLine, StepAction
+from segments.services import log as log_services
+from segments.services.statistics import ANALYZE_MIN_ROWS, is_big_change
+from tests.factories import bulk_contacts, make_salesperson, make_template
+
+pytestmark = pytest.mark.django_db
+
+POSTGRESQL = connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def segment():
+    template = make_template(correspondence_type="")
+    return services.segment_create(
+        user=COMMAND_LINE,
+        values={"description": "Big", "interaction_template": template, "salesperson": make_salesperson()},
+    )
+
+
+def analyzed(step, django_capture_on_commit_callbacks) -> tuple[list[str], list[str]]:
+    """Run `step` in its transaction: (ANALYZE statements before the commit, after it)."""
+    with CaptureQueriesContext(connection) as queries:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            step()
+        inside = len(queries.captured_queries)
+        for callback in callbacks:
+            callback()
+    statements = [query["sql"] for query in queries.captured_queries]
+    return (
+        [sql for sql in statements[:inside] if sql.startswith("ANALYZE")],
+        [sql for sql in statements[inside:] if sql.startswith("ANALYZE")],
+    )
+
+
+@pytest.mark.slow
+def test_a_big_add_analyses_the_lines_after_its_commit_on_postgresql_only(segment, django_capture_on_commit_callbacks):
+    bulk_contacts(ANALYZE_MIN_ROWS)
+
+    before, after = analyzed(
+        lambda: services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=""),
+        django_capture_on_commit_callbacks,
+    )
+
+    assert SegmentLine.objects.filter(segment=segment).count() == ANALYZE_MIN_ROWS
+    assert before == []
+    assert after == (['ANALYZE "segments_segmentline"'] if POSTGRESQL else [])
+
+
+@pytest.mark.slow
+def test_a_big_reduce_an_undo_and_the_log_analyse_their_tables(segment, django_capture_on_commit_callbacks):
+    bulk_contacts(ANALYZE_MIN_ROWS, city="Big")
+    bulk_contacts(10, city="Small")
+    services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="")
+    both = ['ANALYZE "segments_segmentline", "segments_removedsegmentline"'] if POSTGRESQL else []
+
+    reduce = analyzed(
+        lambda: services.segment_remove_contacts(
+            user=COMMAND_LINE, segment=segment, action=StepAction.REDUCE, query="city=Big"
+        ),
+        django_capture_on_commit_callbacks,
+    )
+    undo = analyzed(
+        lambda: services.segment_undo(user=COMMAND_LINE, segment=segment), django_capture_on_commit_callbacks
+    )
+    log = analyzed(
+        lambda: log_services.segment_log(user=COMMAND_LINE, segment=segment), django_capture_on_commit_callbacks
+    )
+
+    assert reduce == ([], both)
+    assert undo == ([], both)
+    entries = ['ANALYZE "segments_segmentline", "segments_removedsegmentline", "interactions_interactionlogentry"']
+    assert log == ([], entries if POSTGRESQL else [])
+
+
+def test_a_small_step_does_not_analyse(segment, django_capture_on_commit_callbacks):
+    bulk_contacts(20, city="Small")
+
+    add = analyzed(
+        lambda: services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query=""),
+        django_capture_on_commit_callbacks,
+    )
+    reduce = analyzed(
+        lambda: services.segment_remove_contacts(
+            user=COMMAND_LINE, segment=segment, action=StepAction.REDUCE, query="city=Small"
+        ),
+        django_capture_on_commit_callbacks,
+    )
+
+    assert add == ([], []) and reduce == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("changed", "before", "after", "big"),
+    [
+        (10_000, 0, 10_000, True),  # a first add
+        (9_999, 0, 9_999, False),  # too few rows to matter
+        (10_000, 100_000, 110_000, False),  # 10% (of the larger side) is not more than 10%
+        (10_000, 89_000, 99_000, True),
+        (100_000, 1_000_000, 900_000, False),
+        (100_001, 1_000_000, 899_999, True),  # a reduce of just over 10%
+        (980_000, 980_000, 0, True),  # an undo of the add, a log
+    ],
+)
+def test_a_big_change_is_more_than_a_tenth_of_the_lines_and_at_least_the_minimum(changed, before, after, big):
+    assert is_big_change(changed=changed, lines_before=before, lines_after=after) is big
