@@ -69,6 +69,12 @@ def _uses_database_tasks() -> bool:
     return isinstance(task_backends["default"], DatabaseBackend)
 
 
+def tasks_queued() -> bool:
+    """Whether background work goes to a queue for `manage.py worker` (else it runs at once, in
+    the process that starts it)."""
+    return _uses_database_tasks()
+
+
 def takeover_delay() -> str | None:
     """How long after its worker stopped a job is taken over by another worker, in words ("2
     minutes"), for the pages; None when no workers run (tasks run immediately in the process

@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
@@ -37,6 +38,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from crm.untrusted import CheckedForm
+from crm.worker import tasks_queued
 from interactions.delivery import delivery_start
 from interactions.models import DeliveryKind, LoggedSegment
 
@@ -123,6 +125,8 @@ class SegmentLogView(SegmentPermissionMixin, View):
             "notice": notice,
             "deliver": deliver,
             "can_log_alone": can_log_alone,
+            # More lines than CRM_LOG_INLINE_LINES and workers to run it: a log job (log_jobs).
+            "in_background": preflight.entries > settings.CRM_LOG_INLINE_LINES and tasks_queued(),
             "deliveries": DeliverySummary(emails=preflight.emails, letters=preflight.letters),
             "summary": selectors.SegmentLogSummary(
                 entries=preflight.entries, campaign_entries=preflight.campaign_entries

@@ -490,3 +490,18 @@ def test_a_worker_that_died_after_the_logs_commit_leaves_a_job_that_only_finishe
     job.refresh_from_db()
     assert (job.state, job.logged_segment, job.error) == (LogJobState.FINISHED, logged, "")
     assert LoggedSegment.objects.count() == 1
+
+
+def test_the_log_page_says_when_a_big_log_will_run_in_the_background(marketing_client):
+    segment = build(n_persons=3)  # 4 lines
+    background = "logged in the background by a worker"
+
+    with override_settings(TASKS=DB_TASKS, **BIG):
+        big = text_of(marketing_client.get(log_url(segment)))
+    with override_settings(TASKS=DB_TASKS, CRM_LOG_INLINE_LINES=4):
+        small = text_of(marketing_client.get(log_url(segment)))
+    with override_settings(**BIG):  # tasks run at once: the POST has logged it when it returns
+        immediate = text_of(marketing_client.get(log_url(segment)))
+
+    assert background in big
+    assert background not in small and background not in immediate
