@@ -59,7 +59,7 @@ from django.utils.translation import gettext as _
 from crm.models import CorrespondenceType
 from crm.permissions import recorded_user, require
 from crm.sql import insert_select
-from crm.worker import job_lease, pending_task_ids, stop_requested
+from crm.worker import job_enqueue, job_lease, jobs_heal, stop_requested
 
 from .documents import document_create, document_file_name, document_rewrite
 from .merge_fields import MergeError, line_context, salutation_formulas
@@ -323,8 +323,7 @@ def delivery_runs_inline() -> bool:
 def _enqueue(delivery_id: int) -> None:
     from .tasks import delivery_task
 
-    result = delivery_task.enqueue(delivery_id)
-    Delivery.objects.filter(pk=delivery_id).update(task_id=str(result.id)[:64])
+    result = job_enqueue(Delivery, delivery_task, delivery_id)
     for error in getattr(result, "errors", None) or ():  # an inline run that raised: resumable, but say why
         logger.error("delivery %s stopped: %s", delivery_id, error.traceback)
 
@@ -735,25 +734,8 @@ def deliveries_heal(now) -> int:
     """
     from .tasks import delivery_task
 
-    healed = 0
-    stalled = Delivery.objects.filter(state=DeliveryState.RUNNING, lease_until__lt=now)
-    for pk in stalled.values_list("pk", flat=True):
-        with transaction.atomic():
-            if stalled.filter(pk=pk).update(state=DeliveryState.QUEUED, lease_until=None):
-                transaction.on_commit(lambda pk=pk: _enqueue(pk))
-                healed += 1
-    pending = pending_task_ids()
-    if pending is None:
-        return healed
-    queued = Delivery.objects.filter(state=DeliveryState.QUEUED, created_at__lt=now - job_lease())
-    for pk, task_id in queued.exclude(task_id__in=pending).values_list("pk", "task_id"):
-        with transaction.atomic():
-            result = delivery_task.enqueue(pk)
-            if queued.filter(pk=pk, task_id=task_id).update(task_id=str(result.id)[:64]):
-                healed += 1
-            else:  # another worker re-queued it first
-                transaction.set_rollback(True)
-    return healed
+    stale = Q(state=DeliveryState.RUNNING, lease_until__lt=now)
+    return jobs_heal(Delivery, delivery_task, now, stale=stale, reset={"lease_until": None})
 
 
 def delivery_run(delivery_id: int) -> dict[str, Any]:

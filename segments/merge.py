@@ -45,7 +45,7 @@ from interactions.wordtemplates import (
 )
 
 from .documents import missing_word_document_problems, with_word_document
-from .jobs import jobs_heal, stale_running
+from .jobs import job_enqueue, jobs_heal, stale_running
 from .models import MergeJob, MergeOutput, MergeState, Segment, SegmentLine
 
 logger = logging.getLogger(__name__)
@@ -345,8 +345,7 @@ def merge_job_restart(*, user, job_id: int) -> MergeJob:
 def _run_or_enqueue(job: MergeJob) -> None:
     from .tasks import merge_job_task
 
-    result = merge_job_task.enqueue(job.pk)
-    MergeJob.objects.filter(pk=job.pk).update(task_id=str(result.id)[:64])
+    job_enqueue(MergeJob, merge_job_task, job.pk)
 
 
 def _job_progress(job_id: int, done: int) -> None:
@@ -366,8 +365,7 @@ def _hand_back(job_id: int) -> None:
         if MergeJob.objects.filter(pk=job_id, state=MergeState.RUNNING).update(
             state=MergeState.QUEUED, done=0, heartbeat_at=None
         ):
-            result = merge_job_task.enqueue(job_id)
-            MergeJob.objects.filter(pk=job_id).update(task_id=str(result.id)[:64])
+            job_enqueue(MergeJob, merge_job_task, job_id)
             logger.warning("merge job %s handed back to the queue: its worker is stopping", job_id)
 
 
