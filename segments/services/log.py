@@ -508,6 +508,7 @@ def segment_log(
             InteractionLogEntry,
             with_word_document(segment, lines),
             _entry_columns(segment, logged, user, campaign_entries, deliver),
+            order_by=("line_no",),
         )
         # The documents the entries' letters are made from stay as they are (R72).
         Document.objects.filter(

@@ -16,8 +16,8 @@ from interactions.models import InteractionLogEntry, LoggedSegment
 
 
 def after_entries(hook: Callable[[LoggedSegment], object]) -> Callable[..., int]:
-    def insert_then_hook(model, rows, columns) -> int:
-        inserted = insert_select(model, rows, columns)
+    def insert_then_hook(model, rows, columns, order_by=()) -> int:
+        inserted = insert_select(model, rows, columns, order_by)
         if model is InteractionLogEntry:
             hook(LoggedSegment.objects.get(pk=columns["logged_segment_id"].value))
         return inserted

@@ -90,6 +90,35 @@ def test_log_turns_every_line_into_one_entry_and_deletes_the_segment():
         assert entry.delivery_status == "" and not entry.canceled
 
 
+def test_entries_are_numbered_in_line_order_whatever_order_the_contacts_were_made_in():
+    """Entry numbers follow the worksheet's line numbers (the export and the logged segment list
+    the entries as the worksheet listed its lines), even when the contacts were made in the
+    opposite order and the database would read them in another one."""
+    salesperson = make_salesperson("ANN")
+    company = make_company(salesperson=salesperson)
+    persons = [make_person(company, salesperson=salesperson) for _ in range(60)]
+    segment = segment_services.segment_create(
+        user=COMMAND_LINE,
+        values={"description": "Spring mailing", "interaction_template": make_template(correspondence_type="")},
+    )
+    for contact in reversed([company, *persons]):
+        segment_services.segment_add_contact(user=COMMAND_LINE, segment=segment, contact=contact)
+    in_line_order = list(
+        SegmentLine.objects.filter(segment=segment).order_by("line_no").values_list("contact_id", flat=True)
+    )
+
+    logged = log(segment).logged_segment
+
+    assert (
+        list(
+            InteractionLogEntry.objects.filter(logged_segment=logged)
+            .order_by("pk")
+            .values_list("contact_id", flat=True)
+        )
+        == in_line_order
+    )
+
+
 def test_every_field_of_an_entry_is_its_line_after_overrides():
     segment, contacts = build(n_persons=1, campaign=make_campaign())
     line = SegmentLine.objects.filter(segment=segment).order_by("line_no").first()
