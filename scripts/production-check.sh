@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The production check (README "Deploy"; called by .ci/run): what the container runs, on a
 # throw-away PostgreSQL 15 — the release step, scripts/serve.sh with DEBUG off, two task
-# workers — then pages, static files, /healthz, and a delivery and a merge that finish by
-# themselves after the worker running them is killed with SIGKILL (scripts/production_check.py).
+# workers — then pages, static files, /healthz, a delivery and a merge that finish by
+# themselves after the worker running them is killed with SIGKILL, and a 50,000-letter .zip
+# streamed into the S3-compatible bucket and downloaded, each process under 500 MiB
+# (scripts/production_check.py; PRODCHECK_ZIP_LETTERS=N for a smaller trial).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh || exit 1

@@ -14,7 +14,11 @@ DATABASE_URL and PRODCHECK_PG_STOP): what the container image runs, tried as an 
 5. A merge of 600 letters started from the worksheet page (logged in through the login form):
    the worker making it is killed halfway; it is started again by itself and its one file is
    downloaded from the page.
-6. PostgreSQL is stopped: `/healthz` answers 503.
+6. A merge of 50,000 letters to a .zip, started from the worksheet page, made by a worker
+   straight into the bucket (streamed: past PostgreSQL's 1 GB value limit and without the
+   file in memory), then downloaded from the page in a streamed response.
+7. Every process's peak memory (RSS) stayed under 500 MiB.
+8. PostgreSQL is stopped: `/healthz` answers 503.
 
 Prints what it did and saw; exits 1 at the first thing that is not as it should be.
 """
@@ -45,6 +49,7 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() els
 EMAILS = 1000
 HOLD_AT = 300
 LETTERS = 600
+ZIP_LETTERS = int(os.environ.get("PRODCHECK_ZIP_LETTERS", "50000"))
 STARTED = time.monotonic()
 
 
@@ -106,6 +111,20 @@ class Site:
 
     def get(self, path: str, **kwargs):
         return self.request("GET", path, **kwargs)
+
+    def download(self, path: str, out) -> tuple[http.client.HTTPResponse, int]:
+        """GET `path` into the binary file `out` in 1 MiB chunks: (response, bytes written)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        headers = {"Host": "localhost", "X-Forwarded-Proto": "https"}
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        written = 0
+        while chunk := response.read(1 << 20):
+            out.write(chunk)
+            written += len(chunk)
+        connection.close()
+        return response, written
 
     def csrf_post(self, page: str, path: str, fields: dict):
         _response, content = self.get(page)
@@ -298,12 +317,15 @@ def run(env: dict[str, str], processes: Processes, smtp, site: Site) -> None:
     ):
         mails.write(contacts_csv("PM", EMAILS, "MAILTOWN", email=True))
         letters.write(contacts_csv("PL", LETTERS, "LETTERTOWN", email=False))
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as many:
+        many.write(contacts_csv("PZ", ZIP_LETTERS, "ZIPTOWN", email=False))
     manage(env, "import_contacts", mails.name)
     manage(env, "import_contacts", letters.name)
+    manage(env, "import_contacts", many.name)
     password = secrets.token_urlsafe(16)
     manage(env | {"DJANGO_SUPERUSER_PASSWORD": password}, "createsuperuser", "--no-input", "--username", "checker",
            "--email", "checker@check.test")  # fmt: skip
-    say(f"data: {EMAILS} e-mail contacts, {LETTERS} letter contacts, an admin user")
+    say(f"data: {EMAILS:,} e-mail contacts, {LETTERS:,} + {ZIP_LETTERS:,} letter contacts, an admin user")
 
     processes.start_web()
     wait_for(lambda: _answers(site, "/healthz"), "scripts/serve.sh answering", timeout=90)
@@ -404,6 +426,8 @@ def run(env: dict[str, str], processes: Processes, smtp, site: Site) -> None:
         f"the merge result is an object in the bucket ({len(stored)} objects: Word templates, letters, result)",
     )
 
+    zip_merge(env, processes, site)
+
     peaks = processes.peak_rss()
     say("peak memory (RSS): " + ", ".join(f"{name} {mib} MiB" for name, mib in peaks.items()))
     check(max(peaks.values()) < 500, "every process stayed under 500 MiB")
@@ -413,6 +437,56 @@ def run(env: dict[str, str], processes: Processes, smtp, site: Site) -> None:
     say("PostgreSQL stopped")
     response, body = site.get("/healthz")
     check(response.status == 503 and json.loads(body) == {"database": "unavailable"}, f"GET /healthz: 503 {body}")
+
+
+def zip_merge(env: dict[str, str], processes: Processes, site: Site) -> None:
+    """50,000 letters to a .zip from the page: one worker streams them into the bucket; the
+    file downloads from the page without a web worker holding it."""
+    import zipfile
+
+    from django.db import close_old_connections
+
+    from segments.models import MergeJob
+
+    number = manage(env, "segment", "create", "--description", "Production check: a big mailing",
+                    "--interaction-template", "LETTER", "--salesperson", "SL").strip()  # fmt: skip
+    manage(env, "segment", "add", number, "--filter", "city=ZIPTOWN")
+    page = f"/segments/{number}/merge/"
+    started = time.monotonic()
+    response, _body = site.csrf_post(page, page, {"output": "zip"})
+    location = response.headers.get("Location", "")
+    check(response.status == 302 and "/merge-jobs/" in location, f"POST {page} queued a .zip merge: {location}")
+    job = MergeJob.objects.get(pk=int(re.search(r"/merge-jobs/(\d+)/", location).group(1)))
+    worker = running_worker("merge_job_task")
+
+    def merged() -> bool:
+        close_old_connections()
+        job.refresh_from_db()
+        return job.state in ("finished", "failed")
+
+    wait_for(merged, f"the merge of {ZIP_LETTERS:,} letters", timeout=1800)
+    seconds = time.monotonic() - started
+    check(
+        job.state == "finished" and job.done == ZIP_LETTERS,
+        f"merge {job.pk} by worker {worker} finished: {job.done:,} letters in {seconds:.0f} s, "
+        f"{job.document.size:,} bytes",
+    )
+    stored = _bucket_objects(env)
+    check(
+        stored.get(job.document.file.name) == job.document.size,
+        f"the .zip is one object of {job.document.size:,} bytes in the bucket",
+    )
+    with tempfile.TemporaryFile() as out:
+        started = time.monotonic()
+        response, size = site.download(f"/merge-jobs/{job.pk}/download/", out)
+        seconds = time.monotonic() - started
+        names = zipfile.ZipFile(out).namelist() if response.status == 200 else []
+    check(
+        response.status == 200 and size == job.document.size and len(names) == ZIP_LETTERS,
+        f"it downloads from the page: {size:,} bytes in {seconds:.1f} s, {len(names):,} letters",
+    )
+    merge_peak = processes.peak_rss().get(f"worker {worker}")
+    say(f"peak memory (RSS) of worker {worker}, which made the .zip: {merge_peak} MiB")
 
 
 def _s3(env: dict[str, str]):
