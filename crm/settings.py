@@ -119,7 +119,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests use a file, not :memory:, so threads and processes share one database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
-elif env_bool("DJANGO_DB_TRANSACTION_POOLING"):
+else:
+    # A database that does not answer fails a connection (a request, /healthz, a worker's
+    # beat) after this many seconds instead of the operating system's minutes; a
+    # `?connect_timeout=` in DATABASE_URL wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("DJANGO_DB_CONNECT_TIMEOUT", "5"))
+    )
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3" and env_bool("DJANGO_DB_TRANSACTION_POOLING"):
     # Behind pgbouncer in transaction pooling mode a connection may change between two
     # transactions: no server-side cursors (they outlive a transaction) and no persistent
     # connections of our own (the pooler keeps them).

@@ -232,28 +232,6 @@ def saved_criteria_list() -> QuerySet[SavedCriteria]:
     return SavedCriteria.objects.annotate(no_of_steps=_count_of(SavedCriteriaStep, "saved_criteria")).order_by("code")
 
 
-# --- Log (F4.1) ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SegmentLogSummary:
-    """What logging a segment creates: one interaction log entry per line (R47) and one
-    campaign entry per distinct campaign of the lines (R46)."""
-
-    entries: int
-    campaign_entries: int
-
-
-def segment_log_summary(*, segment: Segment) -> SegmentLogSummary:
-    """The numbers the Log confirmation states. One aggregate query over the segment's lines."""
-    row = (
-        SegmentLine.objects.filter(segment=segment)
-        .order_by()
-        .aggregate(lines=Count("pk"), campaigns=Count("campaign_id", distinct=True))
-    )
-    return SegmentLogSummary(entries=row["lines"], campaign_entries=row["campaigns"])
-
-
 # --- A contact's history (SPEC D15, crm.hooks.contact_history) ------------------------------------
 
 
