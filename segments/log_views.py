@@ -128,9 +128,7 @@ class SegmentLogView(SegmentPermissionMixin, View):
             # More lines than CRM_LOG_INLINE_LINES and workers to run it: a log job (log_jobs).
             "in_background": preflight.entries > settings.CRM_LOG_INLINE_LINES and tasks_queued(),
             "deliveries": DeliverySummary(emails=preflight.emails, letters=preflight.letters),
-            "summary": selectors.SegmentLogSummary(
-                entries=preflight.entries, campaign_entries=preflight.campaign_entries
-            ),
+            "summary": preflight,  # the entries and campaign entries the Log will create
         }
         return TemplateResponse(request, TEMPLATE, context, status=status)
 

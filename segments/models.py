@@ -441,37 +441,53 @@ class MergeOutput(models.TextChoices):
     ZIP = "zip", _("A .zip of one .docx per line")
 
 
-class MergeState(models.TextChoices):
+class JobState(models.TextChoices):
+    """The life of a job a task worker runs from a page (a merge, a Log)."""
+
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")
     FINISHED = "finished", _("Finished")
     FAILED = "failed", _("Failed")
 
 
-class MergeJob(models.Model):
-    """A Word mail merge of a segment's lines run from the worksheet (D9): its progress and,
-    when finished, the file made (`document`). Writes nothing else; the segment may be logged or
-    deleted meanwhile (`segment` becomes NULL, `segment_no` stays)."""
+MergeState = LogJobState = JobState
+
+
+class SegmentJob(models.Model):
+    """What every job a worker runs for a segment records: the segment (NULL once it is logged
+    or deleted; `segment_no` stays), its state and error, the task that runs it, who started
+    it and when, when it finished, and its heartbeat: written when a worker claims the job and
+    while it works, so a running job whose heartbeat is old lost its worker
+    (crm.worker.jobs_heal)."""
 
     segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     segment_no = models.CharField(_("segment no."), max_length=20)
-    output = models.CharField(_("output"), max_length=10, choices=MergeOutput.choices)
-    state = models.CharField(_("state"), max_length=10, choices=MergeState.choices, default=MergeState.QUEUED)
-    total = models.PositiveIntegerField(_("letters"), default=0)
-    done = models.PositiveIntegerField(_("letters made"), default=0)
+    state = models.CharField(_("state"), max_length=10, choices=JobState.choices, default=JobState.QUEUED)
     error = models.TextField(_("error"), blank=True)
-    document = models.ForeignKey(
-        Document, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("file")
-    )
     task_id = models.CharField(_("task id"), max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    # Written when a worker claims the job and with every progress update: a running job whose
-    # heartbeat is old lost its worker (segments.merge.merge_job_stalled).
     heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-pk"]
+
+
+class MergeJob(SegmentJob):
+    """A Word mail merge of a segment's lines run from the worksheet (D9): its progress and,
+    when finished, the file made (`document`). Writes nothing else; the segment may be logged or
+    deleted meanwhile (`segment` becomes NULL, `segment_no` stays)."""
+
+    output = models.CharField(_("output"), max_length=10, choices=MergeOutput.choices)
+    total = models.PositiveIntegerField(_("letters"), default=0)
+    done = models.PositiveIntegerField(_("letters made"), default=0)
+    document = models.ForeignKey(
+        Document, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("file")
+    )
 
     class Meta:
         verbose_name = _("merge job")
@@ -486,17 +502,10 @@ class MergeJob(models.Model):
         return f"Merge {self.pk} of {self.segment_no}"
 
 
-class LogJobState(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
-    FINISHED = "finished", _("Finished")
-    FAILED = "failed", _("Failed")
-
-
 LOG_JOB_UNFINISHED = [LogJobState.QUEUED, LogJobState.RUNNING]
 
 
-class LogJob(models.Model):
+class LogJob(SegmentJob):
     """A Log of a large segment started from the Log page, run by a task worker (issue 13):
     the options the page passed, its state and, when finished, the logged segment it made (and
     the follow-up segment and delivery it started); failed with the reason otherwise. The Log
@@ -504,30 +513,19 @@ class LogJob(models.Model):
     segment (a double click or two users find the same job). The segment goes when it is
     logged (`segment` becomes NULL; `segment_no` and `segment_uuid` stay)."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    segment_no = models.CharField(_("segment no."), max_length=20)
     segment_uuid = models.UUIDField(_("segment id"))
     lines = models.PositiveIntegerField(_("lines"), default=0)
     follow_up = models.BooleanField(_("create follow-up segment"), default=False)
     deliver = models.BooleanField(_("deliver after logging"), default=False)
-    state = models.CharField(_("state"), max_length=10, choices=LogJobState.choices, default=LogJobState.QUEUED)
     logged_segment = models.ForeignKey(
         LoggedSegment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     follow_up_segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     delivery = models.ForeignKey(Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     delivery_error = models.TextField(_("delivery not started"), blank=True)
-    error = models.TextField(_("error"), blank=True)
-    task_id = models.CharField(_("task id"), max_length=64, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
-    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    # Written when a worker claims the job and, while its Log runs, by a thread on its own
-    # connection (segments.log_jobs): a running job whose heartbeat is old lost its worker.
-    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+    # heartbeat_at: while its Log runs, written by a thread on its own connection
+    # (segments.log_jobs), the Log's transaction being one long statement.
 
     class Meta:
         verbose_name = _("log job")
