@@ -24,7 +24,7 @@ from segments import services
 from segments.documents import word_document_groups
 from segments.models import SegmentLine
 from segments.services.log import _kinds_by_document
-from segments.services.statistics import without_jit
+from segments.services.statistics import page_queries
 
 from . import segment_operations as segment_ops
 from .harness import Context, operation
@@ -111,7 +111,7 @@ def log_page_floor(ctx: Context) -> dict:
     """The Log page's counts in plain SQL, the way the page counts them; returns them (a test
     compares them with the page's)."""
     segment = ctx.data["pages_segment"]
-    with without_jit(), connection.cursor() as cursor:
+    with page_queries(), connection.cursor() as cursor:
         cursor.execute(
             f"SELECT campaign_id, correspondence_type, {DOCUMENT_KEY}, COUNT(*),"
             " SUM(CASE WHEN description = '' THEN 1 ELSE 0 END),"
@@ -144,7 +144,7 @@ def log_page_floor(ctx: Context) -> dict:
 def print_page_floor(ctx: Context) -> dict:
     """The Print letters page's counts in plain SQL; returns letters and lines without a document."""
     segment = ctx.data["pages_segment"]
-    with without_jit(), connection.cursor() as cursor:
+    with page_queries(), connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {DOCUMENT_KEY}, COUNT(*) FROM segments_segmentline l WHERE l.segment_id = %s GROUP BY 1, 2, 3",
             [segment.pk],

@@ -39,7 +39,7 @@ from .documents import (
 )
 from .merge import merge_job_restart, merge_job_stalled, merge_job_start
 from .models import MergeJob, MergeOutput, MergeState, Segment, SegmentLine
-from .services.statistics import without_jit
+from .services.statistics import page_queries
 from .views import SegmentPermissionMixin, get_segment
 
 PAGE = "segments/merge_form.html"
@@ -93,7 +93,7 @@ def merge_plan(*, segment: Segment) -> MergePlan:
     (segments.documents.word_document_groups, with the segment's and templates' language rows),
     which also gives the lines without a document, and the shown documents' names."""
     totals: dict[tuple, list[int]] = {}
-    with without_jit():
+    with page_queries():
         groups = word_document_groups(segment, SegmentLine.objects.filter(segment=segment))
     for group in groups:
         key = (group["word_document_id"], group["interaction_template_id"], group["language_id"])

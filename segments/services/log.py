@@ -55,7 +55,7 @@ from ..documents import (
     word_document_groups,
 )
 from ..models import RemovedSegmentLine, Segment, SegmentLine
-from .statistics import analyze_after_commit, without_jit
+from .statistics import analyze_after_commit, page_queries
 from .worksheet import SEGMENT_SERIES, _lock, already_logged, reuse_logged_lines
 
 PROBLEM_EXAMPLES = 5
@@ -144,7 +144,7 @@ def segment_log_preflight(*, segment: Segment, deliver: bool = False) -> LogPref
     salutation, address missing), from which the delivery problems are counted; then the
     documents' salutation fields, the formulas, and the first examples of each problem found.
     """
-    with without_jit():
+    with page_queries():
         return _preflight(segment, deliver)
 
 

@@ -12,7 +12,7 @@ from crm.permissions import COMMAND_LINE
 from segments import services
 from segments.models import SegmentLine, StepAction
 from segments.services import log as log_services
-from segments.services.statistics import ANALYZE_MIN_ROWS, is_big_change
+from segments.services.statistics import ANALYZE_MIN_ROWS, is_big_change, page_queries
 from tests.factories import bulk_contacts, make_salesperson, make_template
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +115,26 @@ def test_a_small_step_does_not_analyse(segment, django_capture_on_commit_callbac
 )
 def test_a_big_change_is_more_than_a_tenth_of_the_lines_and_at_least_the_minimum(changed, before, after, big):
     assert is_big_change(changed=changed, lines_before=before, lines_after=after) is big
+
+
+@pytest.mark.skipif(not POSTGRESQL, reason="planner settings are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_page_queries_are_planned_without_jit_for_hot_tables_and_only_inside():
+    """The pages' counting queries run without JIT and with random_page_cost 1.1 (the Log
+    pre-flight then reads the lines of the contacts without e-mail by index instead of every
+    line); the session's own settings are back afterwards."""
+
+    def settings() -> tuple[str, str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            jit = cursor.fetchone()[0]
+            cursor.execute("SHOW random_page_cost")
+            return jit, cursor.fetchone()[0]
+
+    before = settings()
+    with page_queries():
+        inside = settings()
+    after = settings()
+
+    assert inside == ("off", "1.1")
+    assert after == before != inside
