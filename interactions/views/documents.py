@@ -66,4 +66,4 @@ class EntryDocumentView(PermissionRequiredMixin, View):
             if self.kind == "document":
                 raise Http404(_("Interaction %(no)s has no stored document.") % {"no": entry.pk})
             raise Http404(_("Interaction %(no)s was not merged from a Word template.") % {"no": entry.pk})
-        return document_response(Document.objects.get(pk=document_id))
+        return document_response(Document.objects.select_related("base").get(pk=document_id))
