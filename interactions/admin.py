@@ -182,6 +182,7 @@ class DocumentAdmin(HistoryAdmin):
     list_filter = ("read_only",)
     search_fields = ("file_name", "sha256")
     exclude = ("file",)
+    raw_id_fields = ("base",)  # a compact letter's Word template
 
 
 class DeliveryItemInline(admin.TabularInline):

@@ -75,7 +75,7 @@ from .models import (
     LoggedSegment,
 )
 from .ooxml import DOCX_CONTENT_TYPE
-from .storage import file_read, file_store
+from .storage import file_store, stored_bytes
 from .wordtemplates import LetterRenderError, WordTemplateInvalid, prepared_template, salutation_kinds
 
 logger = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ class LetterMaker:
         self.formulas = salutation_formulas()
         self.today = timezone.localdate()
         self._templates: dict[int, Any] = {}  # document id → PreparedTemplate, or the reason it cannot be used
+        self._documents: dict[int, Document] = {}  # document id → the Word template's row (a letter's base)
         self._kinds: dict[int, tuple[str, ...]] = {}  # document id → the salutation types it uses
 
     def load(self, document_ids) -> None:
@@ -132,16 +133,22 @@ class LetterMaker:
         missing = {pk for pk in document_ids if pk is not None and pk not in self._templates}
         if not missing:
             return
-        for pk, file_name, stored in Document.objects.filter(pk__in=missing).values_list("pk", "file_name", "file"):
+        for document in Document.objects.filter(pk__in=missing).select_related("base"):
+            pk = document.pk
+            self._documents[pk] = document
             try:
-                prepared = prepared_template(file_read(stored))
+                prepared = prepared_template(document.read_bytes())
                 self._templates[pk] = prepared
                 self._kinds[pk] = tuple(salutation_kinds(prepared.fields))
             except WordTemplateInvalid as exc:
                 self._templates[pk] = _("Word document %(name)s cannot be used: %(problems)s") % {
-                    "name": file_name,
+                    "name": document.file_name,
                     "problems": "; ".join(exc.messages),
                 }
+
+    def template_document(self, document_id: int | None) -> Document | None:
+        """The loaded Word template `document_id` (the base its letters are stored against)."""
+        return self._documents.get(document_id) if document_id is not None else None
 
     def letter(self, entry: InteractionLogEntry) -> bytes:
         """The entry's letter as .docx bytes; raises LetterError with the reason."""
@@ -560,13 +567,14 @@ class _Delivering:
         deleting it would make Django look for other users of it in every table that refers to
         documents (scans of the entry and line tables, for each entry of a resend)."""
         name = letter_name(entry)
+        base = self.maker.template_document(entry.word_template_id)  # stored as what differs from it
         if entry.document_id is not None and document_rewrite(
-            document_id=entry.document_id, data=letter, file_name=name
+            document_id=entry.document_id, data=letter, file_name=name, base=base
         ):
             if entry_values:
                 InteractionLogEntry.objects.filter(pk=entry.pk).update(**entry_values)
             return
-        document = document_create(data=letter, file_name=name)
+        document = document_create(data=letter, file_name=name, base=base)
         InteractionLogEntry.objects.filter(pk=entry.pk).update(document=document, **entry_values)
         entry.document = document
 
@@ -678,8 +686,8 @@ DONE, LOST, STOPPED = "done", "lost", "stopped"
 def _print_document(delivery_id: int, segment_no: str) -> None:
     """The printed letters of the delivery in one .docx, one letter per page, in entry order
     (D9), stored as its print document; streamed: the letters are read one at a time from
-    storage, the combined file is written to a temporary file on disk and stored from there
-    (never whole in memory)."""
+    storage (a compact letter rebuilt from its Word template), the combined file is written to a
+    temporary file on disk and stored from there (never whole in memory)."""
     from .letters import combine_docx
 
     if not _items(delivery_id, DeliveryItemStatus.PRINTED).exists():
@@ -689,11 +697,11 @@ def _print_document(delivery_id: int, segment_no: str) -> None:
             delivery_items__delivery_id=delivery_id, delivery_items__status=DeliveryItemStatus.PRINTED
         )
         .order_by("pk")
-        .values_list("document__file", flat=True)
+        .values_list("document__file", "document__base__file")
         .iterator(chunk_size=500)
     )
     with tempfile.TemporaryFile() as out:
-        combine_docx((file_read(letter) for letter in letters), out)
+        combine_docx((stored_bytes(letter, base) for letter, base in letters), out)
         out.flush()
         file_name = f"Segment {segment_no} letters.docx"
         stored = file_store(out, file_name=file_name)  # before the transaction: it may take a while

@@ -4,6 +4,7 @@ F1.10, D10; CONTRACT.md `interaction_template attach`).
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import BinaryIO
 
@@ -13,10 +14,16 @@ from django.db.models import ProtectedError, RestrictedError
 from crm.models import Language
 from crm.permissions import require
 
+from .compact_letters import base_members, compact
 from .models import Document, InteractionTemplate, InteractionTemplateLanguage
 from .ooxml import DOCX_CONTENT_TYPE
 from .storage import FILES_DELETED_AT_COMMIT, StoredFile, file_store, files_delete_on_commit
 from .wordtemplates import validate_template
+
+logger = logging.getLogger(__name__)
+
+#: The name a compact letter's file is stored under (its extension says what it holds).
+COMPACT_FILE_NAME = "letter.compact"
 
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
 
@@ -29,21 +36,44 @@ def document_file_name(name: str, *, default: str = "document.docx") -> str:
     return name[-255:] or default
 
 
+def _store(
+    data: bytes | BinaryIO | StoredFile, *, file_name: str, base: Document | None
+) -> tuple[StoredFile, int | None]:
+    """Store `data`: compact when it is a letter (bytes) made from `base`, a read-only Word
+    template, and compact_letters can describe it (the stored file then holds what differs,
+    while size and SHA-256 are the letter's); else whole. Returns the stored file and the base
+    it needs (None: stored whole)."""
+    if isinstance(data, StoredFile):
+        return data, None
+    if base is not None and base.read_only and isinstance(data, (bytes, bytearray)):
+        try:
+            compacted = compact(bytes(data), base_members(base.file.name))
+        except OSError:  # the base's file cannot be read: the letter is stored whole
+            logger.warning("base document %s cannot be read; the letter is stored whole", base.pk, exc_info=True)
+            compacted = None
+        if compacted is not None:
+            stored = file_store(compacted.data, file_name=COMPACT_FILE_NAME)
+            return StoredFile(name=stored.name, size=compacted.size, sha256=compacted.sha256), base.pk
+    return file_store(data, file_name=file_name), None
+
+
 def document_create(
     *,
     data: bytes | BinaryIO | StoredFile,
     file_name: str,
     content_type: str = DOCX_CONTENT_TYPE,
     read_only: bool = False,
+    base: Document | None = None,
 ) -> Document:
     """Store `data` (bytes, or a seekable binary file streamed from its start) as a new
     document: the file first (size and SHA-256 computed while it is written), then the row, in
     the caller's transaction. `data` may be a file stored beforehand (`storage.file_store`, so a
     large file is written before the transaction starts). When that transaction rolls back the file stays without a row,
     and housekeeping removes it (storage.unreferenced_files_prune). Checks nothing about the
-    content: callers validate first."""
+    content: callers validate first. A letter made from the Word template `base` (read-only)
+    is stored compact when it can be (Document, compact_letters)."""
     name = document_file_name(file_name)
-    stored = data if isinstance(data, StoredFile) else file_store(data, file_name=name)
+    stored, base_id = _store(data, file_name=name, base=base)
     return Document.objects.create(
         file_name=name,
         file=stored.name,
@@ -51,21 +81,22 @@ def document_create(
         sha256=stored.sha256,
         content_type=content_type,
         read_only=read_only,
+        base_id=base_id,
     )
 
 
-def document_rewrite(*, document_id: int, data: bytes, file_name: str) -> bool:
+def document_rewrite(*, document_id: int, data: bytes, file_name: str, base: Document | None = None) -> bool:
     """Replace the content of a document that is not read-only (a letter of a failed delivery
     attempt, owned by its entry); False when there is no such document. The new bytes go to a
-    new file, one UPDATE points the row at it, and the old file is removed once the caller's
-    transaction commits."""
+    new file (compact when made from `base`, as in `document_create`), one UPDATE points the
+    row at it, and the old file is removed once the caller's transaction commits."""
     previous = Document.objects.filter(pk=document_id, read_only=False).values_list("file", flat=True).first()
     if previous is None:
         return False
     name = document_file_name(file_name)
-    stored = file_store(data, file_name=name)
+    stored, base_id = _store(data, file_name=name, base=base)
     if not Document.objects.filter(pk=document_id, read_only=False, file=previous).update(
-        file=stored.name, size=stored.size, sha256=stored.sha256, file_name=name
+        file=stored.name, size=stored.size, sha256=stored.sha256, file_name=name, base_id=base_id
     ):
         return False  # changed meanwhile: the new file has no row, housekeeping removes it
     files_delete_on_commit([previous])

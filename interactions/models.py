@@ -150,10 +150,21 @@ class Document(models.Model):
     The bytes live in Django's default storage (interactions.storage: MEDIA_ROOT or an
     S3-compatible bucket shared by every web and worker machine) under `file`, a name that is
     never reused; the row keeps the description: `file_name` (the name users see), `size` and
-    `sha256` of the stored bytes. The file is written before the row and removed only after the
-    row's removal has committed. A read-only document is never changed or removed (logging marks
-    the documents it used read-only). Every foreign key to a document uses PROTECT, so a
-    document still in use cannot be deleted.
+    `sha256` of the document's bytes as read (downloaded). The file is written before the row
+    and removed only after the row's removal has committed. A read-only document is never
+    changed or removed (logging marks the documents it used read-only). Every foreign key to a
+    document uses PROTECT, so a document still in use cannot be deleted.
+
+    An entry's letter made from a read-only Word template is stored compact (issue 13,
+    interactions.compact_letters): `file` holds only the parts that differ from `base`, that
+    template, and the list of the letter's parts; reading it (`open`, `read_bytes`,
+    storage.stored_bytes) rebuilds the letter with the same parts in the same order and the same
+    bytes as when it was made. `size` and `sha256` are those of the rebuilt letter (for a letter
+    made by our renderer, the letter as made, byte for byte), not of the compact file. `base`
+    is PROTECT: a template cannot be deleted while a letter needs it. A document with no base
+    is stored whole: Word templates, print files, merge results, a letter that could not be
+    compacted, and every letter stored before compact letters existed (they stay as they are;
+    no data migration).
     """
 
     file_name = models.CharField(_("file name"), max_length=255)
@@ -163,6 +174,15 @@ class Document(models.Model):
     content_type = models.CharField(_("content type"), max_length=100)
     read_only = models.BooleanField(_("read-only"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # The Word template a compact letter is rebuilt from (None: `file` holds the whole document).
+    base = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="compact_letters",
+        verbose_name=_("base Word template"),
+    )
 
     class Meta:
         verbose_name = _("document")
@@ -176,17 +196,24 @@ class Document(models.Model):
     def __str__(self) -> str:
         return f"{self.pk} {self.file_name}"
 
-    def open(self):
-        """The stored bytes, open for reading (binary): read them in chunks."""
-        from .storage import file_open
+    @property
+    def base_file(self) -> str | None:
+        """The stored file of the base a compact letter is rebuilt from; None when stored whole."""
+        return self.base.file.name if self.base_id is not None else None
 
-        return file_open(self.file.name)
+    def open(self):
+        """The document's bytes, open for reading (binary): read them in chunks. A compact
+        letter is rebuilt (storage.stored_open)."""
+        from .storage import stored_open
+
+        return stored_open(self.file.name, self.base_file)
 
     def read_bytes(self) -> bytes:
-        """The whole stored file, for small ones (Word templates, letters)."""
-        from .storage import file_read
+        """The whole document, for small ones (Word templates, letters); a compact letter is
+        rebuilt (storage.stored_bytes)."""
+        from .storage import stored_bytes
 
-        return file_read(self.file.name)
+        return stored_bytes(self.file.name, self.base_file)
 
 
 class InteractionTemplateLanguage(models.Model):

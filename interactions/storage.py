@@ -5,6 +5,8 @@ and worker machine. The database keeps each document's description and its stora
 - `file_store` streams bytes or a file object into a new, never reused name under
   `documents/` (yyyy/mm/<random>.<ext>), computing size and SHA-256 as it goes; it is written
   before the row that names it, so a row never points at a missing file.
+- `stored_bytes` / `stored_open` read a document's bytes, rebuilding a compact letter from its
+  base document (compact_letters); every reader goes through them.
 - `files_delete_on_commit` removes replaced or deleted documents' files only once the deleting
   transaction has committed (nothing at all when it rolls back).
 - `unreferenced_files_prune` (a crm.hooks housekeeper) removes the files no row names that are
@@ -154,6 +156,26 @@ def file_read(name: str) -> bytes:
     """The whole stored file `name` (for small files: Word templates, letters)."""
     with file_open(name) as file:
         return file.read()
+
+
+def stored_bytes(name: str, base: str | None = None) -> bytes:
+    """The bytes of the document stored as `name`, whole: the file itself, or, when `base` names
+    the stored file of its base document, the letter rebuilt from the compact file and that base
+    (compact_letters). Every reader of a document's bytes comes here (Document.read_bytes and
+    .open, the print file)."""
+    if base is None:
+        return file_read(name)
+    from .compact_letters import base_members, rebuild
+
+    return rebuild(file_read(name), base_members(base))
+
+
+def stored_open(name: str, base: str | None = None) -> BinaryIO:
+    """The document stored as `name` open for reading (binary): streamed from storage when it
+    is stored whole, the rebuilt letter in memory when it is compact (a few dozen KB)."""
+    if base is None:
+        return file_open(name)
+    return io.BytesIO(stored_bytes(name, base))
 
 
 def files_delete(names: Iterable[str]) -> None:

@@ -9,6 +9,8 @@ documents need interactions.view_interactionlogentry.
 
 from __future__ import annotations
 
+import io
+
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -41,9 +43,12 @@ def download_response(data: bytes, *, file_name: str, content_type: str = DOCX_C
 def document_response(document: Document) -> FileResponse:
     """A stored document as a download under its own file name and content type, streamed from
     storage in blocks (never whole in memory, whatever its size; users are never sent to the
-    storage itself)."""
-    response = FileResponse(document.open(), content_type=document.content_type or DOCX_CONTENT_TYPE)
-    return _as_download(response, file_name=document.file_name, size=document.size)
+    storage itself). A compact letter is rebuilt from its Word template (a few dozen KB in
+    memory) and sent with the length of what was rebuilt."""
+    stream = document.open()
+    size = stream.getbuffer().nbytes if isinstance(stream, io.BytesIO) else document.size
+    response = FileResponse(stream, content_type=document.content_type or DOCX_CONTENT_TYPE)
+    return _as_download(response, file_name=document.file_name, size=size)
 
 
 class EntryDocumentView(PermissionRequiredMixin, View):
@@ -61,4 +66,4 @@ class EntryDocumentView(PermissionRequiredMixin, View):
             if self.kind == "document":
                 raise Http404(_("Interaction %(no)s has no stored document.") % {"no": entry.pk})
             raise Http404(_("Interaction %(no)s was not merged from a Word template.") % {"no": entry.pk})
-        return document_response(Document.objects.get(pk=document_id))
+        return document_response(Document.objects.select_related("base").get(pk=document_id))

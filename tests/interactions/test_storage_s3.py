@@ -25,7 +25,9 @@ from crm.housekeeping import housekeeping
 from interactions import storage
 from interactions.documents import delete_if_unused, document_create
 from interactions.models import Document
+from interactions.sample_template import sample_letter_docx
 from interactions.views.documents import document_response
+from interactions.wordtemplates import SAMPLE_CONTEXT, prepare
 from segments import merge
 from tests.interactions.big_files import MIB, big_document, streamed_download
 from tests.segments.merge_world import merge_world
@@ -122,6 +124,21 @@ def test_a_document_is_stored_read_streamed_and_deleted_in_the_bucket(bucket, dj
     for callback in callbacks:
         callback()
     assert keys(client, name) == []
+
+
+def test_a_compact_letter_is_stored_small_in_the_bucket_and_downloaded_rebuilt(bucket):
+    client, name = bucket
+    template = sample_letter_docx()
+    base = document_create(data=template, file_name="template.docx", read_only=True)
+    letter = prepare(template).render(SAMPLE_CONTEXT)
+
+    document = document_create(data=letter, file_name="letter.docx", base=base)
+
+    stored = client.head_object(Bucket=name, Key=f"{PREFIX}/{document.file.name}")["ContentLength"]
+    assert document.base_id == base.pk and stored <= 4096
+    assert document.read_bytes() == letter
+    response = document_response(document)
+    assert b"".join(response.streaming_content) == letter and response["Content-Length"] == str(len(letter))
 
 
 def test_a_large_file_is_uploaded_in_parts_and_downloaded_as_a_stream(bucket):
