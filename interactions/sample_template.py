@@ -38,7 +38,7 @@ class LetterText:
     salutation: str
     body: tuple[str, ...]
     closing: str
-    reference: str  # "Our reference"
+    reference: str  # "Our reference:", with the language's punctuation
     date_format: str = "j F Y"  # Django date format letters, for `today`
     personal_text_after: int = 1
     unsubscribe: str = ""  # the paragraph's text before the link, e.g. "Unsubscribe:"
@@ -88,7 +88,7 @@ def letter_docx(text: LetterText) -> bytes:
     tag('{%p if channel == "letter" %}')
     paragraph("{{ address_block }}", before=36, after=24)
     paragraph('{{ company.city }}, {{ today|date("' + text.date_format + '") }}', after=0)
-    paragraph(text.reference + ": {{ segment.no }} / {{ contact.no }}", after=18)
+    paragraph(text.reference + " {{ segment.no }} / {{ contact.no }}", after=18)
     paragraph(after=12).add_run(text.title).bold = True
     tag("{%p endif %}")
     paragraph(text.salutation, after=10)
@@ -142,7 +142,7 @@ SAMPLE_LETTER = LetterText(
         " I will gladly answer your questions.",
     ),
     closing="Kind regards,",
-    reference="Our reference",
+    reference="Our reference:",
     unsubscribe="No more e-mails like this one?",
     comments="Sample letter template: merge fields are written between double braces.",
 )
