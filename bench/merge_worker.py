@@ -23,7 +23,6 @@ rss_before_mib what it held when the work started.
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import os
@@ -49,13 +48,14 @@ def _rss_mib() -> float:
 
 def sample_letters(count: int = 100) -> list[bytes]:
     """`count` distinct letters of the sample template (needs Django set up)."""
+    from interactions.merge_fields import sample_context
     from interactions.sample_template import sample_letter_docx
-    from interactions.wordtemplates import SAMPLE_CONTEXT, prepare
+    from interactions.wordtemplates import prepare
 
     template = prepare(sample_letter_docx())
     letters = []
     for n in range(count):
-        context = copy.deepcopy(SAMPLE_CONTEXT)
+        context = sample_context()
         context["contact"]["no"] = f"CT{n:06d}"
         context["address_block"] = f"Contact {n}\nStreet {n}\n{1000 + n} AB City"
         letters.append(template.render(context))

@@ -15,7 +15,15 @@ from typing import NamedTuple
 # Dates in the demo data are fixed, not relative to today, so one seed gives one data set.
 ANCHOR_DATE = datetime.date(2026, 1, 1)
 
-LANGUAGES = [("EN", "English"), ("NL", "Dutch"), ("DE", "German"), ("FR", "French")]
+LANGUAGES = [
+    ("EN", "English"),
+    ("NL", "Dutch"),
+    ("DE", "German"),
+    ("FR", "French"),
+    ("DA", "Danish"),
+    ("NB", "Norwegian Bokmål"),
+    ("FI", "Finnish"),
+]
 
 COUNTRIES = [
     ("NL", "Netherlands"),
@@ -25,6 +33,9 @@ COUNTRIES = [
     ("FR", "France"),
     ("BE", "Belgium"),
     ("US", "United States"),
+    ("DK", "Denmark"),
+    ("NO", "Norway"),
+    ("FI", "Finland"),
 ]
 
 TERRITORIES = [
@@ -44,6 +55,9 @@ TERRITORIES = [
     ("US-EAST", "United States – East"),
     ("US-CENTRAL", "United States – Central"),
     ("US-WEST", "United States – West"),
+    ("DK", "Denmark"),
+    ("NO", "Norway"),
+    ("FI", "Finland"),
 ]
 
 # (code, name, e-mail, phone, job title)
@@ -56,6 +70,9 @@ SALESPEOPLE = [
     ("SL", "Sophie Laurent", "s.laurent@example.com", "+33 1 55 50 01 06", "Account Manager"),
     ("PW", "Pieter De Wilde", "p.dewilde@example.com", "+32 2 555 01 07", "Account Manager"),
     ("RC", "Rachel Cohen", "r.cohen@example.com", "+1 212 555 0108", "Sales Director"),
+    ("MJ", "Mette Juhl", "m.juhl@example.com", "+45 33 55 01 09", "Account Manager"),
+    ("KH", "Kristian Haugen", "k.haugen@example.com", "+47 22 55 01 10", "Account Manager"),
+    ("AK", "Aino Koskinen", "a.koskinen@example.com", "+358 9 5550 111", "Account Manager"),
 ]
 
 TERRITORY_SALESPERSON = {
@@ -75,6 +92,9 @@ TERRITORY_SALESPERSON = {
     "US-EAST": "RC",
     "US-CENTRAL": "RC",
     "US-WEST": "RC",
+    "DK": "MJ",
+    "NO": "KH",
+    "FI": "AK",
 }
 
 INDUSTRY_GROUPS = [
@@ -100,72 +120,108 @@ SECTOR_WORDS = {
         "NL": ["Machinebouw", "Metaaltechniek", "Techniek"],
         "DE": ["Maschinenbau", "Metallbau", "Technik"],
         "FR": ["Industrie", "Mécanique", "Usinage"],
+        "DA": ["Maskinfabrik", "Metal", "Teknik"],
+        "NB": ["Mekaniske", "Industri", "Teknikk"],
+        "FI": ["Konepaja", "Metalli", "Tekniikka"],
     },
     "RETAIL": {
         "EN": ["Stores", "Home & Living", "Fashion"],
         "NL": ["Winkels", "Wonen", "Mode"],
         "DE": ["Handel", "Wohnen", "Mode"],
         "FR": ["Boutiques", "Maison", "Mode"],
+        "DA": ["Butikker", "Bolig", "Mode"],
+        "NB": ["Butikk", "Interiør", "Mote"],
+        "FI": ["Kauppa", "Sisustus", "Muoti"],
     },
     "WHOLESALE": {
         "EN": ["Trading", "Supplies", "Distribution"],
         "NL": ["Groothandel", "Handelmaatschappij", "Import"],
         "DE": ["Großhandel", "Handelsgesellschaft", "Vertrieb"],
         "FR": ["Distribution", "Négoce", "Import-Export"],
+        "DA": ["Engros", "Handel", "Import"],
+        "NB": ["Engros", "Handel", "Import"],
+        "FI": ["Tukku", "Kauppa", "Maahantuonti"],
     },
     "IT": {
         "EN": ["Software", "IT Solutions", "Digital"],
         "NL": ["Software", "ICT", "Automatisering"],
         "DE": ["Software", "IT-Systeme", "Informatik"],
         "FR": ["Informatique", "Logiciels", "Numérique"],
+        "DA": ["Software", "IT", "Data"],
+        "NB": ["Software", "IT", "Data"],
+        "FI": ["Ohjelmistot", "IT", "Data"],
     },
     "LOGISTICS": {
         "EN": ["Logistics", "Freight", "Transport"],
         "NL": ["Logistiek", "Transport", "Expeditie"],
         "DE": ["Logistik", "Spedition", "Transporte"],
         "FR": ["Logistique", "Transports", "Fret"],
+        "DA": ["Logistik", "Transport", "Spedition"],
+        "NB": ["Logistikk", "Transport", "Spedisjon"],
+        "FI": ["Logistiikka", "Kuljetus", "Huolinta"],
     },
     "FINANCE": {
         "EN": ["Capital", "Insurance", "Accountants"],
         "NL": ["Assurantiën", "Accountants", "Financieel Advies"],
         "DE": ["Versicherungen", "Finanzberatung", "Treuhand"],
         "FR": ["Assurances", "Finance", "Expertise Comptable"],
+        "DA": ["Revision", "Forsikring", "Finans"],
+        "NB": ["Revisjon", "Forsikring", "Finans"],
+        "FI": ["Tilitoimisto", "Vakuutus", "Rahoitus"],
     },
     "HEALTH": {
         "EN": ["Healthcare", "Medical", "Care"],
         "NL": ["Zorg", "Medisch", "Thuiszorg"],
         "DE": ["Medizintechnik", "Pflege", "Gesundheit"],
         "FR": ["Santé", "Médical", "Soins"],
+        "DA": ["Sundhed", "Medico", "Pleje"],
+        "NB": ["Helse", "Medisinsk", "Omsorg"],
+        "FI": ["Terveys", "Lääkintä", "Hoiva"],
     },
     "HORECA": {
         "EN": ["Hotels", "Catering", "Hospitality"],
         "NL": ["Hotels", "Catering", "Horeca"],
         "DE": ["Hotels", "Catering", "Gastronomie"],
         "FR": ["Hôtels", "Traiteur", "Restauration"],
+        "DA": ["Hotel", "Catering", "Restauration"],
+        "NB": ["Hotell", "Catering", "Restaurant"],
+        "FI": ["Hotelli", "Catering", "Ravintolat"],
     },
     "CONSTRUCT": {
         "EN": ["Builders", "Construction", "Installations"],
         "NL": ["Bouw", "Installatietechniek", "Aannemers"],
         "DE": ["Bau", "Haustechnik", "Bauunternehmen"],
         "FR": ["Bâtiment", "Construction", "Installations"],
+        "DA": ["Byg", "Entreprise", "Installation"],
+        "NB": ["Bygg", "Entreprenør", "Installasjon"],
+        "FI": ["Rakennus", "Urakointi", "Asennus"],
     },
     "PROF": {
         "EN": ["Consulting", "Partners", "Advisory"],
         "NL": ["Advies", "Consultancy", "Partners"],
         "DE": ["Beratung", "Consulting", "Partner"],
         "FR": ["Conseil", "Associés", "Consulting"],
+        "DA": ["Rådgivning", "Consulting", "Partners"],
+        "NB": ["Rådgivning", "Consulting", "Partners"],
+        "FI": ["Konsultointi", "Consulting", "Partners"],
     },
     "MEDIA": {
         "EN": ["Media", "Publishing", "Studios"],
         "NL": ["Media", "Uitgeverij", "Communicatie"],
         "DE": ["Medien", "Verlag", "Kommunikation"],
         "FR": ["Médias", "Éditions", "Communication"],
+        "DA": ["Medier", "Forlag", "Kommunikation"],
+        "NB": ["Media", "Forlag", "Kommunikasjon"],
+        "FI": ["Media", "Kustannus", "Viestintä"],
     },
     "ENERGY": {
         "EN": ["Energy", "Solar", "Power"],
         "NL": ["Energie", "Zonne-energie", "Installaties"],
         "DE": ["Energie", "Solartechnik", "Stadtwerke"],
         "FR": ["Énergie", "Solaire", "Services"],
+        "DA": ["Energi", "Solenergi", "Forsyning"],
+        "NB": ["Energi", "Solenergi", "Kraft"],
+        "FI": ["Energia", "Aurinkoenergia", "Voima"],
     },
 }
 
@@ -265,69 +321,136 @@ JOB_TITLES = {
         ("Responsable logistique", ("OPERATIONS",)),
         ("Assistant de direction", ("OPERATIONS",)),
     ],
+    "DA": [
+        ("Administrerende direktør", ("MGMT",)),
+        ("Direktør", ("MGMT",)),
+        ("Indkøbschef", ("PURCHASE", "MGMT")),
+        ("Indkøber", ("PURCHASE",)),
+        ("Salgsdirektør", ("SALES", "MGMT")),
+        ("Key account manager", ("SALES",)),
+        ("Marketingchef", ("MARKETING",)),
+        ("IT-chef", ("IT",)),
+        ("Økonomidirektør", ("FINANCE", "MGMT")),
+        ("Bogholder", ("FINANCE",)),
+        ("HR-chef", ("HR",)),
+        ("Kontorchef", ("OPERATIONS",)),
+        ("Driftschef", ("OPERATIONS",)),
+    ],
+    "NB": [
+        ("Daglig leder", ("MGMT",)),
+        ("Administrerende direktør", ("MGMT",)),
+        ("Innkjøpssjef", ("PURCHASE", "MGMT")),
+        ("Innkjøper", ("PURCHASE",)),
+        ("Salgsdirektør", ("SALES", "MGMT")),
+        ("Key account manager", ("SALES",)),
+        ("Markedssjef", ("MARKETING",)),
+        ("IT-sjef", ("IT",)),
+        ("Økonomisjef", ("FINANCE", "MGMT")),
+        ("Regnskapsfører", ("FINANCE",)),
+        ("HR-sjef", ("HR",)),
+        ("Kontorsjef", ("OPERATIONS",)),
+        ("Driftssjef", ("OPERATIONS",)),
+    ],
+    "FI": [
+        ("Toimitusjohtaja", ("MGMT",)),
+        ("Johtaja", ("MGMT",)),
+        ("Hankintapäällikkö", ("PURCHASE", "MGMT")),
+        ("Ostaja", ("PURCHASE",)),
+        ("Myyntijohtaja", ("SALES", "MGMT")),
+        ("Asiakkuuspäällikkö", ("SALES",)),
+        ("Markkinointipäällikkö", ("MARKETING",)),
+        ("IT-päällikkö", ("IT",)),
+        ("Talousjohtaja", ("FINANCE", "MGMT")),
+        ("Kirjanpitäjä", ("FINANCE",)),
+        ("Henkilöstöpäällikkö", ("HR",)),
+        ("Toimistopäällikkö", ("OPERATIONS",)),
+        ("Tuotantopäällikkö", ("OPERATIONS",)),
+    ],
 }
 
 # Salutations: code -> (description, {language or None: (formal, informal)}).
-# A formula without a language is used when an interaction has no language.
+# A formula without a language is used when an interaction has no language. A formula is the
+# salutation only: the letter adds the punctuation its language wants after it ("Kære Anne
+# Jensen," / "Sehr geehrte Frau Schulz,"), so no formula ends in a comma.
 SALUTATIONS = {
     "COMPANY": (
         "Company",
         {
-            None: ("Dear Sir or Madam,", "Dear %company_name team,"),
-            "EN": ("Dear Sir or Madam,", "Dear %company_name team,"),
-            "NL": ("Geachte heer, mevrouw,", "Beste medewerkers van %company_name,"),
-            "DE": ("Sehr geehrte Damen und Herren,", "Liebes Team von %company_name,"),
-            "FR": ("Madame, Monsieur,", "Bonjour à toute l'équipe %company_name,"),
+            None: ("Dear Sir or Madam", "Dear %company_name team"),
+            "EN": ("Dear Sir or Madam", "Dear %company_name team"),
+            "NL": ("Geachte heer, mevrouw", "Beste medewerkers van %company_name"),
+            "DE": ("Sehr geehrte Damen und Herren", "Liebes Team von %company_name"),
+            "FR": ("Madame, Monsieur", "Bonjour à toute l'équipe %company_name"),
+            "DA": ("Til rette vedkommende", "Hej alle hos %company_name"),
+            "NB": ("Til den det måtte angå", "Hei alle i %company_name"),
+            "FI": ("Hyvä vastaanottaja", "Hei kaikki"),
         },
     ),
     "MR": (
         "Mr",
         {
-            None: ("Dear Mr %surname,", "Dear %first_name,"),
-            "EN": ("Dear Mr %surname,", "Dear %first_name,"),
-            "NL": ("Geachte heer %middle_name %surname,", "Beste %first_name,"),
-            "DE": ("Sehr geehrter Herr %surname,", "Lieber %first_name,"),
-            "FR": ("Cher Monsieur %surname,", "Bonjour %first_name,"),
+            None: ("Dear Mr %surname", "Dear %first_name"),
+            "EN": ("Dear Mr %surname", "Dear %first_name"),
+            "NL": ("Geachte heer %middle_name %surname", "Beste %first_name"),
+            "DE": ("Sehr geehrter Herr %surname", "Lieber %first_name"),
+            "FR": ("Cher Monsieur %surname", "Bonjour %first_name"),
+            "DA": ("Kære %first_name %surname", "Hej %first_name"),
+            "NB": ("Kjære %first_name %surname", "Hei %first_name"),
+            "FI": ("Hyvä %first_name %surname", "Hei %first_name"),
         },
     ),
     "MS": (
         "Ms",
         {
-            None: ("Dear Ms %surname,", "Dear %first_name,"),
-            "EN": ("Dear Ms %surname,", "Dear %first_name,"),
-            "NL": ("Geachte mevrouw %middle_name %surname,", "Beste %first_name,"),
-            "DE": ("Sehr geehrte Frau %surname,", "Liebe %first_name,"),
-            "FR": ("Chère Madame %surname,", "Bonjour %first_name,"),
+            None: ("Dear Ms %surname", "Dear %first_name"),
+            "EN": ("Dear Ms %surname", "Dear %first_name"),
+            "NL": ("Geachte mevrouw %middle_name %surname", "Beste %first_name"),
+            "DE": ("Sehr geehrte Frau %surname", "Liebe %first_name"),
+            "FR": ("Chère Madame %surname", "Bonjour %first_name"),
+            "DA": ("Kære %first_name %surname", "Hej %first_name"),
+            "NB": ("Kjære %first_name %surname", "Hei %first_name"),
+            "FI": ("Hyvä %first_name %surname", "Hei %first_name"),
         },
     ),
     "DR": (
         "Doctor",
         {
-            None: ("Dear Dr %surname,", "Dear %first_name,"),
-            "EN": ("Dear Dr %surname,", "Dear %first_name,"),
-            "NL": ("Geachte dr. %initials %middle_name %surname,", "Beste %first_name,"),
-            "DE": ("Guten Tag Dr. %surname,", "Hallo %first_name,"),
-            "FR": ("Docteur %surname,", "Bonjour %first_name,"),
+            None: ("Dear Dr %surname", "Dear %first_name"),
+            "EN": ("Dear Dr %surname", "Dear %first_name"),
+            "NL": ("Geachte dr. %initials %middle_name %surname", "Beste %first_name"),
+            "DE": ("Guten Tag Dr. %surname", "Hallo %first_name"),
+            "FR": ("Docteur %surname", "Bonjour %first_name"),
+            "DA": ("Kære dr. %surname", "Hej %first_name"),
+            "NB": ("Kjære dr. %surname", "Hei %first_name"),
+            "FI": ("Hyvä tohtori %surname", "Hei %first_name"),
         },
     ),
     "NEUTRAL": (
         "Gender-neutral",
         {
-            None: ("Dear %first_name %middle_name %surname,", "Hello %first_name,"),
-            "EN": ("Dear %first_name %middle_name %surname,", "Hello %first_name,"),
-            "NL": ("Geachte %initials %middle_name %surname,", "Hallo %first_name,"),
-            "DE": ("Guten Tag %first_name %surname,", "Hallo %first_name,"),
-            "FR": ("Bonjour %first_name %surname,", "Salut %first_name,"),
+            None: ("Dear %first_name %middle_name %surname", "Hello %first_name"),
+            "EN": ("Dear %first_name %middle_name %surname", "Hello %first_name"),
+            "NL": ("Geachte %initials %middle_name %surname", "Hallo %first_name"),
+            "DE": ("Guten Tag %first_name %surname", "Hallo %first_name"),
+            "FR": ("Bonjour %first_name %surname", "Salut %first_name"),
+            "DA": ("Kære %first_name %surname", "Hej %first_name"),
+            "NB": ("Kjære %first_name %surname", "Hei %first_name"),
+            "FI": ("Hyvä %first_name %surname", "Hei %first_name"),
         },
     ),
+    # By job title where the language puts one in a salutation; Danish, Norwegian and Finnish
+    # greet by name (their job titles are not capitalised in running text).
     "JOBTITLE": (
         "By job title",
         {
-            None: ("Dear %job_title,", "Hello %first_name,"),
-            "EN": ("Dear %job_title,", "Hello %first_name,"),
-            "NL": ("Geachte %job_title,", "Hallo %first_name,"),
-            "DE": ("Guten Tag (%job_title),", "Hallo %first_name,"),
-            "FR": ("À l'attention du %job_title,", "Bonjour %first_name,"),
+            None: ("Dear %job_title", "Hello %first_name"),
+            "EN": ("Dear %job_title", "Hello %first_name"),
+            "NL": ("Geachte %job_title", "Hallo %first_name"),
+            "DE": ("Guten Tag %first_name %surname", "Hallo %first_name"),
+            "FR": ("Madame, Monsieur", "Bonjour %first_name"),
+            "DA": ("Kære %first_name %surname", "Hej %first_name"),
+            "NB": ("Kjære %first_name %surname", "Hei %first_name"),
+            "FI": ("Hyvä %first_name %surname", "Hei %first_name"),
         },
     ),
 }
@@ -367,6 +490,9 @@ INTERACTION_TEMPLATES = [
             "NL": ("Brief productlancering", "Maak kennis met onze nieuwe productlijn"),
             "DE": ("Brief Produkteinführung", "Unsere neue Produktlinie"),
             "FR": ("Lettre de lancement", "Découvrez notre nouvelle gamme"),
+            "DA": ("Brev om produktlancering", "Mød vores nye produktserie"),
+            "NB": ("Brev om produktlansering", "Møt vår nye produktserie"),
+            "FI": ("Tuotelanseerauskirje", "Tutustu uuteen tuotesarjaamme"),
         },
     },
     {
@@ -384,6 +510,9 @@ INTERACTION_TEMPLATES = [
             "NL": ("Maandelijkse nieuwsbrief", "Nieuws van Cronus deze maand"),
             "DE": ("Monatlicher Newsletter", "Neues von Cronus in diesem Monat"),
             "FR": ("Lettre d'information mensuelle", "Les nouvelles de Cronus ce mois-ci"),
+            "DA": ("Månedligt nyhedsbrev", "Nyt fra Cronus i denne måned"),
+            "NB": ("Månedlig nyhetsbrev", "Nytt fra Cronus denne måneden"),
+            "FI": ("Kuukausittainen uutiskirje", "Cronuksen uutiset tässä kuussa"),
         },
     },
     {
@@ -402,7 +531,10 @@ INTERACTION_TEMPLATES = [
             "EN": ("Event invitation", "You are invited: the Cronus spring event"),
             "NL": ("Uitnodiging evenement", "Uitnodiging: het Cronus voorjaarsevent"),
             "DE": ("Einladung Veranstaltung", "Einladung: das Cronus Frühlingsevent"),
-            "FR": ("Invitation événement", "Invitation : l'événement de printemps Cronus"),
+            "FR": ("Invitation événement", "Invitation\u00a0: l'événement de printemps Cronus"),
+            "DA": ("Invitation til arrangement", "Invitation: Cronus' forårsarrangement"),
+            "NB": ("Invitasjon til arrangement", "Invitasjon: Cronus' vårarrangement"),
+            "FI": ("Tapahtumakutsu", "Kutsu Cronuksen kevättapahtumaan"),
         },
     },
     {
@@ -421,6 +553,9 @@ INTERACTION_TEMPLATES = [
             "NL": ("Bedankbrief", "Hartelijk dank voor uw bestelling"),
             "DE": ("Dankschreiben", "Vielen Dank für Ihre Bestellung"),
             "FR": ("Lettre de remerciement", "Merci pour votre commande"),
+            "DA": ("Takkebrev", "Tak for din bestilling"),
+            "NB": ("Takkebrev", "Takk for bestillingen"),
+            "FI": ("Kiitoskirje", "Kiitos tilauksestanne"),
         },
     },
     {
@@ -590,6 +725,42 @@ PROFILES = (
             City("Seattle", "US-WEST", 10, (98101, 98199), "206", "WA"),
         ),
     ),
+    # Danish and Norwegian numbers have no area code: "area" is the first two digits.
+    CountryProfile(
+        "DK",
+        "DA",
+        5,
+        (
+            City("København", "DK", 45, (1050, 2450), "33"),
+            City("Aarhus", "DK", 20, (8000, 8270), "86"),
+            City("Odense", "DK", 15, (5000, 5270), "66"),
+            City("Aalborg", "DK", 12, (9000, 9220), "98"),
+            City("Esbjerg", "DK", 8, (6700, 6715), "75"),
+        ),
+    ),
+    CountryProfile(
+        "NO",
+        "NB",
+        4,
+        (
+            City("Oslo", "NO", 50, (150, 1295), "22"),
+            City("Bergen", "NO", 20, (5003, 5098), "55"),
+            City("Trondheim", "NO", 15, (7010, 7099), "73"),
+            City("Stavanger", "NO", 15, (4005, 4099), "51"),
+        ),
+    ),
+    CountryProfile(
+        "FI",
+        "FI",
+        4,
+        (
+            City("Helsinki", "FI", 40, (100, 990, 10), "9"),
+            City("Espoo", "FI", 15, (2100, 2380, 10), "9"),
+            City("Tampere", "FI", 18, (33100, 33900, 10), "3"),
+            City("Turku", "FI", 15, (20100, 20900, 10), "2"),
+            City("Oulu", "FI", 12, (90100, 90900, 10), "8"),
+        ),
+    ),
 )
 
 # Street names per country (Belgium per language); "{n}" is the house number's place.
@@ -696,6 +867,40 @@ STREETS = {
         "{n} Pine Street",
         "{n} Market Street",
     ],
+    "DK": [
+        "Vesterbrogade {n}",
+        "Nørregade {n}",
+        "Østergade {n}",
+        "Søndergade {n}",
+        "Strandvejen {n}",
+        "Algade {n}",
+        "Skolevej {n}",
+        "Bredgade {n}",
+        "Havnegade {n}",
+        "Industrivej {n}",
+    ],
+    "NO": [
+        "Storgata {n}",
+        "Kirkegata {n}",
+        "Dronningens gate {n}",
+        "Kongens gate {n}",
+        "Parkveien {n}",
+        "Skolegata {n}",
+        "Strandgata {n}",
+        "Torggata {n}",
+        "Industriveien {n}",
+    ],
+    "FI": [
+        "Mannerheimintie {n}",
+        "Aleksanterinkatu {n}",
+        "Hämeenkatu {n}",
+        "Kauppakatu {n}",
+        "Koulukatu {n}",
+        "Rantatie {n}",
+        "Asemakatu {n}",
+        "Puistokatu {n}",
+        "Teollisuustie {n}",
+    ],
 }
 
 # Names per culture: male first names, female first names, (middle name, surname) pairs.
@@ -749,6 +954,69 @@ _FR_MALE = ["Jean", "Pierre", "Louis", "Lucas", "Hugo", "Nicolas", "Julien", "An
 _FR_FEMALE = ["Marie", "Camille", "Chloé", "Léa", "Manon", "Julie", "Sophie", "Élodie", "Claire", "Amélie"]
 
 NAMES = {
+    "DK": (
+        ["Lars", "Jens", "Peter", "Mads", "Søren", "Anders", "Henrik", "Mikkel", "Rasmus", "Christian"],
+        ["Anne", "Mette", "Camilla", "Sofie", "Louise", "Maria", "Hanne", "Ida", "Line", "Kirsten"],
+        [
+            ("", s)
+            for s in (
+                "Jensen",
+                "Nielsen",
+                "Hansen",
+                "Pedersen",
+                "Andersen",
+                "Christensen",
+                "Larsen",
+                "Sørensen",
+                "Rasmussen",
+                "Jørgensen",
+                "Madsen",
+                "Kristensen",
+            )
+        ],
+    ),
+    "NO": (
+        ["Ole", "Lars", "Jan", "Per", "Bjørn", "Kjetil", "Håkon", "Anders", "Eirik", "Magnus"],
+        ["Anne", "Ingrid", "Kari", "Silje", "Marit", "Hilde", "Ingeborg", "Nora", "Ida", "Tone"],
+        [
+            ("", s)
+            for s in (
+                "Hansen",
+                "Johansen",
+                "Olsen",
+                "Larsen",
+                "Andersen",
+                "Pedersen",
+                "Nilsen",
+                "Kristiansen",
+                "Berg",
+                "Haugen",
+                "Hagen",
+                "Bakken",
+            )
+        ],
+    ),
+    "FI": (
+        ["Matti", "Juha", "Mikko", "Jari", "Timo", "Antti", "Jukka", "Ville", "Mika", "Sami"],
+        ["Anna", "Laura", "Johanna", "Sari", "Minna", "Tiina", "Elina", "Aino", "Emilia", "Kaisa"],
+        [
+            ("", s)
+            for s in (
+                "Korhonen",
+                "Virtanen",
+                "Mäkinen",
+                "Nieminen",
+                "Mäkelä",
+                "Hämäläinen",
+                "Laine",
+                "Heikkinen",
+                "Koskinen",
+                "Järvinen",
+                "Lehtonen",
+                "Saarinen",
+            )
+        ],
+    ),
     "NL": (
         ["Jan", "Pieter", "Daan", "Bram", "Thijs", "Sander", "Joost", "Ruben", "Willem", "Maarten", "Koen"],
         ["Sanne", "Emma", "Lotte", "Femke", "Anouk", "Eva", "Iris", "Marieke", "Julia", "Anne", "Lisa"],
@@ -895,6 +1163,9 @@ LEGAL_FORMS = {
     "FR": ["SARL", "SAS", "SAS", "SA"],
     "BE-NL": ["BV", "BV", "NV", "CommV"],
     "BE-FR": ["SRL", "SRL", "SA", "SCS"],
+    "DK": ["ApS", "ApS", "A/S", "A/S", "I/S"],
+    "NO": ["AS", "AS", "AS", "ASA"],
+    "FI": ["Oy", "Oy", "Oy", "Oyj", "Ky"],
 }
 
 PRIVATE_MAIL_DOMAINS = ["mail.example", "post.example", "webmail.example", "inbox.example"]

@@ -6,26 +6,58 @@ checked by `interactions.wordtemplates.plain_context` (never model objects: the 
 let a template read any public attribute of one). Every address field, the address block, the
 e-mail and the phone come from the alternate address active on the line's date when the line
 has one (D10). Salutations use the formula of the contact's salutation code in the line's
-language (F1.4 with D14); a missing one is a MergeError naming the contact.
+language (F1.4 with D14), filled in exactly as written (the template adds its punctuation); a
+missing one is a MergeError naming the contact. `channel` says whether the letter goes out as
+(the body or attachment of) an e-mail or on paper; `unsubscribe_url` is filled for e-mails only.
+
+`sample_context` is one made-up line run through `line_context`: the upload's trial render and
+the Interaction Templates page's examples both use it, so an example always shows what a real
+letter would get.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from crm.models import Contact, ContactType, SalutationFormula, SalutationType
+from crm.models import (
+    Campaign,
+    Contact,
+    ContactType,
+    CorrespondenceType,
+    Country,
+    Salesperson,
+    SalutationFormula,
+    SalutationType,
+)
 
 from .wordtemplates import plain_context
+
+#: The values of the `channel` field (CONTRACT.md "Word template fields").
+LETTER, EMAIL = "letter", "email"
 
 
 class MergeError(ValidationError):
     """A line that cannot be merged (a missing salutation formula), naming its contact."""
+
+
+def line_channel(line) -> str:
+    """`email` when the line's letter goes out as the body or attachment of an e-mail (its
+    correspondence type is e-mail), else `letter`."""
+    return EMAIL if line.correspondence_type == CorrespondenceType.EMAIL else LETTER
+
+
+def unsubscribe_url(line) -> str:
+    """The contact's unsubscribe link for an e-mail of `line` (CONTRACT.md "Consent per channel
+    and unsubscribe"). The one hook the unsubscribe endpoint will fill in: until it exists, every
+    e-mail gets "" (a template's `{% if unsubscribe_url %}` paragraph stays out)."""
+    return ""
 
 
 def salutation_formulas() -> dict[tuple[str, str | None, str], SalutationFormula]:
@@ -78,13 +110,26 @@ def address_block(name: str, address: dict[str, str]) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def line_context(line, segment, formulas, *, today: datetime.date, salutation_types: Iterable[str]) -> dict[str, Any]:
+def line_context(
+    line,
+    segment,
+    formulas,
+    *,
+    today: datetime.date,
+    salutation_types: Iterable[str],
+    channel: str | None = None,
+) -> dict[str, Any]:
     """The merge fields of one line (plain, checked by `plain_context`).
 
     `line` is line-like: a segment line or an interaction log entry, with `contact` (its
     company and country loaded), `alt_address`, `language_id`, `salesperson`, `campaign`,
     `description`, `subject`, `date`, `personal_text` and `correspondence_type`; `segment` has
-    `no` and `description`; `formulas` is `salutation_formulas()`."""
+    `no` and `description`; `formulas` is `salutation_formulas()`. `channel` is `letter` or
+    `email`; by default the line's own (`line_channel`); `segment merge` and print files pass
+    `letter`."""
+    channel = channel or line_channel(line)
+    if channel not in (LETTER, EMAIL):
+        raise ValueError(f'channel must be "{LETTER}" or "{EMAIL}", not {channel!r}')
     contact = line.contact
     address = _address(line)
     salutations = {kind: "" for kind in SalutationType.values}
@@ -128,5 +173,80 @@ def line_context(line, segment, formulas, *, today: datetime.date, salutation_ty
             },
             "company": dict(settings.CRM_COMPANY),
             "today": today,
+            "channel": channel,
+            "unsubscribe_url": unsubscribe_url(line) if channel == EMAIL else "",
         }
+    )
+
+
+# --- The sample line -----------------------------------------------------------------------
+
+SAMPLE_DATE = datetime.date(2025, 3, 14)
+#: The sample contact's salutation formulas (filled in by `SalutationFormula.render`, as a
+#: real contact's are).
+SAMPLE_FORMULAS = {SalutationType.FORMAL: "Dear Ms %middle_name %surname", SalutationType.INFORMAL: "Dear %first_name"}
+
+
+def _sample_line(channel: str):
+    country = Country(code="NL", name="Netherlands")
+    company = Contact(
+        pk=-1,
+        no="CT000100",
+        type=ContactType.COMPANY,
+        name="Smith & Sons Ltd.",
+        country=country,
+        salutation_id="COMPANY",
+    )
+    contact = Contact(
+        pk=-2,
+        no="CT000123",
+        type=ContactType.PERSON,
+        company=company,
+        name="Anna de Vries",
+        first_name="Anna",
+        middle_name="de",
+        surname="Vries",
+        initials="A.M.",
+        job_title="Purchasing Manager",
+        email="anna.devries@example.com",
+        phone="+31 20 555 0123",
+        address="Keizersgracht 12",
+        address_2="2nd floor",
+        post_code="1015 CX",
+        city="Amsterdam",
+        country=country,
+        salutation_id="MS",
+    )
+    return SimpleNamespace(
+        contact=contact,
+        alt_address=None,
+        language_id="EN",
+        salesperson=Salesperson(
+            code="JO",
+            name="John Olsen",
+            email="john.olsen@example.com",
+            phone="+31 20 555 0142",
+            job_title="Account Manager",
+        ),
+        campaign=Campaign(no="CP0001", description="Spring campaign"),
+        description="Spring catalogue letter",
+        subject="Our new spring catalogue",
+        date=SAMPLE_DATE,
+        personal_text="Thank you for visiting our stand at the trade fair.",
+        correspondence_type=CorrespondenceType.EMAIL if channel == EMAIL else CorrespondenceType.HARD_COPY,
+    )
+
+
+def sample_context(channel: str = LETTER) -> dict[str, Any]:
+    """The merge fields of a made-up line (Anna de Vries of Smith & Sons Ltd.), made by
+    `line_context` like every letter's: what the trial render of an upload uses and what the
+    template page shows as each field's example. Reads nothing from the database."""
+    line = _sample_line(channel)
+    formulas = {
+        ("MS", "EN", kind): SalutationFormula(salutation_id="MS", language_id="EN", type=kind, formula=formula)
+        for kind, formula in SAMPLE_FORMULAS.items()
+    }
+    segment = SimpleNamespace(no="SEG00001", description="Spring mailing")
+    return line_context(
+        line, segment, formulas, today=SAMPLE_DATE, salutation_types=SalutationType.values, channel=channel
     )

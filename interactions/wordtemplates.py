@@ -98,63 +98,67 @@ _XML_DECLARATION = "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
 @dataclass(frozen=True)
 class MergeField:
     description: str
-    example: str | datetime.date
 
 
-def _f(description: str, example: str | datetime.date) -> MergeField:
-    return MergeField(description, example)
+_f = MergeField
 
-
-_SAMPLE_DATE = datetime.date(2025, 3, 14)
-
-#: Every name a Word template may use (CONTRACT.md "Word template fields"), with what it holds
-#: and an example value. Address fields honour the alternate address active on the line's date.
+#: Every name a Word template may use (CONTRACT.md "Word template fields") with what it holds.
+#: Address fields honour the alternate address active on the line's date. The examples the
+#: template page shows are not written here: they are these fields rendered from
+#: `interactions.merge_fields.sample_context` (a made-up line merged like every letter).
 ALLOWED_FIELDS: dict[str, MergeField] = {
-    "contact.no": _f("Contact number", "CT000123"),
-    "contact.name": _f("Contact's name (on a company's line, the company's name)", "Anna de Vries"),
-    "contact.company_name": _f("Name of the contact's company", "Smith & Sons Ltd."),
-    "contact.first_name": _f("First name", "Anna"),
-    "contact.middle_name": _f("Middle name", "Maria"),
-    "contact.surname": _f("Surname", "de Vries"),
-    "contact.initials": _f("Initials", "A.M."),
-    "contact.job_title": _f("Job title", "Purchasing Manager"),
-    "contact.email": _f("E-mail (of the alternate address when one is active)", "anna.devries@example.com"),
-    "contact.phone": _f("Phone (of the alternate address when one is active)", "+31 20 555 0123"),
-    "contact.address": _f("Address (of the alternate address when one is active)", "Keizersgracht 12"),
-    "contact.address_2": _f("Address 2", "2nd floor"),
-    "contact.post_code": _f("Post code", "1015 CX"),
-    "contact.city": _f("City", "Amsterdam"),
-    "contact.country": _f("Country", "Netherlands"),
-    "address_block": _f(
-        "The formatted postal address, one line per part",
-        "Anna de Vries\nSmith & Sons Ltd.\nKeizersgracht 12\n2nd floor\n1015 CX Amsterdam\nNetherlands",
+    "contact.no": _f("Contact number"),
+    "contact.name": _f("Contact's name (on a company's line, the company's name)"),
+    "contact.company_name": _f("Name of the contact's company (empty for a company and a private person)"),
+    "contact.first_name": _f("First name"),
+    "contact.middle_name": _f("Middle name"),
+    "contact.surname": _f("Surname"),
+    "contact.initials": _f("Initials"),
+    "contact.job_title": _f("Job title"),
+    "contact.email": _f("E-mail (of the alternate address when one is active)"),
+    "contact.phone": _f("Phone (of the alternate address when one is active)"),
+    "contact.address": _f("Address (of the alternate address when one is active)"),
+    "contact.address_2": _f("Address 2"),
+    "contact.post_code": _f("Post code"),
+    "contact.city": _f("City"),
+    "contact.country": _f("Country"),
+    "address_block": _f("The formatted postal address, one line per part"),
+    "salutation_formal": _f(
+        "Formal salutation: the contact's formula in the line's language, filled in exactly as written"
+        " (no punctuation added: the template adds the comma)"
     ),
-    "salutation_formal": _f("Formal salutation in the line's language", "Dear Ms de Vries"),
-    "salutation_informal": _f("Informal salutation in the line's language", "Dear Anna"),
-    "salesperson.code": _f("Salesperson code", "JO"),
-    "salesperson.name": _f("Salesperson's name", "John Olsen"),
-    "salesperson.email": _f("Salesperson's e-mail", "john.olsen@example.com"),
-    "salesperson.phone": _f("Salesperson's phone", "+31 20 555 0142"),
-    "salesperson.job_title": _f("Salesperson's job title", "Account Manager"),
-    "segment.no": _f("Segment number", "SEG00001"),
-    "segment.description": _f("Segment description", "Spring mailing"),
-    "line.description": _f("Description of the line", "Spring catalogue letter"),
-    "line.subject": _f("Subject of the line", "Our new spring catalogue"),
-    "line.date": _f("Date of the line (YYYY-MM-DD unless formatted with date)", _SAMPLE_DATE),
-    "line.personal_text": _f(
-        "The line's personal text (empty when it has none)", "Thank you for visiting our stand at the trade fair."
+    "salutation_informal": _f(
+        "Informal salutation: the contact's formula in the line's language, filled in exactly as written"
+        " (no punctuation added)"
     ),
-    "line.correspondence_type": _f("Correspondence type of the line: hard_copy or email", "hard_copy"),
-    "campaign.no": _f("Campaign number", "CP0001"),
-    "campaign.description": _f("Campaign description", "Spring campaign"),
-    "company.name": _f("Our company's name", "Cronus Marketing Ltd."),
-    "company.address": _f("Our company's address", "5 The Ring"),
-    "company.post_code": _f("Our company's post code", "1012 AB"),
-    "company.city": _f("Our company's city", "Amsterdam"),
-    "company.country": _f("Our company's country", "Netherlands"),
-    "company.phone": _f("Our company's phone", "+31 20 555 0100"),
-    "company.email": _f("Our company's e-mail", "marketing@example.com"),
-    "today": _f("The date the letter is made (YYYY-MM-DD unless formatted with date)", _SAMPLE_DATE),
+    "salesperson.code": _f("Salesperson code"),
+    "salesperson.name": _f("Salesperson's name"),
+    "salesperson.email": _f("Salesperson's e-mail"),
+    "salesperson.phone": _f("Salesperson's phone"),
+    "salesperson.job_title": _f("Salesperson's job title"),
+    "segment.no": _f("Segment number"),
+    "segment.description": _f("Segment description"),
+    "line.description": _f("Description of the line"),
+    "line.subject": _f("Subject of the line"),
+    "line.date": _f("Date of the line (YYYY-MM-DD unless formatted with date)"),
+    "line.personal_text": _f("The line's personal text (empty when it has none)"),
+    "line.correspondence_type": _f("Correspondence type of the line: hard_copy or email"),
+    "campaign.no": _f("Campaign number"),
+    "campaign.description": _f("Campaign description"),
+    "company.name": _f("Our company's name"),
+    "company.address": _f("Our company's address"),
+    "company.post_code": _f("Our company's post code"),
+    "company.city": _f("Our company's city"),
+    "company.country": _f("Our company's country"),
+    "company.phone": _f("Our company's phone"),
+    "company.email": _f("Our company's e-mail"),
+    "today": _f("The date the letter is made (YYYY-MM-DD unless formatted with date)"),
+    "channel": _f(
+        "How the letter goes out: email (the body or attachment of an e-mail) or letter; segment merge and"
+        " print files are always letter. Keep the address block out of e-mails with"
+        ' {% if channel == "letter" %}…{% endif %}'
+    ),
+    "unsubscribe_url": _f("The contact's unsubscribe link in an e-mail (empty in a letter)"),
 }
 
 #: Filters a template may use: name → (what it does, an example).
@@ -176,24 +180,19 @@ ALLOWED_FILTERS: dict[str, tuple[str, str]] = {
 }
 
 
-def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for path, value in flat.items():
+def _shape(paths: Iterable[str]) -> dict[str, tuple[str, ...] | None]:
+    shape: dict[str, tuple[str, ...] | None] = {}
+    for path in paths:
         head, _, attr = path.partition(".")
         if attr:
-            nested.setdefault(head, {})[attr] = value
+            shape[head] = (*(shape.get(head) or ()), attr)
         else:
-            nested[head] = value
-    return nested
+            shape[head] = None
+    return shape
 
-
-#: Every allowed field filled with its example value; used for the trial render of an upload.
-SAMPLE_CONTEXT: dict[str, Any] = _nest({path: f.example for path, f in ALLOWED_FIELDS.items()})
 
 # top-level name → attribute names (None for a plain field such as `today`)
-_SHAPE: dict[str, tuple[str, ...] | None] = {
-    name: (tuple(value) if isinstance(value, dict) else None) for name, value in SAMPLE_CONTEXT.items()
-}
+_SHAPE: dict[str, tuple[str, ...] | None] = _shape(ALLOWED_FIELDS)
 
 # --- Errors --------------------------------------------------------------------------------------
 
@@ -310,6 +309,15 @@ class LetterEnvironment(SandboxedEnvironment):
 ENV = LetterEnvironment(autoescape=True, undefined=StrictUndefined, auto_reload=False)
 # Document properties are plain text that python-docx escapes itself.
 _PROPERTY_ENV = ENV.overlay(autoescape=False)
+
+
+def field_text(path: str, context: Mapping[str, Any]) -> str:
+    """What `{{ path }}` of an allowed field renders to in a letter with `context` (plain
+    text, as python-docx would show it; dates as YYYY-MM-DD)."""
+    if path not in ALLOWED_FIELDS:
+        raise ValueError(f'not a merge field: "{path}"')
+    return _PROPERTY_ENV.from_string("{{ " + path + " }}").render(context)
+
 
 # --- The context ----------------------------------------------------------------------------------
 
@@ -1003,13 +1011,16 @@ def prepare(data: bytes) -> PreparedTemplate:
 def template_problems(data: bytes) -> list[str]:
     """Every reason `data` cannot be stored as a Word template, one line each (empty: it can):
     the package checks, the static check of every tag, then one sandboxed trial render with
-    SAMPLE_CONTEXT whose result must open in python-docx."""
+    the sample line's fields (`merge_fields.sample_context`) whose result must open in
+    python-docx."""
+    from .merge_fields import sample_context  # it builds its fields with plain_context (below)
+
     try:
         prepared = prepare(data)
     except WordTemplateInvalid as exc:
         return exc.problems
     try:
-        out = prepared.render(SAMPLE_CONTEXT)
+        out = prepared.render(sample_context())
         from docx import Document as open_document
 
         open_document(io.BytesIO(out))

@@ -75,6 +75,8 @@ from interactions.documents import document_create
 from interactions.models import InteractionGroup, InteractionTemplate, InteractionTemplateLanguage
 from interactions.sample_template import SAMPLE_FILE_NAME, sample_letter_docx
 
+from .demo_letters import LETTER_LANGUAGES, LETTER_TEMPLATES, demo_letter_docx, demo_letter_file_name
+
 DEFAULT_SEED = 1
 CHUNK_SIZE = 20_000
 SQLITE_CACHE_KIB = 128 * 1024
@@ -257,12 +259,24 @@ def demo_reference_data() -> None:
             ]
         InteractionTemplate.objects.bulk_create(templates, ignore_conflicts=True)
         InteractionTemplateLanguage.objects.bulk_create(languages, ignore_conflicts=True)
-        # Every template language without a Word template gets the sample letter, so a demo
-        # segment can be merged and delivered at once (one shared, read-only document).
-        without = InteractionTemplateLanguage.objects.filter(document__isnull=True)
-        if without.exists():
-            sample = document_create(data=sample_letter_docx(), file_name=SAMPLE_FILE_NAME, read_only=True)
-            without.update(document=sample)
+        # Every template language without a Word template gets its letter, written in its
+        # language (segments.demo_letters; read-only documents), so a demo segment can be merged
+        # and delivered at once; another template language gets the English sample letter.
+        without = list(InteractionTemplateLanguage.objects.filter(document__isnull=True))
+        sample = None
+        for row in without:
+            if row.template_id in LETTER_TEMPLATES and row.language_id in LETTER_LANGUAGES:
+                row.document = document_create(
+                    data=demo_letter_docx(row.template_id, row.language_id),
+                    file_name=demo_letter_file_name(row.template_id, row.language_id),
+                    read_only=True,
+                )
+            else:
+                sample = sample or document_create(
+                    data=sample_letter_docx(), file_name=SAMPLE_FILE_NAME, read_only=True
+                )
+                row.document = sample
+        InteractionTemplateLanguage.objects.bulk_update(without, ["document"])
 
 
 # --- generation --------------------------------------------------------------------------
@@ -281,6 +295,11 @@ def _digits(rng: random.Random, count: int) -> str:
     return f"{rng.randrange(10**count):0{count}d}"
 
 
+def _pairs(rng: random.Random, count: int) -> str:
+    """`count` pairs of digits: "12 34 56"."""
+    return " ".join(_digits(rng, 2) for _ in range(count))
+
+
 def _post_code(rng: random.Random, country: str, city: data.City) -> str:
     spec = city.post_codes
     if isinstance(spec[0], str):
@@ -291,8 +310,10 @@ def _post_code(rng: random.Random, country: str, city: data.City) -> str:
     number = rng.randrange(spec[0], spec[1] + 1, spec[2] if len(spec) > 2 else 1)
     if country == "NL":
         return f"{number} {rng.choice(_NL_LETTERS)}{rng.choice(_NL_LETTERS)}"
-    if country in {"AT", "BE"}:
+    if country in {"AT", "BE", "DK"}:
         return str(number)
+    if country == "NO":
+        return f"{number:04d}"
     return f"{number:05d}"
 
 
@@ -312,6 +333,10 @@ def _phone(rng: random.Random, country: str, area: str) -> str:
     if country == "BE":
         rest = _digits(rng, 8 - len(area))
         return f"+32 {area} {rest[:-4]} {rest[-4:-2]} {rest[-2:]}"
+    if country in {"DK", "NO"}:  # eight digits in pairs, no area code: `area` is the first pair
+        return f"+{'45' if country == 'DK' else '47'} {area} {_pairs(rng, 3)}"
+    if country == "FI":
+        return f"+358 {area} {_digits(rng, 3)} {_digits(rng, 4)}"
     return f"+1 {area} 555 01{_digits(rng, 2)}"  # US: the fictional 555-01xx
 
 
@@ -329,6 +354,12 @@ def _mobile(rng: random.Random, country: str, area: str) -> str:
         return f"+33 6 {rest[:2]} {rest[2:4]} {rest[4:6]} {rest[6:]}"
     if country == "BE":
         return f"+32 47{rng.randint(0, 9)} {_digits(rng, 2)} {_digits(rng, 2)} {_digits(rng, 2)}"
+    if country == "DK":
+        return f"+45 {rng.choice(('20', '22', '30', '40', '42', '50', '60'))} {_pairs(rng, 3)}"
+    if country == "NO":
+        return f"+47 {rng.choice('49')}{rng.randint(0, 9)} {_pairs(rng, 3)}"
+    if country == "FI":
+        return f"+358 {rng.choice(('40', '44', '45', '50'))} {_digits(rng, 3)} {_digits(rng, 4)}"
     return f"+1 {area} 555 01{_digits(rng, 2)}"
 
 
@@ -439,7 +470,7 @@ class _ContactStream:
         middle, surname = rng.choice(surnames)
         family = f"{middle[:1].upper()}{middle[1:]} {surname}" if middle else surname
         r = rng.random()
-        if r < 0.6:
+        if r < 0.6 or (r < 0.85 and place.country == "FI"):  # Finnish would want "Tampereen …"
             base = f"{family} {word}"
         elif r < 0.85:
             base = f"{place.city.name} {word}"

@@ -32,7 +32,7 @@ from crm.permissions import recorded_user, require
 from crm.worker import job_lease, stop_requested
 from interactions.documents import document_create
 from interactions.letters import ZIP_CONTENT_TYPE, combine_docx, letter_file_name, zip_letters
-from interactions.merge_fields import MergeError, line_context, salutation_formulas
+from interactions.merge_fields import LETTER, MergeError, line_context, salutation_formulas
 from interactions.models import Document
 from interactions.ooxml import DOCX_CONTENT_TYPE
 from interactions.storage import file_store
@@ -110,10 +110,12 @@ def _prepared_documents(segment: Segment, lines: QuerySet[SegmentLine]) -> dict[
 
 
 def segment_letters(
-    segment: Segment, lines: QuerySet[SegmentLine] | None = None
+    segment: Segment, lines: QuerySet[SegmentLine] | None = None, *, channel: str | None = LETTER
 ) -> Iterator[tuple[SegmentLine, bytes]]:
     """(line, letter as .docx bytes) for every line of `lines` (default: all of the segment's),
-    in line order, whatever the line's correspondence type.
+    in line order, whatever the line's correspondence type. The `channel` field is `letter`
+    (CONTRACT: `segment merge` always renders letters); None gives each line its own
+    (`email` for an e-mail line), as the preview shows what the contact will get.
 
     Each line's letter comes from its Word document (`segments.documents.with_word_document`:
     its own, else the segment's copy for its language, else its template's for its language),
@@ -129,7 +131,8 @@ def segment_letters(
     kinds = {pk: tuple(salutation_kinds(template.fields)) for pk, template in prepared.items()}
     formulas = salutation_formulas()
     today = timezone.localdate()
-    return _letters(segment, with_word_document(segment, merge_lines(segment, base)), prepared, kinds, formulas, today)
+    lines = with_word_document(segment, merge_lines(segment, base))
+    return _letters(segment, lines, prepared, kinds, formulas, today, channel)
 
 
 def _read_in_chunks(lines: QuerySet[SegmentLine], size: int = 500) -> Iterator[SegmentLine]:
@@ -147,11 +150,13 @@ def _read_in_chunks(lines: QuerySet[SegmentLine], size: int = 500) -> Iterator[S
         last = chunk[-1].line_no
 
 
-def _letters(segment, lines, prepared, kinds, formulas, today) -> Iterator[tuple[SegmentLine, bytes]]:
+def _letters(segment, lines, prepared, kinds, formulas, today, channel) -> Iterator[tuple[SegmentLine, bytes]]:
     for line in _read_in_chunks(lines):
         document_id = line.word_document_id
         try:
-            context = line_context(line, segment, formulas, today=today, salutation_types=kinds[document_id])
+            context = line_context(
+                line, segment, formulas, today=today, salutation_types=kinds[document_id], channel=channel
+            )
             letter = prepared[document_id].render(context)
         except MergeError as exc:
             raise MergeError(
@@ -168,8 +173,10 @@ def _letters(segment, lines, prepared, kinds, formulas, today) -> Iterator[tuple
 
 
 def line_letter(segment: Segment, line: SegmentLine) -> bytes:
-    """One line's letter as .docx bytes (as `segment_letters` makes it)."""
-    for _line, letter in segment_letters(segment, SegmentLine.objects.filter(pk=line.pk, segment=segment)):
+    """One line's letter as .docx bytes, as the contact will get it (`channel` the line's own:
+    `email` for an e-mail line), for the preview."""
+    lines = SegmentLine.objects.filter(pk=line.pk, segment=segment)
+    for _line, letter in segment_letters(segment, lines, channel=None):
         return letter
     raise MergeError(_("%(no)s has no line %(line)s.") % {"no": segment.no, "line": line.line_no}, code="no_line")
 

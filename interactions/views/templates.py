@@ -13,8 +13,6 @@ Admins also have Django admin for the templates' other fields.
 
 from __future__ import annotations
 
-import datetime
-
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
@@ -30,10 +28,11 @@ from crm.models import Language
 
 from .. import template_selectors as selectors
 from ..documents import interaction_template_attach
+from ..merge_fields import sample_context
 from ..models import InteractionTemplate, InteractionTemplateLanguage
 from ..sample_template import SAMPLE_FILE_NAME, sample_letter_docx
 from ..template_forms import BLANK_LANGUAGE, LanguageDocumentForm
-from ..wordtemplates import ALLOWED_FIELDS, ALLOWED_FILTERS, WordTemplateInvalid
+from ..wordtemplates import ALLOWED_FIELDS, ALLOWED_FILTERS, WordTemplateInvalid, field_text
 from .documents import document_response, download_response
 
 TEMPLATES_PER_PAGE = 50
@@ -51,14 +50,13 @@ def language_label(code: str | None, name: str = "") -> str:
 
 
 def merge_fields() -> list[dict]:
-    """ALLOWED_FIELDS as the page lists them: the tag to type, what it holds, an example."""
-    fields = []
-    for path, field in ALLOWED_FIELDS.items():
-        example = field.example
-        if isinstance(example, datetime.date):
-            example = example.isoformat()
-        fields.append({"tag": "{{ " + path + " }}", "description": field.description, "example": example})
-    return fields
+    """ALLOWED_FIELDS as the page lists them: the tag to type, what it holds, and an example:
+    the field rendered from the sample line's fields, as a letter would show it."""
+    sample = sample_context()
+    return [
+        {"tag": "{{ " + path + " }}", "description": field.description, "example": field_text(path, sample)}
+        for path, field in ALLOWED_FIELDS.items()
+    ]
 
 
 def merge_filters() -> list[dict]:

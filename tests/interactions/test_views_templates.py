@@ -9,6 +9,7 @@ entry's stored letter and its Word template)."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -18,11 +19,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from crm.models import SalutationFormula, SalutationType
 from interactions.documents import document_create
+from interactions.merge_fields import SAMPLE_FORMULAS, sample_context
 from interactions.models import Document, InteractionLogEntry, InteractionTemplateLanguage
 from interactions.ooxml import DOCX_CONTENT_TYPE
 from interactions.sample_template import sample_letter_docx
-from interactions.wordtemplates import ALLOWED_FIELDS, ALLOWED_FILTERS, MAX_FILE_BYTES
+from interactions.wordtemplates import ALLOWED_FIELDS, ALLOWED_FILTERS, MAX_FILE_BYTES, field_text
 from tests.factories import attach_word_template, make_language, make_person, make_salesperson, make_template
 from tests.interactions.docx_builders import docx_bytes, rezip
 from tests.interactions.entry_builders import single
@@ -224,6 +227,30 @@ def test_template_page_lists_every_allowed_field_with_its_example_and_every_filt
     for name in ALLOWED_FILTERS:
         assert f"<code>{name}</code>" in filters
     assert f'href="{SAMPLE}"' in page and "Download a sample .docx" in page
+
+
+def field_examples(page: str) -> dict[str, str]:
+    """Each field's example as the page shows it (HTML unescaped), by the field's path."""
+    fields = page[page.index('id="merge-fields"') : page.index('id="merge-filters"')]
+    rows = re.findall(
+        r'<tr><td class="nowrap"><code>\{\{ ([\w.]+) \}\}</code></td><td>.*?</td><td class="pre muted">(.*?)</td></tr>',
+        fields,
+        re.S,
+    )
+    return {path: html.unescape(example) for path, example in rows}
+
+
+def test_each_field_example_is_the_field_rendered_from_the_sample_line(viewer_client, template):
+    examples = field_examples(text(viewer_client.get(detail_url(template))))
+
+    sample = sample_context()
+    assert examples == {path: field_text(path, sample) for path in ALLOWED_FIELDS}
+    # The salutation is the sample formula filled in exactly as written: no punctuation added.
+    formula = SalutationFormula(formula=SAMPLE_FORMULAS[SalutationType.FORMAL])
+    assert examples["salutation_formal"] == formula.render(sample["contact"]) == "Dear Ms de Vries"
+    assert examples["salutation_informal"] == "Dear Anna"
+    assert examples["address_block"].splitlines()[:2] == ["Anna de Vries", "Smith & Sons Ltd."]
+    assert (examples["channel"], examples["unsubscribe_url"], examples["today"]) == ("letter", "", "2025-03-14")
 
 
 def test_admin_sees_an_upload_form_per_language_and_one_to_add_a_language(admin_client_crm, template):

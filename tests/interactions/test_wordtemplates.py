@@ -4,7 +4,6 @@ template fields"; RELIABILITY.md 7–12). Every payload is built here at run tim
 from __future__ import annotations
 
 import base64
-import copy
 import datetime
 import io
 import os
@@ -22,6 +21,7 @@ from docxtpl import DocxTemplate
 from jinja2.exceptions import SecurityError, TemplateError
 
 from interactions import wordtemplates as wt
+from interactions.merge_fields import sample_context
 from interactions.sample_template import sample_letter_docx
 from tests.interactions.docx_builders import (
     add_relationship,
@@ -41,8 +41,8 @@ ATTACHED_TEMPLATE = "http://schemas.openxmlformats.org/officeDocument/2006/relat
 
 
 def context(**values) -> dict:
-    """SAMPLE_CONTEXT with some fields changed: context(contact__name="X")."""
-    ctx = copy.deepcopy(wt.SAMPLE_CONTEXT)
+    """The sample line's fields with some changed: context(contact__name="X")."""
+    ctx = sample_context()
     for key, value in values.items():
         head, _, attr = key.partition("__")
         if attr:
@@ -72,7 +72,7 @@ def test_the_sample_letter_is_a_valid_template_and_renders_every_part(sample):
     assert "Anna\nStreet 1\n1000 AB Town" in texts
     assert "Amsterdam, 14 March 2025" in texts
     assert "Dear Ms de Vries," in texts
-    assert wt.SAMPLE_CONTEXT["line"]["personal_text"] in texts
+    assert sample_context()["line"]["personal_text"] in texts
     assert document.sections[0].header.paragraphs[0].text.startswith("Cronus Marketing Ltd.\n5 The Ring")
     assert "1012 AB Amsterdam · Netherlands" in document.sections[0].footer.paragraphs[0].text
     assert document.core_properties.title == "Our new spring catalogue"
@@ -96,12 +96,16 @@ def test_every_allowed_field_renders():
     assert texts == [f"{path}=[{expected[path]}]" for path in paths]
 
 
-def test_allowed_fields_are_the_contract_list_with_examples():
-    assert len(wt.ALLOWED_FIELDS) == 40
-    assert all(field.description and field.example for field in wt.ALLOWED_FIELDS.values())
+def test_allowed_fields_are_the_contract_list_and_the_sample_line_fills_each():
+    assert len(wt.ALLOWED_FIELDS) == 42
+    assert all(field.description for field in wt.ALLOWED_FIELDS.values())
     assert {"address_block", "salutation_formal", "line.personal_text", "company.email", "today"} <= set(
         wt.ALLOWED_FIELDS
     )
+    assert {"channel", "unsubscribe_url"} <= set(wt.ALLOWED_FIELDS)
+    sample = sample_context()
+    empty = {path for path in wt.ALLOWED_FIELDS if wt.field_text(path, sample) == ""}
+    assert empty == {"unsubscribe_url"}  # empty in a letter
 
 
 @pytest.mark.parametrize(
