@@ -30,6 +30,7 @@ from interactions.documents import (
     interaction_template_attach,
 )
 from interactions.letters import combine_docx
+from interactions.merge_fields import sample_context
 from interactions.models import (
     Delivery,
     DeliveryItem,
@@ -42,7 +43,7 @@ from interactions.models import (
 )
 from interactions.sample_template import sample_letter_docx
 from interactions.storage import unreferenced_files_prune
-from interactions.wordtemplates import SAMPLE_CONTEXT, prepare
+from interactions.wordtemplates import prepare
 from segments import services as segment_services
 from segments.demo import demo_seed
 from tests.interactions.docx_builders import docx_bytes, paragraph_texts, rezip
@@ -236,7 +237,7 @@ def test_housekeeping_keeps_compact_letters_and_their_base_and_deleting_letters_
 def template_and_letter() -> tuple[Document, bytes]:
     template = sample_letter_docx()
     base = document_create(data=template, file_name="template.docx", read_only=True)
-    return base, prepare(template).render(SAMPLE_CONTEXT)
+    return base, prepare(template).render(sample_context())
 
 
 def test_a_letter_is_stored_whole_when_it_cannot_be_compacted():

@@ -24,10 +24,11 @@ import crm.settings
 from crm.housekeeping import housekeeping
 from interactions import storage
 from interactions.documents import delete_if_unused, document_create
+from interactions.merge_fields import sample_context
 from interactions.models import Document
 from interactions.sample_template import sample_letter_docx
 from interactions.views.documents import document_response
-from interactions.wordtemplates import SAMPLE_CONTEXT, prepare
+from interactions.wordtemplates import prepare
 from segments import merge
 from tests.interactions.big_files import MIB, big_document, streamed_download
 from tests.segments.merge_world import merge_world
@@ -130,7 +131,7 @@ def test_a_compact_letter_is_stored_small_in_the_bucket_and_downloaded_rebuilt(b
     client, name = bucket
     template = sample_letter_docx()
     base = document_create(data=template, file_name="template.docx", read_only=True)
-    letter = prepare(template).render(SAMPLE_CONTEXT)
+    letter = prepare(template).render(sample_context())
 
     document = document_create(data=letter, file_name="letter.docx", base=base)
 
