@@ -265,6 +265,9 @@ CRM_HOUSEKEEPING_HOURS = float(os.environ.get("CRM_HOUSEKEEPING_HOURS", "24"))
 # A Log started from the Log page with more lines than this runs as a task (segments.log_jobs),
 # the page showing its progress; at or below it the web request logs it.
 CRM_LOG_INLINE_LINES = int(os.environ.get("CRM_LOG_INLINE_LINES", "5000"))
+# A PDF made by LibreOffice (interactions.pdf: merges to PDF in a worker or `segment merge`, a
+# print file's PDF on its download) is given up after this many seconds.
+CRM_PDF_TIMEOUT = float(os.environ.get("CRM_PDF_TIMEOUT", "3600"))
 
 # Our own company's details, used in letters (CONTRACT.md "Word template fields").
 CRM_COMPANY = {

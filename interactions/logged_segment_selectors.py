@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db.models import Count, QuerySet
 
 from .models import CampaignEntry, InteractionComment, InteractionLogEntry, LoggedSegment
+from .selectors import print_delivery_id
 
 LOGGED_SEGMENTS_PER_PAGE = 50
 ENTRIES_ON_DETAIL = 25
@@ -73,12 +74,14 @@ class FirstEntries:
 
 
 def logged_segment_first_entries(*, logged_segment: LoggedSegment, limit: int = ENTRIES_ON_DETAIL) -> FirstEntries:
-    """The first `limit` entries in segment line order, with contact and company: one query
+    """The first `limit` entries in segment line order, with contact and company and the
+    delivery whose print file holds each hard-copy letter (`print_delivery_id`): one query
     that reads `limit + 1` rows along the (logged segment, segment line) index, whatever the
     size of the logged segment."""
     rows = list(
         InteractionLogEntry.objects.filter(logged_segment=logged_segment)
         .select_related("contact", "contact_company")
+        .annotate(print_delivery_id=print_delivery_id())
         .order_by("segment_line_id")[: limit + 1]
     )
     return FirstEntries(entries=rows[:limit], has_more=len(rows) > limit)

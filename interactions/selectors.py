@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page
-from django.db.models import CharField, Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import TruncMonth
 from django.http import QueryDict
 from django.utils.translation import gettext as _
@@ -28,7 +28,14 @@ from crm.models import Campaign, ContactType, Salesperson
 from crm.selectors import DeferredJoinPaginator
 from crm.untrusted import parse_id
 
-from .models import InteractionComment, InteractionGroup, InteractionLogEntry, InteractionTemplate
+from .models import (
+    DeliveryItem,
+    DeliveryItemStatus,
+    InteractionComment,
+    InteractionGroup,
+    InteractionLogEntry,
+    InteractionTemplate,
+)
 
 if TYPE_CHECKING:
     from crm.models import Contact
@@ -75,6 +82,19 @@ ENTRY_LIST_COLUMNS = (
 # --- The log (F6) -------------------------------------------------------------------------------
 
 
+def print_delivery_id() -> Subquery:
+    """The delivery whose print file holds the entry's letter (the latest, when it was printed
+    again), for the pages that say a hard-copy letter is "in print file" and link to that file:
+    a subquery on the delivery items' entry index, evaluated for the rows shown."""
+    return Subquery(
+        DeliveryItem.objects.filter(
+            entry=OuterRef("pk"), status=DeliveryItemStatus.PRINTED, delivery__print_document__isnull=False
+        )
+        .order_by("-delivery_id")
+        .values("delivery_id")[:1]
+    )
+
+
 def entry_list(*, filterset: InteractionLogEntryFilterSet) -> QuerySet[InteractionLogEntry]:
     """The entries matching a valid filter set, newest first, with what the log shows joined in.
 
@@ -85,7 +105,10 @@ def entry_list(*, filterset: InteractionLogEntryFilterSet) -> QuerySet[Interacti
     return (
         filterset.qs.select_related("contact", "contact_company", "interaction_template", "salesperson", "campaign")
         .only(*ENTRY_LIST_COLUMNS)
-        .annotate(has_comments=Exists(InteractionComment.objects.filter(entry=OuterRef("pk"))))
+        .annotate(
+            has_comments=Exists(InteractionComment.objects.filter(entry=OuterRef("pk"))),
+            print_delivery_id=print_delivery_id(),
+        )
         .order_by("-pk")
     )
 
@@ -98,8 +121,9 @@ def entry_page(*, filterset: InteractionLogEntryFilterSet, number) -> Page:
 
 
 def entry_detail_queryset() -> QuerySet[InteractionLogEntry]:
-    """Entries with every reference the entry page shows joined in (one query per entry)."""
-    return InteractionLogEntry.objects.select_related(
+    """Entries with every reference the entry page shows joined in, and the delivery whose
+    print file holds the letter (one query per entry)."""
+    return InteractionLogEntry.objects.annotate(print_delivery_id=print_delivery_id()).select_related(
         "contact",
         "contact_company",
         "interaction_template",

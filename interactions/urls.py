@@ -45,6 +45,11 @@ urlpatterns: list = [
         deliveries.DeliveryPrintDocumentView.as_view(),
         name="delivery_print_document",
     ),
+    path(
+        "deliveries/<int:pk>/print-file.pdf",
+        deliveries.DeliveryPrintPdfView.as_view(),
+        name="delivery_print_pdf",
+    ),
     path("interactions/", entries.EntryListView.as_view(), name="entry_list"),
     path("interactions/new/", entries.EntryCreateView.as_view(), name="entry_create"),
     path("interactions/statistics/", entries.StatisticsView.as_view(), name="statistics"),

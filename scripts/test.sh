@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on SQLite and on PostgreSQL 15; fails if either fails.
-# Sets up what it needs: the venv, Debian's chromium for the browser tests, and a throw-away
-# PostgreSQL cluster on a loopback port, started here and stopped on exit.
+# Sets up what it needs: the venv, Debian's chromium for the browser tests, LibreOffice
+# (libreoffice-writer-nogui) and poppler-utils for the PDF tests, and a throw-away PostgreSQL
+# cluster on a loopback port, started here and stopped on exit.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k contacts).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,18 @@ if ! command -v chromium >/dev/null 2>&1; then
         exit 1
     fi
 fi
+
+# The PDF tests (letters through LibreOffice, checked with pdftotext) must run here, never skip.
+if ! { command -v soffice || command -v libreoffice; } >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "Installing Debian's libreoffice-writer-nogui and poppler-utils for the PDF tests..."
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-writer-nogui poppler-utils) >/dev/null || exit 1
+    else
+        echo "The PDF tests need Debian's libreoffice-writer-nogui and poppler-utils: run 'sudo apt-get install libreoffice-writer-nogui poppler-utils'." >&2
+        exit 1
+    fi
+fi
+export CRM_REQUIRE_PDF=1
 
 .venv/bin/ruff check . || exit 1
 .venv/bin/ruff format --check . || exit 1

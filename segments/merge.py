@@ -5,7 +5,8 @@ fields" with `interactions.merge_fields.line_context` (the same fields a deliver
 interaction log entry's letter). A constant number of queries whatever the number of lines.
 
 `segment_letters` renders each line's letter from its Word document (R14, R67), `merge_write`
-writes a segment's letters as one combined .docx or a .zip (D9; the `segment merge` command),
+writes a segment's letters as one combined .docx, a .zip, or one PDF of the combined .docx made
+by LibreOffice (D9, R69; `interactions.pdf`; the `segment merge` command),
 and `merge_job_start` runs that as a job with progress for the worksheet, through django.tasks
 (`segments.tasks.merge_job_task`): in a worker in production, never inside the web request;
 before `merge_job_start` returns when tasks run immediately (`make run`, the commands' default).
@@ -35,6 +36,7 @@ from interactions.letters import ZIP_CONTENT_TYPE, combine_docx, letter_file_nam
 from interactions.merge_fields import LETTER, MergeError, line_context, salutation_formulas
 from interactions.models import Document
 from interactions.ooxml import DOCX_CONTENT_TYPE
+from interactions.pdf import PDF_CONTENT_TYPE, docx_to_pdf, pdf_require
 from interactions.storage import file_store
 from interactions.wordtemplates import (
     LetterRenderError,
@@ -195,20 +197,38 @@ def merge_write(
     *,
     lines: QuerySet[SegmentLine] | None = None,
     progress: Callable[[int], None] | None = None,
+    alive: Callable[[], None] | None = None,
 ) -> int:
     """Merge every line of `lines` (default: all of the segment's) and write the result to
-    `out`: one combined .docx (`output="docx"`, one letter per page) or a .zip of one .docx per
-    line named after company and contact (`output="zip"`). Returns the number of letters;
-    `progress(n)` is called after every PROGRESS_EVERY letters. Raises MergeError before
-    writing anything when a line has no Word document; a later MergeError leaves `out`
-    incomplete (callers write to a temporary file). Writes nothing to the database."""
+    `out`: one combined .docx (`output="docx"`, one letter per page), a .zip of one .docx per
+    line named after company and contact (`output="zip"`), or one PDF of that combined .docx
+    (`output="pdf"`, made by LibreOffice; `alive()` is called every few seconds while it
+    converts). Returns the number of letters; `progress(n)` is called after every
+    PROGRESS_EVERY letters. Raises MergeError before writing anything when a line has no Word
+    document, and PdfError (saying what to install) for a PDF without LibreOffice; a later
+    error leaves `out` incomplete (callers write to a temporary file). Writes nothing to the
+    database."""
+    check_output(output)
+    return _write_letters(segment_letters(segment, lines), output, out, progress, alive)
+
+
+def check_output(output: str) -> None:
+    """MergeError for an unknown output kind; PdfError (what to install) for a PDF without
+    LibreOffice."""
     if output not in MergeOutput.values:
-        raise MergeError(_('output: unknown kind "%(output)s" (docx or zip)') % {"output": output}, code="bad_output")
-    return _write_letters(segment_letters(segment, lines), output, out, progress)
+        raise MergeError(
+            _('output: unknown kind "%(output)s" (docx, zip or pdf)') % {"output": output}, code="bad_output"
+        )
+    if output == MergeOutput.PDF:
+        pdf_require()
 
 
 def _write_letters(
-    letters: Iterator[tuple[SegmentLine, bytes]], output: str, out: BinaryIO, progress: Callable[[int], None] | None
+    letters: Iterator[tuple[SegmentLine, bytes]],
+    output: str,
+    out: BinaryIO,
+    progress: Callable[[int], None] | None,
+    alive: Callable[[], None] | None = None,
 ) -> int:
     def counted() -> Iterator[tuple[SegmentLine, bytes]]:
         for number, item in enumerate(letters, start=1):
@@ -216,17 +236,28 @@ def _write_letters(
             if progress is not None and number % PROGRESS_EVERY == 0:
                 progress(number)
 
+    if output == MergeOutput.PDF:
+        with tempfile.TemporaryFile() as combined:
+            made = combine_docx((letter for _line, letter in counted()), combined)
+            if progress is not None and made % PROGRESS_EVERY:
+                progress(made)  # every letter is made: the page says the PDF is being made
+            combined.seek(0)
+            docx_to_pdf(combined, out, alive=alive)
+        return made
     if output == MergeOutput.DOCX:
         return combine_docx((letter for _line, letter in counted()), out)
     return zip_letters(((line_file_name(line), letter) for line, letter in counted()), out)
 
 
 def merge_output_of_path(path: str) -> str:
-    """ "docx" or "zip" from the file name's extension; MergeError for any other."""
+    """ "docx", "zip" or "pdf" from the file name's extension; MergeError for any other."""
     extension = os.path.splitext(path)[1].lower()
-    if extension not in (".docx", ".zip"):
+    if extension not in (".docx", ".zip", ".pdf"):
         raise MergeError(
-            _('--output: "%(path)s" must end in .docx (one combined document) or .zip (one document per line)')
+            _(
+                '--output: "%(path)s" must end in .docx (one combined document), .zip (one document per line) '
+                "or .pdf (one PDF of all letters)"
+            )
             % {"path": path},
             code="bad_output",
         )
@@ -235,13 +266,16 @@ def merge_output_of_path(path: str) -> str:
 
 def merge_to_path(segment: Segment, path: str, *, progress: Callable[[int], None] | None = None) -> int:
     """Merge every line of the segment into the file `path` (.docx: combined, .zip: one .docx
-    per line) and return the number of letters (CONTRACT.md `segment merge`).
+    per line, .pdf: one PDF of all letters) and return the number of letters (CONTRACT.md
+    `segment merge`).
 
     The letters are written to a temporary file in the same folder, renamed to `path` only
     when complete: on any error no file is left (an existing `path` is left unchanged).
-    Checked before anything is written: the extension, the folder, that the segment has lines
-    and that every line has a Word document. Writes nothing to the database."""
+    Checked before anything is written: the extension, that LibreOffice is installed for a
+    PDF, the folder, that the segment has lines and that every line has a Word document.
+    Writes nothing to the database."""
     output = merge_output_of_path(path)
+    check_output(output)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise MergeError(_('--output: the folder "%(folder)s" does not exist') % {"folder": folder}, code="bad_path")
@@ -273,19 +307,18 @@ def merge_file_name(segment_no: str, output: str) -> str:
 
 
 def merge_job_start(*, user, segment: Segment, output: str) -> MergeJob:
-    """Start a Word mail merge of the segment's lines into one combined .docx or a .zip
-    (`output`), and return its job.
+    """Start a Word mail merge of the segment's lines into one combined .docx, a .zip or one
+    PDF (`output`), and return its job.
 
-    Needs segments.run_mail_merge. Checked first, nothing written
-    on failure (MergeError): the output kind, that the segment has lines, that every line has
-    a Word document. The job is enqueued on the default task backend (`merge_job_task`): a
-    worker makes the letters, never the web request (RELIABILITY: background work stays out of
+    Needs segments.run_mail_merge. Checked first, nothing written on failure (MergeError,
+    PdfError): the output kind, LibreOffice for a PDF, that the segment has lines, that every
+    line has a Word document. The job is enqueued on the default task backend
+    (`merge_job_task`): a worker makes the letters, never the web request (RELIABILITY: background work stays out of
     requests); with the immediate backend it has finished on return. The job ends finished with its file, or
     failed with the reason; never with a partial file. Writes only the job and its file.
     """
     require(user, "segments.run_mail_merge")
-    if output not in MergeOutput.values:
-        raise MergeError(_('output: unknown kind "%(output)s" (docx or zip)') % {"output": output}, code="bad_output")
+    check_output(output)
     total = SegmentLine.objects.filter(segment=segment).count()
     if total == 0:
         raise MergeError(_("%(no)s has no lines to merge.") % {"no": segment.no}, code="no_lines")
@@ -363,6 +396,13 @@ def _job_progress(job_id: int, done: int) -> None:
         raise _HandBack
 
 
+def _job_alive(job_id: int) -> None:
+    """The job's heartbeat while LibreOffice makes its PDF (no letters are counted then)."""
+    MergeJob.objects.filter(pk=job_id, state=MergeState.RUNNING).update(heartbeat_at=timezone.now())
+    if stop_requested():
+        raise _HandBack
+
+
 def _hand_back(job_id: int) -> None:
     """The worker is stopping (SIGTERM): the job goes back to queued with a new task, in one
     transaction, and the next free worker makes its letters again (no partial file is kept)."""
@@ -404,9 +444,17 @@ def merge_job_run(job_id: int) -> None:
         if total == 0:
             raise MergeError(_("%(no)s has no lines to merge.") % {"no": segment.no}, code="no_lines")
         MergeJob.objects.filter(pk=job_id, state=MergeState.RUNNING).update(total=total)
-        content_type = DOCX_CONTENT_TYPE if job.output == MergeOutput.DOCX else ZIP_CONTENT_TYPE
+        content_type = {MergeOutput.DOCX: DOCX_CONTENT_TYPE, MergeOutput.PDF: PDF_CONTENT_TYPE}.get(
+            job.output, ZIP_CONTENT_TYPE
+        )
         with tempfile.TemporaryFile() as out:
-            made = merge_write(segment, job.output, out, progress=lambda done: _job_progress(job_id, done))
+            made = merge_write(
+                segment,
+                job.output,
+                out,
+                progress=lambda done: _job_progress(job_id, done),
+                alive=lambda: _job_alive(job_id),
+            )
             out.flush()
             file_name = merge_file_name(job.segment_no, job.output)
             stored = file_store(out, file_name=file_name)  # before the transaction: it may take a while

@@ -29,6 +29,7 @@ from crm.counts import counted
 from crm.untrusted import CheckedForm
 from crm.worker import takeover_delay
 from interactions.models import Document
+from interactions.pdf import pdf_unavailable
 from interactions.views.documents import document_response
 
 from .documents import (
@@ -52,16 +53,44 @@ def letters_text(count: int) -> str:
     return counted(ngettext("%(count)s letter", "%(count)s letters", count), count)
 
 
+class OutputSelect(forms.RadioSelect):
+    """Radio buttons of which some are shown disabled (`disabled_values`)."""
+
+    def __init__(self, *args, disabled_values=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.disabled_values = set(disabled_values)
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        if value in self.disabled_values:
+            option["attrs"]["disabled"] = True
+        return option
+
+
 class MergeForm(CheckedForm):
-    """What to make: one combined .docx to print, or a .zip of one .docx per line."""
+    """What to make: one combined .docx to print, a .zip of one .docx per line, or one PDF of
+    all letters. Without LibreOffice the PDF choice is shown disabled and refused, with
+    `pdf_unavailable` saying what to install."""
 
     output = forms.ChoiceField(
         label=gettext_lazy("Make"),
         choices=MergeOutput.choices,
         initial=MergeOutput.DOCX,
-        widget=forms.RadioSelect,
-        error_messages={"required": gettext_lazy("Choose what to make: one combined .docx or a .zip.")},
+        widget=OutputSelect,
+        error_messages={"required": gettext_lazy("Choose what to make: one combined .docx, a .zip or a PDF.")},
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.pdf_unavailable = pdf_unavailable()
+        if self.pdf_unavailable:
+            self.fields["output"].widget.disabled_values = {MergeOutput.PDF.value}
+
+    def clean_output(self) -> str:
+        output = self.cleaned_data["output"]
+        if output == MergeOutput.PDF and self.pdf_unavailable:
+            raise ValidationError(self.pdf_unavailable, code="no_libreoffice")
+        return output
 
 
 @dataclass(frozen=True)
@@ -256,7 +285,7 @@ def _file_name(job: MergeJob) -> str:
 
 
 class MergeJobDownloadView(SegmentPermissionMixin, View):
-    """The file a finished merge job made, as an attachment (a .docx or a .zip)."""
+    """The file a finished merge job made, as an attachment (a .docx, a .zip or a PDF)."""
 
     permission_required = "segments.view_segment"
 

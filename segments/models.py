@@ -439,6 +439,7 @@ class SavedCriteriaStep(CriteriaOptions):
 class MergeOutput(models.TextChoices):
     DOCX = "docx", _("One combined .docx to print")
     ZIP = "zip", _("A .zip of one .docx per line")
+    PDF = "pdf", _("One PDF of all letters")
 
 
 class JobState(models.TextChoices):

@@ -43,7 +43,8 @@ from ..models import (
     Document,
     LoggedSegment,
 )
-from .documents import document_response
+from ..pdf import PDF_CONTENT_TYPE, docx_to_pdf_file, pdf_file_name, pdf_unavailable
+from .documents import document_response, file_download_response
 
 PAGE = "interactions/delivery_detail.html"
 RESEND_PAGE = "interactions/delivery_confirm_resend.html"
@@ -211,6 +212,7 @@ class DeliveryDetailView(DeliveryPermissionMixin, View):
                     if delivery.print_document_id
                     else None
                 ),
+                pdf_unavailable=pdf_unavailable(),
                 resendable=resendable_count(logged_segment_id=logged.pk),
                 newer=Delivery.objects.filter(logged_segment_id=logged.pk, pk__gt=delivery.pk)
                 .order_by("-pk")
@@ -231,6 +233,31 @@ class DeliveryPrintDocumentView(DeliveryPermissionMixin, View):
         if delivery.print_document is None:
             raise Http404(_("Delivery %(pk)s has no print file.") % {"pk": delivery.pk})
         return document_response(delivery.print_document)
+
+
+class DeliveryPrintPdfView(DeliveryPermissionMixin, View):
+    """The delivery's print file as one PDF, made by LibreOffice when it is downloaded
+    (interactions.pdf): the stored .docx is streamed into a temporary folder, converted there,
+    and the PDF streamed to the browser from a temporary file. Without LibreOffice the
+    delivery page says what to install."""
+
+    permission_required = "interactions.view_loggedsegment"
+
+    def get(self, request, pk: int) -> HttpResponse:
+        delivery = get_object_or_404(Delivery.objects.select_related("print_document"), pk=pk)
+        document = delivery.print_document
+        if document is None:
+            raise Http404(_("Delivery %(pk)s has no print file.") % {"pk": delivery.pk})
+        try:
+            with document.open() as source:
+                pdf, size = docx_to_pdf_file(source)
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+            return redirect(delivery_url(delivery))
+        return file_download_response(
+            pdf, file_name=pdf_file_name(document.file_name), size=size, content_type=PDF_CONTENT_TYPE
+        )
 
 
 # --- Resume and resend -------------------------------------------------------------------------------

@@ -138,11 +138,14 @@ def test_an_error_while_merging_leaves_no_file_and_an_existing_file_unchanged(wo
     assert os.listdir(tmp_path) == ["letters.docx"]
 
 
-@pytest.mark.parametrize("name", ["letters.pdf", "letters", "letters.docx.txt", "letters.doc"])
-def test_an_output_other_than_docx_or_zip_is_an_error(world, tmp_path, name):
+@pytest.mark.parametrize("name", ["letters", "letters.docx.txt", "letters.doc", "letters.pdf.txt"])
+def test_an_output_other_than_docx_zip_or_pdf_is_an_error(world, tmp_path, name):
     path = tmp_path / name
     problems = fail("merge", world.segment.no, "--output", str(path))
-    assert problems == [f'--output: "{path}" must end in .docx (one combined document) or .zip (one document per line)']
+    assert problems == [
+        f'--output: "{path}" must end in .docx (one combined document), .zip (one document per line) '
+        "or .pdf (one PDF of all letters)"
+    ]
     assert os.listdir(tmp_path) == []
 
 

@@ -196,9 +196,19 @@ def test_nothing_starts_when_a_line_has_no_word_document(world, marketing):
     assert not MergeJob.objects.exists()
 
 
+def test_a_pdf_without_libreoffice_starts_nothing(world, marketing, monkeypatch, tmp_path):
+    from interactions.pdf import PdfError
+    from tests.pdf_tools import without_libreoffice
+
+    without_libreoffice(monkeypatch, tmp_path)
+    with pytest.raises(PdfError, match=r"Install LibreOffice \(Debian: apt-get install"):
+        merge.merge_job_start(user=marketing, segment=world.segment, output="pdf")
+    assert not MergeJob.objects.exists()
+
+
 def test_a_bad_output_or_an_empty_segment_starts_nothing(world, marketing):
     with pytest.raises(merge.MergeError, match="unknown kind"):
-        merge.merge_job_start(user=marketing, segment=world.segment, output="pdf")
+        merge.merge_job_start(user=marketing, segment=world.segment, output="odt")
     empty = services.segment_create(user=COMMAND_LINE, values={"description": "Empty"})
     with pytest.raises(merge.MergeError, match="has no lines"):
         merge.merge_job_start(user=marketing, segment=empty, output="docx")

@@ -221,10 +221,10 @@ def test_an_unknown_output_is_refused_and_nothing_is_written(marketing_client):
     segment = build(n_persons=1)
     before = state()
 
-    response = marketing_client.post(merge_url(segment), {"output": "pdf"})
+    response = marketing_client.post(merge_url(segment), {"output": "odt"})
 
     assert response.status_code == 400
-    assert "Select a valid choice. pdf is not one of the available choices." in text_of(response)
+    assert "Select a valid choice. odt is not one of the available choices." in text_of(response)
     assert state() == before
 
 

@@ -399,10 +399,11 @@ class Command(BatchCommand):
         p = sub.add_parser(
             "merge",
             help="Word mail merge of every line, each from the Word document of its language, into one combined "
-            ".docx (one letter per page) or a .zip of one .docx per line. Writes only the output file.",
+            ".docx (one letter per page), a .zip of one .docx per line, or one PDF of all letters (needs "
+            "LibreOffice). Writes only the output file.",
         )
         p.add_argument("no", metavar="NO")
-        p.add_argument("--output", required=True, metavar="PATH.docx|PATH.zip", help="The file to write.")
+        p.add_argument("--output", required=True, metavar="PATH.docx|PATH.zip|PATH.pdf", help="The file to write.")
 
         p = sub.add_parser("show", help="Header, lines and criteria.")
         p.add_argument("no", metavar="NO")
@@ -573,10 +574,11 @@ class Command(BatchCommand):
     # Merge ----------------------------------------------------------------------------------
 
     def do_merge(self, options) -> None:
-        from segments.merge import merge_output_of_path, merge_to_path
+        from segments.merge import check_output, merge_output_of_path, merge_to_path
 
         path = options["output"]
-        merge_output_of_path(path)  # a bad extension is reported before the segment is looked up
+        # A bad extension, or a PDF without LibreOffice, is reported before the segment is looked up.
+        check_output(merge_output_of_path(path))
         segment = segment_of(options["no"])
         progress = None
         if self.stderr.isatty():
