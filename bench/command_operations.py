@@ -1,10 +1,12 @@
 """Whole segment commands beside a lean floor (`manage.py bench --commands`, issue 13).
 
-"Ours" is a whole command, `python manage.py segment …` run as a process against the scratch
-database, less an empty command's start-up (`manage.py segment --help`: Python, Django's
-set-up and the command's imports, no database), measured beforehand as a median. What is left
-is what the step costs a script: system checks, connecting, looking the segment up, the
-step's queries, ANALYZE after a big step on PostgreSQL, the commit.
+"Ours" is a whole command, `manage.py segment …` run as a process against the scratch
+database, less its start-up (Python, Django's set-up and the command's imports, what an empty
+command costs): the process times itself from the end of start-up to its end
+(bench.command_timer). What is left is what the step costs a script: argument parsing,
+connecting, looking the segment up, the step's queries, ANALYZE after a big step on
+PostgreSQL, the commit. The empty command's start-up (`manage.py segment --help`) is shown
+in its own row.
 
 The lean floor does the same rows in plain SQL, in this process, on lean tables made in the
 scratch database with the columns of the real ones but none of their constraints and only the
@@ -64,32 +66,34 @@ IN_GROUP = "contact_id IN (SELECT g.contact_id FROM crm_contactmailinggroup g WH
 # --- the command as a process ----------------------------------------------------------------------
 
 
-def run_command(*arguments: str) -> float:
-    """Run `manage.py <arguments>` in a new process (the scratch DATABASE_URL inherited); its
-    wall-clock seconds. A failing command raises with its stderr."""
+def run_command(*arguments: str, timed: bool = False) -> float:
+    """Run `manage.py <arguments>` in a new process (the scratch DATABASE_URL inherited): its
+    wall-clock seconds, or with `timed` the seconds after its start-up (bench.command_timer).
+    A failing command raises with its stderr."""
+    program = ["-m", "bench.command_timer"] if timed else [str(settings.BASE_DIR / "manage.py")]
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, str(settings.BASE_DIR / "manage.py"), *arguments],
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, *program, *arguments], capture_output=True, text=True, check=False, cwd=settings.BASE_DIR
     )
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(arguments)}: exit {completed.returncode}: {completed.stderr.strip()}")
+    if timed:
+        return float(completed.stderr.strip().splitlines()[-1].removeprefix("bench-seconds: "))
     return elapsed
 
 
 def measure_startup(ctx: Context, runs: int) -> float:
-    """The empty command's start-up: the median of `runs` runs after a warm-up."""
+    """The empty command's start-up (shown, not subtracted): the median of `runs` runs after a
+    warm-up."""
     run_command(*STARTUP)
     ctx.data["startup"] = statistics.median(run_command(*STARTUP) for _ in range(runs))
     return ctx.data["startup"]
 
 
 def command(ctx: Context, *arguments: str) -> float:
-    """The command's seconds less the empty command's start-up (the step's own time)."""
-    return run_command(*arguments) - ctx.data["startup"]
+    """The command's seconds less its start-up (the step's own time, as a script waits for it)."""
+    return run_command(*arguments, timed=True)
 
 
 # --- lean tables --------------------------------------------------------------------------------------
