@@ -119,9 +119,10 @@ def run_operations(ctx: Context, operations: list[Operation], *, runs: int = RUN
     return rows
 
 
-def format_table(rows: list[dict]) -> str:
-    """The result table (Markdown): operation | N | ours (s) | floor (s) | ratio."""
-    lines = ["| operation | N | ours (s) | floor (s) | ratio |", "|---|---:|---:|---:|---:|"]
+def format_table(rows: list[dict], *, name: str = "operation", floor: str = "floor") -> str:
+    """The result table (Markdown): operation | N | ours (s) | floor (s) | ratio (`name` and
+    `floor` head the first and fourth columns)."""
+    lines = [f"| {name} | N | ours (s) | {floor} (s) | ratio |", "|---|---:|---:|---:|---:|"]
     for row in rows:
         if row.get("error"):
             lines.append(f"| {row['operation']} | {row['n']:,} | failed: {row['error']} | | |")

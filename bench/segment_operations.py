@@ -157,8 +157,9 @@ def _header(cursor, segment_id: int) -> dict:
     return header
 
 
-def _add_floor_sql(header: dict) -> tuple[str, list]:
-    """The INSERT … SELECT of the lines of an add, with each value as SPEC F2.4 gives it."""
+def _add_floor_sql(header: dict, table: str = "segments_segmentline") -> tuple[str, list]:
+    """The INSERT … SELECT of the lines of an add into `table`, with each value as SPEC F2.4
+    gives it."""
     params: list = []
     codes = [code for code, _ in header["rows"]]
     if codes:
@@ -219,10 +220,10 @@ def _add_floor_sql(header: dict) -> tuple[str, list]:
         select.append(sql)
         params += values
     sql = (
-        f"INSERT INTO segments_segmentline ({', '.join(columns)}) SELECT {', '.join(select)}"
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(select)}"
         " FROM crm_contact c LEFT JOIN crm_contact co ON co.id = c.company_id"
         " WHERE c.country_id = %s AND NOT c.exclude_from_segment"
-        " AND NOT EXISTS (SELECT 1 FROM segments_segmentline l WHERE l.segment_id = %s AND l.contact_id = c.id)"
+        f" AND NOT EXISTS (SELECT 1 FROM {table} l WHERE l.segment_id = %s AND l.contact_id = c.id)"
     )
     return sql, [*params, ADD_QUERY.split("=")[1], header["segment"]]
 

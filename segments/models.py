@@ -304,7 +304,9 @@ class LineFields(InteractionFields):
     campaign = _reference(Campaign, _("campaign"))
     language = _reference(Language, _("language"))
     line_no = models.BigIntegerField(_("line no."))
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+", verbose_name=_("contact"))
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("contact")
+    )
     alt_address = _reference(ContactAltAddress, _("alternate address"), on_delete=models.SET_NULL)
     cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=2, default=Decimal("0"))
     duration = models.DecimalField(_("duration (min.)"), max_digits=12, decimal_places=2, default=Decimal("0"))
@@ -345,10 +347,16 @@ class SegmentLine(LineFields):
             models.UniqueConstraint(fields=["segment", "line_no"], name="segment_line_no_unique"),
         ]
         indexes = [
-            models.Index(fields=["segment", "contact"], name="segment_line_contact_idx"),
-            # Covers the worksheet's counts (all lines; lines that override their template)
-            # without reading a line: a table scan of 300,000 lines took most of the page.
-            models.Index(fields=["segment", "overrides"], name="segment_line_overrides_idx"),
+            # Contact first: one index serves both "is this contact on the worksheet" (add,
+            # reduce, add-contact: contact and segment given) and a contact's lines in any
+            # segment (deleting a contact: Django's PROTECT query, PostgreSQL's foreign-key check).
+            models.Index(fields=["contact", "segment"], name="segment_line_contact_idx"),
+            # The lines that override a field, for the worksheet's count of lines following the
+            # header without reading a line. Partial: a line an add writes overrides nothing and
+            # costs this index nothing. The count of all lines reads the (segment, line_no) index.
+            models.Index(
+                fields=["segment", "overrides"], condition=Q(overrides__gt=0), name="segment_line_overrides_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -366,8 +374,15 @@ class RemovedSegmentLine(LineFields):
     """
 
     line_id = models.BigIntegerField(_("line id"))
+    # No index: only deleting a contact looks removed lines up by contact (Django's PROTECT
+    # query, one scan per delete), while a reduce or refine writes a row per removed line.
     contact = models.ForeignKey(
-        Contact, on_delete=models.PROTECT, related_name="+", db_constraint=False, verbose_name=_("contact")
+        Contact,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("contact"),
     )
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     # The step that added the line, put back on the line when it is restored. Undo goes last

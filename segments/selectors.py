@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import Page
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
@@ -94,15 +94,22 @@ def _own_template():
     return Q(overrides__gt=0) & ~Q(own_template=0)
 
 
+def _count(lines: QuerySet[SegmentLine]):
+    """`lines` (filtered by OuterRef) counted in a scalar subquery."""
+    return Subquery(lines.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n"))
+
+
 def segment_totals(*, segment: Segment) -> SegmentTotals:
-    """One aggregate query over the segment's lines (the worksheet counts its lines once),
-    answered from the (segment, overrides) index alone."""
-    row = (
-        SegmentLine.objects.filter(segment=segment)
-        .annotate(own_template=F("overrides").bitand(OVERRIDE_BIT["interaction_template"]))
-        .aggregate(lines=Count("pk"), own=Count("pk", filter=_own_template()))
+    """One query (the worksheet counts its lines once) of two counts, each from an index alone:
+    all lines from the (segment, line_no) index, those overriding their template from the
+    partial (segment, overrides) index of the lines that override something."""
+    lines = SegmentLine.objects.filter(segment=OuterRef("pk"))
+    own = lines.annotate(own_template=F("overrides").bitand(OVERRIDE_BIT["interaction_template"])).filter(
+        _own_template()
     )
-    return SegmentTotals(lines=row["lines"], following=row["lines"] - row["own"])
+    counts = Segment.objects.filter(pk=segment.pk).values(all_lines=_count(lines), own=_count(own))
+    row = counts.first() or {"all_lines": 0, "own": 0}  # a segment logged meanwhile has no lines
+    return SegmentTotals(lines=row["all_lines"], following=row["all_lines"] - row["own"])
 
 
 def lines_following_header(*, segment: Segment) -> int:

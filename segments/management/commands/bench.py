@@ -70,11 +70,20 @@ class Command(BaseCommand):
             help="measure only the batch import: write a CSV file of N contacts, import it with import_contacts in a "
             "child process into an empty contact table, report its time and peak memory beside a raw-SQL floor",
         )
+        parser.add_argument(
+            "--commands",
+            action="store_true",
+            help="measure only whole segment commands (count, add, undo, reduce, log) run as processes, less an "
+            "empty command's start-up, beside a lean floor: the same rows in plain SQL on tables with only the "
+            "indexes they need",
+        )
         parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
 
-    def handle(self, *args, contacts, database_url, keep, seed, runs, only, batch_import, child, **options):
+    def handle(self, *args, contacts, database_url, keep, seed, runs, only, batch_import, commands, child, **options):
         if child:
-            return self.measure(contacts=contacts, seed=seed, runs=runs, only=only, batch_import=batch_import)
+            return self.measure(
+                contacts=contacts, seed=seed, runs=runs, only=only, batch_import=batch_import, commands=commands
+            )
         try:
             with scratch_database(database_url, keep=keep, log=self.stderr.write) as url:
                 self.stderr.write(f"Scratch database: {url}")
@@ -82,7 +91,8 @@ class Command(BaseCommand):
                     [sys.executable, str(settings.BASE_DIR / "manage.py"), "bench", "--child"]
                     + ["--contacts", str(contacts), "--seed", str(seed), "--runs", str(runs)]
                     + [argument for text in only for argument in ("--only", text)]
-                    + (["--import"] if batch_import else []),
+                    + (["--import"] if batch_import else [])
+                    + (["--commands"] if commands else []),
                     env={
                         **os.environ,
                         "DATABASE_URL": url,
@@ -103,12 +113,17 @@ class Command(BaseCommand):
         else:
             heading = f"{contacts:,} contacts; median of {runs} runs after one warm-up (seconds)"
         self.stdout.write(f"{result['database']}, {heading}")
-        self.stdout.write(format_table(result["rows"]))
+        if commands:
+            self.stdout.write(format_table(result["rows"], name="command", floor="lean floor"))
+        else:
+            self.stdout.write(format_table(result["rows"]))
         failed = [row["operation"] for row in result["rows"] if row.get("error")]
         if failed:
             raise CommandError(f"{len(failed)} operation(s) failed: {', '.join(failed)}")
 
-    def measure(self, *, contacts: int, seed: int, runs: int, only: list[str], batch_import: bool) -> None:
+    def measure(
+        self, *, contacts: int, seed: int, runs: int, only: list[str], batch_import: bool, commands: bool
+    ) -> None:
         """The child: migrate, seed, measure every registered operation, print JSON."""
         if os.environ.get(SCRATCH_FLAG) != "1":
             raise CommandError(CHILD_ONLY)
@@ -142,8 +157,24 @@ class Command(BaseCommand):
         client = Client()
         client.force_login(user)
         rows = [{"operation": "seed demo data (segments.demo)", "n": contacts, "ours": summary.seconds, "floor": None}]
-        operations = [op for op in REGISTRY if not only or any(text in op.name for text in only)]
-        rows += run_operations(Context(contacts=contacts, client=client), operations, runs=runs, log=log)
+        ctx = Context(contacts=contacts, client=client)
+        registry = REGISTRY
+        if commands:
+            from bench.command_operations import COMMANDS, STARTUP, measure_startup
+
+            registry = COMMANDS
+            log("measuring: the empty command's start-up")
+            startup = measure_startup(ctx, max(runs, 5))
+            rows.append(
+                {
+                    "operation": f"empty command (manage.py {' '.join(STARTUP)})",
+                    "n": contacts,
+                    "ours": startup,
+                    "floor": None,
+                }
+            )
+        operations = [op for op in registry if not only or any(text in op.name for text in only)]
+        rows += run_operations(ctx, operations, runs=runs, log=log)
         self._print_result(rows)
 
     def _print_result(self, rows: list[dict]) -> None:
