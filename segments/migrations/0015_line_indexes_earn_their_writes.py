@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('crm', '0007_roles_login_attempts'),
         ('interactions', '0012_document_drop_content'),
-        ('segments', '0013_log_job_roles'),
+        ('segments', '0014_merge_output_pdf'),
     ]
 
     operations = [
