@@ -166,8 +166,8 @@ def test_email_as_body_sends_one_letter_per_entry_with_salutation_and_address_es
         assert f"Dear {person.first_name} {person.surname}," in message.text
         assert "Smith & <Sons>" in message.text
         assert not message.attachments
-        assert b"From: marketing@localhost" in message.raw
-        assert b"Reply-To: sam@example.com" in message.raw  # the salesperson the letter names
+        assert b'From: "Sam Seller via Cronus Marketing Ltd." <marketing@localhost>' in message.raw
+        assert b"Reply-To: Sam Seller <sam@example.com>" in message.raw  # the salesperson the letter names
     for entry in entries(logged):
         assert (entry.delivery_status, entry.delivery_error) == (DeliveryStatus.SENT, "")
         assert entry.document is not None and entry.document.file_name == "Spring offer.docx"
@@ -191,7 +191,7 @@ def test_email_as_attachment_sends_the_stored_document(smtp, django_capture_on_c
     assert attached == entry.document.read_bytes()  # R72: the entry keeps exactly what was sent
     texts = [p.text for p in docx.Document(io.BytesIO(attached)).paragraphs]
     assert f"Dear {person.first_name} {person.surname}," in texts and "See you in Delft" in texts
-    assert "Offer_ 2026_27.docx" in message.text and not message.html
+    assert "Offer_ 2026_27.docx" in message.text and "Offer_ 2026_27.docx" in message.html
 
 
 def test_email_goes_to_the_alternate_address_active_on_the_entry_date(smtp, django_capture_on_commit_callbacks):
