@@ -150,13 +150,14 @@ def test_email_as_body_sends_one_letter_per_entry_with_salutation_and_address_es
 ):
     segment, (company, *persons) = build()
     logged = log(segment)
+    assert (smtp.sessions, smtp.count) == (1, 0)  # the Log's pre-flight asked the mail server
 
     delivery = deliver(logged, django_capture_on_commit_callbacks)
 
     assert (delivery.state, delivery.total, delivery.sent, delivery.failed) == (DeliveryState.FINISHED, 3, 3, 0)
     assert delivery.finished_at is not None and delivery.lease_until is None
     assert smtp.per_recipient() == {"info@smith.test": 1, "p0@smith.test": 1, "p1@smith.test": 1}
-    assert smtp.sessions == 1  # one connection for the batch
+    assert smtp.sessions == 1 + 1  # one connection for the batch
     for person in persons:
         (message,) = smtp.to(person.email)
         assert message.subject == "Spring offer"
@@ -259,7 +260,7 @@ def test_invalid_and_refused_addresses_fail_with_the_reason_and_the_others_are_s
 
     assert (delivery.sent, delivery.failed, delivery.state) == (2, 2, "finished")
     assert smtp.per_recipient() == {"info@smith.test": 1, good.email: 1}
-    assert smtp.sessions == 1  # a refused recipient does not cost a new connection
+    assert smtp.sessions == 1 + 1  # the Log's check, then one: a refused recipient costs no new connection
     bad_entry = entries(logged).get(contact=bad)
     assert bad_entry.delivery_status == DeliveryStatus.ERROR
     assert bad_entry.delivery_error == 'invalid e-mail address "not-an-address"'
