@@ -36,7 +36,6 @@ connection per batch.
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 import smtplib
@@ -45,7 +44,6 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.validators import validate_email
@@ -53,7 +51,6 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Count, F, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
 from crm.models import CorrespondenceType
@@ -61,6 +58,7 @@ from crm.permissions import recorded_user, require
 from crm.sql import insert_select
 from crm.worker import job_enqueue, job_lease, jobs_heal, stop_requested
 
+from . import mail
 from .documents import document_create, document_file_name, document_rewrite
 from .merge_fields import MergeError, line_context, salutation_formulas
 from .models import (
@@ -196,23 +194,17 @@ def letter_name(entry: InteractionLogEntry) -> str:
 
 # --- E-mail -------------------------------------------------------------------------------------
 
-_BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|tr)>|<br\s*/?>", re.IGNORECASE)
-
-
-def _plain_text(letter_html: str) -> str:
-    """The text of the letter's HTML, one line per paragraph."""
-    text = html.unescape(strip_tags(_BLOCK_END.sub("\n", letter_html)))
-    return "\n".join(line.rstrip() for line in text.splitlines()).strip() + "\n"
-
 
 def entry_email(entry: InteractionLogEntry, letter: bytes) -> EmailMultiAlternatives:
-    """The e-mail of an entry (R70): to `entry.contact_via` (the log put the active alternate
-    address's e-mail there, else the contact's), subject = the entry's subject (else its
-    description), replies to the entry's salesperson's e-mail; the merged .docx attached as
-    "<subject>.docx" with a short body when the entry sends it as an attachment, else the
-    letter as the body (HTML with a plain-text alternative). Raises ValidationError for an
-    invalid address and ValueError for a header that cannot be sent (a subject with a line
-    break); the message is checked whole, so what raises here never reaches the mail server."""
+    """The e-mail of an entry (R70; its shape: interactions.mail): to `entry.contact_via` (the
+    log put the active alternate address's e-mail there, else the contact's), subject = the
+    entry's subject (else its description), from "<salesperson> via <our company>" on the
+    sending address, replies to the entry's salesperson, a Message-ID on the sending domain.
+    A text part and an HTML part (multipart/alternative): the letter itself (made with channel
+    `email`), or, when the entry sends it as an attachment, a short note with the merged .docx
+    attached as "<subject>.docx". Raises ValidationError for an invalid address and ValueError
+    for a header that cannot be sent (a subject with a line break); the message is checked
+    whole, so what raises here never reaches the mail server."""
     address = entry.contact_via.strip()
     try:
         validate_email(address)
@@ -221,21 +213,26 @@ def entry_email(entry: InteractionLogEntry, letter: bytes) -> EmailMultiAlternat
             _('invalid e-mail address "%(address)s"') % {"address": entry.contact_via}, code="invalid_email"
         ) from exc
     subject = entry.subject or entry.description
-    # Replies go to the entry's salesperson, whom the letter names as the contact person.
-    reply_to = [entry.salesperson.email] if entry.salesperson and entry.salesperson.email else []
+    salesperson = entry.salesperson if entry.salesperson_id else None
     if entry.send_as_attachment:
         name = letter_name(entry)
-        body = _("Please find the letter attached: %(name)s") % {"name": name} + "\n"
-        message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [address], reply_to=reply_to)
-        message.attach(name, letter, DOCX_CONTENT_TYPE)
+        body_html = mail.paragraph_html(_("Please find the letter attached: %(name)s") % {"name": name})
     else:
         from .letters import letter_html
 
         body_html = letter_html(letter)
-        message = EmailMultiAlternatives(
-            subject, _plain_text(body_html), settings.DEFAULT_FROM_EMAIL, [address], reply_to=reply_to
-        )
-        message.attach_alternative(body_html, "text/html")
+    message = EmailMultiAlternatives(
+        subject,
+        mail.plain_text(body_html),
+        mail.sender(salesperson.name if salesperson else ""),
+        [address],
+        # Replies go to the entry's salesperson, whom the letter names as the contact person.
+        reply_to=mail.reply_to(salesperson),
+        headers={"Message-ID": mail.message_id()},
+    )
+    message.attach_alternative(mail.email_html(body_html, title=subject, language=entry.language_id or ""), "text/html")
+    if entry.send_as_attachment:
+        message.attach(name, letter, DOCX_CONTENT_TYPE)
     try:
         message.message()  # every header checked, as the backend will build it
     except ValueError as exc:  # a header with a line break (a subject made from a name with "\n")

@@ -112,8 +112,8 @@ class SegmentLogView(SegmentPermissionMixin, View):
         status: int = 200,
     ) -> HttpResponse:
         # One pre-flight gives the problems, those of the log alone and the numbers (set-based).
-        if preflight is None:
-            preflight = segment_log_preflight(segment=segment, deliver=deliver)
+        if preflight is None:  # the mail server is asked only when no problems were given
+            preflight = segment_log_preflight(segment=segment, deliver=deliver, mail_server=problems is None)
         if problems is None:
             problems = preflight.all_problems
         # Delivery problems alone leave "log without delivery" open.

@@ -43,6 +43,7 @@ from crm.models import Contact, ContactType, CorrespondenceType, Salutation, Sal
 from crm.permissions import recorded_user, require
 from crm.services import number_series_next
 from crm.sql import insert_select
+from interactions.mail import mail_server_problem
 from interactions.models import CampaignEntry, DeliveryStatus, Document, InteractionLogEntry, LoggedSegment
 from interactions.services import locked_logged_segments
 from interactions.wordtemplates import WordTemplateInvalid, prepared_template, salutation_kinds
@@ -129,7 +130,7 @@ LINE_CHECKS = {
 }
 
 
-def segment_log_preflight(*, segment: Segment, deliver: bool = False) -> LogPreflight:
+def segment_log_preflight(*, segment: Segment, deliver: bool = False, mail_server: bool = True) -> LogPreflight:
     """Every reason the segment cannot be logged (D7), all at once, and the confirmation's numbers.
 
     Always: no description (R40), no lines (R41), lines without description, interaction
@@ -143,9 +144,23 @@ def segment_log_preflight(*, segment: Segment, deliver: bool = False) -> LogPref
     the counts; with delivery one more, grouped by (Word document, template, language,
     salutation, address missing), from which the delivery problems are counted; then the
     documents' salutation fields, the formulas, and the first examples of each problem found.
+
+    With delivery and e-mail lines, and `mail_server`, the mail server is asked too (after the
+    queries, outside any transaction: up to 10 s when it does not answer): a delivery to a
+    server that cannot be reached would fail every e-mail after a Log that cannot be undone.
     """
     with page_queries():
-        return _preflight(segment, deliver)
+        preflight = _preflight(segment, deliver)
+    if mail_server and deliver and preflight.emails:
+        preflight.delivery_problems.extend(_mail_server_problems())
+    return preflight
+
+
+def _mail_server_problems() -> list[str]:
+    """The mail server's problem ("cannot reach the mail server HOST:PORT: reason"), or none
+    (interactions.mail.mail_server_problem: nothing to check for a backend that is not SMTP)."""
+    problem = mail_server_problem()
+    return [problem] if problem else []
 
 
 def _preflight(segment: Segment, deliver: bool) -> LogPreflight:
@@ -206,10 +221,10 @@ def _preflight(segment: Segment, deliver: bool) -> LogPreflight:
     return preflight
 
 
-def segment_log_problems(*, segment: Segment, deliver: bool = False) -> list[str]:
+def segment_log_problems(*, segment: Segment, deliver: bool = False, mail_server: bool = True) -> list[str]:
     """Every reason the segment cannot be logged (D7), all at once; empty when it can
     (`segment_log_preflight`)."""
-    return segment_log_preflight(segment=segment, deliver=deliver).all_problems
+    return segment_log_preflight(segment=segment, deliver=deliver, mail_server=mail_server).all_problems
 
 
 def _kinds_by_document(document_ids: Iterable[int]) -> tuple[dict[str, list[int]], list[str]]:
@@ -481,7 +496,8 @@ def segment_log(
     """Log a segment (F4.3): one atomic, set-based transaction that can never run twice.
 
     Claims the segment (a conditional UPDATE), checks every pre-flight problem (D7; all of them
-    in one LogPreflightError, nothing written), then creates the logged segment (R45), one
+    in one LogPreflightError, nothing written; with `deliver` and e-mail lines the mail server
+    is asked first, before the transaction opens), then creates the logged segment (R45), one
     campaign entry per campaign (R46), one interaction log entry per line with every value the
     line has after its overrides (R47; an e-mail line without an address is logged without a
     correspondence type, R43), deletes the segment (R49) and, when asked, creates the follow-up
@@ -494,9 +510,11 @@ def segment_log(
     the same transaction (a log job records its result: segments.log_jobs).
     """
     require(user, "segments.log_segment")
+    # The mail server is asked before the transaction: never while the segment is claimed.
+    unreachable = _mail_server_problems() if deliver and _has_email_lines(segment) else []
     with transaction.atomic(durable=True):
         segment = _claim(segment)
-        problems = segment_log_problems(segment=segment, deliver=deliver)
+        problems = segment_log_problems(segment=segment, deliver=deliver, mail_server=False) + unreachable
         if problems:
             raise LogPreflightError(problems, code="preflight")
         lines = SegmentLine.objects.filter(segment=segment).order_by()
@@ -547,6 +565,11 @@ def segment_log(
         follow_up=new_segment,
         deliveries=deliveries,
     )
+
+
+def _has_email_lines(segment: Segment | str) -> bool:
+    lookup = {"segment__no": segment} if isinstance(segment, str) else {"segment_id": segment.pk}
+    return SegmentLine.objects.filter(correspondence_type=CorrespondenceType.EMAIL, **lookup).exists()
 
 
 def _follow_up(old_no: str, campaign_id, user, logged: LoggedSegment) -> Segment:

@@ -1,0 +1,190 @@
+"""E-mails are e-mails (issue 14, part 3): every message a delivery hands to a real SMTP server
+on localhost (aiosmtpd) is parsed with Python's `email` package (policy `default`) and each part
+is checked: the MIME structure, charsets, a text part without markup, an HTML part styled inline
+without external references, From with a display name on the sending address, Reply-To the
+salesperson, a Message-ID on the sending domain, Date, the attachment's file name."""
+
+from __future__ import annotations
+
+import datetime
+import email
+import email.policy
+import re
+from email.message import EmailMessage
+from html.parser import HTMLParser
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from crm.models import Salesperson
+from interactions.mail import email_html, plain_text, sender
+from interactions.models import InteractionLogEntry
+from tests.interactions.smtp_server import running_smtp_server
+from tests.interactions.test_delivery import IMMEDIATE, build, deliver, log
+
+pytestmark = pytest.mark.django_db
+
+SENDING = {"DEFAULT_FROM_EMAIL": "Newsletter <news@mail.example.org>"}
+COMPANY = {"name": "Nordlys Marketing ApS", "email": "info@nordlys.example"}
+
+
+@pytest.fixture
+def smtp(settings):
+    settings.DEFAULT_FROM_EMAIL = SENDING["DEFAULT_FROM_EMAIL"]
+    settings.CRM_COMPANY = {**settings.CRM_COMPANY, **COMPANY}
+    with running_smtp_server() as server, override_settings(MAILERS=server.mailers(), TASKS=IMMEDIATE):
+        yield server
+
+
+def parsed(raw: bytes) -> EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+# Elements that letter_html writes and that must carry their own style; nothing may load from
+# elsewhere or rely on a stylesheet.
+STYLED = {"body", "p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "td", "strong", "em"}
+FORBIDDEN_TAGS = {"style", "link", "script", "img", "iframe", "object", "embed", "base", "form"}
+FORBIDDEN_ATTRIBUTES = {"class", "id", "src", "href", "background", "srcset", "action"}
+
+
+class _Audit(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def assert_html_part(part: EmailMessage, *texts: str) -> None:
+    assert part.get_content_type() == "text/html"
+    assert part.get_content_charset() == "utf-8"
+    assert part.get_content_disposition() is None  # shown, not an attachment
+    content = part.get_content()
+    assert content.startswith("<!DOCTYPE html>")
+    assert '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">' in content
+    audit = _Audit()
+    audit.feed(content)
+    names = [tag for tag, _ in audit.tags]
+    assert names[:3] == ["html", "head", "meta"] and "title" in names and "body" in names
+    for tag, attributes in audit.tags:
+        assert tag not in FORBIDDEN_TAGS, tag
+        assert not FORBIDDEN_ATTRIBUTES & set(attributes), (tag, attributes)
+        if tag in STYLED:
+            assert attributes.get("style"), f"<{tag}> has no inline style"
+    assert not re.search(r"https?:|url\(|@import|cid:", content, re.IGNORECASE)  # nothing to fetch
+    for text in texts:
+        assert text in content
+
+
+def assert_text_part(part: EmailMessage, *texts: str) -> None:
+    assert part.get_content_type() == "text/plain"
+    assert part.get_content_charset() == "utf-8"
+    assert part.get_content_disposition() is None
+    content = part.get_content()
+    assert not re.search(r"</?(p|br|html|body|table|tr|td|strong|em|h\d|div|span|meta|title)\b", content)
+    assert not re.search(r"&(amp|lt|gt|quot|#\d+);", content)  # no HTML escapes left over
+    for text in texts:
+        assert text in content
+
+
+def assert_headers(message: EmailMessage, to: str, subject: str, from_name: str, reply_name: str) -> None:
+    assert message["To"].addresses[0].addr_spec == to
+    assert message["Subject"] == subject
+    (sender_address,) = message["From"].addresses
+    assert (sender_address.display_name, sender_address.addr_spec) == (from_name, "news@mail.example.org")
+    (reply,) = message["Reply-To"].addresses
+    assert (reply.display_name, reply.addr_spec) == (reply_name, "sam@example.com")
+    assert re.fullmatch(r"<[^@<>\s]+@mail\.example\.org>", message["Message-ID"])
+    sent_at = message["Date"].datetime
+    assert sent_at.tzinfo is not None and abs(sent_at - timezone.now()) < datetime.timedelta(minutes=5)
+    assert message["MIME-Version"] == "1.0"
+
+
+def test_a_letter_as_body_is_text_and_html_alternatives_with_sender_reply_to_message_id_and_date(
+    smtp, django_capture_on_commit_callbacks
+):
+    segment, (company, *persons) = build()
+    logged = log(segment)
+
+    deliver(logged, django_capture_on_commit_callbacks)
+
+    received = smtp.received()
+    assert len(received) == 3
+    message_ids = set()
+    for got in received:
+        message = parsed(got.raw)
+        (to,) = got.recipients
+        contact = company if to == company.email else next(p for p in persons if p.email == to)
+        assert_headers(message, to, "Spring offer", "Sam Seller via Nordlys Marketing ApS", "Sam Seller")
+        message_ids.add(message["Message-ID"])
+        assert message.get_content_type() == "multipart/alternative"
+        text, html = message.iter_parts()
+        greeting = f"Dear {contact.first_name} {contact.surname}," if contact.first_name else None
+        assert_text_part(text, "Smith & <Sons>", "Re: Spring offer", *([greeting] if greeting else []))
+        assert_html_part(html, "Smith &amp; &lt;Sons&gt;", "Re: Spring offer", "<title>Spring offer</title>")
+        assert "<Sons>" not in html.get_content()
+        assert not list(message.iter_attachments())
+    assert len(message_ids) == 3  # one per e-mail
+
+
+def test_a_letter_as_attachment_comes_with_a_text_and_html_note_and_the_docx_named_after_the_subject(
+    smtp, django_capture_on_commit_callbacks
+):
+    segment, (company, person) = build(n_persons=1, send_as_attachment=True, subject="Offer: 2026/27")
+    logged = log(segment)
+
+    deliver(logged, django_capture_on_commit_callbacks)
+
+    (got,) = smtp.to(person.email)
+    message = parsed(got.raw)
+    assert_headers(message, person.email, "Offer: 2026/27", "Sam Seller via Nordlys Marketing ApS", "Sam Seller")
+    assert message.get_content_type() == "multipart/mixed"
+    body, attachment = message.iter_parts()
+    assert body.get_content_type() == "multipart/alternative"
+    text, html = body.iter_parts()
+    assert_text_part(text, "Please find the letter attached: Offer_ 2026_27.docx")
+    assert_html_part(html, "Please find the letter attached: Offer_ 2026_27.docx")
+    assert attachment.get_content_disposition() == "attachment"
+    assert attachment.get_filename() == "Offer_ 2026_27.docx"
+    assert attachment.get_content_type() == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    entry = InteractionLogEntry.objects.get(logged_segment=logged, contact=person)
+    assert attachment.get_content() == entry.document.read_bytes()
+
+
+def test_a_salesperson_name_with_a_comma_and_accents_stays_one_display_name(smtp, django_capture_on_commit_callbacks):
+    segment, (company, person) = build(n_persons=1)
+    Salesperson.objects.filter(code="ANN").update(name="Møller, Jürgen")
+    logged = log(segment)
+
+    deliver(logged, django_capture_on_commit_callbacks)
+
+    for got in smtp.received():
+        message = parsed(got.raw)
+        assert_headers(
+            message, got.recipients[0], "Spring offer", "Møller, Jürgen via Nordlys Marketing ApS", "Møller, Jürgen"
+        )
+
+
+def test_without_a_salesperson_name_the_sender_is_our_company(settings):
+    settings.DEFAULT_FROM_EMAIL = "news@mail.example.org"
+    settings.CRM_COMPANY = {**settings.CRM_COMPANY, **COMPANY}
+    assert sender("") == "Nordlys Marketing ApS <news@mail.example.org>"
+    # A line break cannot start another header: the name stays one quoted display name.
+    assert sender("Ann\r\nBcc: x@y.z") == '"Ann Bcc: x@y.z via Nordlys Marketing ApS" <news@mail.example.org>'
+
+
+def test_the_html_document_styles_every_element_of_a_letter_inline():
+    body = (
+        "<h1>Offer</h1>\n<p>Dear <strong>Ann</strong>,<br>see <em>below</em>.</p>\n"
+        "<table><tr><td><p>A</p></td></tr></table>"
+    )
+    document = email_html(body, title="Offer & more", language="NB")
+    audit = _Audit()
+    audit.feed(document)
+    for tag, attributes in audit.tags:
+        assert tag not in STYLED or attributes.get("style"), tag
+    assert '<html lang="nb">' in document and "<title>Offer &amp; more</title>" in document
+    assert "<html>" in email_html(body, title="x", language="A_B")  # not a language tag: left out
+    assert plain_text(body) == "Offer\n\nDear Ann,\nsee below.\n\nA\n"
