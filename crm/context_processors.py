@@ -12,6 +12,8 @@ MAIN_NAV = [
     ("Interaction Log", "interactions:entry_list", "interactions.view_interactionlogentry"),
     ("Interaction Templates", "interactions:template_list", "interactions.view_interactiontemplate"),
     ("Campaigns", "crm:campaign_list", "crm.view_campaign"),
+    # Routed under DEBUG only (make run's e-mails): without DEBUG the name does not reverse.
+    ("Outbox", "interactions:outbox", "interactions.change_loggedsegment"),
 ]
 
 

@@ -3,9 +3,10 @@
 Every action is a POST to its own URL that redirects (post/redirect/get).
 """
 
+from django.conf import settings
 from django.urls import path
 
-from .views import deliveries, entries, logged_segments
+from .views import deliveries, entries, logged_segments, outbox
 from .views import documents as document_views
 from .views import templates as template_views
 
@@ -84,3 +85,15 @@ urlpatterns: list = [
     ),
     path("interaction-templates/<path:code>/", template_views.TemplateDetailView.as_view(), name="template_detail"),
 ]
+
+if settings.DEBUG:  # make run's outbox (issue 14, part 6): never routed without DEBUG
+    urlpatterns += [
+        path("outbox/", outbox.outbox_list, name="outbox"),
+        path("outbox/<str:file_name>/<int:index>/", outbox.outbox_detail, name="outbox_detail"),
+        path("outbox/<str:file_name>/<int:index>/html/", outbox.outbox_html, name="outbox_html"),
+        path(
+            "outbox/<str:file_name>/<int:index>/attachments/<int:number>/",
+            outbox.outbox_attachment,
+            name="outbox_attachment",
+        ),
+    ]

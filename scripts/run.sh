@@ -6,6 +6,8 @@ scripts/bootstrap.sh
 export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
 export DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-$(scripts/secret_key.sh)}"
 export DJANGO_SECURE_SSL_REDIRECT="${DJANGO_SECURE_SSL_REDIRECT:-false}"
+# E-mails go to files in sent-mail/ (the Outbox page shows them), never to a mail server.
+export DJANGO_EMAIL_BACKEND="${DJANGO_EMAIL_BACKEND:-django.core.mail.backends.filebased.EmailBackend}"
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::UserWarning}"
 port="${PORT:-8000}"
 .venv/bin/python manage.py migrate --no-input -v 0
@@ -14,5 +16,6 @@ port="${PORT:-8000}"
 echo
 echo "  CRM running at http://127.0.0.1:${port}/"
 echo "  Log in as admin / admin-demo (also: marketing / marketing-demo, viewer / viewer-demo)"
+echo "  E-mails are written to sent-mail/, shown at http://127.0.0.1:${port}/outbox/"
 echo
 exec .venv/bin/python manage.py runserver "127.0.0.1:${port}"
