@@ -21,6 +21,7 @@ from django.db.models import BigIntegerField, Case, Count, F, FilteredRelation, 
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from crm.models import Language
 from crm.permissions import require
@@ -146,6 +147,52 @@ def missing_word_document_problems(segment: Segment, lines: QuerySet[SegmentLine
         missing_word_document_problem(*row)
         for row in missing_word_document_counts(word_document_groups(segment, lines))
     ]
+
+
+def language_fallback_counts(segment: Segment, lines: QuerySet[SegmentLine]) -> list[tuple[str, str | None, int]]:
+    """(contact's language, document's language, lines) of the `lines` whose contact's language
+    has no Word document in their template (R14: the segment has no row for it, so the line
+    took the default language; or the row has no document) and whose letter is merged from
+    their own language's document instead. Lines with a document of their own (R67) or without
+    any document (a problem, `missing_word_document_counts`) are not counted.
+
+    One pass over the lines whose contact's language differs from theirs, grouped, then the
+    two small lookups of `resolve_word_documents` (none when no line differs)."""
+    groups = list(
+        lines.filter(document_id__isnull=True, contact__language_id__isnull=False)
+        .exclude(contact__language_id=F("language_id"))
+        .order_by()
+        .values("interaction_template_id", "language_id", contact_language=F("contact__language_id"))
+        .annotate(lines=Count("pk"))
+        .order_by()
+    )
+    if not groups:
+        return []
+    used = [{**row, "document_id": None} for row in groups]
+    wanted = [{**row, "document_id": None, "language_id": row["contact_language"]} for row in groups]
+    resolve_word_documents(segment, used + wanted)
+    counts: dict[tuple, int] = {}
+    for row, want in zip(used, wanted, strict=True):
+        if row["word_document_id"] is not None and want["word_document_id"] is None:
+            key = (row["contact_language"], row["language_id"])
+            counts[key] = counts.get(key, 0) + row["lines"]
+    return [(*key, count) for key, count in sorted(counts.items(), key=lambda item: nulls_first(*item[0]))]
+
+
+def language_fallback_notice(language: str, document_language: str | None, count: int) -> str:
+    """ "12 lines in FI use the EN document" (`language_fallback_counts`)."""
+    return ngettext(
+        "%(count)s line in %(language)s uses the %(document)s document (no Word document for %(language)s).",
+        "%(count)s lines in %(language)s use the %(document)s document (no Word document for %(language)s).",
+        count,
+    ) % {"count": count, "language": language, "document": document_language or _("(blank)")}
+
+
+def language_fallback_notices(segment: Segment, lines: QuerySet[SegmentLine] | None = None) -> list[str]:
+    """One notice per (contact's language, document's language) of `language_fallback_counts`."""
+    if lines is None:
+        lines = SegmentLine.objects.filter(segment=segment)
+    return [language_fallback_notice(*row) for row in language_fallback_counts(segment, lines)]
 
 
 def segment_language_document_set(
