@@ -23,7 +23,7 @@ from django.db.models.lookups import Exact
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from crm.models import Language
+from crm.models import Contact, Language
 from crm.permissions import require
 from interactions.documents import delete_if_unused, document_create
 from interactions.models import Document, InteractionTemplateLanguage
@@ -149,31 +149,49 @@ def missing_word_document_problems(segment: Segment, lines: QuerySet[SegmentLine
     ]
 
 
-def language_fallback_counts(segment: Segment, lines: QuerySet[SegmentLine]) -> list[tuple[str, str | None, int]]:
+def language_fallback_counts(
+    segment: Segment, lines: QuerySet[SegmentLine], templates: set[str | None]
+) -> list[tuple[str, str | None, int]]:
     """(contact's language, document's language, lines) of the `lines` whose contact's language
     has no Word document in their template (R14: the segment has no row for it, so the line
     took the default language; or the row has no document) and whose letter is merged from
     their own language's document instead. Lines with a document of their own (R67) or without
-    any document (a problem, `missing_word_document_counts`) are not counted.
+    any document (a problem, `missing_word_document_counts`) are not counted. `templates`: the
+    templates the lines use (from the page's grouped pass).
 
-    One pass over the lines whose contact's language differs from theirs, grouped, then the
-    two small lookups of `resolve_word_documents` (none when no line differs)."""
-    groups = list(
-        lines.filter(document_id__isnull=True, contact__language_id__isnull=False)
+    The languages with a document in each template (two small queries, as
+    `resolve_word_documents`), then one grouped pass over only the lines whose contact speaks a
+    language some of those templates have no document for: a semi-join to those contacts, so
+    the lines of the others are never joined to their contact."""
+    templates = templates - {None}
+    if not templates:
+        return []
+    documented: dict[str, set] = {template: set() for template in templates}
+    header = segment.interaction_template_id
+    if header in templates:
+        documented[header] = set(
+            SegmentLanguage.objects.filter(segment=segment, document__isnull=False).values_list(
+                "language_id", flat=True
+            )
+        )
+    for template, language in InteractionTemplateLanguage.objects.filter(
+        template_id__in=templates - {header}, document__isnull=False
+    ).values_list("template_id", "language_id"):
+        documented[template].add(language)
+    everywhere = set.intersection(*documented.values()) - {None}
+    suspects = Contact.objects.filter(language_id__isnull=False).exclude(language_id__in=everywhere)
+    groups = (
+        lines.filter(document_id__isnull=True, contact_id__in=suspects.values("pk"))
         .exclude(contact__language_id=F("language_id"))
         .order_by()
         .values("interaction_template_id", "language_id", contact_language=F("contact__language_id"))
         .annotate(lines=Count("pk"))
         .order_by()
     )
-    if not groups:
-        return []
-    used = [{**row, "document_id": None} for row in groups]
-    wanted = [{**row, "document_id": None, "language_id": row["contact_language"]} for row in groups]
-    resolve_word_documents(segment, used + wanted)
     counts: dict[tuple, int] = {}
-    for row, want in zip(used, wanted, strict=True):
-        if row["word_document_id"] is not None and want["word_document_id"] is None:
+    for row in groups:
+        languages = documented.get(row["interaction_template_id"], set())
+        if row["language_id"] in languages and row["contact_language"] not in languages:
             key = (row["contact_language"], row["language_id"])
             counts[key] = counts.get(key, 0) + row["lines"]
     return [(*key, count) for key, count in sorted(counts.items(), key=lambda item: nulls_first(*item[0]))]
@@ -188,11 +206,9 @@ def language_fallback_notice(language: str, document_language: str | None, count
     ) % {"count": count, "language": language, "document": document_language or _("(blank)")}
 
 
-def language_fallback_notices(segment: Segment, lines: QuerySet[SegmentLine] | None = None) -> list[str]:
+def language_fallback_notices(segment: Segment, lines: QuerySet[SegmentLine], templates: set[str | None]) -> list[str]:
     """One notice per (contact's language, document's language) of `language_fallback_counts`."""
-    if lines is None:
-        lines = SegmentLine.objects.filter(segment=segment)
-    return [language_fallback_notice(*row) for row in language_fallback_counts(segment, lines)]
+    return [language_fallback_notice(*row) for row in language_fallback_counts(segment, lines, templates)]
 
 
 def segment_language_document_set(

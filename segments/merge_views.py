@@ -126,8 +126,9 @@ def merge_plan(*, segment: Segment) -> MergePlan:
     which also gives the lines without a document, and the shown documents' names."""
     totals: dict[tuple, list[int]] = {}
     with page_queries():
-        groups = word_document_groups(segment, SegmentLine.objects.filter(segment=segment))
-        notices = language_fallback_notices(segment)
+        lines = SegmentLine.objects.filter(segment=segment)
+        groups = word_document_groups(segment, lines)
+        notices = language_fallback_notices(segment, lines, {group["interaction_template_id"] for group in groups})
     for group in groups:
         key = (group["word_document_id"], group["interaction_template_id"], group["language_id"])
         total = totals.setdefault(key, [0, 0])

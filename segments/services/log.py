@@ -222,7 +222,10 @@ def _preflight(segment: Segment, deliver: bool) -> LogPreflight:
             for key, count in to_deliver.items()
         ]
         preflight.delivery_problems.extend(_delivery_problems(segment, lines, resolve_word_documents(segment, groups)))
-        preflight.language_notices.extend(language_fallback_notices(segment, lines.exclude(correspondence_type="")))
+        templates = {row["interaction_template_id"] for row in by_kind if row["correspondence_type"]}
+        preflight.language_notices.extend(
+            language_fallback_notices(segment, lines.exclude(correspondence_type=""), templates)
+        )
     return preflight
 
 

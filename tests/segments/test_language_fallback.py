@@ -16,7 +16,9 @@ from django.utils.html import strip_tags
 
 from crm.models import Contact
 from crm.permissions import COMMAND_LINE
+from interactions.models import InteractionTemplate, InteractionTemplateLanguage
 from segments import services
+from segments.documents import language_fallback_counts
 from segments.models import SegmentLine
 from tests.factories import (
     attach_word_template,
@@ -133,3 +135,33 @@ def test_counting_costs_the_same_queries_whatever_the_number_of_lines(marketing_
         assert "30 lines in FI use the EN document" in print_page(marketing_client, segment)
     with django_assert_max_num_queries(len(log_few.captured_queries)):
         assert "30 lines in FI use the EN document" in log_page(marketing_client, segment)
+
+
+def test_a_language_row_without_a_document_is_a_problem_not_a_fallback(marketing_client):
+    """With a Finnish row (no document) the Finnish lines are in FI (R14) and have no letter:
+    the existing problem names them; no other language's document is used."""
+    finnish = make_language("FI")
+    build(finns=0)  # the template and languages
+    InteractionTemplateLanguage.objects.create(template_id="LETTER", language=finnish, description="Kirje")
+    segment = services.segment_create(
+        user=COMMAND_LINE, values={"description": "Letters", "interaction_template": InteractionTemplate.objects.get()}
+    )
+    for i in range(2):
+        make_person(Contact.objects.get(no="C1"), no=f"F{i}", name=f"Finn {i}", language=finnish)
+    services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="company_no=C1")
+    page = print_page(marketing_client, segment)
+    assert 'Interaction template "LETTER" has no Word document for language FI (2 line(s))' in page
+    assert "use the EN document" not in page
+
+
+def test_a_line_on_another_template_is_counted_by_that_templates_documents():
+    """A line that overrides the header's template (R15) falls back by its own template's rows:
+    OTHER has a Finnish document, so its Finnish line uses it; the header's Finnish lines do not."""
+    segment = build()
+    other = make_template("OTHER", language_id="EN", correspondence_type="hard_copy")
+    attach_word_template(other, "Hello {{ contact.name }}.")
+    attach_word_template(other, "Hei {{ contact.name }}.", language=make_language("FI"))
+    SegmentLine.objects.filter(segment=segment, contact__no="F0").update(interaction_template=other, language_id="FI")
+    SegmentLine.objects.filter(segment=segment, contact__no="G1").update(interaction_template=other, language_id="EN")
+    lines = SegmentLine.objects.filter(segment=segment)
+    assert language_fallback_counts(segment, lines, {"LETTER", "OTHER"}) == [("DE", "EN", 1), ("FI", "EN", 1)]
