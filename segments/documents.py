@@ -160,9 +160,9 @@ def language_fallback_counts(
     templates the lines use (from the page's grouped pass).
 
     The languages with a document in each template (two small queries, as
-    `resolve_word_documents`), then one grouped pass over only the lines whose contact speaks a
-    language some of those templates have no document for: a semi-join to those contacts, so
-    the lines of the others are never joined to their contact."""
+    `resolve_word_documents`) and the languages some of them have none for (one more); only when
+    there are such languages, one grouped pass over the lines whose contact speaks one of them: a
+    semi-join to those contacts, so the lines of the others are never joined to their contact."""
     templates = templates - {None}
     if not templates:
         return []
@@ -179,9 +179,13 @@ def language_fallback_counts(
     ).values_list("template_id", "language_id"):
         documented[template].add(language)
     everywhere = set.intersection(*documented.values()) - {None}
-    suspects = Contact.objects.filter(language_id__isnull=False).exclude(language_id__in=everywhere)
+    suspects = list(Language.objects.exclude(code__in=everywhere).values_list("code", flat=True))
+    if not suspects:  # every language has a document in every template: no line is read
+        return []
     groups = (
-        lines.filter(document_id__isnull=True, contact_id__in=suspects.values("pk"))
+        lines.filter(
+            document_id__isnull=True, contact_id__in=Contact.objects.filter(language_id__in=suspects).values("pk")
+        )
         .exclude(contact__language_id=F("language_id"))
         .order_by()
         .values("interaction_template_id", "language_id", contact_language=F("contact__language_id"))
