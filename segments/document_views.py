@@ -36,7 +36,7 @@ from interactions.wordtemplates import WordTemplateInvalid
 
 from . import document_selectors as selectors
 from .document_forms import LineDocumentForm, SegmentLanguageDocumentForm
-from .documents import segment_language_document_set, segment_line_document_set
+from .documents import language_fallback_notices, segment_language_document_set, segment_line_document_set
 from .merge import MergeError, line_file_name, line_letter
 from .models import Segment, SegmentLine
 from .services import SegmentAlreadyLogged
@@ -223,6 +223,9 @@ def render_letter(request, segment: Segment, line: SegmentLine, *, form=None, st
         "document": selectors.word_document(line.word_document_id),
         "preview": mark_safe(letter_html(letter)) if letter is not None else "",
         "problems": problems,
+        "language_notices": language_fallback_notices(
+            segment, SegmentLine.objects.filter(pk=line.pk), {line.interaction_template_id}
+        ),
         "can_change": can_change,
         "form": (form or LineDocumentForm()) if can_change else None,
         "back_url": segment_url(segment, line_no=line.line_no),

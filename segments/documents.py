@@ -21,8 +21,9 @@ from django.db.models import BigIntegerField, Case, Count, F, FilteredRelation, 
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from crm.models import Language
+from crm.models import Contact, Language
 from crm.permissions import require
 from interactions.documents import delete_if_unused, document_create
 from interactions.models import Document, InteractionTemplateLanguage
@@ -146,6 +147,72 @@ def missing_word_document_problems(segment: Segment, lines: QuerySet[SegmentLine
         missing_word_document_problem(*row)
         for row in missing_word_document_counts(word_document_groups(segment, lines))
     ]
+
+
+def language_fallback_counts(
+    segment: Segment, lines: QuerySet[SegmentLine], templates: set[str | None]
+) -> list[tuple[str, str | None, int]]:
+    """(contact's language, document's language, lines) of the `lines` whose contact's language
+    has no Word document in their template (R14: the segment has no row for it, so the line
+    took the default language; or the row has no document) and whose letter is merged from
+    their own language's document instead. Lines with a document of their own (R67) or without
+    any document (a problem, `missing_word_document_counts`) are not counted. `templates`: the
+    templates the lines use (from the page's grouped pass).
+
+    The languages with a document in each template (two small queries, as
+    `resolve_word_documents`) and the languages some of them have none for (one more); only when
+    there are such languages, one grouped pass over the lines whose contact speaks one of them: a
+    semi-join to those contacts, so the lines of the others are never joined to their contact."""
+    templates = templates - {None}
+    if not templates:
+        return []
+    documented: dict[str, set] = {template: set() for template in templates}
+    header = segment.interaction_template_id
+    if header in templates:
+        documented[header] = set(
+            SegmentLanguage.objects.filter(segment=segment, document__isnull=False).values_list(
+                "language_id", flat=True
+            )
+        )
+    for template, language in InteractionTemplateLanguage.objects.filter(
+        template_id__in=templates - {header}, document__isnull=False
+    ).values_list("template_id", "language_id"):
+        documented[template].add(language)
+    everywhere = set.intersection(*documented.values()) - {None}
+    suspects = list(Language.objects.exclude(code__in=everywhere).values_list("code", flat=True))
+    if not suspects:  # every language has a document in every template: no line is read
+        return []
+    groups = (
+        lines.filter(
+            document_id__isnull=True, contact_id__in=Contact.objects.filter(language_id__in=suspects).values("pk")
+        )
+        .exclude(contact__language_id=F("language_id"))
+        .order_by()
+        .values("interaction_template_id", "language_id", contact_language=F("contact__language_id"))
+        .annotate(lines=Count("pk"))
+        .order_by()
+    )
+    counts: dict[tuple, int] = {}
+    for row in groups:
+        languages = documented.get(row["interaction_template_id"], set())
+        if row["language_id"] in languages and row["contact_language"] not in languages:
+            key = (row["contact_language"], row["language_id"])
+            counts[key] = counts.get(key, 0) + row["lines"]
+    return [(*key, count) for key, count in sorted(counts.items(), key=lambda item: nulls_first(*item[0]))]
+
+
+def language_fallback_notice(language: str, document_language: str | None, count: int) -> str:
+    """ "12 lines in FI use the EN document" (`language_fallback_counts`)."""
+    return ngettext(
+        "%(count)s line in %(language)s uses the %(document)s document (no Word document for %(language)s).",
+        "%(count)s lines in %(language)s use the %(document)s document (no Word document for %(language)s).",
+        count,
+    ) % {"count": count, "language": language, "document": document_language or _("(blank)")}
+
+
+def language_fallback_notices(segment: Segment, lines: QuerySet[SegmentLine], templates: set[str | None]) -> list[str]:
+    """One notice per (contact's language, document's language) of `language_fallback_counts`."""
+    return [language_fallback_notice(*row) for row in language_fallback_counts(segment, lines, templates)]
 
 
 def segment_language_document_set(

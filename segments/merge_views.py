@@ -12,7 +12,7 @@ or deleted (the job keeps the segment number).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django import forms
 from django.contrib import messages
@@ -33,6 +33,7 @@ from interactions.pdf import pdf_unavailable
 from interactions.views.documents import document_response
 
 from .documents import (
+    language_fallback_notices,
     missing_word_document_counts,
     missing_word_document_problem,
     nulls_first,
@@ -114,6 +115,8 @@ class MergePlan:
     documents: list[MergeDocumentRow]
     more_documents: int
     problems: list[str]
+    # Lines whose contact's language has no Word document, merged from another language's.
+    language_notices: list[str] = field(default_factory=list)
 
 
 def merge_plan(*, segment: Segment) -> MergePlan:
@@ -123,7 +126,9 @@ def merge_plan(*, segment: Segment) -> MergePlan:
     which also gives the lines without a document, and the shown documents' names."""
     totals: dict[tuple, list[int]] = {}
     with page_queries():
-        groups = word_document_groups(segment, SegmentLine.objects.filter(segment=segment))
+        lines = SegmentLine.objects.filter(segment=segment)
+        groups = word_document_groups(segment, lines)
+        notices = language_fallback_notices(segment, lines, {group["interaction_template_id"] for group in groups})
     for group in groups:
         key = (group["word_document_id"], group["interaction_template_id"], group["language_id"])
         total = totals.setdefault(key, [0, 0])
@@ -149,7 +154,7 @@ def merge_plan(*, segment: Segment) -> MergePlan:
         for document_id, template, language in shown
     ]
     problems = [missing_word_document_problem(*row) for row in missing_word_document_counts(groups)]
-    return MergePlan(letters, documents, len(with_document) - len(shown), problems)
+    return MergePlan(letters, documents, len(with_document) - len(shown), problems, notices)
 
 
 def merge_job_url(job: MergeJob) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 
 from django.core.exceptions import ValidationError
@@ -49,6 +49,7 @@ from interactions.services import locked_logged_segments
 from interactions.wordtemplates import WordTemplateInvalid, prepared_template, salutation_kinds
 
 from ..documents import (
+    language_fallback_notices,
     missing_word_document_counts,
     missing_word_document_problem,
     resolve_word_documents,
@@ -117,6 +118,9 @@ class LogPreflight:
     campaign_entries: int
     emails: int
     letters: int
+    # Informational, never a problem: lines to deliver whose contact's language has no Word
+    # document and that are merged from another language's ("12 lines in FI use the EN document").
+    language_notices: list[str] = field(default_factory=list)
 
     @property
     def all_problems(self) -> list[str]:
@@ -218,6 +222,10 @@ def _preflight(segment: Segment, deliver: bool) -> LogPreflight:
             for key, count in to_deliver.items()
         ]
         preflight.delivery_problems.extend(_delivery_problems(segment, lines, resolve_word_documents(segment, groups)))
+        templates = {row["interaction_template_id"] for row in by_kind if row["correspondence_type"]}
+        preflight.language_notices.extend(
+            language_fallback_notices(segment, lines.exclude(correspondence_type=""), templates)
+        )
     return preflight
 
 
