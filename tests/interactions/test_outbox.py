@@ -57,11 +57,13 @@ def test_not_routed_without_debug(marketing_client, settings, tmp_path):
 def test_delivery_shows_in_the_list_and_the_message_page(outbox, marketing_client, django_capture_on_commit_callbacks):
     segment, contacts = build(2, correspondence_type=CorrespondenceType.EMAIL, send_as_attachment=True)
     deliver(log(segment), django_capture_on_commit_callbacks)
-    _send("A later one")  # a second file, newer than the delivery's
+    # Another connection: usually a second file, but the file backend names its files by the
+    # time (to the second) and the connection object's id, so within one second a new
+    # connection may append to the same file; the listing is the same either way.
+    _send("A later one")
 
     listed = outbox_messages(outbox)
-    assert len(listed) == 4  # three from the delivery (one file, separated by dashes), one here
-    assert len(list(outbox.iterdir())) == 2
+    assert len(listed) == 4  # three from the delivery (separated by dashes), one here
     assert listed[0].message["Subject"] == "A later one"
 
     page = marketing_client.get("/outbox/")
