@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.tasks import TaskResultStatus
 from django.test import override_settings
 from django_tasks_db.models import DBTaskResult
@@ -258,6 +260,29 @@ def test_sigterm_finishes_the_batch_and_another_worker_goes_on(tmp_path):
 LOG_LINES = 30_000  # a Log of a second or more, even on PostgreSQL
 
 
+def log_transaction_open() -> bool:
+    """Whether a worker's Log is inside its transaction (not a fixed sleep: how long a Log takes
+    depends on the machine). PostgreSQL: a backend in a transaction is running the entries'
+    INSERT. SQLite: another connection holds the write lock, which the Log's IMMEDIATE
+    transaction takes at BEGIN (nothing else writes for long)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND xact_start IS NOT NULL AND query LIKE %s",
+                ['INSERT INTO "interactions_interactionlogentry"%'],
+            )
+            return cursor.fetchone()[0] > 0
+    probe = sqlite3.connect(connection.settings_dict["NAME"], timeout=0)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:  # "database is locked": a writer is inside its transaction
+        return True
+    finally:
+        probe.close()
+    return False
+
+
 def big_log() -> LogJob:
     salesperson = make_salesperson("ANN")
     Contact.objects.bulk_create(
@@ -285,7 +310,10 @@ def test_a_killed_workers_log_rolls_back_and_the_other_worker_logs_it_once(tmp_p
     try:
         victim = workers.running("log_job_task")
         wait_until(lambda: job_state(job) == LogJobState.RUNNING, workers, "the Log's start")
-        time.sleep(0.3)  # inside the Log's transaction
+        deadline = time.monotonic() + 60
+        while not log_transaction_open():  # polled closely: a quiet machine logs 30,000 lines in 0.3 s
+            assert time.monotonic() < deadline, f"the Log's transaction never seen open:\n{workers.output()}"
+            time.sleep(0.005)
         os.kill(workers.processes[victim].pid, signal.SIGKILL)
         assert workers.processes[victim].wait(timeout=30) == -signal.SIGKILL
         assert not LoggedSegment.objects.exists()  # killed inside the Log: rolled back
