@@ -303,7 +303,6 @@ def run(env: dict[str, str], processes: Processes, smtp, site: Site) -> None:
 
     from interactions.delivery import OUTCOME_UNKNOWN
     from interactions.models import Delivery, InteractionLogEntry
-    from segments.models import MergeJob
 
     processes.start_object_store(int(env["CRM_S3_ENDPOINT_URL"].rsplit(":", 1)[1]))
     wait_for(lambda: _bucket_made(env), "the S3 server answering", timeout=60)
@@ -388,14 +387,7 @@ def run(env: dict[str, str], processes: Processes, smtp, site: Site) -> None:
     # --- A merge from the page with a worker killed halfway -------------------------------------
     response, _body = site.csrf_post("/login/", "/login/", {"username": "checker", "password": password})
     check(response.status == 302, "logged in through the login form")
-    number = manage(env, "segment", "create", "--description", "Production check letters", "--interaction-template",
-                    "LETTER", "--salesperson", "SL").strip()  # fmt: skip
-    manage(env, "segment", "add", number, "--filter", "city=LETTERTOWN")
-    page = f"/segments/{number}/merge/"
-    response, _body = site.csrf_post(page, page, {"output": "docx"})
-    location = response.headers.get("Location", "")
-    check(response.status == 302 and "/merge-jobs/" in location, f"POST {page} queued a merge: {location}")
-    job = MergeJob.objects.get(pk=int(re.search(r"/merge-jobs/(\d+)/", location).group(1)))
+    job = merge_from_page(env, site, "Production check letters", "LETTERTOWN", "docx")
     victim = running_worker("merge_job_task")
 
     def half_made() -> bool:
@@ -407,13 +399,7 @@ def run(env: dict[str, str], processes: Processes, smtp, site: Site) -> None:
     processes.kill(victim)
     say(f"merge {job.pk}: killed at {job.done} of {job.total} letters")
     processes.start_worker("w4")
-
-    def merged() -> bool:
-        close_old_connections()
-        job.refresh_from_db()
-        return job.state in ("finished", "failed")
-
-    wait_for(merged, "the merge finishing without a click")
+    wait_for(lambda: merge_ended(job), "the merge finishing without a click")
     check(job.state == "finished" and job.done == LETTERS, f"merge {job.pk} finished: {job.done} letters")
     response, body = site.get(f"/merge-jobs/{job.pk}/download/")
     import docx
@@ -439,32 +425,38 @@ def run(env: dict[str, str], processes: Processes, smtp, site: Site) -> None:
     check(response.status == 503 and json.loads(body) == {"database": "unavailable"}, f"GET /healthz: 503 {body}")
 
 
+def merge_from_page(env: dict[str, str], site: Site, description: str, city: str, output: str):
+    """A segment of the contacts of `city` (batch commands), then its merge to `output` started
+    from the Print letters page: the merge job the POST queued."""
+    from segments.models import MergeJob
+
+    number = manage(env, "segment", "create", "--description", description, "--interaction-template", "LETTER",
+                    "--salesperson", "SL").strip()  # fmt: skip
+    manage(env, "segment", "add", number, "--filter", f"city={city}")
+    page = f"/segments/{number}/merge/"
+    response, _body = site.csrf_post(page, page, {"output": output})
+    location = response.headers.get("Location", "")
+    check(response.status == 302 and "/merge-jobs/" in location, f"POST {page} queued a {output} merge: {location}")
+    return MergeJob.objects.get(pk=int(re.search(r"/merge-jobs/(\d+)/", location).group(1)))
+
+
+def merge_ended(job) -> bool:
+    from django.db import close_old_connections
+
+    close_old_connections()
+    job.refresh_from_db()
+    return job.state in ("finished", "failed")
+
+
 def zip_merge(env: dict[str, str], processes: Processes, site: Site) -> None:
     """50,000 letters to a .zip from the page: one worker streams them into the bucket; the
     file downloads from the page without a web worker holding it."""
     import zipfile
 
-    from django.db import close_old_connections
-
-    from segments.models import MergeJob
-
-    number = manage(env, "segment", "create", "--description", "Production check: a big mailing",
-                    "--interaction-template", "LETTER", "--salesperson", "SL").strip()  # fmt: skip
-    manage(env, "segment", "add", number, "--filter", "city=ZIPTOWN")
-    page = f"/segments/{number}/merge/"
     started = time.monotonic()
-    response, _body = site.csrf_post(page, page, {"output": "zip"})
-    location = response.headers.get("Location", "")
-    check(response.status == 302 and "/merge-jobs/" in location, f"POST {page} queued a .zip merge: {location}")
-    job = MergeJob.objects.get(pk=int(re.search(r"/merge-jobs/(\d+)/", location).group(1)))
+    job = merge_from_page(env, site, "Production check: a big mailing", "ZIPTOWN", "zip")
     worker = running_worker("merge_job_task")
-
-    def merged() -> bool:
-        close_old_connections()
-        job.refresh_from_db()
-        return job.state in ("finished", "failed")
-
-    wait_for(merged, f"the merge of {ZIP_LETTERS:,} letters", timeout=1800)
+    wait_for(lambda: merge_ended(job), f"the merge of {ZIP_LETTERS:,} letters", timeout=1800)
     seconds = time.monotonic() - started
     check(
         job.state == "finished" and job.done == ZIP_LETTERS,
