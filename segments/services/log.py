@@ -134,7 +134,9 @@ LINE_CHECKS = {
 }
 
 
-def segment_log_preflight(*, segment: Segment, deliver: bool = False, mail_server: bool = True) -> LogPreflight:
+def segment_log_preflight(
+    *, segment: Segment, deliver: bool = False, mail_server: bool = True, notices: bool = True
+) -> LogPreflight:
     """Every reason the segment cannot be logged (D7), all at once, and the confirmation's numbers.
 
     Always: no description (R40), no lines (R41), lines without description, interaction
@@ -152,9 +154,10 @@ def segment_log_preflight(*, segment: Segment, deliver: bool = False, mail_serve
     With delivery and e-mail lines, and `mail_server`, the mail server is asked too (after the
     queries, outside any transaction: up to 10 s when it does not answer): a delivery to a
     server that cannot be reached would fail every e-mail after a Log that cannot be undone.
+    With `notices`, the informational `language_notices` the pages show.
     """
     with page_queries():
-        preflight = _preflight(segment, deliver)
+        preflight = _preflight(segment, deliver, notices)
     if mail_server and deliver and preflight.emails:
         preflight.delivery_problems.extend(_mail_server_problems())
     return preflight
@@ -167,7 +170,7 @@ def _mail_server_problems() -> list[str]:
     return [problem] if problem else []
 
 
-def _preflight(segment: Segment, deliver: bool) -> LogPreflight:
+def _preflight(segment: Segment, deliver: bool, notices: bool) -> LogPreflight:
     problems: list[str] = []
     if not segment.description.strip():
         problems.append(_("The segment has no description."))
@@ -222,17 +225,18 @@ def _preflight(segment: Segment, deliver: bool) -> LogPreflight:
             for key, count in to_deliver.items()
         ]
         preflight.delivery_problems.extend(_delivery_problems(segment, lines, resolve_word_documents(segment, groups)))
-        templates = {row["interaction_template_id"] for row in by_kind if row["correspondence_type"]}
-        preflight.language_notices.extend(
-            language_fallback_notices(segment, lines.exclude(correspondence_type=""), templates)
-        )
+        if notices:
+            templates = {row["interaction_template_id"] for row in by_kind if row["correspondence_type"]}
+            preflight.language_notices.extend(
+                language_fallback_notices(segment, lines.exclude(correspondence_type=""), templates)
+            )
     return preflight
 
 
 def segment_log_problems(*, segment: Segment, deliver: bool = False, mail_server: bool = True) -> list[str]:
     """Every reason the segment cannot be logged (D7), all at once; empty when it can
-    (`segment_log_preflight`)."""
-    return segment_log_preflight(segment=segment, deliver=deliver, mail_server=mail_server).all_problems
+    (`segment_log_preflight`, without its informational notices, which only pages show)."""
+    return segment_log_preflight(segment=segment, deliver=deliver, mail_server=mail_server, notices=False).all_problems
 
 
 def _kinds_by_document(document_ids: Iterable[int]) -> tuple[dict[str, list[int]], list[str]]:
