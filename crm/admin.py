@@ -26,6 +26,7 @@ from .models import (
     BusinessRelation,
     Campaign,
     Chore,
+    ConsentChange,
     Contact,
     ContactAltAddress,
     ContactAltAddressDateRange,
@@ -185,6 +186,24 @@ class JobResponsibilityInline(ClassificationInline):
 ANONYMISE_SHOWN = 20  # contacts listed by name on the anonymise confirmation page
 
 
+class ConsentChangeInline(admin.TabularInline):
+    """A contact's consent history, read-only: consent changes only through crm.consent (the
+    contact page, the `contact consent` command, an import, an unsubscribe link)."""
+
+    model = ConsentChange
+    fields = ("at", "channel", "state", "user", "source", "logged_segment_id")
+    readonly_fields = fields
+    ordering = ("-at", "-id")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
     """Contacts: a million rows, so no full count, autocomplete for references, no bulk delete.
@@ -210,7 +229,7 @@ class ContactAdmin(admin.ModelAdmin):
     autocomplete_fields = ("company", "country", "territory", "salesperson", "language", "salutation")
     show_full_result_count = False
     list_per_page = 50
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("created_at", "updated_at", "email_consent", "postal_consent", "phone_consent")
     fieldsets = (
         (None, {"fields": ("no", "type", "company", "name", "name_2")}),
         (_("Person"), {"fields": (("first_name", "middle_name", "surname"), ("initials", "job_title"))}),
@@ -232,6 +251,7 @@ class ContactAdmin(admin.ModelAdmin):
                 "fields": (
                     ("salesperson", "language", "salutation"),
                     ("correspondence_type", "exclude_from_segment"),
+                    ("email_consent", "postal_consent", "phone_consent"),
                     ("created_at", "updated_at"),
                 )
             },
@@ -242,8 +262,15 @@ class ContactAdmin(admin.ModelAdmin):
         if obj is None:
             return (AltAddressInline, MailingGroupInline)
         if obj.type == ContactType.COMPANY:
-            return (AltAddressInline, DateRangeInline, IndustryGroupInline, BusinessRelationInline, MailingGroupInline)
-        return (AltAddressInline, DateRangeInline, MailingGroupInline, JobResponsibilityInline)
+            return (
+                AltAddressInline,
+                DateRangeInline,
+                IndustryGroupInline,
+                BusinessRelationInline,
+                MailingGroupInline,
+                ConsentChangeInline,
+            )
+        return (AltAddressInline, DateRangeInline, MailingGroupInline, JobResponsibilityInline, ConsentChangeInline)
 
     actions = ("anonymise_selected",)
 
@@ -374,6 +401,19 @@ class WatchOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(ConsentChange)
+class ConsentChangeAdmin(WatchOnlyAdmin):
+    """Every consent change of every contact, read-only (the history is append-only)."""
+
+    list_display = ("at", "contact", "channel", "state", "user", "source", "logged_segment_id")
+    list_filter = ("channel", "state")
+    list_select_related = ("contact", "user")
+    raw_id_fields = ("contact", "user")
+    search_fields = ("contact__no", "source")
+    ordering = ("-at", "-id")
+    show_full_result_count = False
 
 
 @admin.register(WorkerProcess)

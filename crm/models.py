@@ -16,6 +16,7 @@ import datetime
 import re
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinLengthValidator, RegexValidator
 from django.db import models
@@ -293,6 +294,56 @@ def join_person_name(first_name: str, middle_name: str, surname: str) -> str:
     return " ".join(part.strip() for part in (first_name, middle_name, surname) if part.strip())
 
 
+class ConsentChannel(models.TextChoices):
+    """The channels a contact can agree or refuse to be contacted on (CONTRACT "Consent")."""
+
+    EMAIL = "email", _("e-mail")
+    POSTAL = "postal", _("post")
+    PHONE = "phone", _("phone")
+
+
+class ConsentState(models.TextChoices):
+    GRANTED = "granted", _("Granted")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+# The contact field holding each channel's state.
+CONSENT_FIELDS = {
+    ConsentChannel.EMAIL: "email_consent",
+    ConsentChannel.POSTAL: "postal_consent",
+    ConsentChannel.PHONE: "phone_consent",
+}
+
+# A line's channel follows its correspondence type (CONTRACT): e-mail lines go out by e-mail,
+# hard-copy lines by post, and a blank type sends nothing, so no consent rule applies to it.
+CHANNEL_OF_CORRESPONDENCE = {
+    CorrespondenceType.EMAIL: ConsentChannel.EMAIL,
+    CorrespondenceType.HARD_COPY: ConsentChannel.POSTAL,
+}
+
+
+def consent_withdrawn_q(correspondence_type: str = "correspondence_type", contact: str = "contact__") -> Q:
+    """Rows (lines, entries) whose contact has withdrawn consent for the row's channel: the
+    channel is read from the row's `correspondence_type` field, the consent from the contact
+    reached through `contact` ("" when the rows are contacts themselves)."""
+    return Q(**{correspondence_type: CorrespondenceType.EMAIL, f"{contact}email_consent": ConsentState.WITHDRAWN}) | Q(
+        **{correspondence_type: CorrespondenceType.HARD_COPY, f"{contact}postal_consent": ConsentState.WITHDRAWN}
+    )
+
+
+def consent_field(verbose_name) -> models.CharField:
+    """A channel's consent state on the contact; the database default lets rows written by
+    plain SQL (imports, benchmarks) start as unknown too."""
+    return models.CharField(
+        verbose_name,
+        max_length=10,
+        choices=ConsentState.choices,
+        default=ConsentState.UNKNOWN,
+        db_default=ConsentState.UNKNOWN,
+    )
+
+
 class ContactType(models.TextChoices):
     COMPANY = "company", _("Company")
     PERSON = "person", _("Person")
@@ -376,6 +427,12 @@ class Contact(models.Model):
         default=False,
         help_text=_("Add Contacts skips this contact unless told to ignore the exclusion."),
     )
+    # Consent per channel (CONTRACT "Consent per channel and unsubscribe"): the current state,
+    # kept beside the contact so every selection filters it without a join; each change is
+    # recorded in ConsentChange, written only through crm.consent.
+    email_consent = consent_field(_("e-mail consent"))
+    postal_consent = consent_field(_("postal consent"))
+    phone_consent = consent_field(_("phone consent"))
     industry_groups = models.ManyToManyField(
         IndustryGroup, through="ContactIndustryGroup", blank=True, verbose_name=_("industry groups")
     )
@@ -410,6 +467,14 @@ class Contact(models.Model):
             # address" (segments.services.log): read from this small index, then their lines by
             # the lines' contact index, instead of scanning every contact and every line.
             models.Index(fields=["id"], condition=models.Q(email=""), name="crm_contact_no_email_idx"),
+            # The few contacts who withdrew e-mail or postal consent, for the selections and the
+            # Log's check that leave them out (a small index instead of a scan of every contact).
+            models.Index(
+                fields=["id"], condition=models.Q(email_consent=ConsentState.WITHDRAWN), name="crm_contact_email_wd_idx"
+            ),
+            models.Index(
+                fields=["id"], condition=models.Q(postal_consent=ConsentState.WITHDRAWN), name="crm_contact_post_wd_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(type__in=ContactType.values), name="contact_type_valid"),
@@ -423,11 +488,33 @@ class Contact(models.Model):
                 name="contact_correspondence_type_valid",
             ),
             models.CheckConstraint(condition=~Q(no=""), name="contact_no_not_blank"),
+            # One constraint for the three channels: a contact's validation checks each
+            # constraint with a query of its own.
+            models.CheckConstraint(
+                condition=Q(
+                    email_consent__in=ConsentState.values,
+                    postal_consent__in=ConsentState.values,
+                    phone_consent__in=ConsentState.values,
+                ),
+                name="contact_consent_valid",
+            ),
             models.CheckConstraint(condition=~Q(name=""), name="contact_name_not_blank"),
         ]
 
     def __str__(self) -> str:
         return f"{self.no} {self.name}"
+
+    def save(self, *args, **kwargs) -> None:
+        """An edit saves every field but the consent states: those change only through
+        crm.consent (with their history), so a form saved while the contact unsubscribes
+        cannot write the old state back."""
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in CONSENT_FIELDS.values()
+            ]
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("crm:contact_detail", args=[self.pk])
@@ -510,6 +597,43 @@ class Contact(models.Model):
             .first()
         )
         return date_range.alt_address if date_range else None
+
+
+class ConsentChange(models.Model):
+    """One change of a contact's consent for one channel: the append-only history behind the
+    contact's current state (CONTRACT `contact consent-history`). Written only by crm.consent,
+    in the transaction that changes the state; never updated.
+
+    `logged_segment_id` names the logged segment (interactions.LoggedSegment) whose e-mail held
+    the unsubscribe link used; a plain id, since crm sits below interactions."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_changes")
+    channel = models.CharField(_("channel"), max_length=10, choices=ConsentChannel.choices)
+    state = models.CharField(_("state"), max_length=10, choices=ConsentState.choices)
+    at = models.DateTimeField(_("changed at"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    source = models.CharField(_("source"), max_length=100, blank=True)
+    logged_segment_id = models.BigIntegerField(_("logged segment"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("consent change")
+        verbose_name_plural = _("consent changes")
+        ordering = ["contact", "at", "id"]
+        indexes = [models.Index(fields=["contact", "at"], name="crm_consent_contact_at_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(channel__in=ConsentChannel.values), name="consent_change_channel_valid"),
+            models.CheckConstraint(condition=Q(state__in=ConsentState.values), name="consent_change_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.channel}: {self.state} ({self.at:%Y-%m-%d %H:%M})"
 
 
 class ClassificationLink(models.Model):

@@ -94,6 +94,9 @@ def one_of_everything(db):
     now = django_timezone.now()
     apps.get_model("crm", "WorkerProcess").objects.create(worker_id="w1", started_at=now, seen_at=now)
     apps.get_model("crm", "Chore").objects.create(name="housekeeping", last_run_at=now)
+    apps.get_model("crm", "ConsentChange").objects.create(
+        contact=person, channel="email", state="withdrawn", at=now, source="phone call"
+    )
     delivery = Delivery.objects.create(logged_segment=logged, state="finished", total=1, failed=1)
     DeliveryItem.objects.create(delivery=delivery, entry=entry, status="error", error="refused")
     return {"company": company, "person": person}
@@ -132,7 +135,8 @@ def test_list_add_and_change_pages_open_for_an_admin(admin_client_crm, one_of_ev
         "interactiontemplate",
         "interactiontemplatelanguage",
     }
-    history = history or model._meta.label in {"crm.WorkerProcess", "crm.Chore"}  # written by the workers
+    # written by the workers; consent history only through crm.consent
+    history = history or model._meta.label in {"crm.WorkerProcess", "crm.Chore", "crm.ConsentChange"}
     assert admin_client_crm.get(admin_url(model, "changelist")).status_code == 200
     assert admin_client_crm.get(admin_url(model, "add")).status_code == (403 if history else 200)
     obj = model._default_manager.first()
