@@ -267,6 +267,8 @@ class DeliveryStatus(models.TextChoices):
     IN_PROGRESS = "in_progress", _("In progress")
     SENT = "sent", _("Sent")
     ERROR = "error", _("Error")
+    # The contact had withdrawn e-mail consent when the e-mail would have gone out: nothing sent.
+    SKIPPED = "skipped", _("Skipped (consent withdrawn)")
 
 
 class LoggedSegment(models.Model):
@@ -636,6 +638,7 @@ class DeliveryItemStatus(models.TextChoices):
     SENT = "sent", _("Sent")
     PRINTED = "printed", _("Made for print")
     ERROR = "error", _("Error")
+    SKIPPED = "skipped", _("Skipped (consent withdrawn)")
 
 
 class DeliveryItem(models.Model):
