@@ -395,6 +395,10 @@ class InteractionLogEntry(models.Model):
         null=True,
         blank=True,
         related_name="company_interactions",
+        # The contact's company when the entry was made, a copy for the company's history
+        # filters: the entry's contact is checked by the database, this copy only by Django's
+        # PROTECT (issue 13: each checked key costs a lookup per entry when a log commits).
+        db_constraint=False,
         verbose_name=_("contact company"),
         help_text=_("The company of the contact (a company's own number on its entries)."),
     )
@@ -408,6 +412,8 @@ class InteractionLogEntry(models.Model):
     initiated_by = models.CharField(_("initiated by"), max_length=10, choices=InitiatedBy.choices, blank=True)
     cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=2, default=Decimal("0"))
     duration = models.DecimalField(_("duration (min.)"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    # Who recorded the entry: the same user on every entry of a log, so not checked by the
+    # database entry by entry (issue 13); deleting a user sets it to null through Django.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -415,6 +421,7 @@ class InteractionLogEntry(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
         verbose_name=_("user"),
     )
     interaction_template = _code_reference(InteractionTemplate, _("interaction template"), null=False)
@@ -439,24 +446,32 @@ class InteractionLogEntry(models.Model):
         db_constraint=False,
         verbose_name=_("campaign"),
     )
+    # Made by the log in the same transaction as the entries, for the same logged segment, and
+    # deleted only with it (logged_segment_delete, entries first): no database check of its own.
     campaign_entry = models.ForeignKey(
         CampaignEntry,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
+        db_constraint=False,
         related_name="interactions",
         verbose_name=_("campaign entry"),
     )
     campaign_target = models.BooleanField(_("campaign target"), default=False)
     campaign_response = models.BooleanField(_("campaign response"), default=False)
     segment_no = models.CharField(_("segment no."), max_length=20, blank=True)
-    # Looked up through the unique (logged_segment, segment_line_id) index.
+    # Looked up through the unique (logged_segment, segment_line_id) index. Not checked by the
+    # database (issue 13: a lookup per entry when a log commits): the log makes the logged
+    # segment and all its entries in one transaction, and the one service that deletes a logged
+    # segment (interactions.services.logged_segment_delete) locks it and deletes its entries
+    # first; Django's PROTECT refuses any other delete that would leave entries behind.
     logged_segment = models.ForeignKey(
         LoggedSegment,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         db_index=False,
+        db_constraint=False,
         related_name="interactions",
         verbose_name=_("logged segment"),
     )

@@ -331,7 +331,13 @@ class SegmentLine(LineFields):
     """One contact to reach, with its interaction values (SPEC F1.13)."""
 
     # No index of its own: the indexes on (segment, line_no) and (segment, contact) serve it.
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="lines", db_index=False)
+    # No constraint of its own either (issue 13: a check per line at commit, a third of an
+    # add's database time on PostgreSQL): the line's step belongs to the segment, and the
+    # database refuses to delete a step that has lines and a segment that has steps, so the
+    # segment cannot go while its lines stay; Django's delete of a segment deletes its lines.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="lines", db_index=False, db_constraint=False
+    )
     # The database refuses to delete a step that still has lines (undo deletes them first);
     # deleting the segment deletes both. DO_NOTHING, not PROTECT or RESTRICT, because those make
     # Django's delete load every line of the segment's steps into memory.

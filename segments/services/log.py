@@ -563,10 +563,11 @@ def segment_log(
         _delete_segment(segment)
         # The entries came and the lines went (and came back for a follow-up): fresh statistics.
         analyze_after_commit(
-            [SegmentLine._meta.db_table, RemovedSegmentLine._meta.db_table, InteractionLogEntry._meta.db_table],
+            [SegmentLine._meta.db_table, RemovedSegmentLine._meta.db_table],
             changed=entries,
             lines_before=entries,
             lines_after=0,
+            growing=[InteractionLogEntry._meta.db_table],
         )
         if then is not None:
             then(logged, new_segment)

@@ -27,22 +27,53 @@ def is_big_change(*, changed: int, lines_before: int, lines_after: int) -> bool:
     return changed >= ANALYZE_MIN_ROWS and changed > ANALYZE_SHARE * max(lines_before, lines_after)
 
 
-def analyze_after_commit(tables: Iterable[str], *, changed: int, lines_before: int, lines_after: int) -> None:
-    """After the current transaction commits, ANALYZE `tables` (model db_table names) when the
-    change is big (`is_big_change`); on PostgreSQL only. Never inside the step's transaction, so
-    the step's locks are not held any longer, and not at all when it rolls back."""
+def is_big_growth(*, changed: int, estimated_rows: float) -> bool:
+    """Whether adding `changed` rows to a table PostgreSQL estimates at `estimated_rows` rows
+    (-1: never analysed) calls for ANALYZE: more than ANALYZE_SHARE of them."""
+    return estimated_rows < 0 or changed > ANALYZE_SHARE * estimated_rows
+
+
+# The tables a step touched are analysed with a smaller sample than PostgreSQL's default (a
+# statistics target of 30: 9,000 sampled rows instead of 30,000), which halves ANALYZE's time
+# after a step; the next screen needs little more than how many lines a segment has (entries a
+# logged segment has) and how they spread over contacts. Autovacuum analyses again with the
+# server's own target once a tenth of the table has changed.
+LINE_STATISTICS_TARGET = 30
+
+
+def analyze_after_commit(
+    tables: Iterable[str], *, changed: int, lines_before: int, lines_after: int, growing: Iterable[str] = ()
+) -> None:
+    """After the current transaction commits, ANALYZE the line `tables` (model db_table names)
+    when the change is big (`is_big_change`); on PostgreSQL only. Never inside the step's
+    transaction, so the step's locks are not held any longer, and not at all when it rolls back.
+
+    `growing` tables (the interaction log, which a log only adds `changed` rows to) are analysed,
+    with the same small sample, only when those rows are more than ANALYZE_SHARE of the
+    rows PostgreSQL counts in them (`pg_class.reltuples`, never analysed: -1): a log into a
+    large interaction log leaves it to autovacuum, as its own 10% threshold would."""
     if connection.vendor != "postgresql":
         return
     if not is_big_change(changed=changed, lines_before=lines_before, lines_after=lines_after):
         return
-    names = ", ".join(connection.ops.quote_name(table) for table in dict.fromkeys(tables))
-    using = connection.alias
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(table) for table in dict.fromkeys(tables))
+    growing = list(dict.fromkeys(growing))
 
     def analyze() -> None:
-        with connection.cursor() as cursor:
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL default_statistics_target = {LINE_STATISTICS_TARGET}")
             cursor.execute(f"ANALYZE {names}")
+            if not growing:
+                return
+            cursor.execute(
+                "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s) AND relkind = 'r'", [growing]
+            )
+            stale = [name for name, rows in cursor.fetchall() if is_big_growth(changed=changed, estimated_rows=rows)]
+            if stale:
+                cursor.execute(f"ANALYZE {', '.join(quote(table) for table in stale)}")
 
-    transaction.on_commit(analyze, using=using)
+    transaction.on_commit(analyze, using=connection.alias)
 
 
 PAGE_SETTINGS = "SET LOCAL jit = off; SET LOCAL random_page_cost = 1.1"

@@ -1464,6 +1464,22 @@ def test_reference_data_used_by_a_line_cannot_be_deleted_and_an_alternate_addres
     assert RemovedSegmentLine.objects.get(segment=segment).alt_address_id is None
 
 
+def test_the_database_refuses_to_delete_a_segment_under_its_lines_though_lines_hold_no_segment_key(world):
+    """Lines carry no foreign-key constraint to their segment (issue 13): the step's does the
+    work, since a line's step belongs to its segment and a segment with steps cannot go."""
+    from django.db import IntegrityError, connection, transaction
+
+    segment = new_segment()
+    add(segment, "city=X")
+    assert SegmentLine.objects.filter(segment=segment).exists()
+
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM segments_segment WHERE id = %s", [segment.pk])
+        connection.check_constraints()
+
+    assert SegmentLine.objects.filter(segment=segment, step__segment=segment).count() == SegmentLine.objects.count()
+
+
 def test_deleting_a_segment_deletes_its_lines_steps_and_removed_lines_but_a_step_with_lines_stays(world):
     from django.db import IntegrityError, connection, transaction
 

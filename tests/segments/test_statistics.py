@@ -5,14 +5,21 @@ segment's lines (and at least 10,000 rows) commits; never on SQLite."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from crm.permissions import COMMAND_LINE
 from segments import services
 from segments.models import SegmentLine, StepAction
 from segments.services import log as log_services
-from segments.services.statistics import ANALYZE_MIN_ROWS, is_big_change, page_queries
+from segments.services.statistics import (
+    ANALYZE_MIN_ROWS,
+    LINE_STATISTICS_TARGET,
+    analyze_after_commit,
+    is_big_change,
+    is_big_growth,
+    page_queries,
+)
 from tests.factories import bulk_contacts, make_salesperson, make_template
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +87,8 @@ def test_a_big_reduce_an_undo_and_the_log_analyse_their_tables(segment, django_c
 
     assert reduce == ([], both)
     assert undo == ([], both)
-    entries = ['ANALYZE "segments_segmentline", "segments_removedsegmentline", "interactions_interactionlogentry"']
+    # the interaction log, never analysed before, grows by more than a tenth: analysed too
+    entries = [*both, 'ANALYZE "interactions_interactionlogentry"']
     assert log == ([], entries if POSTGRESQL else [])
 
 
@@ -115,6 +123,33 @@ def test_a_small_step_does_not_analyse(segment, django_capture_on_commit_callbac
 )
 def test_a_big_change_is_more_than_a_tenth_of_the_lines_and_at_least_the_minimum(changed, before, after, big):
     assert is_big_change(changed=changed, lines_before=before, lines_after=after) is big
+
+
+@pytest.mark.parametrize(
+    ("changed", "estimated", "big"),
+    [
+        (30_000, -1, True),  # never analysed
+        (30_000, 0, True),
+        (30_000, 299_999, True),
+        (30_000, 300_000, False),  # a tenth is not more than a tenth: autovacuum's own threshold
+        (300_000, 10_000_000, False),  # a log into a large interaction log leaves it to autovacuum
+    ],
+)
+def test_a_growing_table_is_analysed_when_it_grew_by_more_than_a_tenth(changed, estimated, big):
+    assert is_big_growth(changed=changed, estimated_rows=estimated) is big
+
+
+@pytest.mark.skipif(not POSTGRESQL, reason="statistics targets are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_the_line_tables_are_analysed_with_a_smaller_sample_inside_their_own_transaction():
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        analyze_after_commit(["segments_segmentline"], changed=20_000, lines_before=0, lines_after=20_000)
+    statements = [query["sql"] for query in queries.captured_queries]
+    at = statements.index(f"SET LOCAL default_statistics_target = {LINE_STATISTICS_TARGET}")
+    assert statements[at + 1] == 'ANALYZE "segments_segmentline"'
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW default_statistics_target")
+        assert cursor.fetchone()[0] == "100"  # the session's own target is back
 
 
 @pytest.mark.skipif(not POSTGRESQL, reason="planner settings are PostgreSQL's")
