@@ -405,7 +405,7 @@ def test_the_log_page_offers_the_test_with_the_first_e_mail_line(smtp, vera_clie
 
     assert f'action="{log_test_url(segment)}"' in page
     assert f'name="line" id="id_test_line" value="{first_email.line_no}"' in page
-    assert "Send a test to me" in page and f"To {VERA}" in page
+    assert "Send a test to me" in page and f"to you ({VERA})" in page
 
 
 def test_the_letter_page_offers_the_test_on_e_mail_lines_to_who_may_log(smtp, vera_client, viewer_client):
