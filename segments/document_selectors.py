@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.db.models import F, Q, QuerySet
 
+from crm.models import CorrespondenceType
 from interactions.models import Document, InteractionTemplateLanguage
 from interactions.template_forms import BLANK_LANGUAGE
 
@@ -74,6 +75,17 @@ def segment_document(*, segment: Segment, document_id: int) -> Document | None:
 def letter_line(*, segment: Segment, line_no: int) -> SegmentLine | None:
     """Line `line_no` with everything its letter shows and `word_document_id` (one query)."""
     return with_word_document(segment, merge_lines(segment).filter(line_no=line_no)).first()
+
+
+def first_email_line_no(*, segment: Segment) -> int | None:
+    """The number of the segment's first line that goes out as an e-mail, or None (one query
+    on the (segment, line no.) index)."""
+    return (
+        SegmentLine.objects.filter(segment=segment, correspondence_type=CorrespondenceType.EMAIL)
+        .order_by("line_no")
+        .values_list("line_no", flat=True)
+        .first()
+    )
 
 
 def word_document(document_id: int | None) -> Document | None:

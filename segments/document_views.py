@@ -29,7 +29,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views import View
 
-from crm.models import Language
+from crm.models import CorrespondenceType, Language
 from interactions.letters import letter_html
 from interactions.views.documents import document_response, download_response
 from interactions.wordtemplates import WordTemplateInvalid
@@ -227,6 +227,9 @@ def render_letter(request, segment: Segment, line: SegmentLine, *, form=None, st
             segment, SegmentLine.objects.filter(pk=line.pk), {line.interaction_template_id}
         ),
         "can_change": can_change,
+        # "Send a test to me" (segments.test_mail_views) on a line that goes out as an e-mail.
+        "can_test_mail": line.correspondence_type == CorrespondenceType.EMAIL
+        and request.user.has_perm("segments.log_segment"),
         "form": (form or LineDocumentForm()) if can_change else None,
         "back_url": segment_url(segment, line_no=line.line_no),
     }

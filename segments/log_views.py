@@ -43,6 +43,7 @@ from interactions.delivery import delivery_start
 from interactions.models import DeliveryKind, LoggedSegment
 
 from . import selectors
+from .document_selectors import first_email_line_no
 from .log_job_views import log_job_response, logged_message
 from .log_jobs import log_job_start, log_runs_as_job
 from .models import LogJob, Segment
@@ -129,6 +130,8 @@ class SegmentLogView(SegmentPermissionMixin, View):
             "in_background": preflight.entries > settings.CRM_LOG_INLINE_LINES and tasks_queued(),
             "deliveries": DeliverySummary(emails=preflight.emails, letters=preflight.letters),
             "summary": preflight,  # the entries and campaign entries the Log will create
+            # "Send a test to me" (segments.test_mail_views): the first e-mail line, when there is one.
+            "test_line": first_email_line_no(segment=segment) if preflight.emails else None,
         }
         return TemplateResponse(request, TEMPLATE, context, status=status)
 

@@ -65,6 +65,9 @@ NOT_SERVICES = {
     "interactions.hooks.logged_segment_follow_up": "a hook: the service it calls has a row",
     # joins the transaction of segment_reuse_logged / the follow-up, after their check
     "segments.services.worksheet.reuse_logged_lines": "a step inside a service's transaction",
+    # sends one e-mail to the user and writes nothing; its refusal of a viewer is tested in
+    # tests/segments/test_send_test_mail.py
+    "segments.services.test_mail.segment_line_test_mail": "writes nothing: a test e-mail to the user",
 }
 
 

@@ -3,12 +3,14 @@
 - `worksheet`: header, selection steps, manual lines, undo, saved criteria, reuse of a logged
   segment, one line's values;
 - `log`: the Log transaction (pre-flight, logged segment, entries, campaign entries, the
-  segment's removal) and the follow-up of a logged segment.
+  segment's removal) and the follow-up of a logged segment;
+- `test_mail`: one line's e-mail sent to the user as a test (writes nothing).
 
 The public names are re-exported here, so callers write `from segments import services`.
 """
 
 from .log import LogPreflightError, LogResult, logged_segment_follow_up, segment_log, segment_log_problems
+from .test_mail import TestMail, TestMailRefused, segment_line_test_mail
 from .worksheet import (
     ADD_OPTIONS,
     CORRESPONDENCE_INPUTS,
@@ -59,6 +61,8 @@ __all__ = [
     "LogResult",
     "SegmentAlreadyLogged",
     "StepResult",
+    "TestMail",
+    "TestMailRefused",
     "_lock",
     "_without_jit",
     "add_candidates",
@@ -71,6 +75,7 @@ __all__ = [
     "segment_count",
     "segment_create",
     "segment_log",
+    "segment_line_test_mail",
     "segment_log_problems",
     "segment_remove_contacts",
     "segment_remove_line",

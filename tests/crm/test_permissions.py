@@ -164,6 +164,16 @@ SEGMENT_POST_ONLY = [
         "segments.change_segment",
     ),
     (
+        "segment_test_mail",
+        lambda o: reverse("segments:segment_test_mail", args=[o["segment"].no]),
+        "segments.log_segment",
+    ),
+    (
+        "line_test_mail",
+        lambda o: reverse("segments:line_test_mail", args=[o["segment"].no, o["line_no"]]),
+        "segments.log_segment",
+    ),
+    (
         "merge_job_restart",
         lambda o: reverse("segments:merge_job_restart", args=[o["merge_job"].pk]),
         "segments.run_mail_merge",
