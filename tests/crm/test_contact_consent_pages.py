@@ -338,3 +338,17 @@ def test_an_unknown_state_in_the_list_criteria_is_an_error_never_all_contacts(vi
     assert response.status_code == 400
     assert 'postal_consent: unknown consent state "maybe" (use granted, withdrawn, unknown)' in text(response)
     assert "page_obj" not in response.context
+
+
+def test_without_an_app_that_names_logged_segments_the_card_shows_the_bare_id(viewer_client, monkeypatch):
+    from crm import hooks
+
+    person = make_person()
+    segment = logged_segment()
+    withdraw_by_unsubscribe_link(contact_id=person.pk, logged_segment_id=segment.pk)
+    monkeypatch.setattr(hooks, "_logged_segment_describer", None)
+
+    response = viewer_client.get(reverse("crm:contact_detail", args=[person.pk]))
+
+    assert f"(unsubscribe link from logged segment {segment.pk})" in plain(response)
+    assert f"logged-segments/{segment.pk}/" not in text(response)
