@@ -16,12 +16,11 @@ from django.core.paginator import Page, Paginator
 from django.db.models import CharField, QuerySet, Value
 
 from . import hooks
-from .consent import consent_history
+from .consent import channel_label, consent_history
 from .models import (
     CONSENT_FIELDS,
     Campaign,
     ConsentChange,
-    ConsentChannel,
     ConsentState,
     Contact,
     ContactAltAddress,
@@ -189,18 +188,11 @@ class ConsentChannelView:
     state_label: str
     last: ConsentChangeView | None
 
-    @property
-    def withdrawn(self) -> bool:
-        return self.state == ConsentState.WITHDRAWN
-
 
 @dataclass
 class ConsentCard:
     channels: list[ConsentChannelView]
     history: list[ConsentChangeView]  # newest first
-
-
-CHANNEL_LABELS = {ConsentChannel.EMAIL: "E-mail", ConsentChannel.POSTAL: "Postal", ConsentChannel.PHONE: "Phone"}
 
 
 def contact_consent(*, contact: Contact) -> ConsentCard:
@@ -215,7 +207,7 @@ def contact_consent(*, contact: Contact) -> ConsentCard:
     channels = [
         ConsentChannelView(
             channel=channel,
-            label=CHANNEL_LABELS[channel],
+            label=channel_label(channel).capitalize(),
             state=getattr(contact, field),
             state_label=str(states[getattr(contact, field)]).lower(),
             last=last.get(channel),
