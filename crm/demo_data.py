@@ -1169,3 +1169,25 @@ LEGAL_FORMS = {
 }
 
 PRIVATE_MAIL_DOMAINS = ["mail.example", "post.example", "webmail.example", "inbox.example"]
+
+# Consent the demo records (CONTRACT "Consent per channel"), so the contact card, its history
+# and the consent criteria have something to show: (channel, state, source, days before
+# ANCHOR_DATE). Each entry goes to one person with an e-mail address; everyone else stays
+# unknown on every channel.
+CONSENT_PLAN = [
+    ("email", "granted", "newsletter sign-up form", 200),
+    ("email", "granted", "newsletter sign-up form", 150),
+    ("email", "granted", "trade fair", 90),
+    ("email", "granted", "phone call", 45),
+    ("email", "withdrawn", "reply to the newsletter: no more e-mails", 60),
+    ("email", "withdrawn", "phone call", 30),
+    ("email", "withdrawn", "written request", 12),
+    ("postal", "granted", "signed order form", 120),
+    ("postal", "granted", "phone call", 75),
+    ("postal", "withdrawn", "written request", 40),
+    ("postal", "withdrawn", "returned mail: do not send", 20),
+    ("phone", "granted", "phone call", 100),
+    ("phone", "withdrawn", "phone call", 15),
+]
+# Every CONSENT_SPACING-th person with an e-mail address gets the next entry of the plan.
+CONSENT_SPACING = 7

@@ -37,6 +37,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import (
     BusinessRelation,
+    ConsentState,
     Contact,
     ContactBusinessRelation,
     ContactIndustryGroup,
@@ -280,6 +281,29 @@ class TypeFilter(django_filters.MultipleChoiceFilter):
         return qs.filter(type__in=value)
 
 
+class ConsentStateField(forms.MultipleChoiceField):
+    default_error_messages = {
+        "invalid_choice": _('unknown consent state "%(value)s" (use granted, withdrawn, unknown)'),
+    }
+
+
+class ConsentFilter(django_filters.MultipleChoiceFilter):
+    """A channel's consent state (`email_consent=withdrawn`); a repeated name matches any of
+    its states. Reads the contact's own column: no join."""
+
+    field_class = ConsentStateField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", ConsentState.choices)
+        kwargs.setdefault("widget", forms.CheckboxSelectMultiple)
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        if not value or set(value) == set(ConsentState.values):
+            return qs
+        return qs.filter(**{f"{self.field_name}__in": value})
+
+
 class StrictFilterSet(django_filters.FilterSet):
     """A FilterSet that refuses unknown names and bad values instead of ignoring them.
 
@@ -345,8 +369,10 @@ class ContactFilterSet(StrictFilterSet):
 
     `company_no=X` matches company X and its persons; industry groups and business relations
     belong to companies and a person matches through its company; mailing groups and job
-    responsibilities match the contact's own rows. Each filter costs at most one query to
-    validate its codes, and the selection is one statement.
+    responsibilities match the contact's own rows. `email_consent`, `postal_consent` and
+    `phone_consent` take the states `granted`, `withdrawn`, `unknown` (CONTRACT "Consent per
+    channel"). Each filter costs at most one query to validate its codes, and the selection is
+    one statement.
 
     Other apps add the criteria over their data with `extend`: the interaction-history
     criteria (`campaign`, `interaction_template`, `interaction_date_after`,
@@ -389,6 +415,9 @@ class ContactFilterSet(StrictFilterSet):
     job_responsibility = CodeFilter(
         label=_("Job responsibility"), queryset=JobResponsibility.objects.all(), method="filter_classification"
     )
+    email_consent = ConsentFilter(label=_("E-mail consent"), field_name="email_consent")
+    postal_consent = ConsentFilter(label=_("Postal consent"), field_name="postal_consent")
+    phone_consent = ConsentFilter(label=_("Phone consent"), field_name="phone_consent")
     CLASSIFICATIONS = {
         "industry_group": ContactIndustryGroup,
         "business_relation": ContactBusinessRelation,
@@ -408,6 +437,7 @@ class ContactFilterSet(StrictFilterSet):
         (_("Address"), ("city", "post_code", "country", "territory")),
         (_("Marketing"), ("salesperson", "language")),
         (_("Classification"), ("industry_group", "business_relation", "mailing_group", "job_responsibility")),
+        (_("Consent"), ("email_consent", "postal_consent", "phone_consent")),
     )
 
     # Criteria over other apps' data, in registration order (see `extend`).

@@ -18,8 +18,11 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from .consent import SOURCE_MAX_LENGTH, channel_label
 from .models import (
+    CONSENT_FIELDS,
     BusinessRelation,
+    ConsentState,
     Contact,
     ContactAltAddress,
     ContactBusinessRelation,
@@ -74,6 +77,11 @@ class ContactForm(CheckedModelForm):
     When both were changed in one post, the parts win: they come after Name on the page, so
     they are what the user typed last, and a Name that does not split well (``Jan van Dijk``)
     is fixed by correcting the parts.
+
+    Consent (CONTRACT "Consent per channel"): the three states are selects, not model fields
+    of the form (a contact's save never writes them); a post that changes one must say where
+    the change comes from ("Source of the change"), which the history keeps with the user.
+    The services write the changed states through crm.consent, in the contact's transaction.
     """
 
     company_no = forms.CharField(
@@ -87,12 +95,25 @@ class ContactForm(CheckedModelForm):
     business_relations = classification_field(BusinessRelation.objects.all(), _("Business relations"))
     mailing_groups = classification_field(MailingGroup.objects.all(), _("Mailing groups"))
     job_responsibilities = classification_field(JobResponsibility.objects.all(), _("Job responsibilities"))
+    # Not required: a post without a state (an older page, a script) leaves the channel as it is.
+    email_consent = forms.ChoiceField(label=_("E-mail consent"), choices=ConsentState.choices, required=False)
+    postal_consent = forms.ChoiceField(label=_("Postal consent"), choices=ConsentState.choices, required=False)
+    phone_consent = forms.ChoiceField(label=_("Phone consent"), choices=ConsentState.choices, required=False)
+    consent_source = forms.CharField(
+        label=_("Source of the change"),
+        max_length=SOURCE_MAX_LENGTH,
+        required=False,
+        help_text=_("Required when a consent changes, e.g. “phone call”, “written request”."),
+    )
 
     error_messages = {
         "unknown_company": _('unknown company no. "%(no)s"'),
         "not_a_company": _('"%(no)s" is a person, not a company'),
         "bad_version": _("The page is out of date: reload it and make your change again."),
         "name_required": _("Type the name, or the first name and surname."),
+        "consent_source_required": _(
+            "Say where the change of %(channels)s consent comes from, e.g. “phone call” or “written request”."
+        ),
         "part_too_long": _(
             "Split into first name, middle name and surname, the %(part)s would have %(length)d characters "
             "(at most %(max)d). Type the name parts instead."
@@ -137,6 +158,8 @@ class ContactForm(CheckedModelForm):
         for name in not_for_type:
             self.fields.pop(name)
         self.fields["no"].required = False
+        for field in CONSENT_FIELDS.values():
+            self.initial[field] = getattr(self.instance, field)
         if self.instance.pk:
             self.initial["version"] = self.instance.updated_at.isoformat()
             self.fields["no"].disabled = True
@@ -184,7 +207,32 @@ class ContactForm(CheckedModelForm):
             self._apply_name_rule(cleaned)
             if "company_no" in cleaned:
                 self.instance.company = cleaned["company_no"]
+        self._check_consent_source(cleaned)
         return cleaned
+
+    def consent_changes(self) -> dict[str, str]:
+        """{channel: state} of the channels this post changes (from the states it was built on)."""
+        cleaned = self.cleaned_data
+        return {
+            channel: cleaned[field]
+            for channel, field in CONSENT_FIELDS.items()
+            if cleaned.get(field) and cleaned[field] != self.initial[field]
+        }
+
+    def _check_consent_source(self, cleaned: dict) -> None:
+        changed = self.consent_changes()
+        if not changed or cleaned.get("consent_source") or "consent_source" in self.errors:
+            return
+        if self.instance.pk and cleaned.get("version") and cleaned["version"] != self.instance.updated_at:
+            return  # saved by someone else meanwhile: the service refuses the post and says so
+        self.add_error(
+            "consent_source",
+            ValidationError(
+                self.error_messages["consent_source_required"],
+                code="consent_source_required",
+                params={"channels": " and ".join(channel_label(channel) for channel in changed)},
+            ),
+        )
 
     def _apply_name_rule(self, cleaned: dict) -> None:
         if any(part in self.changed_data for part in NAME_PARTS):
@@ -220,7 +268,11 @@ class ContactForm(CheckedModelForm):
         if self.contact_type == ContactType.PERSON:
             data["company"] = self.cleaned_data.get("company_no")
             data.update({part: self.cleaned_data.get(part, "") for part in NAME_PARTS})
-        kwargs: dict[str, Any] = {"data": data}
+        kwargs: dict[str, Any] = {
+            "data": data,
+            "consent": self.consent_changes(),
+            "consent_source": self.cleaned_data.get("consent_source", ""),
+        }
         if self.instance.pk:
             data.pop("no", None)
             kwargs["if_unchanged_since"] = self.cleaned_data["version"]

@@ -8,6 +8,8 @@ owns that data registers it here:
   page (a template, and the context it needs, or None when the user may not see it);
 - `contact_history`: the rows that keep a contact from being deleted (SPEC D15), counted;
 - `anonymiser`: the service that anonymises contacts with history instead (D15);
+- `logged_segment_describer`: names and links the logged segments a contact's consent history
+  refers to by id (an unsubscribe link came from one of its e-mails);
 - the contact criteria of other apps' data: `crm.filters.ContactFilterSet.extend`;
 - `job_healers`: `healer(now)` re-queues the app's background jobs whose worker stopped and
   returns how many (run by every task worker, crm.worker.heal);
@@ -20,7 +22,7 @@ so the order of panels and history counts is fixed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,12 +48,21 @@ class HistoryCounter:
     rows: Callable[[Model], QuerySet]
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A row of a higher app as a crm page shows it: its label and the page that shows it."""
+
+    label: str
+    url: str
+
+
 contact_card_panels: list[Panel] = []
 campaign_panels: list[Panel] = []
 contact_history: list[HistoryCounter] = []
 job_healers: list[Callable[[Any], int]] = []
 housekeepers: list[tuple[str, Callable[[Any], int]]] = []
 _anonymiser: Callable[..., int] | None = None
+_logged_segment_describer: Callable[[Iterable[int]], dict[int, Reference]] | None = None
 
 
 def register(hooks: list, item) -> None:
@@ -72,6 +83,21 @@ def contacts_anonymise(*, user, contacts) -> int:
     if _anonymiser is None:
         raise ImproperlyConfigured("no installed app anonymises contacts (the interactions app registers it)")
     return _anonymiser(user=user, contacts=contacts)
+
+
+def register_logged_segment_describer(function: Callable[[Iterable[int]], dict[int, Reference]]) -> None:
+    """`function(ids)` returns {id: Reference} for the logged segments that exist (one query)."""
+    global _logged_segment_describer
+    _logged_segment_describer = function
+
+
+def logged_segments_describe(ids: Iterable[int]) -> dict[int, Reference]:
+    """The logged segments of `ids` that exist, named and linked; {} when no installed app
+    records logged segments (a page then shows the bare id)."""
+    ids = {pk for pk in ids if pk is not None}
+    if not ids or _logged_segment_describer is None:
+        return {}
+    return _logged_segment_describer(ids)
 
 
 def panels_context(panels: list[Panel], request, obj: Model) -> dict[str, Any]:

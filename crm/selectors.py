@@ -16,8 +16,12 @@ from django.core.paginator import Page, Paginator
 from django.db.models import CharField, QuerySet, Value
 
 from . import hooks
+from .consent import channel_label, consent_history
 from .models import (
+    CONSENT_FIELDS,
     Campaign,
+    ConsentChange,
+    ConsentState,
     Contact,
     ContactAltAddress,
     ContactAltAddressDateRange,
@@ -156,6 +160,61 @@ def contact_card(*, contact: Contact, today: datetime.date) -> ContactCard:
         active_alt_address=active,
         classifications=classifications,
     )
+
+
+@dataclass
+class ConsentChangeView:
+    """One change of the consent history as the card shows it: `logged_segment` names the
+    logged segment whose unsubscribe link made it (None when there was none or it is gone)."""
+
+    change: ConsentChange
+    logged_segment: hooks.Reference | None = None
+
+    @property
+    def by(self) -> str:
+        """Who made the change: the user's full name (else user name), "" when nobody (the
+        command line, an unsubscribe link)."""
+        user = self.change.user
+        return (user.get_full_name() or user.get_username()) if user is not None else ""
+
+
+@dataclass
+class ConsentChannelView:
+    """A channel's current state and the change that set it (None: never changed)."""
+
+    channel: str
+    label: str
+    state: str
+    state_label: str
+    last: ConsentChangeView | None
+
+
+@dataclass
+class ConsentCard:
+    channels: list[ConsentChannelView]
+    history: list[ConsentChangeView]  # newest first
+
+
+def contact_consent(*, contact: Contact) -> ConsentCard:
+    """The card's consent panel: each channel's state with its last change, and the whole
+    history, newest first. Two queries at most (the history with its users; the logged
+    segments it names, through crm.hooks)."""
+    changes = list(consent_history(contact))
+    segments = hooks.logged_segments_describe(change.logged_segment_id for change in changes)
+    views = [ConsentChangeView(change, segments.get(change.logged_segment_id)) for change in changes]
+    last = {view.change.channel: view for view in views}
+    states = dict(ConsentState.choices)
+    channels = [
+        ConsentChannelView(
+            channel=channel,
+            label=channel_label(channel).capitalize(),
+            state=getattr(contact, field),
+            state_label=str(states[getattr(contact, field)]).lower(),
+            last=last.get(channel),
+        )
+        for channel, field in CONSENT_FIELDS.items()
+    ]
+    return ConsentCard(channels=channels, history=views[::-1])
 
 
 @dataclass(frozen=True)

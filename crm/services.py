@@ -20,7 +20,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import hooks
+from .consent import clean_source, clean_states, contact_set_consent, record_bulk_changes
 from .models import (
+    CONSENT_FIELDS,
+    ConsentState,
     Contact,
     ContactAltAddress,
     ContactAltAddressDateRange,
@@ -186,10 +189,12 @@ ALT_ADDRESS_FIELDS = (
     "mobile_phone",
     "email",
 )
+# The consent states are not contact data: they change through `consent=` (crm.consent), which
+# records each change in the history.
 CONTACT_DATA_FIELDS = frozenset(
     field.attname if field.is_relation else field.name
     for field in Contact._meta.concrete_fields
-    if field.editable and not field.primary_key
+    if field.editable and not field.primary_key and field.name not in CONSENT_FIELDS.values()
 ) | {"company", "country", "territory", "salesperson", "language", "salutation"}
 
 
@@ -222,6 +227,8 @@ def contact_create(
     job_responsibilities: Iterable | None = None,
     alt_addresses: list[dict] | None = None,
     date_ranges: list[dict] | None = None,
+    consent: Mapping[str, str | None] | None = None,
+    consent_source: str = "",
 ) -> Contact:
     """Create a contact with its classifications, alternate addresses and date ranges.
 
@@ -229,7 +236,9 @@ def contact_create(
     A blank `no` takes the next free number of series CONTACT; a typed one must be unique. A
     person linked to a company takes the company's values for its blank fields
     (`contact_fill_from_company`). Classifications are codes or rows; `alt_addresses` and
-    `date_ranges` are described at `_write_alt_addresses`.
+    `date_ranges` are described at `_write_alt_addresses`. `consent` gives the contact's first
+    consent states ({channel: state}, crm.consent's rules; the rest start unknown): each state
+    other than unknown is recorded in the consent history with the user and `consent_source`.
 
     One durable transaction: on any error (ValidationError, also for database rule
     violations) nothing is written and the number series does not move. Needs crm.add_contact.
@@ -242,6 +251,10 @@ def contact_create(
         contact_fill_from_company(contact=contact, company=contact.company)
     classifications = _classifications(industry_groups, business_relations, mailing_groups, job_responsibilities)
     _check_classifications(contact, classifications)
+    states = {channel: state for channel, state in clean_states(consent or {}).items() if state != ConsentState.UNKNOWN}
+    consent_source = clean_source(consent_source)
+    for channel, state in states.items():
+        setattr(contact, CONSENT_FIELDS[channel], state)
     try:
         with transaction.atomic(durable=True):
             if not contact.no:
@@ -250,6 +263,11 @@ def contact_create(
             contact.save()
             _write_classifications(contact, classifications)
             _write_alt_addresses(contact, alt_addresses, date_ranges)
+            record_bulk_changes(
+                actor=user,
+                changes=[(contact.pk, channel, state) for channel, state in states.items()],
+                source=consent_source,
+            )
     except IntegrityError as error:
         contact.pk = None
         raise ValidationError(integrity_error_message(error), code="integrity") from error
@@ -271,6 +289,8 @@ def contact_update(
     alt_addresses: list[dict] | None = None,
     date_ranges: list[dict] | None = None,
     if_unchanged_since: datetime.datetime | None = None,
+    consent: Mapping[str, str | None] | None = None,
+    consent_source: str = "",
 ) -> Contact:
     """Change a contact; arguments left at None are not touched.
 
@@ -281,8 +301,10 @@ def contact_update(
     those whose value equals the company's old value; a constant number of statements).
     With `if_unchanged_since` (the `updated_at` the user's form was built from) the update
     is refused when someone saved the contact in between, so an edit page never silently
-    undoes another user's change. Same transaction and error guarantees as
-    `contact_create`. Needs crm.change_contact.
+    undoes another user's change. `consent` ({channel: state}) sets the consent states through
+    `crm.consent.contact_set_consent` in the same transaction: each channel whose state changes
+    is recorded in the history with the user and `consent_source`. Same transaction and error
+    guarantees as `contact_create`. Needs crm.change_contact.
     """
     require(user, "crm.change_contact")
     classifications = _classifications(industry_groups, business_relations, mailing_groups, job_responsibilities)
@@ -319,6 +341,8 @@ def contact_update(
                 company_propagate_inherited(old_values={contact.pk: stored})
             _write_classifications(contact, classifications)
             _write_alt_addresses(contact, alt_addresses, date_ranges)
+            if consent:
+                contact_set_consent(actor=user, contact=contact, states=consent, source=consent_source)
     except IntegrityError as error:
         raise ValidationError(integrity_error_message(error), code="integrity") from error
     return contact

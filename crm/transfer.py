@@ -30,6 +30,15 @@ tests/crm/test_transfer.py):
   enums are read case-insensitively; codes and numbers are matched exactly.
 - Rows with a blank `no` are numbered in file order.
 - The JSON export gives the four classification columns as lists of codes.
+- Consent (CONTRACT "Consent per channel"): `email_consent`, `postal_consent`, `phone_consent`
+  take `granted`, `withdrawn` or `unknown` (any case); a blank cell or a column left out leaves
+  the channel as it is, and a new contact starts `unknown`. Each channel whose state the import
+  changes gets one history row (`crm.consent.record_bulk_changes`) with the importing user
+  (none for the command line) and the source `import <file name>` (`import` when the caller
+  names no file), so the card says which file set it. Setting a channel to the state it has
+  writes no history; the states are compared and written in the import's transaction, with
+  the contacts' rows locked, so an unsubscribe at the same time is never written over with a
+  state read before it.
 """
 
 from __future__ import annotations
@@ -57,11 +66,14 @@ from django.db.models import Max
 from django.db.models.base import ModelState
 from django.utils import timezone
 
+from .consent import SOURCE_MAX_LENGTH, record_bulk_changes
 from .importing import BATCH_SIZE, ImportFailed, Problem, ProblemLog, RecordCheck, chunked_in, known_codes, short
 from .models import (
+    CONSENT_FIELDS,
     CONTROL_CHARACTERS,
     PHONE_VALIDATOR,
     BusinessRelation,
+    ConsentState,
     Contact,
     ContactBusinessRelation,
     ContactIndustryGroup,
@@ -141,6 +153,9 @@ COLUMNS = (
     "business_relations",
     "mailing_groups",
     "job_responsibilities",
+    "email_consent",
+    "postal_consent",
+    "phone_consent",
 )
 REQUIRED_COLUMNS = ("type",)
 TEXT_COLUMNS = (
@@ -159,6 +174,10 @@ TEXT_COLUMNS = (
 MULTILINE_COLUMNS = frozenset({"address", "address_2"})
 CONTACT_TYPES = frozenset(ContactType.values)
 CORRESPONDENCE_TYPES = frozenset(CorrespondenceType.values)
+# Consent column → channel; the columns are named after the contact's fields.
+CONSENT_COLUMNS = {field: channel for channel, field in CONSENT_FIELDS.items()}
+CONSENT_STATES = frozenset(ConsentState.values)
+IMPORT_SOURCE = "import"
 NAME_PARTS = ("first_name", "middle_name", "surname")
 CODE_COLUMNS: dict[str, type[models.Model]] = {
     "country": Country,
@@ -254,6 +273,7 @@ class ImportResult:
     created: int
     updated: int
     numbers: list[str]
+    consent_changes: int = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,6 +484,14 @@ class _Planned:
     before: tuple | None
     company: _CompanyValues | None
     classifications: dict[str, list[str]]
+    consent: dict[str, str]  # consent field → the state the file gives (blank cells left out)
+
+
+def import_source(file_name: str = "") -> str:
+    """The consent history's source for an import of `file_name`: `import contacts.csv`
+    (`import` without a name), control characters dropped, cut to the source's length."""
+    name = " ".join(CONTROL_CHARACTERS.sub(" ", file_name).split())
+    return f"{IMPORT_SOURCE} {name}"[:SOURCE_MAX_LENGTH].strip() if name else IMPORT_SOURCE
 
 
 class _ContactImport:
@@ -480,11 +508,13 @@ class _ContactImport:
        then rolls back what was written.
     """
 
-    def __init__(self, file: _CsvFile, progress: Callable[[str], None] | None):
+    def __init__(self, file: _CsvFile, progress: Callable[[str], None] | None, *, user, source: str = IMPORT_SOURCE):
         self.file = file
         self.progress = progress or (lambda message: None)
         self.problems = ProblemLog()
-        self.created = self.updated = 0
+        self.created = self.updated = self.consent_changes = 0
+        self.user = user
+        self.source = source
 
     # -- the first pass -----------------------------------------------------------------
 
@@ -686,6 +716,7 @@ class _ContactImport:
                     f'not a yes/no value "{short(row.cell("exclude_from_segment"))}" (use true or false)',
                 )
             values["exclude_from_segment"] = value == "true"
+        consent = self._consent(row)
         company = self._company(row, contact, contact_type)
         classifications = self._classifications(row, contact_type)
         if not row.ok:
@@ -715,7 +746,29 @@ class _ContactImport:
             return None
         if not contact.no:
             contact.no = self.numbers[record.index]
-        return _Planned(record, contact, existing is not None, before, company, classifications)
+        if existing is None:
+            # A new contact is inserted with its states (the rest start unknown); an existing
+            # one's states are written by `_write_consent`, against its locked row.
+            for field, state in consent.items():
+                setattr(contact, field, state)
+        return _Planned(record, contact, existing is not None, before, company, classifications, consent)
+
+    def _consent(self, row: _Row) -> dict[str, str]:
+        """The consent states the row gives: {field: state}, blank cells left out."""
+        states = {}
+        for column in CONSENT_COLUMNS:
+            value = row.cell(column).lower()
+            if not value:
+                continue
+            if value not in CONSENT_STATES:
+                row.error(
+                    column,
+                    f'unknown consent state "{short(row.cell(column))}" '
+                    "(use granted, withdrawn, unknown or leave it blank)",
+                )
+                continue
+            states[column] = value
+        return states
 
     def _company(self, row: _Row, contact: Contact, contact_type: str) -> _CompanyValues | None | bool:
         """The person's company (None for a private person), or False to leave it unchanged."""
@@ -781,8 +834,44 @@ class _ContactImport:
             _update_rows([item.contact for item in changed], [*UPDATE_FIELDS, "updated_at"])
             self._keep_old_company_values(changed)
         self._write_classifications(planned)
+        self._write_consent(planned)
         self.created += len(new)
         self.updated += len(planned) - len(new)
+
+    def _write_consent(self, planned: list[_Planned]) -> None:
+        """Write the chunk's consent states and a history row per channel that changed.
+
+        New contacts were inserted with their states: each state other than unknown is a change.
+        Existing contacts' states are read again with their rows locked (one query), and each
+        (channel, state) is one UPDATE of the contacts it changes: at most nine per chunk."""
+        changes: list[tuple[int, str, str]] = [
+            (item.contact.pk, CONSENT_COLUMNS[field], state)
+            for item in planned
+            if not item.existing
+            for field, state in item.consent.items()
+            if state != ConsentState.UNKNOWN
+        ]
+        wanted = {item.contact.pk: item.consent for item in planned if item.existing and item.consent}
+        if wanted:
+            current = (
+                Contact.objects.select_for_update()
+                .filter(pk__in=list(wanted))
+                .order_by("pk")
+                .values_list("pk", *CONSENT_COLUMNS)
+            )
+            to_write: dict[tuple[str, str], list[int]] = defaultdict(list)
+            for pk, *states in current:
+                stored = dict(zip(CONSENT_COLUMNS, states, strict=True))
+                for field, state in wanted[pk].items():
+                    if stored[field] != state:
+                        to_write[field, state].append(pk)
+                        changes.append((pk, CONSENT_COLUMNS[field], state))
+            for (field, state), ids in sorted(to_write.items()):
+                Contact.objects.filter(pk__in=ids).update(**{field: state}, updated_at=self.now)
+        if changes:
+            self.consent_changes += record_bulk_changes(
+                actor=self.user, changes=changes, source=self.source, at=self.now, batch_size=BATCH_SIZE
+            )
 
     def _keep_old_company_values(self, updated: list[_Planned]) -> None:
         """Keep what the updated companies' persons followed before this import, for
@@ -988,6 +1077,7 @@ def contacts_import_csv(
     encoding: str = "utf-8-sig",
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
+    file_name: str = "",
 ) -> ImportResult:
     """Create or update contacts by `no` from a CSV file (CONTRACT.md `import_contacts`).
 
@@ -1021,12 +1111,19 @@ def contacts_import_csv(
 
     `encoding` defaults to UTF-8 with or without BOM; pass e.g. "cp1252" for a file Excel saved
     in the Windows code page. `dry_run` does everything, reports the counts, and rolls back.
-    `progress`, when given, receives short phase messages.
+    `progress`, when given, receives short phase messages. `file_name` (the file's own name,
+    without its folder) goes into the source of the consent changes the import makes
+    (`import_source`).
     """
     require(user, "crm.import_contacts")
     if (data is None) == (file is None):
         raise TypeError("contacts_import_csv takes data or file, not both")
-    run = _ContactImport(_CsvFile(io.BytesIO(data) if file is None else file, encoding), progress)
+    run = _ContactImport(
+        _CsvFile(io.BytesIO(data) if file is None else file, encoding),
+        progress,
+        user=user,
+        source=import_source(file_name),
+    )
     try:
         with transaction.atomic(durable=True):
             run.progress("reading the file")
@@ -1038,7 +1135,9 @@ def contacts_import_csv(
             run.propagate()
             if dry_run:
                 transaction.set_rollback(True)
-            return ImportResult(created=run.created, updated=run.updated, numbers=run.numbers)
+            return ImportResult(
+                created=run.created, updated=run.updated, numbers=run.numbers, consent_changes=run.consent_changes
+            )
     except IntegrityError as exc:
         raise ImportFailed(
             [
@@ -1074,6 +1173,7 @@ EXPORT_VALUES = (
     "correspondence_type",
     "exclude_from_segment",
     "salesperson_id",
+    *CONSENT_COLUMNS,
 )
 
 
@@ -1103,6 +1203,7 @@ def _export_rows(queryset: QuerySet | None) -> Iterator[dict[str, Any]]:
                 **{column: row[f"{column}_id"] or None for column in CODE_COLUMNS},
                 "correspondence_type": row["correspondence_type"] or None,
                 "exclude_from_segment": row["exclude_from_segment"],
+                **{column: row[column] for column in CONSENT_COLUMNS},
             }
             for kind in CLASSIFICATIONS:
                 record[kind.column] = links[kind.column].get(row["id"], [])

@@ -26,5 +26,6 @@ class InteractionsConfig(AppConfig):
             hooks.contact_history, hooks.HistoryCounter(InteractionLogEntry, selectors.contact_history_entries)
         )
         hooks.register_anonymiser(services.contacts_anonymise)
+        hooks.register_logged_segment_describer(panels.logged_segments_describe)
         hooks.register(hooks.job_healers, delivery.deliveries_heal)
         hooks.register(hooks.housekeepers, ("unreferenced files", storage.unreferenced_files_prune))

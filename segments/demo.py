@@ -24,6 +24,10 @@ Guarantees:
   triggers of migration 0002 (a person's company is a company; industry groups and business
   relations on companies, job responsibilities on persons; a date range uses an address of its
   own contact) check every row.
+- **Consent.** A few persons with an e-mail address get a granted or withdrawn consent on one
+  channel (`crm.demo_data.CONSENT_PLAN`), each with its history row dated before
+  `ANCHOR_DATE`; everyone else stays unknown. They are picked by position after the contacts
+  are written, so the contacts themselves do not change.
 - **Numbers and keys.** Contact numbers come from the CONTACT number series, which is moved
   forward once for the whole block. Primary keys are reserved up front (on PostgreSQL the
   tables are locked against other writers and the sequence is moved past the block), so persons
@@ -43,13 +47,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from crm import demo_data as data
 from crm.models import (
+    CONSENT_FIELDS,
     BusinessRelation,
     Campaign,
+    ConsentChange,
     Contact,
     ContactAltAddress,
     ContactAltAddressDateRange,
@@ -104,6 +110,7 @@ class DemoSummary:
     classifications: int = 0
     alt_addresses: int = 0
     date_ranges: int = 0
+    consent_changes: int = 0
     first_no: str = ""
     last_no: str = ""
     seconds: float = 0.0
@@ -114,7 +121,8 @@ class DemoSummary:
             f"Seeded {self.contacts:,} contacts{numbers}: {self.companies:,} companies, "
             f"{self.persons:,} persons ({self.private_persons:,} private), {self.excluded:,} excluded, "
             f"{self.classifications:,} classifications, {self.alt_addresses:,} alternate addresses "
-            f"with {self.date_ranges:,} date ranges, in {self.seconds:.1f} s."
+            f"with {self.date_ranges:,} date ranges, {self.consent_changes:,} consent states recorded, "
+            f"in {self.seconds:.1f} s."
         )
 
 
@@ -157,9 +165,40 @@ def demo_seed(
                 done += len(chunk)
                 if progress:
                     progress(done, contacts)
+            summary.consent_changes = _seed_consent(first_id=first_id, count=contacts)
     summary.contacts = contacts
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _seed_consent(*, first_id: int, count: int) -> int:
+    """Give every CONSENT_SPACING-th person with an e-mail address among the contacts just
+    written (ids `first_id` …) the next entry of CONSENT_PLAN, with its history row. Five
+    statements whatever `count`: one read of the candidates by primary key, one UPDATE per
+    channel, one INSERT of the history (written directly, like every other demo row: these
+    are recorded states, not changes a user makes)."""
+    wanted = len(data.CONSENT_PLAN) * data.CONSENT_SPACING
+    candidates = list(
+        Contact.objects.filter(pk__gte=first_id, pk__lt=first_id + count, type=ContactType.PERSON)
+        .exclude(email="")
+        .order_by("pk")
+        .values_list("pk", flat=True)[:wanted]
+    )
+    chosen = list(zip(candidates[:: data.CONSENT_SPACING], data.CONSENT_PLAN, strict=False))
+    for channel, field in CONSENT_FIELDS.items():
+        states = {pk: state for pk, (plan_channel, state, _source, _days) in chosen if plan_channel == channel}
+        if states:
+            Contact.objects.filter(pk__in=list(states)).update(
+                **{field: Case(*(When(pk=pk, then=Value(state)) for pk, state in states.items()))}
+            )
+    anchor = datetime.datetime.combine(data.ANCHOR_DATE, datetime.time(10), tzinfo=datetime.UTC)
+    ConsentChange.objects.bulk_create(
+        ConsentChange(
+            contact_id=pk, channel=channel, state=state, source=source, at=anchor - datetime.timedelta(days=days)
+        )
+        for pk, (channel, state, source, days) in chosen
+    )
+    return len(chosen)
 
 
 # The import's own column list (CONTRACT.md), so demo CSVs always match what import_contacts reads.

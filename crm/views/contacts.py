@@ -108,9 +108,10 @@ class ContactListView(PermissionRequiredMixin, View):
 
 
 class ContactDetailView(PermissionRequiredMixin, View):
-    """The contact card: own fields, company or persons, alternate addresses, classifications,
-    and the panels other apps add (crm.hooks.contact_card_panels: with
-    interactions.view_interactionlogentry, the latest interactions and their statistics)."""
+    """The contact card: own fields, consent per channel with its last change and history,
+    company or persons, alternate addresses, classifications, and the panels other apps add
+    (crm.hooks.contact_card_panels: with interactions.view_interactionlogentry, the latest
+    interactions and their statistics)."""
 
     permission_required = "crm.view_contact"
     raise_exception = True
@@ -122,6 +123,7 @@ class ContactDetailView(PermissionRequiredMixin, View):
         context = {
             "contact": contact,
             "card": card,
+            "consent": selectors.contact_consent(contact=contact),
             **hooks.panels_context(hooks.contact_card_panels, request, contact),
         }
         return TemplateResponse(request, self.template_name, context)

@@ -36,6 +36,7 @@ def contact_import(request: HttpRequest) -> HttpResponse:
                     file=form.cleaned_data["file"],
                     user=request.user,
                     encoding=form.cleaned_data["encoding"],
+                    file_name=form.cleaned_data["file"].name,
                 )
             except ImportFailed as exc:
                 problems, problem_count = exc.problems, exc.count

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import re
@@ -16,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from crm.management.commands.create_demo_users import REFUSED_WITHOUT_DEBUG
 from crm.models import (
     Campaign,
+    ConsentChange,
     Contact,
     ContactAltAddress,
     ContactAltAddressDateRange,
@@ -36,9 +38,25 @@ pytestmark = pytest.mark.django_db
 
 
 def contacts_digest() -> str:
-    """A digest of what a user sees of every contact: no., name, city, company no., address, e-mail."""
+    """A digest of what a user sees of every contact: no., name, city, company no., address, e-mail,
+    consent and its history."""
     rows = Contact.objects.order_by("no").values_list(
-        "no", "name", "city", "company__no", "post_code", "address", "email", "exclude_from_segment"
+        "no",
+        "name",
+        "city",
+        "company__no",
+        "post_code",
+        "address",
+        "email",
+        "exclude_from_segment",
+        "email_consent",
+        "postal_consent",
+        "phone_consent",
+    )
+    history = list(
+        ConsentChange.objects.order_by("contact__no", "at").values_list(
+            "contact__no", "channel", "state", "at", "source"
+        )
     )
     links = sorted(
         (contact_no, code)
@@ -50,7 +68,7 @@ def contacts_digest() -> str:
         )
         for contact_no, code in model.objects.values_list("contact__no", field)
     )
-    return hashlib.sha256(repr((list(rows), links)).encode()).hexdigest()
+    return hashlib.sha256(repr((list(rows), links, history)).encode()).hexdigest()
 
 
 def seed_in_throwaway_state(**kwargs) -> str:
@@ -183,6 +201,28 @@ def test_reference_data_covers_templates_campaign_and_countries(seeded):
         assert all(row.subject for row in rows)
         assert rows.filter(language=template.language_id).exists()
         assert not rows.filter(document__isnull=True).exists()
+
+
+def test_a_few_persons_have_granted_or_withdrawn_consent_each_with_its_history_row(seeded):
+    counts = {
+        (field, state): Contact.objects.filter(**{field: state}).count()
+        for field in ("email_consent", "postal_consent", "phone_consent")
+        for state in ("granted", "withdrawn")
+    }
+    assert counts == {
+        ("email_consent", "granted"): 4,
+        ("email_consent", "withdrawn"): 3,
+        ("postal_consent", "granted"): 2,
+        ("postal_consent", "withdrawn"): 2,
+        ("phone_consent", "granted"): 1,
+        ("phone_consent", "withdrawn"): 1,
+    }
+    assert seeded.consent_changes == ConsentChange.objects.count() == 13
+    for change in ConsentChange.objects.select_related("contact"):
+        assert getattr(change.contact, f"{change.channel}_consent") == change.state
+        assert change.contact.type == "person" and change.contact.email and change.source
+        assert change.at.date() < datetime.date(2026, 1, 1) and change.user is None
+    assert ConsentChange.objects.values("contact").distinct().count() == 13
 
 
 def test_demo_templates_have_a_valid_word_template_kept_when_seeding_again(seeded):

@@ -37,7 +37,12 @@ class Command(BatchCommand):
         try:
             with Path(file).open("rb") as stream:
                 result = contacts_import_csv(
-                    user=COMMAND_LINE, file=stream, encoding=encoding, dry_run=dry_run, progress=progress
+                    user=COMMAND_LINE,
+                    file=stream,
+                    encoding=encoding,
+                    dry_run=dry_run,
+                    progress=progress,
+                    file_name=Path(file).name,
                 )
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror}", returncode=1) from exc
