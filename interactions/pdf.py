@@ -45,8 +45,9 @@ PDF_CONTENT_TYPE = "application/pdf"
 PROGRAMS = ("soffice", "libreoffice")
 #: The program that joins the PDFs of a conversion's chunks (poppler-utils).
 JOIN_PROGRAM = "pdfunite"
-#: How often a running conversion calls its `alive` callback (seconds).
-ALIVE_EVERY = 5.0
+#: How often a running conversion calls its `alive` callback (seconds): well within any job
+#: lease (crm.worker.job_lease; a few seconds in the worker tests).
+ALIVE_EVERY = 1.0
 _COPY_BLOCK = 1024 * 1024
 
 
