@@ -265,9 +265,12 @@ CRM_HOUSEKEEPING_HOURS = float(os.environ.get("CRM_HOUSEKEEPING_HOURS", "24"))
 # A Log started from the Log page with more lines than this runs as a task (segments.log_jobs),
 # the page showing its progress; at or below it the web request logs it.
 CRM_LOG_INLINE_LINES = int(os.environ.get("CRM_LOG_INLINE_LINES", "5000"))
-# A PDF made by LibreOffice (interactions.pdf: merges to PDF in a worker or `segment merge`, a
-# print file's PDF on its download) is given up after this many seconds.
+# A PDF made by LibreOffice (interactions.pdf: merges to PDF and print files' PDFs, in a worker,
+# or `segment merge`) is given up after this many seconds (each run of LibreOffice, one chunk).
 CRM_PDF_TIMEOUT = float(os.environ.get("CRM_PDF_TIMEOUT", "3600"))
+# More letters than this are converted to PDF this many at a time, the chunks' PDFs joined by
+# pdfunite (poppler-utils): LibreOffice's time and memory stay those of one chunk.
+CRM_PDF_CHUNK_LETTERS = int(os.environ.get("CRM_PDF_CHUNK_LETTERS", "500"))
 
 # Our own company's details, used in letters (CONTRACT.md "Word template fields").
 CRM_COMPANY = {

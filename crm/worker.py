@@ -104,34 +104,47 @@ def pending_task_ids() -> set[str] | None:
     }
 
 
-def job_enqueue(model: type[Model], task, pk: int) -> Any:
-    """Enqueue `task(pk)` and record its id on the job row (`task_id`); returns the task result."""
+def job_enqueue(model: type[Model], task, pk: int, *, task_id: str = "task_id") -> Any:
+    """Enqueue `task(pk)` and record its id on the job row (column `task_id`); returns the task
+    result."""
     result = task.enqueue(pk)
-    model.objects.filter(pk=pk).update(task_id=str(result.id)[:64])
+    model.objects.filter(pk=pk).update(**{task_id: str(result.id)[:64]})
     return result
 
 
-def jobs_heal(model: type[Model], task, now, *, stale: Q, reset: dict[str, Any]) -> int:
+def jobs_heal(
+    model: type[Model],
+    task,
+    now,
+    *,
+    stale: Q,
+    reset: dict[str, Any],
+    state: str = "state",
+    task_id: str = "task_id",
+    created_at: str = "created_at",
+) -> int:
     """Start again the jobs of `model` whose worker stopped (what every app's job healer does;
     RELIABILITY 21); returns how many. A running job matching `stale` goes back to "queued"
     (with `reset`) and gets a new task; a queued job older than a lease whose task is no longer
-    in the queue (lost between a commit and its enqueue) gets a new task. The model has `state`,
-    `task_id` and `created_at`. Conditional UPDATEs: two workers healing at once restart a job
-    once. Always through the queue, never inline in the healing worker's watch thread."""
+    in the queue (lost between a commit and its enqueue) gets a new task. The job's columns are
+    `state`, `task_id` and `created_at` unless named otherwise (a job kept on another row, as a
+    delivery's PDF: its `pdf_state`, …). Conditional UPDATEs: two workers healing at once
+    restart a job once. Always through the queue, never inline in the healing worker's watch
+    thread."""
     healed = 0
     for pk in model.objects.filter(stale).values_list("pk", flat=True):
         with transaction.atomic():
-            if model.objects.filter(stale, pk=pk).update(state="queued", **reset):
-                job_enqueue(model, task, pk)
+            if model.objects.filter(stale, pk=pk).update(**{state: "queued"}, **reset):
+                job_enqueue(model, task, pk, task_id=task_id)
                 healed += 1
     pending = pending_task_ids()
     if pending is None:
         return healed
-    queued = model.objects.filter(state="queued", created_at__lt=now - job_lease())
-    for pk, task_id in queued.exclude(task_id__in=pending).values_list("pk", "task_id"):
+    queued = model.objects.filter(**{state: "queued", f"{created_at}__lt": now - job_lease()})
+    for pk, queued_task in queued.exclude(**{f"{task_id}__in": pending}).values_list("pk", task_id):
         with transaction.atomic():
             result = task.enqueue(pk)
-            if queued.filter(pk=pk, task_id=task_id).update(task_id=str(result.id)[:64]):
+            if queued.filter(pk=pk, **{task_id: queued_task}).update(**{task_id: str(result.id)[:64]}):
                 healed += 1
             else:  # another worker re-queued it first
                 transaction.set_rollback(True)

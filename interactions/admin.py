@@ -205,9 +205,9 @@ class DeliveryAdmin(HistoryAdmin):
     resend`; here they are read (the inline lists the items that failed or are in flight)."""
 
     list_display = ("id", "logged_segment", "kind", "state", "total", "sent", "printed", "failed", "created_at")
-    list_filter = ("state", "kind")
-    search_fields = ("=id", "=logged_segment__id", "logged_segment__segment_no", "task_id")
-    raw_id_fields = ("logged_segment", "created_by", "print_document")
+    list_filter = ("state", "kind", "pdf_state")
+    search_fields = ("=id", "=logged_segment__id", "logged_segment__segment_no", "task_id", "pdf_task_id")
+    raw_id_fields = ("logged_segment", "created_by", "print_document", "print_pdf")
     inlines = (DeliveryItemInline,)
 
 

@@ -10,7 +10,7 @@ class InteractionsConfig(AppConfig):
         # plugged in here (crm.hooks, ContactFilterSet.extend).
         from crm import hooks
 
-        from . import delivery, filters, panels, selectors, services, storage
+        from . import delivery, filters, panels, print_pdf, selectors, services, storage
         from .models import InteractionLogEntry
 
         filters.extend_contact_criteria()
@@ -28,4 +28,5 @@ class InteractionsConfig(AppConfig):
         hooks.register_anonymiser(services.contacts_anonymise)
         hooks.register_logged_segment_describer(panels.logged_segments_describe)
         hooks.register(hooks.job_healers, delivery.deliveries_heal)
+        hooks.register(hooks.job_healers, print_pdf.print_pdfs_heal)
         hooks.register(hooks.housekeepers, ("unreferenced files", storage.unreferenced_files_prune))

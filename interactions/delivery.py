@@ -40,6 +40,7 @@ import logging
 import re
 import smtplib
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -680,6 +681,20 @@ class _Delivering:
 DONE, LOST, STOPPED = "done", "lost", "stopped"
 
 
+def printed_letters(delivery_id: int) -> Iterator[bytes]:
+    """The letters of the delivery's print file (its printed entries' documents, in entry
+    order), read one at a time from storage (a compact letter rebuilt from its Word template)."""
+    letters = (
+        InteractionLogEntry.objects.filter(
+            delivery_items__delivery_id=delivery_id, delivery_items__status=DeliveryItemStatus.PRINTED
+        )
+        .order_by("pk")
+        .values_list("document__file", "document__base__file")
+        .iterator(chunk_size=500)
+    )
+    return (stored_bytes(letter, base) for letter, base in letters)
+
+
 def _print_document(delivery_id: int, segment_no: str) -> None:
     """The printed letters of the delivery in one .docx, one letter per page, in entry order
     (D9), stored as its print document; streamed: the letters are read one at a time from
@@ -689,16 +704,8 @@ def _print_document(delivery_id: int, segment_no: str) -> None:
 
     if not _items(delivery_id, DeliveryItemStatus.PRINTED).exists():
         return
-    letters = (
-        InteractionLogEntry.objects.filter(
-            delivery_items__delivery_id=delivery_id, delivery_items__status=DeliveryItemStatus.PRINTED
-        )
-        .order_by("pk")
-        .values_list("document__file", "document__base__file")
-        .iterator(chunk_size=500)
-    )
     with tempfile.TemporaryFile() as out:
-        combine_docx((stored_bytes(letter, base) for letter, base in letters), out)
+        combine_docx(printed_letters(delivery_id), out)
         out.flush()
         file_name = f"Segment {segment_no} letters.docx"
         stored = file_store(out, file_name=file_name)  # before the transaction: it may take a while

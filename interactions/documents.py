@@ -105,7 +105,7 @@ def document_rewrite(*, document_id: int, data: bytes, file_name: str, base: Doc
 
 def documents_delete_with(entries, *, deliveries=None) -> int:
     """Delete the letters stored for `entries` (R72: each belongs to its entry alone) and the
-    print files of `deliveries`, in one statement each, inside the caller's transaction and
+    print files of `deliveries` with their PDFs, in one statement each, inside the caller's transaction and
     before the caller deletes those rows: the database checks their references at commit, when
     they are gone. A plain DELETE, because Django's delete would load every document and look
     for other users of it in every table that refers to documents. Word templates (read-only)
@@ -117,6 +117,7 @@ def documents_delete_with(entries, *, deliveries=None) -> int:
         doomed.append(
             Document.objects.filter(pk__in=deliveries.filter(print_document__isnull=False).values("print_document_id"))
         )
+        doomed.append(Document.objects.filter(pk__in=deliveries.filter(print_pdf__isnull=False).values("print_pdf_id")))
     names: list[str] | None = []
     deleted = 0
     for documents in doomed:

@@ -593,6 +593,16 @@ class DeliveryState(models.TextChoices):
     FINISHED = "finished", _("Finished")
 
 
+class PdfState(models.TextChoices):
+    """Where a delivery's print file PDF stands (interactions.print_pdf)."""
+
+    NONE = "none", _("Not made")
+    QUEUED = "queued", _("Queued")
+    MAKING = "making", _("Being made")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")
+
+
 class Delivery(models.Model):
     """One run that makes and sends the letters of a logged segment's entries (D8).
 
@@ -601,6 +611,12 @@ class Delivery(models.Model):
     delivery per logged segment at a time (a partial unique constraint), so a double-clicked
     resend cannot start a second run over the same entries. `lease_until` is renewed while a
     run works; a run whose lease has passed is stalled and may be resumed by anyone.
+
+    The print file's PDF is a job of its own on the same row (interactions.print_pdf):
+    `pdf_state` none → queued → making → ready (with `print_pdf`, a stored document like the
+    print file) or failed (with `pdf_error`; it may be queued again). `pdf_task_id`,
+    `pdf_queued_at` and `pdf_heartbeat_at` are its task, when it was queued and its worker's
+    last sign of life, as a merge job's.
     """
 
     logged_segment = models.ForeignKey(
@@ -624,6 +640,20 @@ class Delivery(models.Model):
     print_document = models.ForeignKey(
         Document, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("print file")
     )
+    # The print file as one PDF, made by a worker on request (interactions.print_pdf).
+    print_pdf = models.ForeignKey(
+        Document,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("print file as PDF"),
+    )
+    pdf_state = models.CharField(_("PDF state"), max_length=10, choices=PdfState.choices, default=PdfState.NONE)
+    pdf_error = models.TextField(_("PDF error"), blank=True)
+    pdf_task_id = models.CharField(_("PDF task id"), max_length=64, blank=True)
+    pdf_queued_at = models.DateTimeField(_("PDF queued"), null=True, blank=True)
+    pdf_heartbeat_at = models.DateTimeField(_("PDF last sign of life"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("delivery")
@@ -637,6 +667,13 @@ class Delivery(models.Model):
             ),
             models.CheckConstraint(condition=Q(kind__in=DeliveryKind.values), name="delivery_kind_valid"),
             models.CheckConstraint(condition=Q(state__in=DeliveryState.values), name="delivery_state_valid"),
+            models.CheckConstraint(condition=Q(pdf_state__in=PdfState.values), name="delivery_pdf_state_valid"),
+            # A ready PDF has its document, and only a ready one.
+            models.CheckConstraint(
+                condition=Q(pdf_state=PdfState.READY, print_pdf__isnull=False)
+                | (~Q(pdf_state=PdfState.READY) & Q(print_pdf__isnull=True)),
+                name="delivery_pdf_ready_has_document",
+            ),
         ]
 
     def __str__(self) -> str:

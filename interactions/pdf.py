@@ -8,20 +8,31 @@ conversions running at once in several workers never share one (a shared profile
 second soffice hand its work to the first, or fail); a conversion that outlives its timeout is
 killed with every process it started.
 
+`letters_to_pdf` makes one PDF of many letters (a merge, a print file) in chunks: more than
+settings.CRM_PDF_CHUNK_LETTERS letters are combined and converted CRM_PDF_CHUNK_LETTERS at a
+time (LibreOffice's time and memory grow faster than the number of pages of one document; a
+chunk bounds both), each chunk's PDF kept in a temporary folder, and the chunks' PDFs joined in
+order by poppler-utils' `pdfunite` into `out` (streamed in blocks: no PDF is ever whole in
+Python's memory). The chunks of one conversion share one LibreOffice profile, made by the first.
+
 LibreOffice is optional: `pdf_unavailable` says what to install when neither `soffice` nor
-`libreoffice` is on PATH, and every PDF option is refused with that reason.
+`libreoffice` is on PATH, and every PDF option is refused with that reason. Joining chunks
+needs `pdfunite` (Debian: poppler-utils): without it a PDF of more than one chunk is refused
+with what to install (`pdf_require(letters=…)` before anything is made, else as soon as a
+second chunk shows up, before anything is converted).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,8 +43,11 @@ from django.utils.translation import gettext as _
 PDF_CONTENT_TYPE = "application/pdf"
 #: The programs that convert, looked up on PATH in this order.
 PROGRAMS = ("soffice", "libreoffice")
-#: How often a running conversion calls its `alive` callback (seconds).
-ALIVE_EVERY = 5.0
+#: The program that joins the PDFs of a conversion's chunks (poppler-utils).
+JOIN_PROGRAM = "pdfunite"
+#: How often a running conversion calls its `alive` callback (seconds): well within any job
+#: lease (crm.worker.job_lease; a few seconds in the worker tests).
+ALIVE_EVERY = 1.0
 _COPY_BLOCK = 1024 * 1024
 
 
@@ -59,25 +73,34 @@ def pdf_unavailable() -> str | None:
     return None if soffice_program() else install_hint()
 
 
-def pdf_require() -> str:
-    """The LibreOffice program; PdfError saying what to install when there is none."""
+def chunk_letters() -> int:
+    """Letters converted by one LibreOffice run (settings.CRM_PDF_CHUNK_LETTERS, at least 1)."""
+    return max(1, int(getattr(settings, "CRM_PDF_CHUNK_LETTERS", 500)))
+
+
+def join_hint() -> str:
+    return _(
+        "Install poppler-utils (Debian: apt-get install poppler-utils): its pdfunite joins the PDFs "
+        "of more than %(chunk)s letters"
+    ) % {"chunk": chunk_letters()}
+
+
+def pdf_require(*, letters: int = 0) -> str:
+    """The LibreOffice program; PdfError saying what to install when there is none, or when
+    `letters` letters need more than one chunk and `pdfunite` is missing."""
     program = soffice_program()
     if program is None:
         raise PdfError(install_hint(), code="no_libreoffice")
+    if letters > chunk_letters():
+        _join_program()
     return program
 
 
-def docx_to_pdf_file(source: BinaryIO, **options) -> tuple[BinaryIO, int]:
-    """`docx_to_pdf` into a new temporary file: (the file, at its start, and its size). The
-    caller closes it (a download response does once it is sent); on an error nothing is left."""
-    pdf = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller open
-    try:
-        size = docx_to_pdf(source, pdf, **options)
-    except BaseException:
-        pdf.close()
-        raise
-    pdf.seek(0)
-    return pdf, size
+def _join_program() -> str:
+    found = shutil.which(JOIN_PROGRAM)
+    if found is None:
+        raise PdfError(join_hint(), code="no_pdfunite")
+    return found
 
 
 def pdf_file_name(file_name: str) -> str:
@@ -101,40 +124,122 @@ def docx_to_pdf(
     ALIVE_EVERY seconds while LibreOffice works (a job's heartbeat); whatever it raises stops
     the conversion (its processes are killed) and passes through. PdfError when LibreOffice is
     missing, fails, or makes no PDF; `out` is then left as it was or incomplete."""
-    program = pdf_require()
-    limit = float(timeout if timeout is not None else getattr(settings, "CRM_PDF_TIMEOUT", 3600))
-    with tempfile.TemporaryDirectory(prefix="crm-pdf-") as folder:
-        work = Path(folder)
-        docx_path = work / "letters.docx"
+    with _Converter(timeout=timeout, alive=alive) as converter:
+        docx_path = converter.folder / "letters.docx"
         with open(docx_path, "wb") as copy:
             shutil.copyfileobj(source, copy, _COPY_BLOCK)
-        (work / "out").mkdir()
-        (work / "home").mkdir()
+        return _copy_out(converter.convert(docx_path), out)
+
+
+def letters_to_pdf(
+    letters: Iterable[bytes],
+    out: BinaryIO,
+    *,
+    chunk: int | None = None,
+    timeout: float | None = None,
+    alive: Callable[[], None] | None = None,
+) -> int:
+    """One PDF of `letters` (complete .docx packages, in order; one letter per page or more)
+    written to `out`; returns how many letters it holds.
+
+    The letters are combined (interactions.letters.combine_docx) and converted `chunk` at a
+    time (default settings.CRM_PDF_CHUNK_LETTERS): one LibreOffice run per chunk, the chunks'
+    PDFs written to a temporary folder and joined in order by `pdfunite` into `out`. A single
+    chunk is converted straight into `out`. `timeout` bounds each LibreOffice run; `alive()` is
+    called while LibreOffice works and between chunks (see `docx_to_pdf`). PdfError saying
+    what to install when LibreOffice is missing, or `pdfunite` once a second chunk shows up
+    (before anything is converted); ValueError when there is no letter. Memory stays bounded
+    whatever the number of letters: one letter and one chunk's combining state in Python, one
+    chunk in LibreOffice; `pdfunite` reads the chunks' files itself."""
+    from .letters import combine_docx
+
+    size = chunk or chunk_letters()
+    remaining = iter(letters)
+    total = 0
+    join = ""
+    with _Converter(timeout=timeout, alive=alive) as converter:
+        parts: list[Path] = []
+        first = next(remaining, None)
+        while first is not None:
+            docx_path = converter.folder / f"chunk-{len(parts) + 1:05d}.docx"
+            with open(docx_path, "wb") as combined:
+                total += combine_docx(itertools.chain([first], itertools.islice(remaining, size - 1)), combined)
+            first = next(remaining, None)
+            if first is not None and not parts:
+                join = _join_program()  # before the first chunk is converted
+            parts.append(converter.convert(docx_path))
+            docx_path.unlink()
+            if alive is not None:
+                alive()
+        if not parts:
+            raise ValueError("there are no letters to convert")
+        if len(parts) == 1:
+            _copy_out(parts[0], out)
+            return total
+        joined = converter.folder / "joined.pdf"
+        _run([join, *map(str, parts), str(joined)], converter.environment, converter.limit, alive, JOIN_PROGRAM)
+        for part in parts:
+            part.unlink()
+        _copy_out(joined, out)
+    return total
+
+
+def _copy_out(pdf_path: Path, out: BinaryIO) -> int:
+    with open(pdf_path, "rb") as made:
+        shutil.copyfileobj(made, out, _COPY_BLOCK)
+    return pdf_path.stat().st_size
+
+
+class _Converter:
+    """One conversion's private temporary folder (removed at the end) with its LibreOffice
+    profile, used by each LibreOffice run of the conversion in turn."""
+
+    def __init__(self, *, timeout: float | None, alive: Callable[[], None] | None) -> None:
+        self.program = pdf_require()
+        self.limit = float(timeout if timeout is not None else getattr(settings, "CRM_PDF_TIMEOUT", 3600))
+        self.alive = alive
+
+    def __enter__(self) -> _Converter:
+        self._folder = tempfile.TemporaryDirectory(prefix="crm-pdf-")
+        self.folder = Path(self._folder.name)
+        (self.folder / "out").mkdir()
+        (self.folder / "home").mkdir()
+        self.environment = {**os.environ, "HOME": str(self.folder / "home"), "TMPDIR": str(self.folder)}
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._folder.cleanup()
+
+    def convert(self, docx_path: Path) -> Path:
+        """The PDF LibreOffice made of `docx_path` (a file in the folder), next to it."""
         command = [
-            program,
-            f"-env:UserInstallation={(work / 'profile').as_uri()}",
+            self.program,
+            f"-env:UserInstallation={(self.folder / 'profile').as_uri()}",
             "--headless",
             "--norestore",
             "--nolockcheck",
             "--convert-to",
             "pdf:writer_pdf_Export",
             "--outdir",
-            str(work / "out"),
+            str(self.folder / "out"),
             str(docx_path),
         ]
-        environment = {**os.environ, "HOME": str(work / "home"), "TMPDIR": folder}
-        _run(command, environment, limit, alive)
-        pdf_path = work / "out" / "letters.pdf"
-        if not pdf_path.is_file() or pdf_path.stat().st_size == 0:
+        _run(command, self.environment, self.limit, self.alive)
+        made = self.folder / "out" / f"{docx_path.stem}.pdf"
+        if not made.is_file() or made.stat().st_size == 0:
             raise PdfError(_("LibreOffice made no PDF of the letters."), code="no_pdf")
-        with open(pdf_path, "rb") as made:
-            shutil.copyfileobj(made, out, _COPY_BLOCK)
-        return pdf_path.stat().st_size
+        return made.replace(docx_path.with_suffix(".pdf"))
 
 
-def _run(command: list[str], environment: dict[str, str], limit: float, alive: Callable[[], None] | None) -> None:
-    """Run LibreOffice in a session of its own (so a timeout kills soffice.bin as well as the
-    script that started it), its output kept for the error message."""
+def _run(
+    command: list[str],
+    environment: dict[str, str],
+    limit: float,
+    alive: Callable[[], None] | None,
+    name: str = "LibreOffice",
+) -> None:
+    """Run `name` (LibreOffice, pdfunite) in a session of its own (so a timeout kills
+    soffice.bin as well as the script that started it), its output kept for the error message."""
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen(
             command,
@@ -153,8 +258,8 @@ def _run(command: list[str], environment: dict[str, str], limit: float, alive: C
                 except subprocess.TimeoutExpired:
                     if time.monotonic() >= deadline:
                         raise PdfError(
-                            _("LibreOffice did not finish the PDF within %(seconds)s seconds.")
-                            % {"seconds": f"{limit:g}"},
+                            _("%(program)s did not finish the PDF within %(seconds)s seconds.")
+                            % {"program": name, "seconds": f"{limit:g}"},
                             code="pdf_timeout",
                         ) from None
                     if alive is not None:
@@ -166,8 +271,8 @@ def _run(command: list[str], environment: dict[str, str], limit: float, alive: C
             output.seek(0)
             said = output.read(2000).decode(errors="replace").strip()
             raise PdfError(
-                _("LibreOffice could not make the PDF (exit status %(code)s): %(output)s")
-                % {"code": code, "output": said or "-"},
+                _("%(program)s could not make the PDF (exit status %(code)s): %(output)s")
+                % {"program": name, "code": code, "output": said or "-"},
                 code="pdf_failed",
             )
 

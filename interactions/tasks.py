@@ -19,3 +19,13 @@ def delivery_task(delivery_id: int) -> dict[str, Any]:
     from .delivery import delivery_run
 
     return delivery_run(delivery_id)
+
+
+@task()
+def print_pdf_task(delivery_id: int) -> dict[str, Any]:
+    """Make the PDF of delivery `delivery_id`'s print file (interactions.print_pdf.print_pdf_run:
+    claimed first, so a task delivered twice converts once; a failure is recorded on the
+    delivery)."""
+    from .print_pdf import print_pdf_run
+
+    return print_pdf_run(delivery_id)

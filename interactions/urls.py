@@ -51,6 +51,16 @@ urlpatterns: list = [
         deliveries.DeliveryPrintPdfView.as_view(),
         name="delivery_print_pdf",
     ),
+    path(
+        "deliveries/<int:pk>/print-file/pdf/",
+        deliveries.DeliveryPrintPdfMakeView.as_view(),
+        name="delivery_print_pdf_make",
+    ),
+    path(
+        "deliveries/<int:pk>/print-file/pdf/state/",
+        deliveries.DeliveryPrintPdfStateView.as_view(),
+        name="delivery_print_pdf_state",
+    ),
     path("interactions/", entries.EntryListView.as_view(), name="entry_list"),
     path("interactions/new/", entries.EntryCreateView.as_view(), name="entry_create"),
     path("interactions/statistics/", entries.StatisticsView.as_view(), name="statistics"),

@@ -6,7 +6,8 @@ interaction log entry's letter). A constant number of queries whatever the numbe
 
 `segment_letters` renders each line's letter from its Word document (R14, R67), `merge_write`
 writes a segment's letters as one combined .docx, a .zip, or one PDF of the combined .docx made
-by LibreOffice (D9, R69; `interactions.pdf`; the `segment merge` command),
+by LibreOffice (D9, R69; `interactions.pdf.letters_to_pdf`: more than CRM_PDF_CHUNK_LETTERS
+letters are converted in chunks whose PDFs are joined; the `segment merge` command),
 and `merge_job_start` runs that as a job with progress for the worksheet, through django.tasks
 (`segments.tasks.merge_job_task`): in a worker in production, never inside the web request;
 before `merge_job_start` returns when tasks run immediately (`make run`, the commands' default).
@@ -36,7 +37,7 @@ from interactions.letters import ZIP_CONTENT_TYPE, combine_docx, letter_file_nam
 from interactions.merge_fields import LETTER, MergeError, line_context, salutation_formulas
 from interactions.models import Document
 from interactions.ooxml import DOCX_CONTENT_TYPE
-from interactions.pdf import PDF_CONTENT_TYPE, docx_to_pdf, pdf_require
+from interactions.pdf import PDF_CONTENT_TYPE, letters_to_pdf, pdf_require
 from interactions.storage import file_store
 from interactions.wordtemplates import (
     LetterRenderError,
@@ -212,15 +213,15 @@ def merge_write(
     return _write_letters(segment_letters(segment, lines), output, out, progress, alive)
 
 
-def check_output(output: str) -> None:
+def check_output(output: str, *, letters: int = 0) -> None:
     """MergeError for an unknown output kind; PdfError (what to install) for a PDF without
-    LibreOffice."""
+    LibreOffice, or of more `letters` than one chunk without pdfunite."""
     if output not in MergeOutput.values:
         raise MergeError(
             _('output: unknown kind "%(output)s" (docx, zip or pdf)') % {"output": output}, code="bad_output"
         )
     if output == MergeOutput.PDF:
-        pdf_require()
+        pdf_require(letters=letters)
 
 
 def _write_letters(
@@ -231,19 +232,16 @@ def _write_letters(
     alive: Callable[[], None] | None = None,
 ) -> int:
     def counted() -> Iterator[tuple[SegmentLine, bytes]]:
-        for number, item in enumerate(letters, start=1):
+        number = 0
+        for number, item in enumerate(letters, start=1):  # noqa: B007 - the count is used below
             yield item
             if progress is not None and number % PROGRESS_EVERY == 0:
                 progress(number)
+        if output == MergeOutput.PDF and progress is not None and number % PROGRESS_EVERY:
+            progress(number)  # every letter is made: the page says the PDF is being made
 
     if output == MergeOutput.PDF:
-        with tempfile.TemporaryFile() as combined:
-            made = combine_docx((letter for _line, letter in counted()), combined)
-            if progress is not None and made % PROGRESS_EVERY:
-                progress(made)  # every letter is made: the page says the PDF is being made
-            combined.seek(0)
-            docx_to_pdf(combined, out, alive=alive)
-        return made
+        return letters_to_pdf((letter for _line, letter in counted()), out, alive=alive)
     if output == MergeOutput.DOCX:
         return combine_docx((letter for _line, letter in counted()), out)
     return zip_letters(((line_file_name(line), letter) for line, letter in counted()), out)
@@ -281,7 +279,9 @@ def merge_to_path(segment: Segment, path: str, *, progress: Callable[[int], None
         raise MergeError(_('--output: the folder "%(folder)s" does not exist') % {"folder": folder}, code="bad_path")
     if os.path.isdir(path):
         raise MergeError(_('--output: "%(path)s" is a folder') % {"path": path}, code="bad_path")
-    if not SegmentLine.objects.filter(segment=segment).exists():
+    total = SegmentLine.objects.filter(segment=segment).count()
+    check_output(output, letters=total)
+    if not total:
         raise MergeError(_("%(no)s has no lines to merge.") % {"no": segment.no}, code="no_lines")
     letters = segment_letters(segment)
     descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".merge-", suffix=".tmp")
@@ -318,8 +318,8 @@ def merge_job_start(*, user, segment: Segment, output: str) -> MergeJob:
     failed with the reason; never with a partial file. Writes only the job and its file.
     """
     require(user, "segments.run_mail_merge")
-    check_output(output)
     total = SegmentLine.objects.filter(segment=segment).count()
+    check_output(output, letters=total)
     if total == 0:
         raise MergeError(_("%(no)s has no lines to merge.") % {"no": segment.no}, code="no_lines")
     problems = missing_word_document_problems(segment)

@@ -31,6 +31,23 @@ def test_image_is_slim_python_312_and_runs_serve_sh_as_a_non_root_user():
     assert CONTAINERFILE.index("USER") > CONTAINERFILE.index("pip install -r requirements.txt")
 
 
+def run_instruction(containing: str) -> str:
+    """The one RUN instruction mentioning `containing`, its continuation lines joined."""
+    runs = [" ".join(match.split()) for match in re.findall(r"^RUN ((?:.*\\\n)*.*)$", CONTAINERFILE, re.M)]
+    (run,) = [run for run in runs if containing in run]
+    return run.replace("\\ ", "")
+
+
+def test_image_installs_libreoffice_fonts_and_pdfunite_for_pdfs():
+    run = run_instruction("libreoffice")
+    assert run.startswith("apt-get update && apt-get install -y --no-install-recommends ")
+    packages = run.split("--no-install-recommends ")[1].split(" && ")[0].split()
+    assert {"libreoffice-writer-nogui", "poppler-utils"} <= set(packages)
+    assert {"fonts-dejavu-core", "fonts-liberation2", "fonts-crosextra-carlito"} <= set(packages)
+    assert run.endswith("&& rm -rf /var/lib/apt/lists/*")
+    assert CONTAINERFILE.index("libreoffice-writer-nogui") < CONTAINERFILE.index("USER")
+
+
 def test_image_collects_static_files_at_build_with_debug_off_and_a_throwaway_key():
     (run,) = [r for r in instructions("RUN") if "collectstatic" in r]
     assert "DJANGO_SECRET_KEY=" in run and "DJANGO_DEBUG=false" in run

@@ -32,7 +32,7 @@ from crm import services as crm_services
 from crm import transfer
 from crm.models import Contact, CorrespondenceType
 from crm.permissions import COMMAND_LINE
-from interactions import delivery, documents, setup_import
+from interactions import delivery, documents, print_pdf, setup_import
 from interactions import services as interaction_services
 from interactions.models import Delivery, DeliveryStatus, Evaluation, InteractionLogEntry
 from segments import documents as segment_documents
@@ -50,6 +50,7 @@ from tests.factories import (
     make_template,
 )
 from tests.interactions.docx_builders import docx_bytes
+from tests.pdf_tools import require_libreoffice
 
 pytestmark = pytest.mark.django_db
 
@@ -169,6 +170,14 @@ class World:
         """A delivery whose task was lost: queued long ago."""
         delivery_ = delivery.delivery_start(user=COMMAND_LINE, logged_segment=self.logged_of("Queued"))
         Delivery.objects.filter(pk=delivery_.pk).update(created_at=timezone.now() - datetime.timedelta(days=1))
+        return delivery_
+
+    @cached_property
+    def printed_delivery(self) -> Delivery:
+        """A finished delivery with a print file whose PDF is not made."""
+        delivery_ = delivery.delivery_start(user=COMMAND_LINE, logged_segment=self.logged_of("Printed"))
+        letters = documents.document_create(data=docx_bytes("Dear Acme"), file_name="letters.docx")
+        Delivery.objects.filter(pk=delivery_.pk).update(state="finished", print_document=letters, printed=1)
         return delivery_
 
     @cached_property
@@ -355,6 +364,11 @@ def cases() -> dict[str, Case]:
             delivery.delivery_resume,
             lambda w, u: delivery.delivery_resume(user=u, delivery_id=w.queued_delivery.pk),
             lambda w: w.queued_delivery,
+        ),
+        "print file pdf": Case(
+            print_pdf.print_pdf_request,
+            lambda w, u: print_pdf.print_pdf_request(user=u, delivery_id=w.printed_delivery.pk),
+            lambda w: (require_libreoffice(), w.printed_delivery),
         ),
         # interactions: entries
         "interactions cancel": Case(

@@ -10,7 +10,8 @@ seconds instead of minutes; nothing here clicks Resume or runs a command:
   passed and finishes it — every entry sent or error, each sent one received once, the one in
   flight "outcome unknown" — and closes the killed worker's task row. The same for a merge job:
   started again, one result file; and for a log job killed inside its Log's transaction: rolled
-  back, logged again by the other worker, one logged segment.
+  back, logged again by the other worker, one logged segment; and for a print file's PDF whose
+  worker is killed while LibreOffice converts: made again by the other worker, one stored PDF.
 - 22: SIGTERM to the worker in the middle of a delivery: it finishes its batch, hands the rest
   back and exits (code 0) well within 30 s; the other worker goes on; nothing is sent twice.
   A worker asked to stop in the middle of a Log finishes the Log (one transaction), then exits.
@@ -18,6 +19,7 @@ seconds instead of minutes; nothing here clicks Resume or runs a command:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -36,7 +38,17 @@ from django_tasks_db.models import DBTaskResult
 from crm.models import Contact, ContactType, WorkerProcess
 from crm.permissions import COMMAND_LINE
 from interactions.delivery import OUTCOME_UNKNOWN, delivery_start
-from interactions.models import DeliveryItem, DeliveryItemStatus, Document, InteractionLogEntry, LoggedSegment
+from interactions.models import (
+    Delivery,
+    DeliveryItem,
+    DeliveryItemStatus,
+    Document,
+    InteractionLogEntry,
+    LoggedSegment,
+    PdfState,
+)
+from interactions.pdf import soffice_program
+from interactions.print_pdf import print_pdf_request
 from segments import log_jobs, merge
 from segments import services as segment_services
 from segments.models import LogJob, LogJobState, MergeJob, MergeState
@@ -44,6 +56,8 @@ from tests.conftest import make_user
 from tests.factories import attach_word_template, make_salesperson, make_template
 from tests.interactions import test_delivery_crash as crash
 from tests.interactions.smtp_server import running_smtp_server
+from tests.interactions.test_views_deliveries import build_segment
+from tests.pdf_tools import pdf_page_count, require_libreoffice
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -352,3 +366,45 @@ def test_sigterm_in_the_middle_of_a_log_finishes_the_log_then_the_worker_exits(t
     assert LoggedSegment.objects.get().no_of_interactions == LOG_LINES
     rows = list(DBTaskResult.objects.filter(task_path__endswith="log_job_task"))
     assert [(row.worker_ids, row.status) for row in rows] == [([stopping], TaskResultStatus.SUCCESSFUL)]
+
+
+def test_a_killed_workers_print_file_pdf_is_made_again_by_the_other_worker(tmp_path):
+    require_libreoffice()
+    real = soffice_program()
+    logged = segment_services.segment_log(user=COMMAND_LINE, segment=build_segment(emails=0, letters=2), deliver=True)
+    delivery = delivery_start(user=COMMAND_LINE, logged_segment=logged.logged_segment)  # run at once
+    assert delivery.print_document_id is not None
+    # The first LibreOffice run hangs (as one on a huge print file) until its worker is killed;
+    # the next one converts.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    hung = tmp_path / "hung.pid"
+    (fake / "soffice").write_text(
+        f'#!/bin/sh\n[ -e "{hung}" ] || {{ echo $$ > "{hung}"; exec sleep 600; }}\nexec "{real}" "$@"\n'
+    )
+    (fake / "soffice").chmod(0o755)
+    with override_settings(TASKS=DATABASE_TASKS):
+        print_pdf_request(user=COMMAND_LINE, delivery_id=delivery.pk)
+    workers = Workers(tmp_path, {"PATH": f"{fake}:{os.environ['PATH']}"})
+    try:
+        victim = workers.running("print_pdf_task")
+        wait_until(hung.exists, workers, "the first conversion")
+        os.kill(workers.processes[victim].pid, signal.SIGKILL)
+        assert workers.processes[victim].wait(timeout=30) == -signal.SIGKILL
+        assert Delivery.objects.get(pk=delivery.pk).pdf_state == PdfState.MAKING
+
+        wait_until(lambda: Delivery.objects.get(pk=delivery.pk).pdf_state == PdfState.READY, workers, "the PDF")
+        wait_until(no_task_left_running, workers, "closing the killed worker's task row")
+    finally:
+        workers.stop_all()
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+            os.kill(int(hung.read_text()), signal.SIGKILL)  # the killed worker's LibreOffice
+
+    delivery.refresh_from_db()
+    assert delivery.pdf_error == "" and Document.objects.filter(content_type="application/pdf").count() == 1
+    path = tmp_path / "print.pdf"
+    path.write_bytes(delivery.print_pdf.open().read())
+    assert pdf_page_count(path) == 2
+    rows = {row.worker_ids[-1]: row.status for row in DBTaskResult.objects.filter(task_path__endswith="print_pdf_task")}
+    assert rows[victim] == TaskResultStatus.FAILED
+    assert TaskResultStatus.SUCCESSFUL in rows.values()

@@ -1,5 +1,6 @@
 """Delivery pages (SPEC D8, D9, R70–R73): one delivery's progress and summary, resume of a
-stalled run, resend of a logged segment's failed e-mails, and the print file download.
+stalled run, resend of a logged segment's failed e-mails, and the print file download, as
+.docx or as a PDF made by a worker (interactions.print_pdf).
 
 The delivery page polls its `status` partial every second (htmx) while the run is queued or
 running; at the end it shows what was made, sent and failed, with each failure's entry, contact
@@ -7,11 +8,16 @@ and reason (the first FAILURES_SHOWN, then a link to the interaction log filtere
 of that logged segment), the print file of the hard-copy letters, and "Resend failed e-mails".
 A run whose lease has passed is stalled: the page says so and offers "Resume".
 
+The print file's PDF is never made in a request: "Make the PDF" queues it (one job however
+often it is clicked), the page shows "Making the PDF…" (its `pdf` partial polled while the PDF
+is queued or being made), then a link that streams the stored PDF; a failure shows its reason
+and may be retried. Without LibreOffice the button is disabled and says what to install.
+
 The work itself is interactions.delivery's (delivery_start, delivery_resend, delivery_resume);
 the views only call it and report what it did or why it refused (a resend while a run is
 unfinished, a second click on "Resend": the service refuses, the page shows its message).
-Reading needs interactions.view_loggedsegment; resend and resume
-interactions.change_loggedsegment, POST only (CSRF checked).
+Reading (the PDF's download too) needs interactions.view_loggedsegment; resend, resume and
+making the PDF interactions.change_loggedsegment, POST only (CSRF checked).
 """
 
 from __future__ import annotations
@@ -42,9 +48,11 @@ from ..models import (
     DeliveryStatus,
     Document,
     LoggedSegment,
+    PdfState,
 )
-from ..pdf import PDF_CONTENT_TYPE, docx_to_pdf_file, pdf_file_name, pdf_unavailable
-from .documents import document_response, file_download_response
+from ..pdf import pdf_unavailable
+from ..print_pdf import print_pdf_request, print_pdf_stalled
+from .documents import document_response
 
 PAGE = "interactions/delivery_detail.html"
 RESEND_PAGE = "interactions/delivery_confirm_resend.html"
@@ -212,7 +220,7 @@ class DeliveryDetailView(DeliveryPermissionMixin, View):
                     if delivery.print_document_id
                     else None
                 ),
-                pdf_unavailable=pdf_unavailable(),
+                pdf=print_pdf_context(delivery),
                 resendable=resendable_count(logged_segment_id=logged.pk),
                 newer=Delivery.objects.filter(logged_segment_id=logged.pk, pk__gt=delivery.pk)
                 .order_by("-pk")
@@ -221,6 +229,41 @@ class DeliveryDetailView(DeliveryPermissionMixin, View):
             )
         template = PAGE + "#status" if request.htmx else PAGE
         return TemplateResponse(request, template, context)
+
+
+def print_pdf_context(delivery: Delivery) -> dict:
+    """What the page's `pdf` partial shows of the print file's PDF: its state, whether it is
+    still coming (the partial polls then), stalled, the stored PDF's name and size when ready,
+    and why none can be made here (no LibreOffice)."""
+    stalled = print_pdf_stalled(delivery)
+    ready = None
+    if delivery.pdf_state == PdfState.READY:
+        ready = Document.objects.filter(pk=delivery.print_pdf_id).only("file_name", "size").first()
+    return {
+        "state": delivery.pdf_state,
+        "coming": delivery.pdf_state in (PdfState.QUEUED, PdfState.MAKING) and not stalled,
+        "stalled": stalled,
+        "document": ready,
+        "unavailable": pdf_unavailable() if delivery.pdf_state != PdfState.READY else None,
+        "poll_url": reverse("interactions:delivery_print_pdf_state", args=[delivery.pk]),
+    }
+
+
+class DeliveryPrintPdfStateView(DeliveryPermissionMixin, View):
+    """The delivery page's PDF panel alone (its `pdf` partial), polled by htmx every second while
+    the PDF is queued or being made."""
+
+    permission_required = "interactions.view_loggedsegment"
+
+    def get(self, request, pk: int) -> HttpResponse:
+        delivery = get_object_or_404(Delivery, pk=pk)
+        context = {
+            "delivery": delivery,
+            "pdf": print_pdf_context(delivery),
+            "can_change": request.user.has_perm("interactions.change_loggedsegment"),
+            "takeover": takeover_delay(),
+        }
+        return TemplateResponse(request, PAGE + "#pdf", context)
 
 
 class DeliveryPrintDocumentView(DeliveryPermissionMixin, View):
@@ -236,28 +279,46 @@ class DeliveryPrintDocumentView(DeliveryPermissionMixin, View):
 
 
 class DeliveryPrintPdfView(DeliveryPermissionMixin, View):
-    """The delivery's print file as one PDF, made by LibreOffice when it is downloaded
-    (interactions.pdf): the stored .docx is streamed into a temporary folder, converted there,
-    and the PDF streamed to the browser from a temporary file. Without LibreOffice the
-    delivery page says what to install."""
+    """The delivery's print file as one PDF, once a worker has made it (interactions.print_pdf):
+    the stored PDF streamed from storage as an attachment; nothing is converted here. Before it
+    is ready this leads back to the delivery page, which says where the PDF stands (and what to
+    install when there is no LibreOffice)."""
 
     permission_required = "interactions.view_loggedsegment"
 
     def get(self, request, pk: int) -> HttpResponse:
-        delivery = get_object_or_404(Delivery.objects.select_related("print_document"), pk=pk)
-        document = delivery.print_document
-        if document is None:
+        delivery = get_object_or_404(Delivery.objects.select_related("print_pdf"), pk=pk)
+        if delivery.print_document_id is None:
             raise Http404(_("Delivery %(pk)s has no print file.") % {"pk": delivery.pk})
+        if delivery.print_pdf is not None:
+            return document_response(delivery.print_pdf)
+        unavailable = pdf_unavailable()
+        if unavailable:
+            messages.error(request, unavailable)
+        else:
+            messages.info(request, _('The PDF of this print file is not made yet: use "Make the PDF".'))
+        return redirect(delivery_url(delivery))
+
+
+class DeliveryPrintPdfMakeView(DeliveryPermissionMixin, View):
+    """ "Make the PDF" (interactions.print_pdf.print_pdf_request): queues the PDF of the print
+    file for a worker and goes back to the delivery page, which shows it coming. A second click
+    while it is queued or being made queues nothing; a refusal (no LibreOffice, no print file)
+    shows the service's message."""
+
+    permission_required = "interactions.change_loggedsegment"
+
+    def post(self, request, pk: int) -> HttpResponse:
+        delivery = get_object_or_404(Delivery.objects.only("pk"), pk=pk)
         try:
-            with document.open() as source:
-                pdf, size = docx_to_pdf_file(source)
+            delivery, queued = print_pdf_request(user=request.user, delivery_id=delivery.pk)
         except ValidationError as error:
             for message in error.messages:
-                messages.error(request, message)
+                messages.error(request, capfirst(message))
             return redirect(delivery_url(delivery))
-        return file_download_response(
-            pdf, file_name=pdf_file_name(document.file_name), size=size, content_type=PDF_CONTENT_TYPE
-        )
+        if not queued and delivery.pdf_state in (PdfState.QUEUED, PdfState.MAKING):
+            messages.info(request, _("The PDF is being made already."))
+        return redirect(delivery_url(delivery))
 
 
 # --- Resume and resend -------------------------------------------------------------------------------

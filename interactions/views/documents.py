@@ -10,7 +10,6 @@ documents need interactions.view_interactionlogentry.
 from __future__ import annotations
 
 import io
-from typing import BinaryIO
 
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
@@ -39,12 +38,6 @@ def download_response(data: bytes, *, file_name: str, content_type: str = DOCX_C
     `file_name` (made safe), never rendered by the browser."""
     response = HttpResponse(data, content_type=content_type or DOCX_CONTENT_TYPE)
     return _as_download(response, file_name=file_name, size=len(data))
-
-
-def file_download_response(file: BinaryIO, *, file_name: str, size: int, content_type: str) -> FileResponse:
-    """An open file made in this request (a temporary file, at its start) streamed as a
-    download named `file_name`; the response closes the file when it is sent."""
-    return _as_download(FileResponse(file, content_type=content_type), file_name=file_name, size=size)
 
 
 def document_response(document: Document) -> FileResponse:

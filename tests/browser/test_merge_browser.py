@@ -3,7 +3,8 @@
 From a worksheet: "Print letters…", one combined .docx, the job page (its progress bar polled by
 htmx while a worker makes the letters), the download opened with python-docx (one letter per
 line, in line order). And the Log page with "Send the e-mails and make the letters": the
-delivery page with its summary, a failed e-mail and its reason, and the print file.
+delivery page with its summary, a failed e-mail and its reason, and the print file, whose PDF a
+worker makes while the page shows it coming.
 
 Set CRM_SCREENSHOTS=DIR to keep screenshots of the pages (1280×800) for a look at the layout.
 """
@@ -28,6 +29,7 @@ from segments import services
 from segments.models import MergeJob, MergeState, SegmentLine
 from tests.conftest import make_user
 from tests.factories import attach_word_template, make_company, make_person, make_salesperson, make_template
+from tests.pdf_tools import pdf_page_count, pdf_page_text, require_libreoffice
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -162,3 +164,38 @@ def test_log_with_delivery_lands_on_the_delivery_summary(page, login, worksheet)
     page.click("a:has-text('Back, send nothing')")
     expect(page.locator(f"#delivery-{delivery.pk}")).to_contain_text("Finished")
     shot(page, "logged-segment-deliveries")
+
+
+def test_make_the_print_files_pdf_and_watch_it_become_a_download(page, login, worksheet, tmp_path):
+    require_libreoffice()
+    user, segment = worksheet
+    login(user)
+    page.goto(f"/segments/{segment.no}/log/")
+    with page.expect_navigation():
+        page.click(f"button:has-text('Log {segment.no}')")
+    delivery = Delivery.objects.get()
+    page.wait_for_url(re.compile(rf".*/deliveries/{delivery.pk}/$"))
+    panel = page.locator("#print-pdf")
+    expect(panel.locator("button:has-text('Make the PDF')")).to_be_visible()
+
+    # A queue backend, so the PDF waits for a worker and the panel polls.
+    with override_settings(TASKS=DATABASE_TASKS):
+        with page.expect_navigation():
+            panel.locator("button:has-text('Make the PDF')").click()
+        expect(panel).to_contain_text("Making the PDF… It waits for a worker.")
+        shot(page, "delivery-pdf-making")
+
+        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+
+        link = panel.locator("a.download-pdf")
+        expect(link).to_be_visible(timeout=15_000)  # the polled panel brings the link
+    expect(link).to_contain_text(f"Download as PDF (Segment {segment.no} letters.pdf,")
+    shot(page, "delivery-pdf-ready")
+
+    with page.expect_download() as download_info:
+        link.click()
+    download = download_info.value
+    assert download.suggested_filename == f"Segment {segment.no} letters.pdf"
+    path = tmp_path / "letters.pdf"
+    path.write_bytes(Path(download.path()).read_bytes())
+    assert pdf_page_count(path) == 1 and "Dear Daan Delft," in pdf_page_text(path, 1)

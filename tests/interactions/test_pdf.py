@@ -170,3 +170,90 @@ def test_two_conversions_at_once_both_make_their_pdf(tmp_path):
         assert pdf_page_count(path) == 1
         assert pdf_page_text(path, 1) == f"Letter for {name}"
     assert os.listdir(tmp_path) and len(results) == 2
+
+
+# --- Many letters: chunks joined by pdfunite -------------------------------------------------------
+
+# A LibreOffice stand-in that writes "%PDF-fake <name of the .docx>" and logs its arguments; a
+# pdfunite stand-in that logs its arguments and concatenates its inputs into its last argument.
+WRITES_NAMED_PDF = """
+for a; do case "$prev" in --outdir) out="$a";; esac; prev="$a"; last="$a"; done
+echo "$@" >> "$SOFFICE_LOG"
+name="$(basename "$last" .docx)"
+printf '%%PDF-fake %s;' "$name" > "$out/$name.pdf"
+"""
+JOINS = """
+echo "$@" >> "$PDFUNITE_LOG"
+for a; do last="$a"; done
+for a; do [ "$a" = "$last" ] || cat "$a"; done > "$last"
+"""
+
+
+@pytest.fixture
+def fakes(monkeypatch, tmp_path):
+    """Fake soffice and pdfunite on PATH; their logs' lines (each run's arguments)."""
+    program = fake_soffice(monkeypatch, tmp_path, WRITES_NAMED_PDF)
+    join = program.with_name("pdfunite")
+    join.write_text("#!/bin/sh\n" + JOINS)
+    join.chmod(0o755)
+    logs = {"soffice": tmp_path / "soffice.log", "pdfunite": tmp_path / "pdfunite.log"}
+    for name, log in logs.items():
+        log.touch()
+        monkeypatch.setenv(f"{name.upper()}_LOG", str(log))
+    return lambda name: [line.split() for line in logs[name].read_text().splitlines()]
+
+
+def letters(count: int) -> list[bytes]:
+    return [one_page(f"Letter {number}") for number in range(1, count + 1)]
+
+
+def test_more_letters_than_a_chunk_are_converted_a_chunk_at_a_time_and_joined_in_order(fakes):
+    out = io.BytesIO()
+
+    assert pdf.letters_to_pdf(iter(letters(5)), out, chunk=2) == 5
+
+    assert out.getvalue() == b"%PDF-fake chunk-00001;%PDF-fake chunk-00002;%PDF-fake chunk-00003;"
+    runs = fakes("soffice")
+    assert [Path(run[-1]).name for run in runs] == ["chunk-00001.docx", "chunk-00002.docx", "chunk-00003.docx"]
+    assert len({run[0] for run in runs}) == 1  # one profile for the conversion's runs
+    (join,) = fakes("pdfunite")
+    assert [Path(part).name for part in join] == ["chunk-00001.pdf", "chunk-00002.pdf", "chunk-00003.pdf", "joined.pdf"]
+    assert not Path(join[0]).parent.exists()  # the temporary folder is gone
+
+
+def test_letters_within_one_chunk_are_one_conversion_without_pdfunite(fakes):
+    out = io.BytesIO()
+
+    assert pdf.letters_to_pdf(letters(2), out, chunk=2) == 2
+
+    assert out.getvalue() == b"%PDF-fake chunk-00001;"
+    assert len(fakes("soffice")) == 1 and fakes("pdfunite") == []
+    with pytest.raises(ValueError, match="no letters"):
+        pdf.letters_to_pdf([], io.BytesIO())
+
+
+def test_without_pdfunite_more_than_a_chunk_is_refused_before_anything_is_converted(fakes, monkeypatch, settings):
+    monkeypatch.setattr(pdf, "JOIN_PROGRAM", "no-such-pdfunite")
+    settings.CRM_PDF_CHUNK_LETTERS = 2
+    hint = (
+        "Install poppler-utils (Debian: apt-get install poppler-utils): its pdfunite joins the PDFs "
+        "of more than 2 letters"
+    )
+
+    with pytest.raises(pdf.PdfError) as error:
+        pdf.letters_to_pdf(letters(3), io.BytesIO())
+
+    assert error.value.messages == [hint]
+    assert fakes("soffice") == []
+    with pytest.raises(pdf.PdfError, match="Install poppler-utils"):
+        pdf.pdf_require(letters=3)
+    assert pdf.pdf_require(letters=2).endswith("soffice")  # one chunk needs no pdfunite
+
+
+def test_a_failing_pdfunite_is_an_error_with_what_it_said(fakes, tmp_path):
+    (tmp_path / "fake-bin" / "pdfunite").write_text('#!/bin/sh\necho "Syntax Error: broken" >&2\nexit 2\n')
+
+    with pytest.raises(pdf.PdfError) as error:
+        pdf.letters_to_pdf(letters(3), io.BytesIO(), chunk=2)
+
+    assert error.value.messages == ["pdfunite could not make the PDF (exit status 2): Syntax Error: broken"]

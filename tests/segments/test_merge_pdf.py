@@ -13,8 +13,9 @@ from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from interactions import pdf
 from segments.models import MergeJob, MergeOutput, MergeState, SegmentLine
-from tests.pdf_tools import pdf_page_count, pdf_page_text, require_libreoffice, without_libreoffice
+from tests.pdf_tools import fake_soffice, pdf_page_count, pdf_page_text, require_libreoffice, without_libreoffice
 from tests.segments.merge_world import merge_world
 from tests.segments.test_views_merge import build, download_url, job_url, merge_url, text_of
 
@@ -146,3 +147,46 @@ def test_a_pdf_merge_from_the_page_is_a_job_whose_file_is_the_pdf(marketing_clie
     data = b"".join(download.streaming_content)
     assert data.startswith(b"%PDF-")
     assert job.document.content_type == "application/pdf" and job.document.size == len(data)
+
+
+# --- More letters than a chunk --------------------------------------------------------------------
+
+
+def test_more_letters_than_a_chunk_are_converted_in_chunks_into_one_pdf(tmp_path, monkeypatch, settings):
+    require_libreoffice()
+    settings.CRM_PDF_CHUNK_LETTERS = 2
+    segment = build(n_persons=4)  # the company and its four persons
+    runs = []
+    convert = pdf._Converter.convert
+    monkeypatch.setattr(pdf._Converter, "convert", lambda self, path: runs.append(path.name) or convert(self, path))
+    path = tmp_path / "letters.pdf"
+    err = StringIO()
+
+    call_command("segment", "merge", segment.no, "--output", str(path), stderr=err)
+
+    assert err.getvalue().strip() == f"{segment.no}: 5 letter(s) written to {path}"
+    assert runs == ["chunk-00001.docx", "chunk-00002.docx", "chunk-00003.docx"]
+    names = [name for _no, name in contacts_of(segment)]
+    assert len(names) == 5 and pdf_page_count(path) == 5
+    for page, name in enumerate(names, start=1):
+        text = pdf_page_text(path, page)
+        assert f"Dear {name}" in text and text.count("Dear ") == 1, (page, text)
+
+
+def test_more_letters_than_a_chunk_without_pdfunite_exits_1_saying_what_to_install(tmp_path, monkeypatch, settings):
+    settings.CRM_PDF_CHUNK_LETTERS = 2
+    segment = build(n_persons=4)
+    fake_soffice(monkeypatch, tmp_path, "exit 9\n")  # never run: refused before
+    monkeypatch.setattr(pdf, "JOIN_PROGRAM", "no-such-pdfunite")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    err = StringIO()
+
+    with pytest.raises(CommandError):
+        call_command("segment", "merge", segment.no, "--output", str(folder / "letters.pdf"), stderr=err)
+
+    assert err.getvalue().splitlines() == [
+        "Install poppler-utils (Debian: apt-get install poppler-utils): its pdfunite joins the PDFs of more than "
+        "2 letters"
+    ]
+    assert os.listdir(folder) == []
