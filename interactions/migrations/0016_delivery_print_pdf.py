@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('interactions', '0013_document_base'),
+        ('interactions', '0015_entry_keys_checked_by_their_writers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
