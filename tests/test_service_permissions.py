@@ -28,8 +28,8 @@ from django.core.exceptions import PermissionDenied
 from django.test import override_settings
 from django.utils import timezone
 
+from crm import consent, transfer
 from crm import services as crm_services
-from crm import transfer
 from crm.models import Contact, CorrespondenceType
 from crm.permissions import COMMAND_LINE
 from interactions import delivery, documents, print_pdf, setup_import
@@ -66,6 +66,8 @@ NOT_SERVICES = {
     "interactions.hooks.logged_segment_follow_up": "a hook: the service it calls has a row",
     # joins the transaction of segment_reuse_logged / the follow-up, after their check
     "segments.services.worksheet.reuse_logged_lines": "a step inside a service's transaction",
+    # history rows for states its caller (the contact import, a row of the table) has written
+    "crm.consent.record_bulk_changes": "a step inside a service's transaction",
     # sends one e-mail to the user and writes nothing; its refusal of a viewer is tested in
     # tests/segments/test_send_test_mail.py
     "segments.services.test_mail.segment_line_test_mail": "writes nothing: a test e-mail to the user",
@@ -217,6 +219,13 @@ def cases() -> dict[str, Case]:
             crm_services.contact_delete,
             lambda w, u: crm_services.contact_delete(user=u, contact=w.loner),
             lambda w: w.loner,
+        ),
+        "contact consent": Case(
+            consent.contact_set_consent,
+            lambda w, u: consent.contact_set_consent(
+                actor=u, contact=w.company, states={"email": "withdrawn"}, source="phone call"
+            ),
+            lambda w: w.company,
         ),
         "contact import": Case(
             transfer.contacts_import_csv,
