@@ -3,11 +3,13 @@
 - `worksheet`: header, selection steps, manual lines, undo, saved criteria, reuse of a logged
   segment, one line's values;
 - `log`: the Log transaction (pre-flight, logged segment, entries, campaign entries, the
-  segment's removal) and the follow-up of a logged segment.
+  segment's removal) and the follow-up of a logged segment;
+- `consent`: the lines and contacts that consent rules leave out (D17), set-based.
 
 The public names are re-exported here, so callers write `from segments import services`.
 """
 
+from .consent import LeftOut
 from .log import LogPreflightError, LogResult, logged_segment_follow_up, segment_log, segment_log_problems
 from .worksheet import (
     ADD_OPTIONS,
@@ -33,6 +35,7 @@ from .worksheet import (
     segment_add_contacts,
     segment_count,
     segment_create,
+    segment_drop_withdrawn,
     segment_remove_contacts,
     segment_remove_line,
     segment_reuse_criteria,
@@ -55,6 +58,7 @@ __all__ = [
     "SEGMENT_SERIES",
     "TEMPLATE_DEFAULTS",
     "Criteria",
+    "LeftOut",
     "LogPreflightError",
     "LogResult",
     "SegmentAlreadyLogged",
@@ -70,6 +74,7 @@ __all__ = [
     "segment_add_contacts",
     "segment_count",
     "segment_create",
+    "segment_drop_withdrawn",
     "segment_log",
     "segment_log_problems",
     "segment_remove_contacts",
