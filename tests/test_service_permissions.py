@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from crm import services as crm_services
 from crm import transfer
+from crm.consent import contact_set_consent
 from crm.models import Contact, CorrespondenceType
 from crm.permissions import COMMAND_LINE
 from interactions import delivery, documents, setup_import
@@ -112,6 +113,15 @@ class World:
     @cached_property
     def segment(self):
         return self.segment_of("Spring mailing")
+
+    @cached_property
+    def withdrawn_segment(self):
+        """E-mail lines, one of whose contacts then withdrew e-mail consent."""
+        segment = self.segment_of(
+            "Withdrawn", correspondence_type=CorrespondenceType.EMAIL, ignore_contact_correspondence_type=True
+        )
+        contact_set_consent(actor=COMMAND_LINE, contact=self.person, states={"email": "withdrawn"}, source="call")
+        return segment
 
     @cached_property
     def line_no(self) -> int:
@@ -257,6 +267,11 @@ def cases() -> dict[str, Case]:
             s.segment_remove_line,
             lambda w, u: s.segment_remove_line(user=u, segment=w.segment, line_no=w.line_no),
             lambda w: w.line_no,
+        ),
+        "segment drop withdrawn": Case(
+            s.segment_drop_withdrawn,
+            lambda w, u: s.segment_drop_withdrawn(user=u, segment=w.withdrawn_segment),
+            lambda w: w.withdrawn_segment,
         ),
         "segment undo": Case(
             s.segment_undo, lambda w, u: s.segment_undo(user=u, segment=w.segment), lambda w: w.segment
