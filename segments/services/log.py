@@ -269,17 +269,15 @@ WITHDRAWN_COLUMNS = ("line_no", "contact__no", "contact__name", "correspondence_
 
 def _check_withdrawn(preflight: LogPreflight, lines, every_line: bool) -> LogPreflight:
     """The lines whose contact withdrew consent for the line's channel (D17), read from the
-    contacts who withdrew (segments.services.consent.withdrawn_lines): with `every_line` all of
-    them in one query, one problem each; else a count and the first WITHDRAWN_SHOWN (two
-    queries, one when there is none) and one problem naming the first."""
-    if every_line:
-        rows = list(withdrawn_lines(lines, *WITHDRAWN_COLUMNS))
-        count = len(rows)
-    else:
-        count = withdrawn_lines(lines, "pk").count()
-        rows = list(withdrawn_lines(lines, *WITHDRAWN_COLUMNS)[:WITHDRAWN_SHOWN]) if count else []
+    contacts who withdrew (segments.services.consent.withdrawn_lines): counted first (from the
+    partial indexes of those contacts; one query, all when there is none), then with
+    `every_line` all of them, one problem each, else the first WITHDRAWN_SHOWN and one problem
+    naming the first."""
+    count = withdrawn_lines(lines, "pk").count()
     if not count:
         return preflight
+    rows = withdrawn_lines(lines, *WITHDRAWN_COLUMNS)
+    rows = list(rows if every_line else rows[:WITHDRAWN_SHOWN])
     preflight = replace(preflight, withdrawn=count, withdrawn_lines=rows)
     if every_line:
         preflight.problems.extend(preflight.withdrawn_problems)

@@ -724,11 +724,15 @@ def test_the_withdrawn_check_does_not_read_every_line_when_nobody_withdrew(world
         cursor.execute("ANALYZE crm_contact; ANALYZE segments_segmentline")
     lines = SegmentLine.objects.filter(segment=segment)
 
-    sql, params = withdrawn_lines(lines, "line_no", "contact__no", "correspondence_type").query.sql_with_params()
-    with page_queries(), connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN {sql}", params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+    for query in (
+        withdrawn_lines(lines, "pk"),
+        withdrawn_lines(lines, "line_no", "contact__no", "correspondence_type"),
+    ):
+        sql, params = query.query.sql_with_params()
+        with page_queries(), connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
 
-    assert "Seq Scan on segments_segmentline" not in plan, plan
-    assert "crm_contact_email_wd_idx" in plan and "crm_contact_post_wd_idx" in plan, plan
+        assert "Seq Scan on segments_segmentline" not in plan, plan
+        assert "crm_contact_email_wd_idx" in plan and "crm_contact_post_wd_idx" in plan, plan
     assert list(withdrawn_lines(lines, "pk")) == []
