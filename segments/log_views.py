@@ -221,7 +221,7 @@ def _posted_uuid(value) -> uuid.UUID | None:
 class SegmentDropWithdrawnView(SegmentPermissionMixin, View):
     """The Log page's "Remove these N lines" (D17): the lines whose contact withdrew consent for
     the line's channel go, as one step that undo reverses (services.segment_drop_withdrawn);
-    then back to the Log page with how many went."""
+    then back to the Log page (with or without delivery, as it was shown) with how many went."""
 
     permission_required = "segments.change_segment"
 
@@ -242,4 +242,5 @@ class SegmentDropWithdrawnView(SegmentPermissionMixin, View):
             messages.success(request, counted(text, result.removed))
         else:
             messages.info(request, _("No line's contact has withdrawn consent: nothing was removed."))
-        return redirect("segments:segment_log", no=segment.no)
+        url = reverse("segments:segment_log", args=[segment.no])
+        return redirect(f"{url}?deliver=0" if request.POST.get("deliver") == "0" else url)  # as it was shown

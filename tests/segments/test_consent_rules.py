@@ -629,6 +629,7 @@ def test_the_log_page_lists_the_withdrawn_lines_and_offers_to_remove_them(withdr
     html = response.content.decode()
     assert f'action="{reverse("segments:segment_drop_withdrawn", args=[segment.no])}"' in html
     assert "Remove these 2 lines" in text
+    assert '<input type="hidden" name="deliver" value="0">' in html  # back to this page as it is
     assert f"Log {segment.no}</button>" not in html
 
 
@@ -651,9 +652,9 @@ def test_the_log_page_names_the_first_lines_and_counts_them_all(world, marketing
 def test_remove_these_lines_removes_them_and_says_undo_puts_them_back(withdrawn_after_adding, marketing_client):
     segment = withdrawn_after_adding
 
-    response = marketing_client.post(reverse("segments:segment_drop_withdrawn", args=[segment.no]))
+    response = marketing_client.post(reverse("segments:segment_drop_withdrawn", args=[segment.no]), {"deliver": "0"})
 
-    assert response.status_code == 302 and response["Location"] == reverse("segments:segment_log", args=[segment.no])
+    assert response.status_code == 302 and response["Location"] == log_url(segment)
     assert messages_of(response) == ["Removed 2 lines whose contacts withdrew consent; Undo puts them back."]
     assert numbers(segment) == ["P2", "P1"]
     page = marketing_client.get(log_url(segment))
