@@ -15,6 +15,10 @@ log commits interactions.delivery.delivery_start runs the delivery and the user 
 page (progress, then the summary). A segment whose only problems are delivery problems can
 still be logged without delivery (`?deliver=0`).
 
+Lines whose contact withdrew consent for the line's channel (D17) stop the Log: the page lists
+the first of them with their count and offers "Remove these N lines" (SegmentDropWithdrawnView,
+services.segment_drop_withdrawn: one step that undo reverses), then comes back here.
+
 A segment of more than CRM_LOG_INLINE_LINES lines is logged by a task, not in the request
 (issue 13): the POST runs the same pre-flight, starts a log job (segments.log_jobs) and sends
 the user to its page (segments.log_job_views), which leads to the logged segment when done.
