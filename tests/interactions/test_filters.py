@@ -166,7 +166,7 @@ def test_canceled_all_no_yes(world):
         ({"correspondence_type": "fax"}, ['correspondence_type: unknown value "fax" (use email, hard_copy, none)']),
         (
             {"delivery_status": "lost"},
-            ['delivery_status: unknown value "lost" (use error, in_progress, none, sent)'],
+            ['delivery_status: unknown value "lost" (use error, in_progress, none, sent, skipped)'],
         ),
         ({"colour": "red"}, ['unknown filter name "colour"']),
     ],
