@@ -1057,7 +1057,9 @@ def segment_reuse_criteria(*, user, segment: Segment | str, code: str) -> StepRe
 
     The result's `differences` lists, in order, each replayed step whose count differs from
     the recorded one (the data or hand edits changed since): the page and the command say so.
-    Steps saved before counts were recorded are not compared.
+    Steps saved before counts were recorded are not compared. Its `left_out` adds up the
+    contacts each replayed add left out for consent (D17): a contact two of its adds would
+    both have added counts twice.
     """
     require(user, "segments.change_segment")
     saved = SavedCriteria.objects.filter(code=code).first()
