@@ -19,6 +19,16 @@ Logging only records entries (D8); with "deliver", the e-mail and hard-copy entr
   page (D9). A problem with one entry (an invalid address, a refusal by the server, a subject
   with a line break, a letter that cannot be made) makes that entry an error with the reason;
   the run goes on with the others.
+- Consent is checked at the moment of sending (CONTRACT "Consent per channel and unsubscribe"):
+  the conditional UPDATE that claims an item (pending → sending for an e-mail, pending →
+  printed for a letter) also requires that the entry's contact has not withdrawn consent for
+  the entry's channel (`_consent_withdrawn`, NOT EXISTS in the same statement); an item it does
+  not claim for that reason becomes `skipped` (item and entry, nothing sent, nothing stored),
+  counted in `Delivery.skipped`. Each batch first skips, set-based, the pending items whose
+  contact withdrew already (no letter made for them), so a withdrawal between the Log and the
+  delivery, or during it, is honoured for every e-mail and letter not yet sent or made. A
+  hard-copy letter is a send too: its contact's postal consent is checked when it is made,
+  and a skipped letter is left out of the print file.
 - Every entry keeps the exact document made for it (R72): the letter is stored as a
   `Document` and the entry points at it in the same transaction that claims the item, so what
   is sent is what is stored.
@@ -49,12 +59,12 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.validators import validate_email
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Count, F, Q, Subquery, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import CorrespondenceType
+from crm.models import CorrespondenceType, consent_withdrawn_q
 from crm.permissions import recorded_user, require
 from crm.sql import insert_select
 from crm.worker import job_enqueue, job_lease, jobs_heal, stop_requested
@@ -521,6 +531,32 @@ def _items(delivery_id: int, status: str):
     return DeliveryItem.objects.filter(delivery_id=delivery_id, status=status)
 
 
+def _consent_withdrawn() -> Exists:
+    """For delivery items: the item's entry has a contact who withdrew consent for the entry's
+    channel (e-mail for an e-mail entry, postal for a hard copy). A correlated EXISTS, so a
+    claim checks it in its own UPDATE statement, as the consent stands at that moment."""
+    return Exists(
+        InteractionLogEntry.objects.filter(pk=OuterRef("entry_id")).filter(consent_withdrawn_q(contact="contact__"))
+    )
+
+
+def _skip_withdrawn(delivery_id: int, entry_ids: list[int]) -> int:
+    """The pending items of `entry_ids` in the delivery whose contact withdrew consent for the
+    entry's channel become skipped, with their entries, and the delivery counts them: one
+    transaction of three set-based statements, the items claimed first (pending → skipped, a
+    conditional UPDATE) so a run that took over never counts them twice. Returns how many."""
+    with transaction.atomic():
+        items = _items(delivery_id, DeliveryItemStatus.PENDING).filter(entry_id__in=entry_ids)
+        count = items.filter(_consent_withdrawn()).update(status=DeliveryItemStatus.SKIPPED, finished_at=timezone.now())
+        if count:
+            skipped = _items(delivery_id, DeliveryItemStatus.SKIPPED).filter(entry_id__in=entry_ids)
+            InteractionLogEntry.objects.filter(
+                pk__in=Subquery(skipped.values("entry_id")), delivery_status=DeliveryStatus.IN_PROGRESS
+            ).update(delivery_status=DeliveryStatus.SKIPPED, delivery_error="")
+            Delivery.objects.filter(pk=delivery_id).update(skipped=F("skipped") + count)
+    return count
+
+
 def _settle_in_flight(delivery_id: int) -> int:
     """Items left `sending` by a worker that stopped: error "outcome unknown" (item and entry)."""
     with transaction.atomic():
@@ -577,12 +613,16 @@ class _Delivering:
         entry.document = document
 
     def claim_sending(self, entry: InteractionLogEntry, letter: bytes) -> bool:
+        """pending → sending, only while the contact has not withdrawn e-mail consent (the same
+        statement); an item not claimed for that reason is skipped. False when not claimed."""
         with transaction.atomic():
             if (
                 not _items(self.run.delivery_id, DeliveryItemStatus.PENDING)
                 .filter(entry_id=entry.pk)
+                .exclude(_consent_withdrawn())
                 .update(status=DeliveryItemStatus.SENDING)
             ):
+                _skip_withdrawn(self.run.delivery_id, [entry.pk])
                 return False
             self._store(entry, letter)
         return True
@@ -601,12 +641,16 @@ class _Delivering:
             Delivery.objects.filter(pk=self.run.delivery_id).update(sent=F("sent") + 1)
 
     def printed(self, entry: InteractionLogEntry, letter: bytes) -> None:
+        """pending → printed, only while the contact has not withdrawn postal consent (the same
+        statement); an item not claimed for that reason is skipped and left out of the print file."""
         with transaction.atomic():
             if (
                 not _items(self.run.delivery_id, DeliveryItemStatus.PENDING)
                 .filter(entry_id=entry.pk)
+                .exclude(_consent_withdrawn())
                 .update(status=DeliveryItemStatus.PRINTED, finished_at=timezone.now())
             ):
+                _skip_withdrawn(self.run.delivery_id, [entry.pk])
                 return
             self._store(entry, letter, delivery_status=DeliveryStatus.SENT, delivery_error="")
             Delivery.objects.filter(pk=self.run.delivery_id).update(printed=F("printed") + 1)
@@ -656,6 +700,14 @@ class _Delivering:
             if not ids:
                 return
             after = ids[-1]
+            # Those whose contact withdrew consent already are skipped at once: no letter is made.
+            # The claim of each other item checks again, as the consent stands when it is sent.
+            if _skip_withdrawn(self.run.delivery_id, ids):
+                ids = list(
+                    _items(self.run.delivery_id, DeliveryItemStatus.PENDING)
+                    .filter(entry_id__in=ids)
+                    .values_list("entry_id", flat=True)
+                )
             entries = list(InteractionLogEntry.objects.filter(pk__in=ids).select_related(*ENTRY_RELATED).order_by("pk"))
             self.maker.load({entry.word_template_id for entry in entries})
             yield entries
@@ -786,6 +838,7 @@ def delivery_run(delivery_id: int) -> dict[str, Any]:
         "sent": delivery.sent,
         "printed": delivery.printed,
         "failed": delivery.failed,
+        "skipped": delivery.skipped,
     }
 
 
@@ -794,9 +847,9 @@ def delivery_run(delivery_id: int) -> dict[str, Any]:
 
 def delivery_progress(delivery: Delivery | int) -> dict[str, Any]:
     """Where a delivery stands, for a progress bar and the summary at the end: total, done,
-    sent, printed, failed, state, stalled (its worker stopped: resume it), percent, the print
-    document's id, and the first FAILURES_SHOWN failures as (entry no., contact no., contact
-    name, reason). Two queries."""
+    sent, printed, failed, skipped (consent withdrawn), state, stalled (its worker stopped:
+    resume it), percent, the print document's id, and the first FAILURES_SHOWN failures as
+    (entry no., contact no., contact name, reason). Two queries."""
     pk = delivery.pk if isinstance(delivery, Delivery) else int(delivery)
     delivery = Delivery.objects.get(pk=pk)
     failures = [
@@ -811,7 +864,7 @@ def delivery_progress(delivery: Delivery | int) -> dict[str, Any]:
         .only("entry_id", "error", "entry__contact__no", "entry__contact__name")
         .order_by("entry_id")[:FAILURES_SHOWN]
     ]
-    done = delivery.sent + delivery.printed + delivery.failed
+    done = delivery.done
     return {
         "id": delivery.pk,
         "kind": delivery.kind,
@@ -821,6 +874,7 @@ def delivery_progress(delivery: Delivery | int) -> dict[str, Any]:
         "sent": delivery.sent,
         "printed": delivery.printed,
         "failed": delivery.failed,
+        "skipped": delivery.skipped,
         "percent": 100 if not delivery.total else min(100, done * 100 // delivery.total),
         "stalled": _stalled(delivery, timezone.now()),
         "print_document_id": delivery.print_document_id,
@@ -828,14 +882,22 @@ def delivery_progress(delivery: Delivery | int) -> dict[str, Any]:
     }
 
 
+def skipped_text(count: int) -> str:
+    """ "2 skipped: consent withdrawn" (the delivery summary and page)."""
+    return _("%(count)s skipped: consent withdrawn") % {"count": count}
+
+
 def delivery_summary_lines(delivery: Delivery | int) -> list[str]:
-    """The summary of a delivery as lines of text (for commands): counts, then each failure
+    """The summary of a delivery as lines of text (for commands): counts, the entries skipped
+    because their contact withdrew consent ("2 skipped: consent withdrawn"), then each failure
     shown by `delivery_progress`."""
     progress = delivery_progress(delivery)
     lines = [
         _("delivery %(id)s: %(sent)s sent, %(printed)s made for print, %(failed)s failed of %(total)s (%(state)s)")
         % progress
     ]
+    if progress["skipped"]:
+        lines.append(skipped_text(progress["skipped"]))
     lines += [
         _("entry %(entry_no)s (%(contact_no)s %(contact_name)s): %(reason)s") % failure
         for failure in progress["failures"]

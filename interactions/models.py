@@ -636,6 +636,9 @@ class Delivery(models.Model):
     sent = models.PositiveIntegerField(_("e-mails sent"), default=0)
     printed = models.PositiveIntegerField(_("letters made for print"), default=0)
     failed = models.PositiveIntegerField(_("failed"), default=0)
+    # Entries not sent because the contact had withdrawn consent for the entry's channel when
+    # its e-mail would have gone out or its letter been made (CONTRACT "Consent per channel").
+    skipped = models.PositiveIntegerField(_("skipped (consent withdrawn)"), default=0)
     # The hard-copy letters of this run in one .docx, one letter per page (D9).
     print_document = models.ForeignKey(
         Document, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("print file")
@@ -681,7 +684,7 @@ class Delivery(models.Model):
 
     @property
     def done(self) -> int:
-        return self.sent + self.printed + self.failed
+        return self.sent + self.printed + self.failed + self.skipped
 
 
 class DeliveryItemStatus(models.TextChoices):
@@ -694,7 +697,8 @@ class DeliveryItemStatus(models.TextChoices):
 
 
 class DeliveryItem(models.Model):
-    """One entry in one delivery: pending → sending → sent / printed / error (RELIABILITY 13).
+    """One entry in one delivery: pending → sending → sent / printed / error (RELIABILITY 13),
+    or pending → skipped when its contact withdrew consent for the entry's channel.
 
     "sending" is committed before the SMTP conversation starts and "sent" after it ends, so an
     item found "sending" by a later run was in flight when its worker died: it becomes an

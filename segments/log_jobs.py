@@ -42,7 +42,8 @@ from crm.worker import job_lease
 
 from .jobs import job_enqueue, jobs_heal
 from .models import LOG_JOB_UNFINISHED, LogJob, LogJobState, Segment, SegmentLine
-from .services import LogPreflightError, already_logged, segment_log, segment_log_problems
+from .services import already_logged, segment_log
+from .services.log import segment_log_check
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +68,7 @@ def log_job_start(*, user, segment: Segment, follow_up: bool = False, deliver: b
     (or failed) when this returns.
     """
     require(user, "segments.log_segment")
-    problems = segment_log_problems(segment=segment, deliver=deliver)
-    if problems:
-        raise LogPreflightError(problems, code="preflight")
+    segment_log_check(segment=segment, deliver=deliver)
     with transaction.atomic():
         job = _unfinished(segment)
         if job is None:

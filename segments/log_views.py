@@ -15,6 +15,10 @@ log commits interactions.delivery.delivery_start runs the delivery and the user 
 page (progress, then the summary). A segment whose only problems are delivery problems can
 still be logged without delivery (`?deliver=0`).
 
+Lines whose contact withdrew consent for the line's channel (D17) stop the Log: the page lists
+the first of them with their count and offers "Remove these N lines" (SegmentDropWithdrawnView,
+services.segment_drop_withdrawn: one step that undo reverses), then comes back here.
+
 A segment of more than CRM_LOG_INLINE_LINES lines is logged by a task, not in the request
 (issue 13): the POST runs the same pre-flight, starts a log job (segments.log_jobs) and sends
 the user to its page (segments.log_job_views), which leads to the logged segment when done.
@@ -34,9 +38,11 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
+from crm.consent import channel_label
+from crm.counts import counted
 from crm.untrusted import CheckedForm
 from crm.worker import tasks_queued
 from interactions.delivery import delivery_start
@@ -47,7 +53,8 @@ from .document_selectors import first_email_line_no
 from .log_job_views import log_job_response, logged_message
 from .log_jobs import log_job_start, log_runs_as_job
 from .models import LogJob, Segment
-from .services import LogPreflightError, SegmentAlreadyLogged, already_logged, segment_log
+from .services import LogPreflightError, SegmentAlreadyLogged, already_logged, segment_drop_withdrawn, segment_log
+from .services.consent import channel_of_type
 from .services.log import LogPreflight, segment_log_preflight
 from .views import SegmentPermissionMixin, get_segment
 
@@ -117,6 +124,8 @@ class SegmentLogView(SegmentPermissionMixin, View):
             preflight = segment_log_preflight(segment=segment, deliver=deliver, mail_server=problems is None)
         if problems is None:
             problems = preflight.all_problems
+        elif preflight.withdrawn_summary and preflight.withdrawn_summary not in problems:
+            problems = [preflight.withdrawn_summary, *problems]  # the Log's refusal listed each line
         # Delivery problems alone leave "log without delivery" open.
         can_log_alone = deliver and bool(problems) and not preflight.problems
         context = {
@@ -132,6 +141,13 @@ class SegmentLogView(SegmentPermissionMixin, View):
             "summary": preflight,  # the entries and campaign entries the Log will create
             # "Send a test to me" (segments.test_mail_views): the first e-mail line, when there is one.
             "test_line": first_email_line_no(segment=segment) if preflight.emails else None,
+            # D17: the lines whose contact withdrew consent for the line's channel (the first
+            # WITHDRAWN_SHOWN), with "Remove these N lines" for those who may change the segment.
+            "withdrawn_lines": [
+                {**row, "channel": channel_label(channel_of_type(row["correspondence_type"]))}
+                for row in preflight.withdrawn_lines
+            ],
+            "can_drop_withdrawn": request.user.has_perm("segments.change_segment"),
         }
         return TemplateResponse(request, TEMPLATE, context, status=status)
 
@@ -175,7 +191,9 @@ class SegmentLogView(SegmentPermissionMixin, View):
         except SegmentAlreadyLogged:
             raise
         except LogPreflightError as error:
-            return self.render(request, segment, form, deliver=deliver, problems=error.messages, status=400)
+            # The lines whose contact withdrew consent are listed on their own (first ones, count).
+            problems = [message for message in error.messages if message not in set(error.withdrawn)]
+            return self.render(request, segment, form, deliver=deliver, problems=problems, status=400)
         except ValidationError as error:
             for message in error.messages:
                 messages.error(request, message)
@@ -205,3 +223,31 @@ def _posted_uuid(value) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except ValueError:
         return None
+
+
+class SegmentDropWithdrawnView(SegmentPermissionMixin, View):
+    """The Log page's "Remove these N lines" (D17): the lines whose contact withdrew consent for
+    the line's channel go, as one step that undo reverses (services.segment_drop_withdrawn);
+    then back to the Log page (with or without delivery, as it was shown) with how many went."""
+
+    permission_required = "segments.change_segment"
+
+    def post(self, request, no: str) -> HttpResponse:
+        segment = get_segment(no)
+        try:
+            result = segment_drop_withdrawn(user=request.user, segment=segment)
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+            return redirect(segment)
+        if result.removed:
+            text = ngettext(
+                "Removed %(count)s line whose contact withdrew consent; Undo puts it back.",
+                "Removed %(count)s lines whose contacts withdrew consent; Undo puts them back.",
+                result.removed,
+            )
+            messages.success(request, counted(text, result.removed))
+        else:
+            messages.info(request, _("No line's contact has withdrawn consent: nothing was removed."))
+        url = reverse("segments:segment_log", args=[segment.no])
+        return redirect(f"{url}?deliver=0" if request.POST.get("deliver") == "0" else url)  # as it was shown

@@ -202,6 +202,12 @@ class StepAction(models.TextChoices):
     REUSE_LOGGED = "reuse_logged", _("Reuse logged segment")
 
 
+# The source of a reduce step that removed the lines whose contact withdrew consent for the
+# line's channel (`segment drop-withdrawn`, the Log page's "Remove these N lines"): a removal
+# without criteria of its own, kept out of saved criteria.
+CONSENT_STEP_SOURCE = "consent withdrawn"
+
+
 class CriteriaOptions(models.Model):
     """One criteria step's action, filter (a QUERY string) and options (SPEC F1.15)."""
 
@@ -272,6 +278,11 @@ class CriteriaStep(CriteriaOptions):
 
     def __str__(self) -> str:
         return f"{self.segment_id} step {self.position}: {self.get_action_display()}"
+
+    @property
+    def drops_withdrawn(self) -> bool:
+        """Whether this step removed the lines whose contact withdrew consent (CONSENT_STEP_SOURCE)."""
+        return self.action == StepAction.REDUCE and self.source == CONSENT_STEP_SOURCE
 
 
 def _reference(model, verbose_name, *, on_delete=models.PROTECT) -> models.ForeignKey:

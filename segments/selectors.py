@@ -181,6 +181,13 @@ def readable_filter(query: str) -> str:
     return " · ".join(parts) if parts else "all contacts"
 
 
+def step_filter_text(step: CriteriaStep) -> str:
+    """What a step selected, in words: its criteria, or why `drop-withdrawn` removed its lines."""
+    if step.drops_withdrawn:
+        return "lines whose contact withdrew consent for the line's channel"
+    return readable_filter(step.filter)
+
+
 def step_options(step: CriteriaStep) -> list[str]:
     return [label for name, label in OPTION_LABELS.items() if getattr(step, name)]
 
@@ -202,7 +209,7 @@ def segment_steps(*, segment: Segment, limit: int = STEPS_SHOWN) -> list[Criteri
         for child in CriteriaStep.objects.filter(parent_id__in=replays).order_by("position"):
             children.setdefault(child.parent_id, []).append(child)
     for step in [*steps, *(child for group in children.values() for child in group)]:
-        step.filter_text = readable_filter(step.filter)
+        step.filter_text = step_filter_text(step)
         step.option_labels = [] if step.manual else step_options(step)  # a manual step's options are implied
         step.replayed = children.get(step.pk, [])
     return steps
@@ -230,7 +237,7 @@ def undo_preview(*, segment: Segment) -> UndoPreview | None:
     unit = list(CriteriaStep.objects.undo_unit(last).values_list("pk", flat=True))
     added = SegmentLine.objects.filter(step_id__in=unit).count()
     restored = RemovedSegmentLine.objects.filter(removed_by_id__in=unit).exclude(step_id__in=unit).count()
-    last.filter_text = readable_filter(last.filter)
+    last.filter_text = step_filter_text(last)
     return UndoPreview(step=last, steps_in_unit=len(unit), lines_added=added, lines_restored=restored)
 
 

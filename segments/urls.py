@@ -19,6 +19,11 @@ urlpatterns = [
     path("segments/<str:no>/undo/", views.SegmentUndoView.as_view(), name="segment_undo"),
     path("segments/<str:no>/log/", log_views.SegmentLogView.as_view(), name="segment_log"),
     path("segments/<str:no>/log/test-mail/", test_mail_views.SegmentTestMailView.as_view(), name="segment_test_mail"),
+    path(
+        "segments/<str:no>/drop-withdrawn/",
+        log_views.SegmentDropWithdrawnView.as_view(),
+        name="segment_drop_withdrawn",
+    ),
     path("log-jobs/<int:pk>/", log_job_views.LogJobView.as_view(), name="log_job"),
     path("segments/<str:no>/merge/", merge_views.SegmentMergeView.as_view(), name="segment_merge"),
     path("merge-jobs/<int:pk>/", merge_views.MergeJobView.as_view(), name="merge_job"),

@@ -344,7 +344,15 @@ class SegmentStepView(SegmentPermissionMixin, View):
             what = lines_text(result.removed)
         lines = lines_text(result.line_count)
         messages.success(request, text % {"n": result.step.position, "what": what, "lines": lines})
+        left_out_message(request, result)
         return redirect(segment)
+
+
+def left_out_message(request, result: services.StepResult) -> None:
+    """ "3 contacts left out: e-mail consent withdrawn" after a selection that left contacts
+    out because they withdrew consent for their line's channel (D17)."""
+    if result.left_out:
+        messages.warning(request, str(result.left_out))
 
 
 class SegmentUndoView(SegmentPermissionMixin, View):
@@ -641,6 +649,7 @@ class ReuseCriteriaView(SegmentPermissionMixin, View):
                         )
                         % {"code": saved.code, "steps": "; ".join(map(str, result.differences))},
                     )
+                left_out_message(request, result)
                 return redirect(segment)
         return render_worksheet(request, segment, reuse_form=form, status=400)
 
@@ -670,5 +679,6 @@ class ReuseLoggedView(SegmentPermissionMixin, View):
                         "n": result.step.position,
                     },
                 )
+                left_out_message(request, result)
                 return redirect(segment)
         return render_worksheet(request, segment, reuse_logged_form=form, status=400)

@@ -120,6 +120,17 @@ class World:
         return self.segment_of("Spring mailing")
 
     @cached_property
+    def withdrawn_segment(self):
+        """E-mail lines, one of whose contacts then withdrew e-mail consent."""
+        segment = self.segment_of(
+            "Withdrawn", correspondence_type=CorrespondenceType.EMAIL, ignore_contact_correspondence_type=True
+        )
+        consent.contact_set_consent(
+            actor=COMMAND_LINE, contact=self.person, states={"email": "withdrawn"}, source="call"
+        )
+        return segment
+
+    @cached_property
     def line_no(self) -> int:
         return SegmentLine.objects.filter(segment=self.segment).order_by("line_no").values_list("line_no", flat=True)[0]
 
@@ -278,6 +289,11 @@ def cases() -> dict[str, Case]:
             s.segment_remove_line,
             lambda w, u: s.segment_remove_line(user=u, segment=w.segment, line_no=w.line_no),
             lambda w: w.line_no,
+        ),
+        "segment drop withdrawn": Case(
+            s.segment_drop_withdrawn,
+            lambda w, u: s.segment_drop_withdrawn(user=u, segment=w.withdrawn_segment),
+            lambda w: w.withdrawn_segment,
         ),
         "segment undo": Case(
             s.segment_undo, lambda w, u: s.segment_undo(user=u, segment=w.segment), lambda w: w.segment

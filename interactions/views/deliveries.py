@@ -39,7 +39,7 @@ from django.views import View
 from crm.counts import counted
 from crm.worker import takeover_delay
 
-from ..delivery import delivery_progress, delivery_resend, delivery_resume, resendable_entries
+from ..delivery import delivery_progress, delivery_resend, delivery_resume, resendable_entries, skipped_text
 from ..models import (
     Delivery,
     DeliveryItem,
@@ -76,7 +76,8 @@ def delivery_url(delivery: Delivery) -> str:
 
 @dataclass(frozen=True)
 class DeliveryProgress:
-    """A delivery's counts for its progress bar: sent, made for print and failed, of total."""
+    """A delivery's counts for its progress bar: sent, made for print, failed and skipped
+    (consent withdrawn), of total."""
 
     state: str
     total: int
@@ -88,6 +89,11 @@ class DeliveryProgress:
     percent: int
     active: bool  # queued or running
     stalled: bool  # unfinished and its worker stopped (lease passed, or queued too long): resume it
+    skipped: int = 0  # not sent: the contact had withdrawn consent for the entry's channel
+
+    @property
+    def skipped_text(self) -> str:
+        return skipped_text(self.skipped)
 
 
 def delivery_progress_of(delivery: Delivery) -> DeliveryProgress:
@@ -106,6 +112,7 @@ def delivery_progress_of(delivery: Delivery) -> DeliveryProgress:
         percent=data["percent"] if active else 100,
         active=active,
         stalled=bool(data["stalled"]),
+        skipped=data["skipped"],
     )
 
 
@@ -150,7 +157,7 @@ def logged_segment_delivery_panel(*, logged_segment: LoggedSegment) -> DeliveryP
 
 
 def _finished(delivery: Delivery) -> DeliveryProgress:
-    done = delivery.sent + delivery.printed + delivery.failed
+    done = delivery.done
     return DeliveryProgress(
         state=delivery.state,
         total=delivery.total,
@@ -162,6 +169,7 @@ def _finished(delivery: Delivery) -> DeliveryProgress:
         percent=100,
         active=False,
         stalled=False,
+        skipped=delivery.skipped,
     )
 
 

@@ -273,6 +273,9 @@ class LoggedSegmentFollowUpView(LoggedSegmentPermissionMixin, View):
                 "lines": counted(ngettext("%(count)s line", "%(count)s lines", lines), lines),
             },
         )
+        left_out = getattr(segment, "consent_left_out", None)  # contacts who withdrew consent
+        if left_out:
+            messages.warning(request, str(left_out))
         return redirect(segment)
 
 

@@ -5,10 +5,12 @@
 - `log`: the Log transaction (pre-flight, logged segment, entries, campaign entries, the
   segment's removal) and the follow-up of a logged segment;
 - `test_mail`: one line's e-mail sent to the user as a test (writes nothing).
+- `consent`: the lines and contacts that consent rules leave out (D17), set-based.
 
 The public names are re-exported here, so callers write `from segments import services`.
 """
 
+from .consent import LeftOut
 from .log import LogPreflightError, LogResult, logged_segment_follow_up, segment_log, segment_log_problems
 from .test_mail import TestMail, TestMailRefused, segment_line_test_mail
 from .worksheet import (
@@ -35,6 +37,7 @@ from .worksheet import (
     segment_add_contacts,
     segment_count,
     segment_create,
+    segment_drop_withdrawn,
     segment_remove_contacts,
     segment_remove_line,
     segment_reuse_criteria,
@@ -57,6 +60,7 @@ __all__ = [
     "SEGMENT_SERIES",
     "TEMPLATE_DEFAULTS",
     "Criteria",
+    "LeftOut",
     "LogPreflightError",
     "LogResult",
     "SegmentAlreadyLogged",
@@ -74,6 +78,7 @@ __all__ = [
     "segment_add_contacts",
     "segment_count",
     "segment_create",
+    "segment_drop_withdrawn",
     "segment_log",
     "segment_line_test_mail",
     "segment_log_problems",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import reduce
 
 from django.core.exceptions import ValidationError
@@ -39,6 +39,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.consent import channel_label
 from crm.models import Contact, ContactType, CorrespondenceType, Salutation, SalutationFormula, SalutationType
 from crm.permissions import recorded_user, require
 from crm.services import number_series_next
@@ -57,6 +58,7 @@ from ..documents import (
     word_document_groups,
 )
 from ..models import RemovedSegmentLine, Segment, SegmentLine
+from .consent import channel_of_type, withdrawn_line_problem, withdrawn_lines
 from .statistics import analyze_after_commit, page_queries
 from .worksheet import SEGMENT_SERIES, _lock, already_logged, reuse_logged_lines
 
@@ -67,7 +69,15 @@ PROBLEM_EXAMPLES = 5
 
 
 class LogPreflightError(ValidationError):
-    """Every problem that stops a segment from being logged, one message each (D7)."""
+    """Every problem that stops a segment from being logged, one message each (D7).
+
+    `withdrawn` holds those of the messages that name a line whose contact withdrew consent
+    for the line's channel, one per line (CONTRACT: `line 30000: CT000123: e-mail consent
+    withdrawn`): a page shows them as a list of its own."""
+
+    def __init__(self, message, code=None, params=None, *, withdrawn: Iterable[str] = ()):
+        super().__init__(message, code, params)
+        self.withdrawn = list(withdrawn)
 
 
 def _examples(lines, label: Callable[[dict], str], *fields: str) -> str:
@@ -121,10 +131,21 @@ class LogPreflight:
     # Informational, never a problem: lines to deliver whose contact's language has no Word
     # document and that are merged from another language's ("12 lines in FI use the EN document").
     language_notices: list[str] = field(default_factory=list)
+    # The lines whose contact withdrew consent for the line's channel (D17): how many, and the
+    # first WITHDRAWN_SHOWN of them (every one with `every_withdrawn_line`) as rows (line_no,
+    # contact__no, contact__name, correspondence_type) by line no.
+    withdrawn: int = 0
+    withdrawn_lines: list[dict] = field(default_factory=list)
+    withdrawn_summary: str = ""  # the problem that names the first of them (without `every_withdrawn_line`)
 
     @property
     def all_problems(self) -> list[str]:
         return [*self.problems, *self.delivery_problems]
+
+    @property
+    def withdrawn_problems(self) -> list[str]:
+        """One CONTRACT line per withdrawn line listed: `line 30000: CT000123: e-mail consent withdrawn`."""
+        return [withdrawn_line_problem(row) for row in self.withdrawn_lines]
 
 
 LINE_CHECKS = {
@@ -135,16 +156,24 @@ LINE_CHECKS = {
 
 
 def segment_log_preflight(
-    *, segment: Segment, deliver: bool = False, mail_server: bool = True, notices: bool = True
+    *,
+    segment: Segment,
+    deliver: bool = False,
+    mail_server: bool = True,
+    notices: bool = True,
+    every_withdrawn_line: bool = False,
 ) -> LogPreflight:
     """Every reason the segment cannot be logged (D7), all at once, and the confirmation's numbers.
 
     Always: no description (R40), no lines (R41), lines without description, interaction
-    template or salesperson (R42). Only when the log also delivers, over the lines that will be
-    delivered (e-mail and hard copy): e-mail lines whose contact and active alternate address
-    have no e-mail (R43), lines without a Word document to merge (a template without one for
-    the line's language, named), and lines whose contact has no formula in the line's language
-    for a salutation their Word document uses (F1.4). Writes nothing.
+    template or salesperson (R42), lines whose contact withdrew consent for the line's channel
+    (D17: one problem naming the first of them, or with `every_withdrawn_line` one problem per
+    line in the CONTRACT's words; `withdrawn`, `withdrawn_lines`). Only when the log also
+    delivers, over the lines that will be delivered (e-mail and hard copy): e-mail lines whose
+    contact and active alternate address have no e-mail (R43), lines without a Word document to
+    merge (a template without one for the line's language, named), and lines whose contact has
+    no formula in the line's language for a salutation their Word document uses (F1.4).
+    Writes nothing.
 
     Set-based whatever the number of lines: one pass over the lines grouped by campaign for
     the counts; with delivery one more, grouped by (Word document, template, language,
@@ -157,7 +186,7 @@ def segment_log_preflight(
     With `notices`, the informational `language_notices` the pages show.
     """
     with page_queries():
-        preflight = _preflight(segment, deliver, notices)
+        preflight = _preflight(segment, deliver, notices, every_withdrawn_line)
     if mail_server and deliver and preflight.emails:
         preflight.delivery_problems.extend(_mail_server_problems())
     return preflight
@@ -170,7 +199,7 @@ def _mail_server_problems() -> list[str]:
     return [problem] if problem else []
 
 
-def _preflight(segment: Segment, deliver: bool, notices: bool) -> LogPreflight:
+def _preflight(segment: Segment, deliver: bool, notices: bool, every_withdrawn_line: bool = False) -> LogPreflight:
     problems: list[str] = []
     if not segment.description.strip():
         problems.append(_("The segment has no description."))
@@ -215,6 +244,7 @@ def _preflight(segment: Segment, deliver: bool, notices: bool) -> LogPreflight:
         if counts[name]:
             one, many = messages[name]
             problems.append(_problem(counts[name], one, many, _examples(lines.filter(q), _line_label)))
+    preflight = _check_withdrawn(preflight, lines, every_withdrawn_line)
     if deliver and preflight.emails + preflight.letters:
         to_deliver: dict[tuple, int] = {}
         for row in by_kind:
@@ -233,10 +263,59 @@ def _preflight(segment: Segment, deliver: bool, notices: bool) -> LogPreflight:
     return preflight
 
 
+WITHDRAWN_SHOWN = 10
+WITHDRAWN_COLUMNS = ("line_no", "contact__no", "contact__name", "correspondence_type")
+
+
+def _check_withdrawn(preflight: LogPreflight, lines, every_line: bool) -> LogPreflight:
+    """The lines whose contact withdrew consent for the line's channel (D17), read from the
+    contacts who withdrew (segments.services.consent.withdrawn_lines): counted first (from the
+    partial indexes of those contacts; one query, all when there is none), then with
+    `every_line` all of them, one problem each, else the first WITHDRAWN_SHOWN and one problem
+    naming the first."""
+    count = withdrawn_lines(lines, "pk").count()
+    if not count:
+        return preflight
+    rows = withdrawn_lines(lines, *WITHDRAWN_COLUMNS)
+    rows = list(rows if every_line else rows[:WITHDRAWN_SHOWN])
+    preflight = replace(preflight, withdrawn=count, withdrawn_lines=rows)
+    if every_line:
+        preflight.problems.extend(preflight.withdrawn_problems)
+    else:
+        examples = ", ".join(
+            f"{row['line_no']} ({row['contact__no']}, {channel_label(channel_of_type(row['correspondence_type']))})"
+            for row in rows[:PROBLEM_EXAMPLES]
+        )
+        one = _(
+            "Line %(examples)s: its contact withdrew consent for the line's channel. Remove the line before logging."
+        )
+        many = _(
+            "%(count)s lines have a contact who withdrew consent for the line's channel (lines %(examples)s…). "
+            "Remove them before logging."
+        )
+        preflight = replace(preflight, withdrawn_summary=_problem(count, one, many, examples))
+        preflight.problems.append(preflight.withdrawn_summary)
+    return preflight
+
+
 def segment_log_problems(*, segment: Segment, deliver: bool = False, mail_server: bool = True) -> list[str]:
     """Every reason the segment cannot be logged (D7), all at once; empty when it can
-    (`segment_log_preflight`, without its informational notices, which only pages show)."""
-    return segment_log_preflight(segment=segment, deliver=deliver, mail_server=mail_server, notices=False).all_problems
+    (`segment_log_preflight`, without its informational notices, which only pages show; one
+    problem per line whose contact withdrew consent)."""
+    return segment_log_preflight(
+        segment=segment, deliver=deliver, mail_server=mail_server, notices=False, every_withdrawn_line=True
+    ).all_problems
+
+
+def segment_log_check(*, segment: Segment, deliver: bool = False, mail_server: bool = True, more=()) -> None:
+    """Raise LogPreflightError with every problem of `segment_log_problems` and `more` (the
+    withdrawn lines' messages in its `withdrawn`); nothing when the segment can be logged."""
+    preflight = segment_log_preflight(
+        segment=segment, deliver=deliver, mail_server=mail_server, notices=False, every_withdrawn_line=True
+    )
+    problems = [*preflight.all_problems, *more]
+    if problems:
+        raise LogPreflightError(problems, code="preflight", withdrawn=preflight.withdrawn_problems)
 
 
 def _kinds_by_document(document_ids: Iterable[int]) -> tuple[dict[str, list[int]], list[str]]:
@@ -508,7 +587,8 @@ def segment_log(
     """Log a segment (F4.3): one atomic, set-based transaction that can never run twice.
 
     Claims the segment (a conditional UPDATE), checks every pre-flight problem (D7; all of them
-    in one LogPreflightError, nothing written; with `deliver` and e-mail lines the mail server
+    in one LogPreflightError, nothing written; a line whose contact withdrew consent for its
+    channel is one, checked here inside the transaction too; with `deliver` and e-mail lines the mail server
     is asked first, before the transaction opens), then creates the logged segment (R45), one
     campaign entry per campaign (R46), one interaction log entry per line with every value the
     line has after its overrides (R47; an e-mail line without an address is logged without a
@@ -526,9 +606,7 @@ def segment_log(
     unreachable = _mail_server_problems() if deliver and _has_email_lines(segment) else []
     with transaction.atomic(durable=True):
         segment = _claim(segment)
-        problems = segment_log_problems(segment=segment, deliver=deliver, mail_server=False) + unreachable
-        if problems:
-            raise LogPreflightError(problems, code="preflight")
+        segment_log_check(segment=segment, deliver=deliver, mail_server=False, more=unreachable)
         lines = SegmentLine.objects.filter(segment=segment).order_by()
         logged = LoggedSegment.objects.create(
             segment_no=segment.no, source_uuid=segment.uuid, description=segment.description, user=recorded_user(user)
@@ -587,7 +665,9 @@ def _has_email_lines(segment: Segment | str) -> bool:
 
 def _follow_up(old_no: str, campaign_id, user, logged: LoggedSegment) -> Segment:
     """R50: a new segment "Follow-up on segment <no>" with the old campaign, dated today, with
-    no template or other interaction settings, and one line per entry of `logged` (F3.7)."""
+    no template or other interaction settings, and one line per entry of `logged` (F3.7) except
+    for contacts who withdrew consent for their line's channel (D17), counted in the returned
+    segment's `consent_left_out` (a LeftOut, for the caller's message)."""
     segment = Segment.objects.create(
         no=number_series_next(code=SEGMENT_SERIES)[0],
         description=(_("Follow-up on segment %(no)s") % {"no": old_no})[:100],
@@ -595,7 +675,7 @@ def _follow_up(old_no: str, campaign_id, user, logged: LoggedSegment) -> Segment
         date=timezone.localdate(),
         owner=recorded_user(user),
     )
-    reuse_logged_lines(segment, user, logged)
+    segment.consent_left_out = reuse_logged_lines(segment, user, logged).left_out
     return segment
 
 

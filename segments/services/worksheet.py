@@ -54,13 +54,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from crm.filters import ContactFilterSet
-from crm.models import Contact, ContactType, active_alt_address_id
+from crm.models import CHANNEL_OF_CORRESPONDENCE, Contact, ContactType, active_alt_address_id
 from crm.permissions import recorded_user, require
 from crm.services import number_series_next
 from crm.sql import insert_select
 from interactions.models import InteractionTemplate, InteractionTemplateLanguage, LoggedSegment
 
 from ..models import (
+    CONSENT_STEP_SOURCE,
     OVERRIDABLE_FIELDS,
     OVERRIDE_BIT,
     CriteriaStep,
@@ -72,6 +73,7 @@ from ..models import (
     SegmentLine,
     StepAction,
 )
+from .consent import NOTHING_LEFT_OUT, LeftOut, consenting, left_out, withdrawn_lines, withdrawn_reason
 from .statistics import analyze_after_commit
 
 LINE_NO_STEP = 10_000
@@ -169,6 +171,8 @@ class StepResult:
     line_count: int
     # A replay of saved criteria: the replayed steps whose counts differ from the recorded ones.
     differences: tuple[ReplayDifference, ...] = ()
+    # The contacts an add left out because they withdrew consent for their line's channel.
+    left_out: LeftOut = NOTHING_LEFT_OUT
 
 
 def _without_jit() -> None:
@@ -616,7 +620,13 @@ def _company_key(prefix: str = ""):
     )
 
 
-def add_candidates(
+def add_candidates(*, segment: Segment, query: str | Criteria, **options: bool) -> QuerySet[Contact]:
+    """The contacts an Add Contacts step adds (`_add_selection`) less those who withdrew consent
+    for the channel of the line they would get (D17; "ignore exclusion" or not): one query."""
+    return consenting(_add_selection(segment=segment, query=query, **options), _correspondence_type(segment))
+
+
+def _add_selection(
     *,
     segment: Segment,
     query: str | Criteria,
@@ -625,7 +635,8 @@ def add_candidates(
     allow_company_with_persons: bool = False,
     ignore_exclusion: bool = False,
 ) -> QuerySet[Contact]:
-    """The contacts an Add Contacts step would add (SPEC R18, R20): one query, each contact once.
+    """The contacts an Add Contacts step would add before consent (SPEC R18, R20): one query,
+    each contact once.
 
     Expansion replaces each qualifying contact of a company by the company and all its
     persons (private persons stay as they are); "allow company with persons" then adds the
@@ -773,11 +784,14 @@ def _run_step(
     selection = criteria(query)
     if action == StepAction.ADD:
         add_options = {k: options.get(k, False) for k in ADD_OPTIONS}
-        contacts = add_candidates(segment=segment, query=selection, **add_options)
+        selected = _add_selection(segment=segment, query=selection, **add_options)
+        line_type = _correspondence_type(segment)
+        left = left_out(selected, line_type)
         step = _new_step(
             segment, user, parent=parent, action=action, filter=selection.query, manual=manual, **add_options
         )
-        return _finish(step, _insert_lines(segment, step, contacts), 0)
+        result = _finish(step, _insert_lines(segment, step, consenting(selected, line_type)), 0)
+        return replace(result, left_out=left)
     entire = options.get("entire_companies", False)
     lines = _lines_to_remove(segment, action, selection, entire)
     if at_most is not None:
@@ -852,6 +866,11 @@ def segment_add_contact(*, user, segment: Segment | str, contact: Contact, allow
     The step records `allow_existing` as given, so a replay of saved criteria adds a second
     line for the contact only where the user confirmed one (elsewhere it adds nothing and the
     replay says so).
+
+    A contact who withdrew consent for the channel the line would have (D17) is refused:
+    ValidationError "consent_withdrawn" naming the contact and the channel ("CT000123: e-mail
+    consent withdrawn"), nothing written. The insert itself leaves such a contact out, so a
+    withdrawal that commits meanwhile is honoured too.
     """
     require(user, "segments.change_segment")
     with transaction.atomic(durable=True):
@@ -881,7 +900,22 @@ def segment_add_contact(*, user, segment: Segment | str, contact: Contact, allow
             allow_existing=allow_existing,
             ignore_exclusion=True,
         )
-        return _finish(step, _insert_lines(segment, step, Contact.objects.filter(pk=contact.pk)), 0)
+        line_type = _correspondence_type(segment)
+        added = _insert_lines(segment, step, consenting(Contact.objects.filter(pk=contact.pk), line_type))
+        if not added:
+            raise _consent_withdrawn(contact, line_type)
+        return _finish(step, added, 0)
+
+
+def _consent_withdrawn(contact: Contact, line_type) -> ValidationError:
+    """The error of a manual line refused because its contact withdrew consent for its channel."""
+    kind = Contact.objects.filter(pk=contact.pk).annotate(line_type=line_type).values_list("line_type", flat=True)
+    channel = CHANNEL_OF_CORRESPONDENCE[kind.first()]
+    return ValidationError(
+        "%(contact)s: %(reason)s",
+        code="consent_withdrawn",
+        params={"contact": contact.no, "reason": withdrawn_reason(channel), "channel": channel},
+    )
 
 
 def segment_remove_line(*, user, segment: Segment | str, line_no: int) -> StepResult:
@@ -903,6 +937,24 @@ def segment_remove_line(*, user, segment: Segment | str, line_no: int) -> StepRe
             segment, user, action=StepAction.REDUCE, filter=urlencode({"no": line.contact.no}), manual=True
         )
         return _finish(step, 0, _remove_lines(segment, step, SegmentLine.objects.filter(pk=line.pk)))
+
+
+def segment_drop_withdrawn(*, user, segment: Segment | str) -> StepResult:
+    """Remove the lines whose contact has withdrawn consent for the line's channel (D17; what the
+    Log refuses), as one step that undo reverses: a reduce step whose source says why
+    (`CONSENT_STEP_SOURCE`), the lines kept for undo as a reduce keeps them. No such line: no
+    step, nothing written. One durable transaction of a constant number of statements, reading
+    the lines from the contacts who withdrew (segments.services.consent.withdrawn_lines).
+    """
+    require(user, "segments.change_segment")
+    with transaction.atomic(durable=True):
+        segment = _lock(segment)
+        lines = SegmentLine.objects.filter(segment=segment)
+        withdrawn = SegmentLine.objects.filter(pk__in=withdrawn_lines(lines, "pk"))
+        if not withdrawn.exists():
+            return StepResult(step=None, added=0, removed=0, line_count=lines.count())
+        step = _new_step(segment, user, action=StepAction.REDUCE, source=CONSENT_STEP_SOURCE)
+        return _analyze_after(_finish(step, 0, _remove_lines(segment, step, withdrawn)), removed_lines=True)
 
 
 def segment_undo(*, user, segment: Segment | str) -> StepResult:
@@ -959,6 +1011,7 @@ def segment_save_criteria(*, user, segment: Segment | str, code: str, descriptio
         steps = list(
             CriteriaStep.objects.filter(segment=segment)
             .exclude(action__in=[StepAction.REUSE_CRITERIA, StepAction.REUSE_LOGGED])
+            .exclude(source=CONSENT_STEP_SOURCE)  # not criteria: every replay leaves withdrawn contacts out
             .order_by(Coalesce(F("parent__position"), F("position")), "position")
         )
         if not steps:
@@ -1004,7 +1057,9 @@ def segment_reuse_criteria(*, user, segment: Segment | str, code: str) -> StepRe
 
     The result's `differences` lists, in order, each replayed step whose count differs from
     the recorded one (the data or hand edits changed since): the page and the command say so.
-    Steps saved before counts were recorded are not compared.
+    Steps saved before counts were recorded are not compared. Its `left_out` adds up the
+    contacts each replayed add left out for consent (D17): a contact two of its adds would
+    both have added counts twice.
     """
     require(user, "segments.change_segment")
     saved = SavedCriteria.objects.filter(code=code).first()
@@ -1027,6 +1082,7 @@ def segment_reuse_criteria(*, user, segment: Segment | str, code: str) -> StepRe
         segment = _lock(segment)
         parent = _new_step(segment, user, action=StepAction.REUSE_CRITERIA, source=saved.code)
         added = removed = 0
+        left = NOTHING_LEFT_OUT
         differences = []
         for saved_step in steps:
             options = {name: getattr(saved_step, name) for name in (*ADD_OPTIONS, "entire_companies")}
@@ -1047,6 +1103,7 @@ def segment_reuse_criteria(*, user, segment: Segment | str, code: str) -> StepRe
             )
             added += result.added
             removed += result.removed
+            left += result.left_out
             if saved_step.lines_added is not None and saved_step.lines_removed is not None:
                 recorded = saved_step.lines_added - saved_step.lines_removed
                 if recorded != result.added - result.removed:
@@ -1059,7 +1116,7 @@ def segment_reuse_criteria(*, user, segment: Segment | str, code: str) -> StepRe
                             now=result.added - result.removed,
                         )
                     )
-        result = replace(_finish(parent, added, removed), differences=tuple(differences))
+        result = replace(_finish(parent, added, removed), differences=tuple(differences), left_out=left)
         return _analyze_after(result, removed_lines=bool(removed))
 
 
@@ -1080,7 +1137,9 @@ def reuse_logged_lines(segment: Segment, user, logged: LoggedSegment, *, parent:
 
     Canceled entries count, duplicates and excluded contacts are not filtered (R38); each line
     is initialised from the header, then takes its entry's campaign (even a blank one), which
-    marks the campaign overridden when it differs from the header's. One INSERT … SELECT.
+    marks the campaign overridden when it differs from the header's. A contact who withdrew
+    consent for the channel their line would have gets no line (D17): the result's `left_out`
+    counts them. One INSERT … SELECT and one count.
     For callers inside a transaction that holds the segment's lock (the log's follow-up).
     """
     step = _new_step(
@@ -1092,7 +1151,10 @@ def reuse_logged_lines(segment: Segment, user, logged: LoggedSegment, *, parent:
         allow_existing=True,
         ignore_exclusion=True,
     )
-    contacts = Contact.objects.filter(interactions__logged_segment=logged)
+    entries = Contact.objects.filter(interactions__logged_segment=logged)
+    line_type = _correspondence_type(segment)
+    left = left_out(entries, line_type)
+    contacts = consenting(entries, line_type)
     columns = _line_columns(segment, step, _next_line_no_base(segment), order_tail=[F("interactions__pk").asc()])
     entry_campaign = F("interactions__campaign_id")
     columns["campaign_id"] = entry_campaign
@@ -1103,7 +1165,7 @@ def reuse_logged_lines(segment: Segment, user, logged: LoggedSegment, *, parent:
     columns["overrides"] = Case(
         When(same, then=Value(0)), default=Value(OVERRIDE_BIT["campaign"]), output_field=IntegerField()
     )
-    return _finish(step, insert_select(SegmentLine, contacts, columns), 0)
+    return replace(_finish(step, insert_select(SegmentLine, contacts, columns), 0), left_out=left)
 
 
 def segment_reuse_logged(*, user, segment: Segment | str, logged_segment_id) -> StepResult:

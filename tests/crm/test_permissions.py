@@ -149,6 +149,11 @@ SEGMENT_POST_ONLY = [
     ("criteria_reuse", lambda o: reverse("segments:criteria_reuse", args=[o["segment"].no]), "segments.change_segment"),
     ("reuse_logged", lambda o: reverse("segments:reuse_logged", args=[o["segment"].no]), "segments.change_segment"),
     (
+        "segment_drop_withdrawn",
+        lambda o: reverse("segments:segment_drop_withdrawn", args=[o["segment"].no]),
+        "segments.change_segment",
+    ),
+    (
         "segment_document_upload",
         lambda o: reverse("segments:segment_document_upload", args=[o["segment"].no]),
         "segments.change_segment",
@@ -384,6 +389,7 @@ POSTS = [
     ("segment_create", lambda o: reverse("segments:segment_create"), {"description": "Sneaky"}),
     ("segment_step", lambda o: reverse("segments:segment_step", args=[o["segment"].no]), {"action": "add"}),
     ("segment_undo", lambda o: reverse("segments:segment_undo", args=[o["segment"].no]), {}),
+    ("segment_drop_withdrawn", lambda o: reverse("segments:segment_drop_withdrawn", args=[o["segment"].no]), {}),
     (
         "line_remove",
         lambda o: reverse("segments:line_remove", args=[o["segment"].no, o["line_no"]]),

@@ -41,11 +41,11 @@ def progress_on_terminal(command, logged_segment_id) -> Iterator[None]:
         row = (
             Delivery.objects.filter(logged_segment_id=logged_segment_id, pk__gt=earlier)
             .order_by("-pk")
-            .values("total", "sent", "printed", "failed")
+            .values("total", "sent", "printed", "failed", "skipped")
             .first()
         )
         if row:
-            done = row["sent"] + row["printed"] + row["failed"]
+            done = row["sent"] + row["printed"] + row["failed"] + row["skipped"]
             command.stderr.write(f"\rDelivering: {done:,} / {row['total']:,}", ending="")
             command.stderr.flush()
 

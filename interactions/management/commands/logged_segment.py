@@ -117,7 +117,12 @@ class Command(BatchCommand):
         services.logged_segment_set_canceled(user=COMMAND_LINE, ids=[options["id"]], canceled=False)
 
     def do_follow_up(self, options) -> None:
-        self.out(hooks.logged_segment_follow_up(user=COMMAND_LINE, logged_segment_id=options["id"]).no)
+        segment = hooks.logged_segment_follow_up(user=COMMAND_LINE, logged_segment_id=options["id"])
+        # Contacts left out because they withdrew consent for their line's channel, per channel.
+        left_out = getattr(segment, "consent_left_out", None)
+        for message in left_out.messages() if left_out else ():
+            self.stderr.write(message)
+        self.out(segment.no)
 
     def do_delete(self, options) -> None:
         services.logged_segment_delete(user=COMMAND_LINE, logged_segment_id=options["id"])

@@ -212,8 +212,9 @@ def step_json(step: CriteriaStep) -> dict[str, Any]:
     replay = step.action in (StepAction.REUSE_CRITERIA, StepAction.REUSE_LOGGED)
     return {
         "action": step.action,
-        # A replay has no QUERY of its own: its replayed steps follow it in the list.
-        "filter": None if replay else step.filter,
+        # A replay has no QUERY of its own: its replayed steps follow it in the list; nor has the
+        # reduce of `drop-withdrawn` (the lines whose contact withdrew consent).
+        "filter": None if replay or step.drops_withdrawn else step.filter,
         "allow_existing": step.allow_existing,
         "expand_contact": step.expand_contact,
         "allow_company_with_persons": step.allow_company_with_persons,
@@ -314,7 +315,12 @@ class Command(BatchCommand):
         p.add_argument("no", metavar="NO")
         add_header_options(p, create=False)
 
-        p = sub.add_parser("add", help="Add Contacts; prints the number of lines afterwards.")
+        p = sub.add_parser(
+            "add",
+            help="Add Contacts; prints the number of lines afterwards. Contacts who withdrew consent for their "
+            "line's channel are left out, --ignore-exclusion or not; how many goes to stderr, e.g. "
+            "'3 contacts left out: e-mail consent withdrawn'.",
+        )
         p.add_argument("no", metavar="NO")
         p.add_argument("--filter", metavar="QUERY", help="Contact criteria; omitted: every contact.")
         add_add_options(p)
@@ -363,6 +369,13 @@ class Command(BatchCommand):
             help="Follow the header again for FIELD (an option name without dashes, e.g. description) or 'all'; "
             "repeatable. Resetting personal-text clears it ('all' keeps it).",
         )
+
+        p = sub.add_parser(
+            "drop-withdrawn",
+            help="Remove, as one step that undo restores, the lines whose contact has withdrawn consent for the "
+            "line's channel (what the Log refuses); prints the number of lines afterwards.",
+        )
+        p.add_argument("no", metavar="NO")
 
         p = sub.add_parser("undo", help="Go back one step; prints the number of lines afterwards.")
         p.add_argument("no", metavar="NO")
@@ -448,7 +461,13 @@ class Command(BatchCommand):
         result = services.segment_add_contacts(
             user=COMMAND_LINE, segment=segment, query=options["filter"] or "", **{k: options[k] for k in ADD_OPTIONS}
         )
+        self.left_out(result.left_out)
         self.out(result.line_count)
+
+    def left_out(self, left_out) -> None:
+        """The contacts a selection left out for consent, one line per channel on stderr."""
+        for message in left_out.messages() if left_out else ():
+            self.stderr.write(message)
 
     def _remove(self, options, action: str) -> None:
         segment = segment_of(options["no"])
@@ -479,7 +498,10 @@ class Command(BatchCommand):
                 user=COMMAND_LINE, segment=segment, contact=contact, allow_existing=options["allow_existing"]
             )
         except ValidationError as exc:
-            if [error.code for error in getattr(exc, "error_list", [])] != ["already_on_worksheet"]:
+            codes = [error.code for error in getattr(exc, "error_list", [])]
+            if codes == ["consent_withdrawn"]:
+                raise Failed([f"contact_no: {message}" for message in exc.messages]) from None
+            if codes != ["already_on_worksheet"]:
                 raise
             problems = [
                 f"contact_no: {message.rstrip('.')} (--allow-existing adds another line)" for message in exc.messages
@@ -492,6 +514,10 @@ class Command(BatchCommand):
         self.out(
             services.segment_remove_line(user=COMMAND_LINE, segment=segment, line_no=options["line_no"]).line_count
         )
+
+    def do_drop_withdrawn(self, options) -> None:
+        segment = segment_of(options["no"])
+        self.out(services.segment_drop_withdrawn(user=COMMAND_LINE, segment=segment).line_count)
 
     def do_undo(self, options) -> None:
         segment = segment_of(options["no"])
@@ -562,6 +588,7 @@ class Command(BatchCommand):
         result = services.segment_reuse_criteria(user=COMMAND_LINE, segment=segment, code=options["code"])
         for difference in result.differences:
             self.stderr.write(str(difference))
+        self.left_out(result.left_out)
         self.out(result.line_count)
 
     def do_reuse_logged(self, options) -> None:
@@ -569,6 +596,7 @@ class Command(BatchCommand):
         result = services.segment_reuse_logged(
             user=COMMAND_LINE, segment=segment, logged_segment_id=options["logged_id"]
         )
+        self.left_out(result.left_out)
         self.out(result.line_count)
 
     # Merge ----------------------------------------------------------------------------------
@@ -606,6 +634,7 @@ class Command(BatchCommand):
         )
         self.out(result.logged_segment.pk)
         if result.follow_up is not None:
+            self.left_out(getattr(result.follow_up, "consent_left_out", None))
             self.out(result.follow_up.no)
         if options["deliver"]:
             from interactions.management.commands._delivery import start_and_report
