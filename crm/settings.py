@@ -269,6 +269,19 @@ CRM_LOG_INLINE_LINES = int(os.environ.get("CRM_LOG_INLINE_LINES", "5000"))
 # print file's PDF on its download) is given up after this many seconds.
 CRM_PDF_TIMEOUT = float(os.environ.get("CRM_PDF_TIMEOUT", "3600"))
 
+# The address people outside reach the CRM at (CONTRACT.md "Environment"), e.g.
+# https://crm.example.com, with the path prefix a proxy mounts the CRM under if any: the links in
+# e-mails (the unsubscribe link, interactions.unsubscribe) start with it. Unset: make run's
+# address. Its host must be in DJANGO_ALLOWED_HOSTS.
+CRM_PUBLIC_URL = os.environ.get("CRM_PUBLIC_URL", "").strip().rstrip("/") or "http://localhost:8000"
+if not CRM_PUBLIC_URL.startswith(("https://", "http://")):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"CRM_PUBLIC_URL must be an https:// or http:// address, not {CRM_PUBLIC_URL!r}")
+# Requests to the public unsubscribe page (GET or POST) one client address may make per minute;
+# beyond that it answers 429 until the minute is over.
+CRM_UNSUBSCRIBE_RATE_LIMIT = int(os.environ.get("CRM_UNSUBSCRIBE_RATE_LIMIT", "30"))
+
 # Our own company's details, used in letters (CONTRACT.md "Word template fields").
 CRM_COMPANY = {
     "name": os.environ.get("CRM_COMPANY_NAME", "Cronus Marketing Ltd."),
