@@ -44,6 +44,10 @@ if not SECRET_KEY:
     warnings.warn("DJANGO_SECRET_KEY is not set: using a random key (DEBUG only).", stacklevel=1)
     SECRET_KEY = get_random_secret_key()
 
+# Keys signed with before a key change still verify (sessions, and the unsubscribe links in
+# e-mails already sent, which never expire): comma-separated, newest first.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
+
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 

@@ -27,6 +27,8 @@ from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
 from django.urls import get_script_prefix, reverse
+from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from crm.consent import withdraw_by_unsubscribe_link
 from crm.models import Contact
@@ -156,8 +158,22 @@ def recipient(link: Link) -> Recipient:
     )
     # An anonymised contact has no e-mail any more: nothing of the old address is shown.
     address = (sent_to or contact["email"]) if contact["email"] else ""
-    code = (contact["language_id"] or "").lower()
-    return Recipient(masked_email=masked_email(address), language=code if code in dict(settings.LANGUAGES) else "")
+    return Recipient(masked_email=masked_email(address), language=page_language(contact["language_id"]))
+
+
+# A string of the page: a language whose catalogue translates it is one the page speaks.
+PROBE = gettext_noop("You are unsubscribed")
+
+
+def page_language(language_id: str | None) -> str:
+    """The Django language code the page is shown in for a contact's language (a language code
+    of the CRM, "NL"): that language once a catalogue translates the page's strings, else ""
+    (the default language: the page never claims a language it does not speak)."""
+    code = (language_id or "").lower()
+    if code not in dict(settings.LANGUAGES):
+        return ""
+    with translation.override(code):
+        return code if translation.gettext(PROBE) != PROBE else ""
 
 
 def unsubscribe(link: Link) -> bool:
@@ -172,12 +188,17 @@ def unsubscribe(link: Link) -> bool:
 KEEP_MINUTES = 2
 
 
+def clock() -> float:
+    """Seconds since the epoch (the tests move it)."""
+    return time.time()
+
+
 def count_request(address: str | None, *, now: float | None = None) -> int:
     """Count one request of `address` (a client IP; None counts under "unknown") in the current
     minute and return the minute's count so far, this one included. One INSERT … ON CONFLICT
     DO UPDATE … RETURNING (SQLite 3.35+ and PostgreSQL alike), so concurrent requests in any
     process count exactly; the past minutes' rows are deleted in the same transaction."""
-    minute = int((time.time() if now is None else now) // 60)
+    minute = int((clock() if now is None else now) // 60)
     table, address_column, minute_column, count_column = map(
         connection.ops.quote_name, (UnsubscribeRequestCount._meta.db_table, "address", "minute", "count")
     )
@@ -198,5 +219,5 @@ def over_limit(count: int) -> bool:
 
 
 def seconds_to_next_minute(now: float | None = None) -> int:
-    now = time.time() if now is None else now
+    now = clock() if now is None else now
     return max(1, 60 - int(now % 60))
