@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from crm.models import CorrespondenceType
@@ -113,10 +113,12 @@ class MailingCounts:
 def logged_segment_mailing_counts(*, logged_segment: LoggedSegment) -> MailingCounts:
     """Sent / skipped / unsubscribed of one logged segment (canceled entries too: they went
     out): one query, the entries counted by one GROUP BY over the logged segment's index and
-    the unsubscribed contacts (each once) by a subquery on the consent history's."""
+    the unsubscribed contacts (each once) by a subquery on the consent history's partial index.
+    The subquery names the logged segment by value, not by reference to the outer row: it is
+    then evaluated once, not once per entry (11 s at 3,000 entries on PostgreSQL)."""
     email = Q(interactions__correspondence_type=CorrespondenceType.EMAIL)
     unsubscribed = (
-        unsubscribes_of(OuterRef("pk"))
+        unsubscribes_of(logged_segment.pk)
         .order_by()
         .values("logged_segment_id")
         .annotate(n=Count("contact_id", distinct=True))
