@@ -32,7 +32,8 @@ class RequestLogMiddleware:
             logging.WARNING if status >= 500 else logging.INFO,
             "%s %s %s %.1fms",
             request.method,
-            quote(request.path, safe=PATH_SAFE),
+            # A view may put a path without its secret in `log_path` (the unsubscribe page's token).
+            quote(getattr(request, "log_path", None) or request.path, safe=PATH_SAFE),
             status,
             duration_ms,
         )

@@ -626,7 +626,15 @@ class ConsentChange(models.Model):
         verbose_name = _("consent change")
         verbose_name_plural = _("consent changes")
         ordering = ["contact", "at", "id"]
-        indexes = [models.Index(fields=["contact", "at"], name="crm_consent_contact_at_idx")]
+        indexes = [
+            models.Index(fields=["contact", "at"], name="crm_consent_contact_at_idx"),
+            # The unsubscribes of a mailing (the logged segment page, the statistics' rate).
+            models.Index(
+                fields=["logged_segment_id", "contact"],
+                name="crm_consent_logged_idx",
+                condition=Q(logged_segment_id__isnull=False),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(channel__in=ConsentChannel.values), name="consent_change_channel_valid"),
             models.CheckConstraint(condition=Q(state__in=ConsentState.values), name="consent_change_state_valid"),

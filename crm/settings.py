@@ -44,6 +44,10 @@ if not SECRET_KEY:
     warnings.warn("DJANGO_SECRET_KEY is not set: using a random key (DEBUG only).", stacklevel=1)
     SECRET_KEY = get_random_secret_key()
 
+# Keys signed with before a key change still verify (sessions, and the unsubscribe links in
+# e-mails already sent, which never expire): comma-separated, newest first.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
+
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
@@ -271,6 +275,19 @@ CRM_PDF_TIMEOUT = float(os.environ.get("CRM_PDF_TIMEOUT", "3600"))
 # More letters than this are converted to PDF this many at a time, the chunks' PDFs joined by
 # pdfunite (poppler-utils): LibreOffice's time and memory stay those of one chunk.
 CRM_PDF_CHUNK_LETTERS = int(os.environ.get("CRM_PDF_CHUNK_LETTERS", "500"))
+
+# The address people outside reach the CRM at (CONTRACT.md "Environment"), e.g.
+# https://crm.example.com, with the path prefix a proxy mounts the CRM under if any: the links in
+# e-mails (the unsubscribe link, interactions.unsubscribe) start with it. Unset: make run's
+# address. Its host must be in DJANGO_ALLOWED_HOSTS.
+CRM_PUBLIC_URL = os.environ.get("CRM_PUBLIC_URL", "").strip().rstrip("/") or "http://localhost:8000"
+if not CRM_PUBLIC_URL.startswith(("https://", "http://")):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"CRM_PUBLIC_URL must be an https:// or http:// address, not {CRM_PUBLIC_URL!r}")
+# Requests to the public unsubscribe page (GET or POST) one client address may make per minute;
+# beyond that it answers 429 until the minute is over.
+CRM_UNSUBSCRIBE_RATE_LIMIT = int(os.environ.get("CRM_UNSUBSCRIBE_RATE_LIMIT", "30"))
 
 # Our own company's details, used in letters (CONTRACT.md "Word template fields").
 CRM_COMPANY = {

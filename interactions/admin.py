@@ -18,6 +18,7 @@ from .models import (
     InteractionTemplate,
     InteractionTemplateLanguage,
     LoggedSegment,
+    UnsubscribeRequestCount,
 )
 from .services import interaction_template_ensure_language_row
 
@@ -217,4 +218,14 @@ class DeliveryItemAdmin(HistoryAdmin):
     list_filter = ("status",)
     search_fields = ("=delivery__id", "=entry__id", "entry__contact__no", "error")
     raw_id_fields = ("delivery", "entry")
+    show_full_result_count = False
+
+
+@admin.register(UnsubscribeRequestCount)
+class UnsubscribeRequestCountAdmin(HistoryAdmin):
+    """The public unsubscribe page's rate limit: requests per client address in the current and
+    the last minutes (interactions.unsubscribe), to see who is refused; kept a few minutes."""
+
+    list_display = ("address", "minute", "count")
+    search_fields = ("address",)
     show_full_result_count = False

@@ -85,6 +85,7 @@ from .models import (
 )
 from .ooxml import DOCX_CONTENT_TYPE
 from .storage import file_store, stored_bytes
+from .unsubscribe import entry_unsubscribe_url
 from .wordtemplates import LetterRenderError, WordTemplateInvalid, prepared_template, salutation_kinds
 
 logger = logging.getLogger(__name__)
@@ -213,7 +214,9 @@ def entry_email(entry: InteractionLogEntry, letter: bytes) -> EmailMultiAlternat
     sending address, replies to the entry's salesperson, a Message-ID on the sending domain.
     A text part and an HTML part (multipart/alternative): the letter itself (made with channel
     `email`), or, when the entry sends it as an attachment, a short note with the merged .docx
-    attached as "<subject>.docx". Raises ValidationError for an invalid address and ValueError
+    attached as "<subject>.docx"; both end with the contact's unsubscribe link, which the
+    `List-Unsubscribe` and `List-Unsubscribe-Post` headers carry too (an entry of a logged
+    segment: every entry a delivery sends). Raises ValidationError for an invalid address and ValueError
     for a header that cannot be sent (a subject with a line break); the message is checked
     whole, so what raises here never reaches the mail server."""
     address = entry.contact_via.strip()
@@ -232,16 +235,24 @@ def entry_email(entry: InteractionLogEntry, letter: bytes) -> EmailMultiAlternat
         from .letters import letter_html
 
         body_html = letter_html(letter)
+    # The contact's one-click unsubscribe link: in the headers and at the end of both parts.
+    unsubscribe_url = entry_unsubscribe_url(entry)
     message = EmailMultiAlternatives(
         subject,
-        mail.plain_text(body_html),
+        mail.plain_text(body_html) + (mail.unsubscribe_text(unsubscribe_url) if unsubscribe_url else ""),
         mail.sender(salesperson.name if salesperson else ""),
         [address],
         # Replies go to the entry's salesperson, whom the letter names as the contact person.
         reply_to=mail.reply_to(salesperson),
-        headers={"Message-ID": mail.message_id()},
+        headers={
+            "Message-ID": mail.message_id(),
+            **(mail.unsubscribe_headers(unsubscribe_url) if unsubscribe_url else {}),
+        },
     )
-    message.attach_alternative(mail.email_html(body_html, title=subject, language=entry.language_id or ""), "text/html")
+    message.attach_alternative(
+        mail.email_html(body_html, title=subject, language=entry.language_id or "", unsubscribe_url=unsubscribe_url),
+        "text/html",
+    )
     if entry.send_as_attachment:
         message.attach(name, letter, DOCX_CONTENT_TYPE)
     try:

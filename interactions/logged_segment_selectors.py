@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, IntegerField, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from .models import CampaignEntry, InteractionComment, InteractionLogEntry, LoggedSegment
-from .selectors import print_delivery_id
+from crm.models import CorrespondenceType
+
+from .models import CampaignEntry, DeliveryStatus, InteractionComment, InteractionLogEntry, LoggedSegment
+from .selectors import print_delivery_id, unsubscribes_of
 
 LOGGED_SEGMENTS_PER_PAGE = 50
 ENTRIES_ON_DETAIL = 25
@@ -93,3 +96,43 @@ def logged_segments_by_id(*, ids: Iterable[int]) -> list[LoggedSegment]:
     ids = list(ids)
     found = {row.pk: row for row in LoggedSegment.objects.select_related("user").filter(pk__in=ids)}
     return [found[pk] for pk in ids if pk in found]
+
+
+@dataclass(frozen=True)
+class MailingCounts:
+    """A logged segment's e-mails: its e-mail entries, those sent, those skipped because the
+    contact had withdrawn e-mail consent when they would have gone out, and the contacts who
+    unsubscribed through the link in one of them."""
+
+    emails: int
+    sent: int
+    skipped: int
+    unsubscribed: int
+
+
+def logged_segment_mailing_counts(*, logged_segment: LoggedSegment) -> MailingCounts:
+    """Sent / skipped / unsubscribed of one logged segment (canceled entries too: they went
+    out): one query, the entries counted by one GROUP BY over the logged segment's index and
+    the unsubscribed contacts (each once) by a subquery on the consent history's partial index.
+    The subquery names the logged segment by value, not by reference to the outer row: it is
+    then evaluated once, not once per entry (11 s at 3,000 entries on PostgreSQL)."""
+    email = Q(interactions__correspondence_type=CorrespondenceType.EMAIL)
+    unsubscribed = (
+        unsubscribes_of(logged_segment.pk)
+        .order_by()
+        .values("logged_segment_id")
+        .annotate(n=Count("contact_id", distinct=True))
+        .values("n")
+    )
+    row = (
+        LoggedSegment.objects.filter(pk=logged_segment.pk)
+        .annotate(
+            emails=Count("interactions", filter=email),
+            sent=Count("interactions", filter=email & Q(interactions__delivery_status=DeliveryStatus.SENT)),
+            skipped=Count("interactions", filter=email & Q(interactions__delivery_status=DeliveryStatus.SKIPPED)),
+            unsubscribed=Coalesce(Subquery(unsubscribed, output_field=IntegerField()), 0),
+        )
+        .values("emails", "sent", "skipped", "unsubscribed")
+        .get()
+    )
+    return MailingCounts(**row)

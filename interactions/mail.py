@@ -7,6 +7,11 @@
   every text escaped) as a whole HTML document that mail clients render: a charset, inline
   styles only (no <style> block, no class, no external stylesheet, no image), a 600-pixel
   column; `plain_text` its text part, one line per paragraph and no markup.
+- `unsubscribe_headers`, `unsubscribe_text` and `email_html(unsubscribe_url=)`: every e-mail a
+  delivery sends carries its contact's unsubscribe link (interactions.unsubscribe) in the
+  `List-Unsubscribe` header with RFC 8058's `List-Unsubscribe-Post: List-Unsubscribe=One-Click`
+  (a mail client's own "Unsubscribe" button POSTs to it), and visibly, as a last small line
+  "Unsubscribe from these e-mails: URL" of the text part and of the HTML part (a link there).
 - `mail_server_problem`: the Log pre-flight's check of the default mailer's SMTP server
   (connect, EHLO, STARTTLS and LOGIN when configured, NOOP, QUIT, at most
   MAIL_SERVER_CHECK_TIMEOUT seconds each step); None for a backend that is not SMTP.
@@ -93,10 +98,40 @@ _TAG = re.compile("<(" + "|".join(TAG_STYLES) + ")>")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 
 
-def email_html(body_html: str, *, title: str, language: str = "") -> str:
+FOOTER_STYLE = (
+    "margin:24px 0 0 0;padding:12px 0 0 0;border-top:1px solid #dddddd;font-size:12px;line-height:1.4;color:#666666"
+)
+LINK_STYLE = "color:#666666;text-decoration:underline"
+
+
+def _unsubscribe_line() -> str:
+    return _("Unsubscribe from these e-mails: %(url)s")
+
+
+def unsubscribe_headers(url: str) -> dict[str, str]:
+    """The RFC 2369 / RFC 8058 headers of an e-mail whose one-click unsubscribe URL is `url`."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def unsubscribe_text(url: str) -> str:
+    """The text part's last paragraph: "Unsubscribe from these e-mails: URL"."""
+    return "\n" + _unsubscribe_line() % {"url": url} + "\n"
+
+
+def unsubscribe_html(url: str) -> str:
+    """The HTML part's last paragraph, small and grey, the URL a link (and its own text, so a
+    client that shows no links still shows it)."""
+    link = f'<a href="{html.escape(url)}" style="{LINK_STYLE}">{html.escape(url)}</a>'
+    return f'<p style="{FOOTER_STYLE}">' + html.escape(_unsubscribe_line()) % {"url": link} + "</p>"
+
+
+def email_html(body_html: str, *, title: str, language: str = "", unsubscribe_url: str = "") -> str:
     """`body_html` (letter_html's tags, no attributes) as an HTML e-mail: a whole document with
-    its charset and language, every element styled inline, in a centred 600-pixel column."""
+    its charset and language, every element styled inline, in a centred 600-pixel column; with
+    `unsubscribe_url`, the unsubscribe line below the letter."""
     styled = _TAG.sub(lambda m: f'<{m.group(1)} style="{TAG_STYLES[m.group(1)]}">', body_html)
+    if unsubscribe_url:
+        styled += "\n" + unsubscribe_html(unsubscribe_url)
     lang = f' lang="{language.lower()}"' if _LANGUAGE.match(language or "") else ""
     return (
         "<!DOCTYPE html>\n"

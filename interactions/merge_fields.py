@@ -37,6 +37,7 @@ from crm.models import (
     SalutationType,
 )
 
+from .unsubscribe import entry_unsubscribe_url
 from .wordtemplates import plain_context
 
 #: The values of the `channel` field (CONTRACT.md "Word template fields").
@@ -55,9 +56,10 @@ def line_channel(line) -> str:
 
 def unsubscribe_url(line) -> str:
     """The contact's unsubscribe link for an e-mail of `line` (CONTRACT.md "Consent per channel
-    and unsubscribe"). The one hook the unsubscribe endpoint will fill in: until it exists, every
-    e-mail gets "" (a template's `{% if unsubscribe_url %}` paragraph stays out)."""
-    return ""
+    and unsubscribe"; interactions.unsubscribe): an entry of a logged segment gets its signed
+    link under CRM_PUBLIC_URL; a segment line (a preview: nothing is sent yet) or the sample
+    line gets "" (a template's `{% if unsubscribe_url %}` paragraph stays out)."""
+    return entry_unsubscribe_url(line)
 
 
 def salutation_formulas() -> dict[tuple[str, str | None, str], SalutationFormula]:

@@ -773,3 +773,24 @@ class ContactAnonymisation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} ({self.created_at:%Y-%m-%d})"
+
+
+class UnsubscribeRequestCount(models.Model):
+    """Requests one client address made to the public unsubscribe page in one minute
+    (interactions.unsubscribe's rate limit): counted in the database, so every web process
+    sees the same count. Rows of past minutes are removed as new ones come."""
+
+    address = models.CharField(_("client address"), max_length=64)
+    minute = models.BigIntegerField(_("minute"))  # minutes since 1970-01-01 UTC
+    count = models.PositiveIntegerField(_("requests"))
+
+    class Meta:
+        verbose_name = _("unsubscribe request count")
+        verbose_name_plural = _("unsubscribe request counts")
+        constraints = [
+            models.UniqueConstraint(fields=["address", "minute"], name="unsubscribe_request_count_once_per_minute")
+        ]
+        indexes = [models.Index(fields=["minute"], name="unsubscribe_request_minute_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.address} @{self.minute}: {self.count}"

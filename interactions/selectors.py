@@ -19,22 +19,32 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page
-from django.db.models import CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import CharField, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import TruncMonth
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 
-from crm.models import Campaign, ContactType, Salesperson
+from crm.models import (
+    Campaign,
+    ConsentChange,
+    ConsentChannel,
+    ConsentState,
+    ContactType,
+    CorrespondenceType,
+    Salesperson,
+)
 from crm.selectors import DeferredJoinPaginator
 from crm.untrusted import parse_id
 
 from .models import (
     DeliveryItem,
     DeliveryItemStatus,
+    DeliveryStatus,
     InteractionComment,
     InteractionGroup,
     InteractionLogEntry,
     InteractionTemplate,
+    LoggedSegment,
 )
 
 if TYPE_CHECKING:
@@ -541,6 +551,122 @@ def interactions_per_month(
         label = _("Other (%(n)s more)") % {"n": len(rest)}
         series.append(Series(key="", label=label, title=label, counts=other, other=True))
     return MonthlyInteractions(months=months.months, series=series, truncated=months.truncated)
+
+
+# --- Unsubscribe rate ------------------------------------------------------------------------------
+
+UNSUBSCRIBE_MAILINGS_SHOWN = 20
+
+
+def unsubscribes_of(logged_segment_id) -> QuerySet[ConsentChange]:
+    """The e-mail consent withdrawals made through the unsubscribe link of a logged segment's
+    e-mails (`logged_segment_id`: an id or an OuterRef): the consent history's partial index on
+    (logged segment, contact)."""
+    return ConsentChange.objects.filter(
+        logged_segment_id=logged_segment_id, channel=ConsentChannel.EMAIL, state=ConsentState.WITHDRAWN
+    )
+
+
+@dataclass(frozen=True)
+class UnsubscribeRow:
+    """E-mails sent and how many of their contacts unsubscribed through the link in them."""
+
+    sent: int
+    unsubscribed: int
+
+    @property
+    def rate(self) -> float | None:
+        """Unsubscribes per 100 e-mails sent; None without e-mails."""
+        return 100 * self.unsubscribed / self.sent if self.sent else None
+
+
+@dataclass(frozen=True)
+class MailingUnsubscribes(UnsubscribeRow):
+    logged_segment_id: int = 0
+    segment_no: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class MonthUnsubscribes(UnsubscribeRow):
+    month: datetime.date | None = None
+
+
+@dataclass(frozen=True)
+class UnsubscribeRates:
+    """The unsubscribe rate of the e-mails among some entries: in all, per logged segment (the
+    newest `UNSUBSCRIBE_MAILINGS_SHOWN`, and how many more) and per month of the chart."""
+
+    total: UnsubscribeRow
+    mailings: list[MailingUnsubscribes]
+    more_mailings: int
+    months: list[MonthUnsubscribes]
+
+
+def unsubscribe_rates(*, entries: QuerySet[InteractionLogEntry], months: MonthRange) -> UnsubscribeRates:
+    """Per logged segment and per month (of the entry's date, as the chart counts), the
+    non-canceled e-mail entries among `entries` that were sent, and how many of them went to a
+    contact who withdrew e-mail consent through that logged segment's unsubscribe link.
+
+    Two queries: the sent entries and those of them unsubscribed, each grouped by (logged
+    segment, month), as one UNION ALL (the unsubscribed ones a semi-join of the entries with the
+    consent history's (logged segment, contact) partial index: an EXISTS in the WHERE clause,
+    which PostgreSQL joins, not one in the count's FILTER, which it evaluates per entry); and
+    the shown logged segments' numbers and descriptions."""
+    sent = (
+        entries.counted()
+        .filter(
+            correspondence_type=CorrespondenceType.EMAIL,
+            delivery_status=DeliveryStatus.SENT,
+            logged_segment_id__isnull=False,
+        )
+        .order_by()
+        .annotate(month=TruncMonth("date"))
+    )
+    unsubscribed = sent.filter(
+        Exists(unsubscribes_of(OuterRef("logged_segment_id")).filter(contact_id=OuterRef("contact_id")))
+    )
+
+    def grouped(rows, kind: int):
+        return (
+            rows.annotate(kind=Value(kind, output_field=IntegerField()))
+            .values("logged_segment_id", "month", "kind")
+            .annotate(n=Count("pk"))
+        )
+
+    rows = list(grouped(sent, 0).union(grouped(unsubscribed, 1), all=True).order_by())
+    per_mailing: dict[int, list[int]] = {}
+    per_month = {month: [0, 0] for month in months.months}
+    for row in rows:
+        month = row["month"].date() if isinstance(row["month"], datetime.datetime) else row["month"]
+        for sums in (per_mailing.setdefault(row["logged_segment_id"], [0, 0]), per_month.get(month)):
+            if sums is not None:
+                sums[row["kind"]] += row["n"]
+    shown = sorted(per_mailing, reverse=True)[:UNSUBSCRIBE_MAILINGS_SHOWN]
+    labels = {
+        pk: (no, description)
+        for pk, no, description in LoggedSegment.objects.filter(pk__in=shown).values_list(
+            "pk", "segment_no", "description"
+        )
+    }
+    return UnsubscribeRates(
+        total=UnsubscribeRow(
+            sent=sum(sent for sent, _n in per_mailing.values()),
+            unsubscribed=sum(n for _sent, n in per_mailing.values()),
+        ),
+        mailings=[
+            MailingUnsubscribes(
+                sent=per_mailing[pk][0],
+                unsubscribed=per_mailing[pk][1],
+                logged_segment_id=pk,
+                segment_no=labels.get(pk, ("", ""))[0],
+                description=labels.get(pk, ("", ""))[1],
+            )
+            for pk in shown
+        ],
+        more_mailings=max(len(per_mailing) - len(shown), 0),
+        months=[MonthUnsubscribes(sent=sent, unsubscribed=n, month=month) for month, (sent, n) in per_month.items()],
+    )
 
 
 # --- Filter form choices ------------------------------------------------------------------------------

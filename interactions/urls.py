@@ -9,6 +9,7 @@ from django.urls import path
 from .views import deliveries, entries, logged_segments, outbox
 from .views import documents as document_views
 from .views import templates as template_views
+from .views import unsubscribe as unsubscribe_views
 
 app_name = "interactions"
 urlpatterns: list = [
@@ -75,6 +76,8 @@ urlpatterns: list = [
         document_views.EntryDocumentView.as_view(kind="word_template"),
         name="entry_word_template",
     ),
+    # The public one-click unsubscribe page (no login, no CSRF: interactions.views.unsubscribe).
+    path("u/<str:token>/", unsubscribe_views.unsubscribe, name="unsubscribe"),
     path("interaction-templates/", template_views.TemplateListView.as_view(), name="template_list"),
     path(
         "interaction-templates/sample-letter.docx",

@@ -385,12 +385,14 @@ class EntryCreateView(PermissionRequiredMixin, View):
 
 
 class StatisticsView(PermissionRequiredMixin, View):
-    """Count, cost and duration of non-canceled entries by template, group and campaign, and
-    interactions per month by template or campaign (`chart=`) as an inline SVG chart.
+    """Count, cost and duration of non-canceled entries by template, group and campaign,
+    interactions per month by template or campaign (`chart=`) as an inline SVG chart, and the
+    unsubscribe rate of the e-mails sent, per logged segment and per month.
 
     Takes the log's criteria (an invalid one: status 400 with the reasons, no numbers).
     Queries: a constant number (the form's code lists, the criteria checks, totals, three
-    GROUP BYs, the chart's GROUP BY and its names).
+    GROUP BYs, the chart's GROUP BY and its names, the unsubscribe GROUP BY and its logged
+    segments).
     """
 
     permission_required = "interactions.view_interactionlogentry"
@@ -442,6 +444,7 @@ class StatisticsView(PermissionRequiredMixin, View):
             monthly = selectors.interactions_per_month(entries=entries, by=chart_by, months=months)
             context["monthly"] = monthly
             context["chart"] = charts.stacked_bars(monthly)
+            context["unsubscribes"] = selectors.unsubscribe_rates(entries=entries, months=months)
         if request.htmx and request.htmx.target == STATISTICS_TARGET:
             return TemplateResponse(request, self.template_name + "#results", context, status=status)
         fill_code_choices(filterset)

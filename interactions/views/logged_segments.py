@@ -107,6 +107,7 @@ class LoggedSegmentDetailView(LoggedSegmentPermissionMixin, View):
             "can_follow_up": request.user.has_perm("segments.add_segment"),
             "can_delete": request.user.has_perm("interactions.delete_loggedsegment"),
             "delivery_panel": logged_segment_delivery_panel(logged_segment=logged),
+            "mailing": selectors.logged_segment_mailing_counts(logged_segment=logged),
         }
         return TemplateResponse(request, self.template_name, context)
 

@@ -33,6 +33,7 @@ from interactions.models import (
     InteractionComment,
     InteractionTemplateLanguage,
 )
+from interactions.unsubscribe import count_request
 from segments import services as segment_services
 from tests.factories import (
     make_campaign,
@@ -99,6 +100,7 @@ def one_of_everything(db):
     )
     delivery = Delivery.objects.create(logged_segment=logged, state="finished", total=1, failed=1)
     DeliveryItem.objects.create(delivery=delivery, entry=entry, status="error", error="refused")
+    count_request("192.0.2.1")  # the unsubscribe page's rate limit
     return {"company": company, "person": person}
 
 

@@ -2,7 +2,10 @@
 on localhost (aiosmtpd) is parsed with Python's `email` package (policy `default`) and each part
 is checked: the MIME structure, charsets, a text part without markup, an HTML part styled inline
 without external references, From with a display name on the sending address, Reply-To the
-salesperson, a Message-ID on the sending domain, Date, the attachment's file name."""
+salesperson, a Message-ID on the sending domain, Date, the attachment's file name; and the
+contact's one-click unsubscribe link (CONTRACT "Consent per channel and unsubscribe"): the
+`List-Unsubscribe` and `List-Unsubscribe-Post` headers (RFC 8058) and the same URL, under
+CRM_PUBLIC_URL, as the last line of the text part and a link in the HTML part, the only URL in it."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from django.utils import timezone
 from crm.models import Salesperson
 from interactions.mail import email_html, plain_text, sender
 from interactions.models import InteractionLogEntry
+from interactions.unsubscribe import Link, read_token
 from tests.interactions.smtp_server import running_smtp_server
 from tests.interactions.test_delivery import IMMEDIATE, build, deliver, log
 
@@ -27,11 +31,13 @@ pytestmark = pytest.mark.django_db
 
 SENDING = {"DEFAULT_FROM_EMAIL": "Newsletter <news@mail.example.org>"}
 COMPANY = {"name": "Nordlys Marketing ApS", "email": "info@nordlys.example"}
+PUBLIC_URL = "https://crm.nordlys.example"
 
 
 @pytest.fixture
 def smtp(settings):
     settings.DEFAULT_FROM_EMAIL = SENDING["DEFAULT_FROM_EMAIL"]
+    settings.CRM_PUBLIC_URL = PUBLIC_URL
     settings.CRM_COMPANY = {**settings.CRM_COMPANY, **COMPANY}
     with running_smtp_server() as server, override_settings(MAILERS=server.mailers(), TASKS=IMMEDIATE):
         yield server
@@ -43,7 +49,7 @@ def parsed(raw: bytes) -> EmailMessage:
 
 # Elements that letter_html writes and that must carry their own style; nothing may load from
 # elsewhere or rely on a stylesheet.
-STYLED = {"body", "p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "td", "strong", "em"}
+STYLED = {"body", "p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "td", "strong", "em", "a"}
 FORBIDDEN_TAGS = {"style", "link", "script", "img", "iframe", "object", "embed", "base", "form"}
 FORBIDDEN_ATTRIBUTES = {"class", "id", "src", "href", "background", "srcset", "action"}
 
@@ -57,7 +63,9 @@ class _Audit(HTMLParser):
         self.tags.append((tag, dict(attrs)))
 
 
-def assert_html_part(part: EmailMessage, *texts: str) -> None:
+def assert_html_part(part: EmailMessage, *texts: str, unsubscribe_url: str) -> None:
+    """The HTML part: styled inline, nothing to fetch; its one link, and its only URL, is the
+    unsubscribe link, in the last paragraph."""
     assert part.get_content_type() == "text/html"
     assert part.get_content_charset() == "utf-8"
     assert part.get_content_disposition() is None  # shown, not an attachment
@@ -70,21 +78,30 @@ def assert_html_part(part: EmailMessage, *texts: str) -> None:
     assert names[:3] == ["html", "head", "meta"] and "title" in names and "body" in names
     for tag, attributes in audit.tags:
         assert tag not in FORBIDDEN_TAGS, tag
-        assert not FORBIDDEN_ATTRIBUTES & set(attributes), (tag, attributes)
+        if tag == "a":
+            assert attributes.keys() == {"href", "style"} and attributes["href"] == unsubscribe_url
+        else:
+            assert not FORBIDDEN_ATTRIBUTES & set(attributes), (tag, attributes)
         if tag in STYLED:
             assert attributes.get("style"), f"<{tag}> has no inline style"
-    assert not re.search(r"https?:|url\(|@import|cid:", content, re.IGNORECASE)  # nothing to fetch
+    assert [tag for tag, _ in audit.tags].count("a") == 1
+    assert re.findall(r"https?:[^\s<\"]*", content, re.IGNORECASE) == [unsubscribe_url] * 2  # href and text
+    assert not re.search(r"url\(|@import|cid:", content, re.IGNORECASE)  # nothing to fetch
+    assert f'Unsubscribe from these e-mails: <a href="{unsubscribe_url}"' in content
+    assert content.index(unsubscribe_url) > max(content.index(text) for text in texts if "<title>" not in text)
     for text in texts:
         assert text in content
 
 
-def assert_text_part(part: EmailMessage, *texts: str) -> None:
+def assert_text_part(part: EmailMessage, *texts: str, unsubscribe_url: str) -> None:
+    """The text part: no markup; it ends with the unsubscribe line."""
     assert part.get_content_type() == "text/plain"
     assert part.get_content_charset() == "utf-8"
     assert part.get_content_disposition() is None
     content = part.get_content()
     assert not re.search(r"</?(p|br|html|body|table|tr|td|strong|em|h\d|div|span|meta|title)\b", content)
     assert not re.search(r"&(amp|lt|gt|quot|#\d+);", content)  # no HTML escapes left over
+    assert content.replace("\r\n", "\n").endswith(f"\n\nUnsubscribe from these e-mails: {unsubscribe_url}\n")
     for text in texts:
         assert text in content
 
@@ -102,6 +119,18 @@ def assert_headers(message: EmailMessage, to: str, subject: str, from_name: str,
     assert message["MIME-Version"] == "1.0"
 
 
+def unsubscribe_link(message: EmailMessage, contact, logged) -> str:
+    """The message's List-Unsubscribe URL, checked: one https URL under CRM_PUBLIC_URL whose
+    token names the contact and the logged segment, with RFC 8058's one-click header."""
+    (url,) = re.fullmatch(r"<([^<>,\s]+)>", message["List-Unsubscribe"].strip()).groups()  # strip: a folded header
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert url.startswith(PUBLIC_URL + "/u/") and url.endswith("/")
+    assert read_token(url.removeprefix(PUBLIC_URL + "/u/").rstrip("/")) == Link(
+        contact_id=contact.pk, logged_segment_id=logged.pk
+    )
+    return url
+
+
 def test_a_letter_as_body_is_text_and_html_alternatives_with_sender_reply_to_message_id_and_date(
     smtp, django_capture_on_commit_callbacks
 ):
@@ -112,7 +141,7 @@ def test_a_letter_as_body_is_text_and_html_alternatives_with_sender_reply_to_mes
 
     received = smtp.received()
     assert len(received) == 3
-    message_ids = set()
+    message_ids, urls = set(), set()
     for got in received:
         message = parsed(got.raw)
         (to,) = got.recipients
@@ -122,11 +151,18 @@ def test_a_letter_as_body_is_text_and_html_alternatives_with_sender_reply_to_mes
         assert message.get_content_type() == "multipart/alternative"
         text, html = message.iter_parts()
         greeting = f"Dear {contact.first_name} {contact.surname}," if contact.first_name else None
-        assert_text_part(text, "Smith & <Sons>", "Re: Spring offer", *([greeting] if greeting else []))
-        assert_html_part(html, "Smith &amp; &lt;Sons&gt;", "Re: Spring offer", "<title>Spring offer</title>")
+        url = unsubscribe_link(message, contact, logged)
+        urls.add(url)
+        assert_text_part(
+            text, "Smith & <Sons>", "Re: Spring offer", *([greeting] if greeting else []), unsubscribe_url=url
+        )
+        assert_html_part(
+            html, "Smith &amp; &lt;Sons&gt;", "Re: Spring offer", "<title>Spring offer</title>", unsubscribe_url=url
+        )
         assert "<Sons>" not in html.get_content()
         assert not list(message.iter_attachments())
     assert len(message_ids) == 3  # one per e-mail
+    assert len(urls) == 3  # one link per contact
 
 
 def test_a_letter_as_attachment_comes_with_a_text_and_html_note_and_the_docx_named_after_the_subject(
@@ -144,8 +180,9 @@ def test_a_letter_as_attachment_comes_with_a_text_and_html_note_and_the_docx_nam
     body, attachment = message.iter_parts()
     assert body.get_content_type() == "multipart/alternative"
     text, html = body.iter_parts()
-    assert_text_part(text, "Please find the letter attached: Offer_ 2026_27.docx")
-    assert_html_part(html, "Please find the letter attached: Offer_ 2026_27.docx")
+    url = unsubscribe_link(message, person, logged)
+    assert_text_part(text, "Please find the letter attached: Offer_ 2026_27.docx", unsubscribe_url=url)
+    assert_html_part(html, "Please find the letter attached: Offer_ 2026_27.docx", unsubscribe_url=url)
     assert attachment.get_content_disposition() == "attachment"
     assert attachment.get_filename() == "Offer_ 2026_27.docx"
     assert attachment.get_content_type() == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

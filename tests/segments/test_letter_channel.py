@@ -1,8 +1,8 @@
 """The `channel` and `unsubscribe_url` fields (CONTRACT.md "Word template fields") in every
 renderer: `segment merge` and print files render `letter`, an e-mail (as body or attachment)
 and the preview of an e-mail line render `email`; `unsubscribe_url` is empty in a letter, and
-in an e-mail it is what `merge_fields.unsubscribe_url` gives (empty until the unsubscribe
-endpoint exists)."""
+in an e-mail it is what `merge_fields.unsubscribe_url` gives: the contact's signed link under
+CRM_PUBLIC_URL for an entry of a logged segment, empty for a segment line's preview."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 from crm.models import CorrespondenceType
 from crm.permissions import COMMAND_LINE
 from interactions import merge_fields
+from interactions.unsubscribe import unsubscribe_url
 from segments import merge
 from segments import services as segment_services
 from segments.models import SegmentLine
@@ -82,10 +83,12 @@ def test_an_email_renders_email_with_its_unsubscribe_link_and_no_address_block(
     ]
 
 
-def test_an_email_attachment_renders_email_and_without_the_hook_the_link_is_empty(
+def test_an_email_attachment_renders_email_with_the_contacts_own_unsubscribe_link(
     smtp,  # noqa: F811
+    settings,
     django_capture_on_commit_callbacks,
 ):
+    settings.CRM_PUBLIC_URL = "https://crm.example.com"
     segment, (company, person) = build(n_persons=1, paragraphs=CHANNEL, send_as_attachment=True)
     logged = log(segment)
 
@@ -93,7 +96,9 @@ def test_an_email_attachment_renders_email_and_without_the_hook_the_link_is_empt
 
     (message,) = smtp.to(person.email)
     (attached,) = message.attachments.values()
-    assert channel_lines(paragraph_texts(attached)) == ["channel=[email] unsubscribe=[]"]
+    url = unsubscribe_url(contact_id=person.pk, logged_segment_id=logged.pk)
+    assert url.startswith("https://crm.example.com/u/")
+    assert channel_lines(paragraph_texts(attached)) == [f"channel=[email] unsubscribe=[{url}]"]
 
 
 def test_a_print_file_renders_letter(smtp, unsubscribe_link, django_capture_on_commit_callbacks):  # noqa: F811
