@@ -40,6 +40,7 @@ ACTION_WORDS = {
     StepAction.REFINE: "refine",
     StepAction.REUSE_CRITERIA: "reuse",
     StepAction.REUSE_LOGGED: "reuse logged",
+    StepAction.REFRESH: "refresh",
 }
 OPTION_LABELS = {
     "allow_existing": "allow existing contacts",

@@ -6,7 +6,7 @@ Every action is a POST to its own URL and redirects back to the worksheet (post/
 from django.urls import path
 
 from . import document_views as documents
-from . import log_job_views, log_views, merge_views, views
+from . import drift_views, log_job_views, log_views, merge_views, views
 
 app_name = "segments"
 urlpatterns = [
@@ -18,6 +18,8 @@ urlpatterns = [
     path("segments/<str:no>/steps/", views.SegmentStepView.as_view(), name="segment_step"),
     path("segments/<str:no>/undo/", views.SegmentUndoView.as_view(), name="segment_undo"),
     path("segments/<str:no>/log/", log_views.SegmentLogView.as_view(), name="segment_log"),
+    path("segments/<str:no>/drift/", drift_views.SegmentDriftView.as_view(), name="segment_drift"),
+    path("segments/<str:no>/refresh/", drift_views.SegmentRefreshView.as_view(), name="segment_refresh"),
     path("log-jobs/<int:pk>/", log_job_views.LogJobView.as_view(), name="log_job"),
     path("segments/<str:no>/merge/", merge_views.SegmentMergeView.as_view(), name="segment_merge"),
     path("merge-jobs/<int:pk>/", merge_views.MergeJobView.as_view(), name="merge_job"),

@@ -1,0 +1,422 @@
+"""The drift check before Log (issue 15): what changed since a worksheet's lines were added, and
+Refresh, which applies those changes as one step that Undo reverses.
+
+`segment_drift` (a read) reports per kind how many, and the first DRIFT_EXAMPLES by name (line
+no., contact no., name; lines by line no., new contacts by contact no.):
+
+- `withdrawn`: lines whose contact withdrew consent for the line's channel
+  (crm.models.consent_withdrawn_q); the Log refuses them (CONTRACT "Consent per channel");
+- `excluded`: lines whose contact is now set to "exclude from segment" and whose step did not
+  ignore the exclusion. A manual line (add-contact, R29) and a reused logged segment's line
+  (R38) ignore the exclusion by definition (the user chose that contact, or that mailing), so
+  they are never listed; nor are the lines a Refresh added, which follow the criteria (below);
+- `anonymised`: lines whose contact was anonymised (interactions.ContactAnonymisation) after
+  the step that added the line ran;
+- for a worksheet built by criteria (an add, reduce or refine step by criteria, not by hand):
+  - `unmatched`: lines whose contact is not among the contacts the worksheet's steps select
+    today (the replay, below), other than the lines a kind above lists;
+  - `new`: contacts the steps select today that no line names, other than those Refresh never
+    adds: an anonymised contact, or one whose consent for the channel a new line would get
+    (R13) is withdrawn.
+
+The replay is what running the worksheet's current steps again, in order, on today's data
+selects, as a set of contacts (an undone step is gone, so it does not count):
+- add: plus the contacts its Add would take with its options (expansion, companies with
+  persons, the exclusion unless ignored), whether on the worksheet or not;
+- reduce / refine: minus / only the contacts matching its criteria (with Entire Companies every
+  contact of a company that has a matching contact);
+- a line removed by hand: minus that contact, unless a line of it is still on the worksheet
+  (one of two lines was removed);
+- reuse of a logged segment: plus the contacts of its entries; reuse of saved criteria: the
+  steps it replayed, in its place;
+- a Refresh, and any other step that only removes changed contacts: nothing.
+So a line is unmatched when the add that took its contact no longer matches it or a reduce or
+refine now takes it out, and a contact is new when it now matches where it did not.
+
+The replay is one SQL query, never read into Python: each step's contacts are a SELECT compiled
+from its criteria, chained by UNION / EXCEPT / INTERSECT, each link wrapped as a derived table
+(so both databases read the chain the same way). The kinds compare it with the lines in SQL
+through set differences (`lines EXCEPT replay`, `replay EXCEPT lines`) used by an `IN`: a hashed
+set operation and a semi-join on PostgreSQL, a temporary index on SQLite; never `NOT IN` over a
+large set nor `IN … OR IN …`.
+
+Cost: one query for the steps, the criteria's codes (one query per code list, as a step
+validates them), then one query per kind (its count and first lines together, `COUNT(*) OVER
+()`): a constant number whatever the number of lines or contacts.
+
+`segment_refresh` (a write) applies the differences as one step (StepAction.REFRESH) that Undo
+reverses exactly: the listed lines are removed and kept for undo (per kind an INSERT … SELECT
+and a DELETE), then the new contacts are added as Add adds lines (R21 order, header and
+contact values, F2.4: one INSERT … SELECT). Afterwards the check finds nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from crm.counts import counted
+from crm.models import ConsentState, Contact, consent_withdrawn_q
+from crm.permissions import require
+from interactions.models import ContactAnonymisation, InteractionLogEntry
+
+from ..models import CriteriaStep, Segment, SegmentLine, StepAction
+from .statistics import page_queries
+from .worksheet import (
+    StepResult,
+    _analyze_after,
+    _company_key,
+    _correspondence_type,
+    _finish,
+    _insert_lines,
+    _lock,
+    _new_step,
+    _remove_lines,
+    add_candidates,
+    criteria,
+)
+
+DRIFT_EXAMPLES = 10
+
+WITHDRAWN = "withdrawn"
+EXCLUDED = "excluded"
+ANONYMISED = "anonymised"
+UNMATCHED = "unmatched"
+NEW = "new"
+LINE_KINDS = (WITHDRAWN, EXCLUDED, ANONYMISED, UNMATCHED)  # the order Refresh removes them in
+KINDS = (*LINE_KINDS, NEW)
+
+# The criteria steps a replay runs; every other step (a Refresh, …) replays as nothing.
+CRITERIA_ACTIONS = (StepAction.ADD, StepAction.REDUCE, StepAction.REFINE)
+
+
+def _label(kind: str, count: int) -> str:
+    if kind == WITHDRAWN:
+        text = ngettext(
+            "%(count)s line whose contact withdrew consent for the line's channel (blocks the Log)",
+            "%(count)s lines whose contacts withdrew consent for the line's channel (blocks the Log)",
+            count,
+        )
+    elif kind == EXCLUDED:
+        text = ngettext(
+            "%(count)s line whose contact was set to “exclude from segment” since it was added",
+            "%(count)s lines whose contacts were set to “exclude from segment” since they were added",
+            count,
+        )
+    elif kind == ANONYMISED:
+        text = ngettext(
+            "%(count)s line whose contact was anonymised since it was added",
+            "%(count)s lines whose contacts were anonymised since they were added",
+            count,
+        )
+    elif kind == UNMATCHED:
+        text = ngettext(
+            "%(count)s line whose contact no longer matches the criteria",
+            "%(count)s lines whose contacts no longer match the criteria",
+            count,
+        )
+    else:
+        text = ngettext(
+            "%(count)s contact who matches the criteria now but is not on the worksheet",
+            "%(count)s contacts who match the criteria now but are not on the worksheet",
+            count,
+        )
+    return counted(text, count)
+
+
+@dataclass(frozen=True)
+class DriftRow:
+    """A line (or, for a new contact, the contact alone) named in the drift panel."""
+
+    line_no: int | None
+    contact_no: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DriftGroup:
+    kind: str
+    count: int
+    rows: tuple[DriftRow, ...]
+
+    @property
+    def label(self) -> str:
+        return _label(self.kind, self.count)
+
+    @property
+    def blocks_log(self) -> bool:
+        return self.kind == WITHDRAWN
+
+    @property
+    def more(self) -> int:
+        """How many are not named."""
+        return self.count - len(self.rows)
+
+
+@dataclass(frozen=True)
+class SegmentDrift:
+    """What changed since the lines were added: the kinds that have lines or contacts, in
+    KINDS order. `by_criteria`: the worksheet has criteria steps, so the unmatched and new
+    kinds were checked; `problems`: why they could not be (criteria no longer valid)."""
+
+    groups: tuple[DriftGroup, ...]
+    by_criteria: bool
+    problems: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.groups)
+
+    def count(self, kind: str) -> int:
+        return next((group.count for group in self.groups if group.kind == kind), 0)
+
+    @property
+    def blocks_log(self) -> bool:
+        return any(group.blocks_log for group in self.groups)
+
+    @property
+    def to_add(self) -> int:
+        return self.count(NEW)
+
+
+# --- The replay -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The contacts the worksheet's steps select today, as SQL of one column `member`."""
+
+    sql: str
+    params: tuple
+
+    def minus(self, sql: str, params: list | tuple) -> RawSQL:
+        """`(replay) EXCEPT (sql)`, for an `IN`."""
+        return RawSQL(f"SELECT w.member FROM ({self.sql}) w EXCEPT {sql}", (*self.params, *params))
+
+    def subtracted_from(self, sql: str, params: list | tuple) -> RawSQL:
+        """`(sql) EXCEPT (replay)`, for an `IN`."""
+        return RawSQL(f"{sql} EXCEPT SELECT w.member FROM ({self.sql}) w", (*params, *self.params))
+
+
+def _replay_steps(segment: Segment) -> list[CriteriaStep]:
+    """The segment's steps in worksheet order, a replay's steps in its place (one query)."""
+    return list(
+        CriteriaStep.objects.filter(segment=segment).order_by(
+            Coalesce(F("parent__position"), F("position")), F("parent_id").asc(nulls_first=True), "position"
+        )
+    )
+
+
+def _built_by_criteria(steps: list[CriteriaStep]) -> bool:
+    return any(step.action in CRITERIA_ACTIONS and not step.manual for step in steps)
+
+
+def _step_contacts(segment: Segment, step: CriteriaStep) -> tuple[str, QuerySet] | None:
+    """The set operation of `step` in the replay and the contacts it takes; None for nothing.
+
+    A criterion that no longer validates (a deleted code) raises ValidationError.
+    """
+    if step.action == StepAction.REUSE_LOGGED:
+        entries = InteractionLogEntry.objects.filter(logged_segment_id=int(step.source or 0))
+        return "UNION", entries.values(member=F("contact_id"))
+    if step.action not in CRITERIA_ACTIONS:
+        return None
+    selection = criteria(step.filter)
+    if step.action == StepAction.ADD:
+        contacts = add_candidates(
+            segment=segment,
+            query=selection,
+            allow_existing=True,
+            expand_contact=step.expand_contact,
+            allow_company_with_persons=step.allow_company_with_persons,
+            ignore_exclusion=step.ignore_exclusion,
+        )
+        return "UNION", contacts
+    contacts = selection.contacts
+    if step.manual and step.action == StepAction.REDUCE:
+        on_worksheet = SegmentLine.objects.filter(segment=segment, contact_id=OuterRef("pk"))
+        return "EXCEPT", contacts.filter(~Exists(on_worksheet))
+    if step.entire_companies:
+        keys = contacts.annotate(company_key=_company_key()).values("company_key")
+        contacts = Contact.objects.annotate(company_key=_company_key()).filter(company_key__in=keys)
+    return ("EXCEPT" if step.action == StepAction.REDUCE else "INTERSECT"), contacts
+
+
+def _compiled(rows: QuerySet) -> tuple[str, tuple]:
+    """A step's contacts as SQL of one column, `member` (contacts, or entries' contacts)."""
+    if rows.model is Contact:
+        rows = rows.values(member=F("pk"))
+    sql, params = rows.order_by().query.sql_with_params()
+    return sql, tuple(params)
+
+
+def segment_replay(segment: Segment, steps: list[CriteriaStep] | None = None) -> Replay:
+    """The replay of the worksheet's steps (module docstring) as SQL; nothing runs yet.
+
+    Raises ValidationError naming each step whose criteria no longer validate.
+    """
+    steps = _replay_steps(segment) if steps is None else steps
+    sql, params = "", ()
+    problems = []
+    numbers = {step.pk: step.position for step in steps if step.parent_id is None}
+    for index, step in enumerate(steps):
+        try:
+            taken = _step_contacts(segment, step)
+        except ValidationError as error:
+            number = numbers.get(step.parent_id, step.position)
+            problems += [
+                _('step %(n)s: criterion "%(filter)s" is no longer valid: %(problem)s')
+                % {"n": number, "filter": step.filter, "problem": problem}
+                for problem in error.messages
+            ]
+            continue
+        if taken is None:
+            continue
+        operation, contacts = taken
+        step_sql, step_params = _compiled(contacts)
+        if not sql:  # the empty set: a union starts it, a difference or intersection keeps it empty
+            if operation == "UNION":
+                sql, params = step_sql, step_params
+            continue
+        sql = f"SELECT w{index}.member FROM ({sql}) w{index} {operation} {step_sql}"
+        params = (*params, *step_params)
+    if problems:
+        raise ValidationError(problems, code="stale_criteria")
+    if not sql:
+        sql = f"SELECT id AS member FROM {connection.ops.quote_name(Contact._meta.db_table)} WHERE 1 = 0"
+    return Replay(sql, params)
+
+
+# --- The kinds ------------------------------------------------------------------------------------
+
+
+def _withdrawn() -> Q:
+    """Lines whose contact withdrew consent for the line's channel. The contacts who withdrew
+    anything come first from the two partial indexes (few rows), then the line's channel."""
+    anything = Q(email_consent=ConsentState.WITHDRAWN) | Q(postal_consent=ConsentState.WITHDRAWN)
+    return Q(contact_id__in=Contact.objects.filter(anything).values("pk")) & consent_withdrawn_q()
+
+
+def _excluded() -> Q:
+    return Q(contact__exclude_from_segment=True, step__ignore_exclusion=False)
+
+
+def _anonymised() -> Q:
+    since = ContactAnonymisation.objects.filter(
+        contact_id=OuterRef("contact_id"), created_at__gt=OuterRef("step__created_at")
+    )
+    return Q(Exists(since))
+
+
+def _lines_sql(segment: Segment) -> tuple[str, list]:
+    table = connection.ops.quote_name(SegmentLine._meta.db_table)
+    return f"SELECT l.contact_id FROM {table} l WHERE l.segment_id = %s", [segment.pk]
+
+
+def _unmatched(segment: Segment, replay: Replay) -> Q:
+    """Lines whose contact the replay does not select, other than those of the kinds above."""
+    sql, params = _lines_sql(segment)
+    return Q(contact_id__in=replay.subtracted_from(sql, params)) & ~_withdrawn() & ~_excluded() & ~_anonymised()
+
+
+def _line_kind(segment: Segment, kind: str, replay: Replay | None = None) -> Q:
+    if kind == WITHDRAWN:
+        return _withdrawn()
+    if kind == EXCLUDED:
+        return _excluded()
+    if kind == ANONYMISED:
+        return _anonymised()
+    return _unmatched(segment, replay)
+
+
+def new_contacts(segment: Segment, replay: Replay) -> QuerySet[Contact]:
+    """The contacts the replay selects that no line names, less those Refresh never adds (an
+    anonymised contact; one whose consent for the channel a new line would get is withdrawn)."""
+    sql, params = _lines_sql(segment)
+    anonymised = ContactAnonymisation.objects.filter(contact_id=OuterRef("pk"))
+    return (
+        Contact.objects.filter(pk__in=replay.minus(sql, params))
+        .annotate(new_line_channel=_correspondence_type(segment))
+        .exclude(consent_withdrawn_q("new_line_channel", contact=""))
+        .exclude(Exists(anonymised))
+    )
+
+
+def _group(kind: str, rows: QuerySet, *, contact: str, line_no: str | None, order: str) -> DriftGroup | None:
+    """A kind's count and first rows in one query (`COUNT(*) OVER ()` beside the first rows);
+    None when it has none. `contact` reaches the contact ("contact__" from a line)."""
+    fields = [f"{contact}no", f"{contact}name", *([line_no] if line_no else [])]
+    first = list(
+        rows.annotate(drift_total=Window(Count("pk"))).order_by(order).values(*fields, "drift_total")[:DRIFT_EXAMPLES]
+    )
+    if not first:
+        return None
+    named = tuple(
+        DriftRow(line_no=row[line_no] if line_no else None, contact_no=row[fields[0]], name=row[fields[1]])
+        for row in first
+    )
+    return DriftGroup(kind=kind, count=first[0]["drift_total"], rows=named)
+
+
+def segment_drift(*, segment: Segment) -> SegmentDrift:
+    """What changed since the worksheet's lines were added (module docstring). Writes nothing;
+    a constant number of queries whatever the number of lines."""
+    steps = _replay_steps(segment)
+    by_criteria = _built_by_criteria(steps)
+    replay, problems = None, ()
+    if by_criteria:
+        try:
+            replay = segment_replay(segment, steps)
+        except ValidationError as error:
+            problems = tuple(error.messages)
+    groups = []
+    lines = SegmentLine.objects.filter(segment=segment)
+    with page_queries():
+        for kind in LINE_KINDS:
+            if kind == UNMATCHED and replay is None:
+                continue
+            rows = lines.filter(_line_kind(segment, kind, replay))
+            groups.append(_group(kind, rows, contact="contact__", line_no="line_no", order="line_no"))
+        if replay is not None:
+            groups.append(_group(NEW, new_contacts(segment, replay), contact="", line_no=None, order="no"))
+    return SegmentDrift(groups=tuple(group for group in groups if group), by_criteria=by_criteria, problems=problems)
+
+
+# --- Refresh --------------------------------------------------------------------------------------
+
+
+def segment_refresh(*, user, segment: Segment | str) -> StepResult:
+    """Apply the drift as one step (StepAction.REFRESH) that Undo reverses exactly.
+
+    Removes the lines of every kind (withdrawn, excluded, anonymised, unmatched), each kept for
+    undo, then adds the new contacts as Add would (header and contact values, R21 order, line
+    numbers after the last). A worksheet not built by criteria only loses its changed
+    contacts' lines. Nothing to change writes nothing (the result's `step` is None); criteria
+    that no longer validate are a ValidationError naming them, and nothing is written. One
+    durable transaction of a constant number of statements whatever the size.
+    """
+    require(user, "segments.change_segment")
+    with transaction.atomic(durable=True):
+        segment = _lock(segment)
+        steps = _replay_steps(segment)
+        replay = segment_replay(segment, steps) if _built_by_criteria(steps) else None
+        step = _new_step(segment, user, action=StepAction.REFRESH, ignore_exclusion=True)
+        removed = 0
+        lines = SegmentLine.objects.filter(segment=segment).order_by()
+        for kind in LINE_KINDS:
+            if kind == UNMATCHED and replay is None:
+                continue
+            removed += _remove_lines(segment, step, lines.filter(_line_kind(segment, kind, replay)))
+        added = _insert_lines(segment, step, new_contacts(segment, replay)) if replay is not None else 0
+        if not added and not removed:
+            step.delete()
+            count = SegmentLine.objects.filter(segment=segment).count()
+            return StepResult(step=None, added=0, removed=0, line_count=count)
+        return _analyze_after(_finish(step, added, removed), removed_lines=bool(removed))
