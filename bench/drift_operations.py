@@ -67,42 +67,51 @@ def prepare_drift(ctx: Context) -> None:
     ctx.data["drift_segment"] = segment
 
 
-LINES = (
-    "FROM segments_segmentline l JOIN crm_contact c ON c.id = l.contact_id"
-    " JOIN segments_criteriastep s ON s.id = l.step_id WHERE l.segment_id = %s"
-)
-WITHDRAWN_SQL = (
-    "((l.correspondence_type = 'email' AND c.email_consent = 'withdrawn')"
-    " OR (l.correspondence_type = 'hard_copy' AND c.postal_consent = 'withdrawn'))"
-)
-EXCLUDED_SQL = "(c.exclude_from_segment AND NOT s.ignore_exclusion)"
-ANONYMISED_SQL = (
-    "EXISTS (SELECT 1 FROM interactions_contactanonymisation a"
-    " WHERE a.contact_id = l.contact_id AND a.created_at > s.created_at)"
-)
 REPLAY_SQL = (
     "SELECT id FROM crm_contact WHERE country_id = 'NL' AND NOT exclude_from_segment"
     " EXCEPT SELECT contact_id FROM crm_contactmailinggroup WHERE mailing_group_id = 'PRESSREL'"
 )
+DIFFERENCE_SQL = (
+    f"WITH w AS MATERIALIZED ({REPLAY_SQL}),"
+    " d AS MATERIALIZED (SELECT l.contact_id AS gone, w.id AS new FROM ({lines}) l FULL JOIN w ON w.id = l.contact_id"
+    " WHERE l.contact_id IS NULL OR w.id IS NULL)"
+).replace("{lines}", LINE_CONTACTS)
+LINES = "FROM segments_segmentline l JOIN segments_criteriastep s ON s.id = l.step_id WHERE l.segment_id = %s"
+WITHDRAWN_SQL = (
+    "EXISTS (SELECT 1 FROM crm_contact c WHERE c.id = l.contact_id"
+    " AND ((l.correspondence_type = 'email' AND c.email_consent = 'withdrawn')"
+    " OR (l.correspondence_type = 'hard_copy' AND c.postal_consent = 'withdrawn')))"
+)
+EXCLUDED_SQL = "(NOT s.ignore_exclusion AND l.contact_id IN (SELECT id FROM crm_contact WHERE exclude_from_segment))"
+ANONYMISED_SQL = (
+    "EXISTS (SELECT 1 FROM interactions_contactanonymisation a"
+    " WHERE a.contact_id = l.contact_id AND a.created_at > s.created_at)"
+)
 
 
-def _floor_queries(channel: str) -> dict[str, tuple[str, str, str]]:
-    """Per kind: the columns, the rows (FROM … WHERE, `%s` the segment's id; `channel` a new
-    line's correspondence type over contact `c`) and their order."""
-    line = "l.line_no, c.no, c.name"
+def _floor_kinds(channel: str) -> dict[str, tuple[str, str, str]]:
+    """Per kind: its line no. and contact columns, its rows (FROM … WHERE, `%s` the segment's
+    id; `channel` a new line's correspondence type over contact `c`) and their order."""
+    line = ("l.line_no", "l.contact_id")
     return {
-        WITHDRAWN: (line, f"{LINES} AND {WITHDRAWN_SQL}", "l.line_no"),
-        "excluded": (line, f"{LINES} AND {EXCLUDED_SQL}", "l.line_no"),
-        "anonymised": (line, f"{LINES} AND {ANONYMISED_SQL}", "l.line_no"),
+        WITHDRAWN: (
+            *line,
+            f"{LINES} AND l.contact_id IN (SELECT id FROM crm_contact"
+            f" WHERE email_consent = 'withdrawn' OR postal_consent = 'withdrawn') AND {WITHDRAWN_SQL}",
+            "l.line_no",
+        ),
+        "excluded": (*line, f"{LINES} AND {EXCLUDED_SQL}", "l.line_no"),
+        "anonymised": (*line, f"{LINES} AND {ANONYMISED_SQL}", "l.line_no"),
         "unmatched": (
-            line,
-            f"{LINES} AND NOT EXISTS (SELECT 1 FROM ({REPLAY_SQL}) w WHERE w.id = l.contact_id)"
+            *line,
+            f"{LINES} AND l.contact_id IN (SELECT gone FROM d WHERE gone IS NOT NULL)"
             f" AND NOT {WITHDRAWN_SQL} AND NOT {EXCLUDED_SQL} AND NOT {ANONYMISED_SQL}",
             "l.line_no",
         ),
         NEW: (
-            "c.no, c.name",
-            f"FROM crm_contact c WHERE c.id IN ({REPLAY_SQL} EXCEPT {LINE_CONTACTS})"
+            "CAST(NULL AS BIGINT)",
+            "c.id",
+            "FROM crm_contact c WHERE c.id IN (SELECT new FROM d WHERE new IS NOT NULL)"
             f" AND NOT (c.email_consent = 'withdrawn' AND {channel} = 'email')"
             f" AND NOT (c.postal_consent = 'withdrawn' AND {channel} = 'hard_copy')"
             " AND NOT EXISTS (SELECT 1 FROM interactions_contactanonymisation a WHERE a.contact_id = c.id)",
@@ -112,21 +121,24 @@ def _floor_queries(channel: str) -> dict[str, tuple[str, str, str]]:
 
 
 def drift_floor(ctx: Context) -> dict[str, int]:
-    """The five kinds in plain SQL, each one `SELECT … COUNT(*) OVER () … LIMIT 10`; returns
-    each kind's count (a test compares them with ours)."""
+    """The five kinds in plain SQL, one statement as ours: the replay and its differences once
+    (a FULL JOIN), then per kind its count and first ten rows (window functions), with the
+    contact's number and name for those; returns each kind's count (a test compares them)."""
     segment = ctx.data["drift_segment"]
-    counts = {}
     with page_queries(), connection.cursor() as cursor:
         channel, channel_params = segment_ops.correspondence_sql(segment_ops._header(cursor, segment.pk))
-        for kind, (columns, rows, order) in _floor_queries(channel).items():
-            params = [*channel_params, *channel_params] if kind == NEW else []
-            cursor.execute(
-                f"SELECT {columns}, COUNT(*) OVER () {rows} ORDER BY {order} LIMIT {DRIFT_EXAMPLES}",
-                [segment.pk, *params],
+        parts, params = [], [segment.pk]
+        for kind, (line_no, contact_id, rows, order) in _floor_kinds(channel).items():
+            parts.append(
+                f"SELECT '{kind}' AS kind, k.line_no, (SELECT no FROM crm_contact WHERE id = k.contact_id),"
+                " (SELECT name FROM crm_contact WHERE id = k.contact_id), k.total FROM"
+                f" (SELECT {line_no} AS line_no, {contact_id} AS contact_id, COUNT(*) OVER () AS total,"
+                f" ROW_NUMBER() OVER (ORDER BY {order}) AS rn {rows}) k WHERE k.rn <= {DRIFT_EXAMPLES}"
             )
-            found = cursor.fetchall()
-            counts[kind] = found[0][-1] if found else 0
-    return {kind: count for kind, count in counts.items() if count}
+            params += [*channel_params, *channel_params] if kind == NEW else [segment.pk]
+        cursor.execute(f"{DIFFERENCE_SQL} {' UNION ALL '.join(parts)}", params)
+        rows = cursor.fetchall()
+    return {kind: total for kind, _line, _no, _name, total in rows}
 
 
 @operation("segment drift check (Log page panel; ~30% of N lines, 2 steps)", floor=drift_floor, prepare=prepare_drift)

@@ -52,13 +52,13 @@ contact values, F2.4: one INSERT … SELECT). Afterwards the check finds nothing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
+from django.db.models import BigIntegerField, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Value, Window
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce, RowNumber
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -191,18 +191,51 @@ class SegmentDrift:
 
 @dataclass(frozen=True)
 class Replay:
-    """The contacts the worksheet's steps select today, as SQL of one column `member`."""
+    """The contacts the worksheet's steps select today (SQL of one column `member`), and its
+    two differences with the worksheet's lines.
+
+    Each difference is SQL for an `IN`: by default a set difference (EXCEPT) holding the
+    replay's SQL, so a write runs it where it needs it (segment_refresh). `in_statement()`
+    instead reads both from the statement's WITH, where a FULL JOIN of the lines' contacts and
+    the replay (each computed once) gives both differences in one hash join (segment_drift).
+    """
 
     sql: str
     params: tuple
+    segment_id: int
+    in_with: bool = False
 
-    def minus(self, sql: str, params: list | tuple) -> RawSQL:
-        """`(replay) EXCEPT (sql)`, for an `IN`."""
-        return RawSQL(f"SELECT w.member FROM ({self.sql}) w EXCEPT {sql}", (*self.params, *params))
+    def _lines(self) -> tuple[str, tuple]:
+        table = connection.ops.quote_name(SegmentLine._meta.db_table)
+        return f"SELECT l.contact_id FROM {table} l WHERE l.segment_id = %s", (self.segment_id,)
 
-    def subtracted_from(self, sql: str, params: list | tuple) -> RawSQL:
-        """`(sql) EXCEPT (replay)`, for an `IN`."""
-        return RawSQL(f"{sql} EXCEPT SELECT w.member FROM ({self.sql}) w", (*params, *self.params))
+    def in_statement(self) -> Replay:
+        return replace(self, in_with=True)
+
+    def with_clause(self) -> tuple[str, tuple]:
+        """`WITH drift_replay …, drift_difference …` for the statement that reads `in_statement()`."""
+        lines, lines_params = self._lines()
+        sql = (
+            f"WITH drift_replay AS MATERIALIZED ({self.sql}),"
+            " drift_difference AS MATERIALIZED (SELECT w.contact_id AS gone, r.member AS new"
+            f" FROM ({lines}) w FULL JOIN drift_replay r ON r.member = w.contact_id"
+            " WHERE w.contact_id IS NULL OR r.member IS NULL)"
+        )
+        return sql, (*self.params, *lines_params)
+
+    def gone(self) -> RawSQL:
+        """The contacts of lines that the replay does not select."""
+        if self.in_with:
+            return RawSQL("SELECT d.gone FROM drift_difference d WHERE d.gone IS NOT NULL", ())
+        lines, lines_params = self._lines()
+        return RawSQL(f"{lines} EXCEPT SELECT r.member FROM ({self.sql}) r", (*lines_params, *self.params))
+
+    def new(self) -> RawSQL:
+        """The contacts the replay selects that no line names."""
+        if self.in_with:
+            return RawSQL("SELECT d.new FROM drift_difference d WHERE d.new IS NOT NULL", ())
+        lines, lines_params = self._lines()
+        return RawSQL(f"SELECT r.member FROM ({self.sql}) r EXCEPT {lines}", (*self.params, *lines_params))
 
 
 def _replay_steps(segment: Segment) -> list[CriteriaStep]:
@@ -291,102 +324,151 @@ def segment_replay(segment: Segment, steps: list[CriteriaStep] | None = None) ->
         raise ValidationError(problems, code="stale_criteria")
     if not sql:
         sql = f"SELECT id AS member FROM {connection.ops.quote_name(Contact._meta.db_table)} WHERE 1 = 0"
-    return Replay(sql, params)
+    return Replay(sql, params, segment.pk)
 
 
 # --- The kinds ------------------------------------------------------------------------------------
 
 
 def _withdrawn() -> Q:
-    """Lines whose contact withdrew consent for the line's channel. The contacts who withdrew
-    anything come first from the two partial indexes (few rows), then the line's channel."""
+    """Lines whose contact withdrew consent for the line's channel (consent_withdrawn_q): the
+    lines of the few contacts who withdrew anything (two partial indexes, then the lines'
+    contact index), so the lines are never all joined with their contacts."""
     anything = Q(email_consent=ConsentState.WITHDRAWN) | Q(postal_consent=ConsentState.WITHDRAWN)
-    return Q(contact_id__in=Contact.objects.filter(anything).values("pk")) & consent_withdrawn_q()
+    withdrawn = SegmentLine.objects.filter(contact_id__in=Contact.objects.filter(anything).values("pk"))
+    return Q(pk__in=withdrawn.filter(consent_withdrawn_q()).values("pk"))
 
 
 def _excluded() -> Q:
-    return Q(contact__exclude_from_segment=True, step__ignore_exclusion=False)
+    """Lines whose contact is set to "exclude from segment" (a small partial index) and whose
+    step did not ignore the exclusion."""
+    excluded = Contact.objects.filter(exclude_from_segment=True).values("pk")
+    return Q(contact_id__in=excluded, step__ignore_exclusion=False)
 
 
 def _anonymised() -> Q:
+    """Lines whose contact was anonymised after the line's step ran: the lines of the few
+    anonymised contacts first (a semi-join), then the time of each one's anonymisation."""
     since = ContactAnonymisation.objects.filter(
         contact_id=OuterRef("contact_id"), created_at__gt=OuterRef("step__created_at")
     )
-    return Q(Exists(since))
+    return Q(contact_id__in=ContactAnonymisation.objects.values("contact_id")) & Q(Exists(since))
 
 
-def _lines_sql(segment: Segment) -> tuple[str, list]:
-    table = connection.ops.quote_name(SegmentLine._meta.db_table)
-    return f"SELECT l.contact_id FROM {table} l WHERE l.segment_id = %s", [segment.pk]
-
-
-def _unmatched(segment: Segment, replay: Replay) -> Q:
+def _unmatched(replay: Replay) -> Q:
     """Lines whose contact the replay does not select, other than those of the kinds above."""
-    sql, params = _lines_sql(segment)
-    return Q(contact_id__in=replay.subtracted_from(sql, params)) & ~_withdrawn() & ~_excluded() & ~_anonymised()
+    return Q(contact_id__in=replay.gone()) & ~_withdrawn() & ~_excluded() & ~_anonymised()
 
 
-def _line_kind(segment: Segment, kind: str, replay: Replay | None = None) -> Q:
+def _line_kind(kind: str, replay: Replay | None = None) -> Q:
     if kind == WITHDRAWN:
         return _withdrawn()
     if kind == EXCLUDED:
         return _excluded()
     if kind == ANONYMISED:
         return _anonymised()
-    return _unmatched(segment, replay)
+    return _unmatched(replay)
 
 
 def new_contacts(segment: Segment, replay: Replay) -> QuerySet[Contact]:
     """The contacts the replay selects that no line names, less those Refresh never adds (an
     anonymised contact; one whose consent for the channel a new line would get is withdrawn)."""
-    sql, params = _lines_sql(segment)
     anonymised = ContactAnonymisation.objects.filter(contact_id=OuterRef("pk"))
     return (
-        Contact.objects.filter(pk__in=replay.minus(sql, params))
+        Contact.objects.filter(pk__in=replay.new())
         .annotate(new_line_channel=_correspondence_type(segment))
         .exclude(consent_withdrawn_q("new_line_channel", contact=""))
         .exclude(Exists(anonymised))
     )
 
 
-def _group(kind: str, rows: QuerySet, *, contact: str, line_no: str | None, order: str) -> DriftGroup | None:
-    """A kind's count and first rows in one query (`COUNT(*) OVER ()` beside the first rows);
-    None when it has none. `contact` reaches the contact ("contact__" from a line)."""
-    fields = [f"{contact}no", f"{contact}name", *([line_no] if line_no else [])]
-    first = list(
-        rows.annotate(drift_total=Window(Count("pk"))).order_by(order).values(*fields, "drift_total")[:DRIFT_EXAMPLES]
+def _ranked(kind: str, rows: QuerySet, *, line_no: str | None, order: str) -> tuple[str, tuple]:
+    """SQL of a kind's first DRIFT_EXAMPLES rows by `order` (line no. and contact id), each with
+    the kind's count.
+
+    The count and the rank are window functions and the first rows are kept by rank, not by
+    LIMIT: with a LIMIT PostgreSQL plans for the first rows (walking every line by line no.
+    with a lookup per line) although the count needs them all. No contact is joined here:
+    `_groups` joins the few rows kept (a join of every line would cost a scan of every contact).
+    """
+    contact = "contact_id" if line_no else "pk"
+    line = F(line_no) if line_no else Cast(Value(None), BigIntegerField())
+    ranked = (
+        rows.annotate(
+            drift_total=Window(Count("pk")),
+            drift_rank=Window(RowNumber(), order_by=[F(order).asc()]),
+        )
+        .filter(drift_rank__lte=DRIFT_EXAMPLES)
+        .order_by()
+        .values(
+            drift_kind=Value(kind, output_field=CharField()),
+            drift_line=line,
+            drift_contact=F(contact),
+            drift_total=F("drift_total"),
+            drift_rank=F("drift_rank"),
+        )
     )
-    if not first:
-        return None
-    named = tuple(
-        DriftRow(line_no=row[line_no] if line_no else None, contact_no=row[fields[0]], name=row[fields[1]])
-        for row in first
+    sql, params = ranked.query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _groups(parts: list[tuple[str, tuple]], replay: Replay | None) -> list[DriftGroup]:
+    """Run the kinds' SQL as one statement (UNION ALL, the replay and its differences once in a
+    WITH), each kept row with its contact's number and name (looked up by key: a join would be
+    planned for every line, the rows kept being unknown to the planner); the groups, in KINDS
+    order."""
+    contacts = connection.ops.quote_name(Contact._meta.db_table)
+    number, name = (f"(SELECT c.{column} FROM {contacts} c WHERE c.id = p.drift_contact)" for column in ("no", "name"))
+    sql = " UNION ALL ".join(
+        f"SELECT p.drift_kind, p.drift_line, {number}, {name}, p.drift_total, p.drift_rank FROM ({part}) p"
+        for part, _params in parts
     )
-    return DriftGroup(kind=kind, count=first[0]["drift_total"], rows=named)
+    params = tuple(param for _part, part_params in parts for param in part_params)
+    if replay is not None:
+        with_sql, with_params = replay.with_clause()
+        sql, params = f"{with_sql} {sql}", (*with_params, *params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = sorted(cursor.fetchall(), key=lambda row: (KINDS.index(row[0]), row[5]))
+    groups: dict[str, list] = {}
+    for row in rows:
+        groups.setdefault(row[0], []).append(row)
+    return [
+        DriftGroup(
+            kind=kind,
+            count=found[0][4],
+            rows=tuple(DriftRow(line_no=line_no, contact_no=no, name=name) for _k, line_no, no, name, *_ in found),
+        )
+        for kind, found in groups.items()
+    ]
 
 
 def segment_drift(*, segment: Segment) -> SegmentDrift:
-    """What changed since the worksheet's lines were added (module docstring). Writes nothing;
-    a constant number of queries whatever the number of lines."""
+    """What changed since the worksheet's lines were added (module docstring). Writes nothing.
+
+    Queries: the steps, the criteria's codes (as a step validates them), then one statement
+    for every kind (each kind's count and first rows; the replay computed once), whatever the
+    number of lines.
+    """
     steps = _replay_steps(segment)
     by_criteria = _built_by_criteria(steps)
     replay, problems = None, ()
     if by_criteria:
         try:
-            replay = segment_replay(segment, steps)
+            replay = segment_replay(segment, steps).in_statement()
         except ValidationError as error:
             problems = tuple(error.messages)
-    groups = []
     lines = SegmentLine.objects.filter(segment=segment)
+    parts = [
+        _ranked(kind, lines.filter(_line_kind(kind, replay)), line_no="line_no", order="line_no")
+        for kind in LINE_KINDS
+        if kind != UNMATCHED or replay is not None
+    ]
+    if replay is not None:
+        parts.append(_ranked(NEW, new_contacts(segment, replay), line_no=None, order="no"))
     with page_queries():
-        for kind in LINE_KINDS:
-            if kind == UNMATCHED and replay is None:
-                continue
-            rows = lines.filter(_line_kind(segment, kind, replay))
-            groups.append(_group(kind, rows, contact="contact__", line_no="line_no", order="line_no"))
-        if replay is not None:
-            groups.append(_group(NEW, new_contacts(segment, replay), contact="", line_no=None, order="no"))
-    return SegmentDrift(groups=tuple(group for group in groups if group), by_criteria=by_criteria, problems=problems)
+        groups = _groups(parts, replay)
+    return SegmentDrift(groups=tuple(groups), by_criteria=by_criteria, problems=problems)
 
 
 # --- Refresh --------------------------------------------------------------------------------------
@@ -413,7 +495,7 @@ def segment_refresh(*, user, segment: Segment | str) -> StepResult:
         for kind in LINE_KINDS:
             if kind == UNMATCHED and replay is None:
                 continue
-            removed += _remove_lines(segment, step, lines.filter(_line_kind(segment, kind, replay)))
+            removed += _remove_lines(segment, step, lines.filter(_line_kind(kind, replay)))
         added = _insert_lines(segment, step, new_contacts(segment, replay)) if replay is not None else 0
         if not added and not removed:
             step.delete()
