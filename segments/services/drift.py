@@ -33,16 +33,20 @@ selects, as a set of contacts (an undone step is gone, so it does not count):
 So a line is unmatched when the add that took its contact no longer matches it or a reduce or
 refine now takes it out, and a contact is new when it now matches where it did not.
 
-The replay is one SQL query, never read into Python: each step's contacts are a SELECT compiled
-from its criteria, chained by UNION / EXCEPT / INTERSECT, each link wrapped as a derived table
-(so both databases read the chain the same way). The kinds compare it with the lines in SQL
-through set differences (`lines EXCEPT replay`, `replay EXCEPT lines`) used by an `IN`: a hashed
-set operation and a semi-join on PostgreSQL, a temporary index on SQLite; never `NOT IN` over a
-large set nor `IN … OR IN …`.
+The replay is SQL, never read into Python: each step's contacts are a SELECT compiled from its
+criteria, chained by UNION / EXCEPT / INTERSECT, each link wrapped as a derived table (so both
+databases read the chain the same way). `segment_drift` is then one statement: the replay and
+its two differences with the lines (a FULL JOIN of the lines' contacts and the replay: the
+contacts of lines it does not select, and the contacts it selects that no line names) are
+computed once in a WITH, and each kind reads them by an `IN` (a semi-join). Each kind keeps its
+first rows by a window rank and counts them all by a window count, and only the rows kept are
+looked up for the contact's number and name. Never `NOT IN` over a large set, nor
+`IN … OR IN …`, nor a join of every line with its contact: the contact kinds start from the few
+contacts that withdrew, are excluded (partial indexes) or were anonymised.
 
 Cost: one query for the steps, the criteria's codes (one query per code list, as a step
-validates them), then one query per kind (its count and first lines together, `COUNT(*) OVER
-()`): a constant number whatever the number of lines or contacts.
+validates them), then that one statement: a constant number whatever the number of lines or
+contacts. Measured by `manage.py bench` ("segment drift check", bench/README.md).
 
 `segment_refresh` (a write) applies the differences as one step (StepAction.REFRESH) that Undo
 reverses exactly: the listed lines are removed and kept for undo (per kind an INSERT … SELECT
@@ -213,14 +217,25 @@ class Replay:
         return replace(self, in_with=True)
 
     def with_clause(self) -> tuple[str, tuple]:
-        """`WITH drift_replay …, drift_difference …` for the statement that reads `in_statement()`."""
+        """`WITH drift_replay …, drift_difference …` for the statement that reads `in_statement()`.
+
+        PostgreSQL finds both differences in one hash join (FULL JOIN); SQLite has no hash join
+        and runs a FULL JOIN with a materialised side as nested loops, so there each difference
+        is an EXCEPT (a temporary b-tree)."""
         lines, lines_params = self._lines()
-        sql = (
-            f"WITH drift_replay AS MATERIALIZED ({self.sql}),"
-            " drift_difference AS MATERIALIZED (SELECT w.contact_id AS gone, r.member AS new"
-            f" FROM ({lines}) w FULL JOIN drift_replay r ON r.member = w.contact_id"
-            " WHERE w.contact_id IS NULL OR r.member IS NULL)"
-        )
+        if connection.vendor == "sqlite":
+            difference = (
+                f"SELECT g.contact_id AS gone, NULL AS new FROM ({lines} EXCEPT SELECT member FROM drift_replay) g"
+                f" UNION ALL SELECT NULL, n.member FROM (SELECT member FROM drift_replay EXCEPT {lines}) n"
+            )
+            lines_params = (*lines_params, *lines_params)
+        else:
+            difference = (
+                "SELECT w.contact_id AS gone, r.member AS new"
+                f" FROM ({lines}) w FULL JOIN drift_replay r ON r.member = w.contact_id"
+                " WHERE w.contact_id IS NULL OR r.member IS NULL"
+            )
+        sql = f"WITH drift_replay AS MATERIALIZED ({self.sql}), drift_difference AS MATERIALIZED ({difference})"
         return sql, (*self.params, *lines_params)
 
     def gone(self) -> RawSQL:
