@@ -11,9 +11,11 @@ each kind. These changes stay: the operation is registered last.
 
 - ours: `segments.services.drift.segment_drift` (the replay of both steps, the five kinds, each
   its count and first ten rows);
-- floor: the same five results in plain SQL written by hand: per kind one `SELECT … COUNT(*)
-  OVER () … ORDER BY … LIMIT 10`, the replay as `(country = NL, not excluded) EXCEPT (the
-  PRESSREL members)`, compared with the lines by `NOT EXISTS` / `EXCEPT`.
+- floor: the same five results in one statement of plain SQL written by hand: the replay as
+  `(country = NL, not excluded) EXCEPT (the PRESSREL members)` and its two differences with the
+  lines' contacts once in a WITH (a FULL JOIN on PostgreSQL, two EXCEPTs on SQLite), then per
+  kind its rows from the few contacts concerned, `COUNT(*) OVER ()` and `ROW_NUMBER() OVER
+  (ORDER BY …) <= 10`, and the number and name of the ten kept.
 """
 
 from __future__ import annotations
@@ -71,11 +73,20 @@ REPLAY_SQL = (
     "SELECT id FROM crm_contact WHERE country_id = 'NL' AND NOT exclude_from_segment"
     " EXCEPT SELECT contact_id FROM crm_contactmailinggroup WHERE mailing_group_id = 'PRESSREL'"
 )
-DIFFERENCE_SQL = (
-    f"WITH w AS MATERIALIZED ({REPLAY_SQL}),"
-    " d AS MATERIALIZED (SELECT l.contact_id AS gone, w.id AS new FROM ({lines}) l FULL JOIN w ON w.id = l.contact_id"
-    " WHERE l.contact_id IS NULL OR w.id IS NULL)"
-).replace("{lines}", LINE_CONTACTS)
+# The replay and its two differences with the lines, once: a FULL JOIN on PostgreSQL, two
+# EXCEPTs on SQLite (no hash join there), as ours.
+DIFFERENCE_SQL = {
+    "postgresql": (
+        f"WITH w AS MATERIALIZED ({REPLAY_SQL}),"
+        " d AS MATERIALIZED (SELECT l.contact_id AS gone, w.id AS new FROM ({lines}) l"
+        " FULL JOIN w ON w.id = l.contact_id WHERE l.contact_id IS NULL OR w.id IS NULL)"
+    ).replace("{lines}", LINE_CONTACTS),
+    "sqlite": (
+        f"WITH w AS MATERIALIZED ({REPLAY_SQL}),"
+        " d AS MATERIALIZED (SELECT g.contact_id AS gone, NULL AS new FROM ({lines} EXCEPT SELECT id FROM w) g"
+        " UNION ALL SELECT NULL, n.id FROM (SELECT id FROM w EXCEPT {lines}) n)"
+    ).replace("{lines}", LINE_CONTACTS),
+}
 LINES = "FROM segments_segmentline l JOIN segments_criteriastep s ON s.id = l.step_id WHERE l.segment_id = %s"
 WITHDRAWN_SQL = (
     "EXISTS (SELECT 1 FROM crm_contact c WHERE c.id = l.contact_id"
@@ -122,12 +133,13 @@ def _floor_kinds(channel: str) -> dict[str, tuple[str, str, str]]:
 
 def drift_floor(ctx: Context) -> dict[str, int]:
     """The five kinds in plain SQL, one statement as ours: the replay and its differences once
-    (a FULL JOIN), then per kind its count and first ten rows (window functions), with the
+    (DIFFERENCE_SQL), then per kind its count and first ten rows (window functions), with the
     contact's number and name for those; returns each kind's count (a test compares them)."""
     segment = ctx.data["drift_segment"]
     with page_queries(), connection.cursor() as cursor:
         channel, channel_params = segment_ops.correspondence_sql(segment_ops._header(cursor, segment.pk))
-        parts, params = [], [segment.pk]
+        difference = DIFFERENCE_SQL[connection.vendor]
+        parts, params = [], [segment.pk] * difference.count("%s")
         for kind, (line_no, contact_id, rows, order) in _floor_kinds(channel).items():
             parts.append(
                 f"SELECT '{kind}' AS kind, k.line_no, (SELECT no FROM crm_contact WHERE id = k.contact_id),"
@@ -136,7 +148,7 @@ def drift_floor(ctx: Context) -> dict[str, int]:
                 f" ROW_NUMBER() OVER (ORDER BY {order}) AS rn {rows}) k WHERE k.rn <= {DRIFT_EXAMPLES}"
             )
             params += [*channel_params, *channel_params] if kind == NEW else [segment.pk]
-        cursor.execute(f"{DIFFERENCE_SQL} {' UNION ALL '.join(parts)}", params)
+        cursor.execute(f"{difference} {' UNION ALL '.join(parts)}", params)
         rows = cursor.fetchall()
     return {kind: total for kind, _line, _no, _name, total in rows}
 
