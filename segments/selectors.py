@@ -182,6 +182,13 @@ def readable_filter(query: str) -> str:
     return " · ".join(parts) if parts else "all contacts"
 
 
+def step_filter_text(step: CriteriaStep) -> str:
+    """A step's criteria as words; a Refresh has none: it applied what changed (services.drift)."""
+    if step.action == StepAction.REFRESH:
+        return "what changed since the lines were added"
+    return readable_filter(step.filter)
+
+
 def step_options(step: CriteriaStep) -> list[str]:
     return [label for name, label in OPTION_LABELS.items() if getattr(step, name)]
 
@@ -203,8 +210,9 @@ def segment_steps(*, segment: Segment, limit: int = STEPS_SHOWN) -> list[Criteri
         for child in CriteriaStep.objects.filter(parent_id__in=replays).order_by("position"):
             children.setdefault(child.parent_id, []).append(child)
     for step in [*steps, *(child for group in children.values() for child in group)]:
-        step.filter_text = readable_filter(step.filter)
-        step.option_labels = [] if step.manual else step_options(step)  # a manual step's options are implied
+        step.filter_text = step_filter_text(step)
+        # A manual step's options are implied; a Refresh has none of its own.
+        step.option_labels = [] if step.manual or step.action == StepAction.REFRESH else step_options(step)
         step.replayed = children.get(step.pk, [])
     return steps
 
@@ -231,7 +239,7 @@ def undo_preview(*, segment: Segment) -> UndoPreview | None:
     unit = list(CriteriaStep.objects.undo_unit(last).values_list("pk", flat=True))
     added = SegmentLine.objects.filter(step_id__in=unit).count()
     restored = RemovedSegmentLine.objects.filter(removed_by_id__in=unit).exclude(step_id__in=unit).count()
-    last.filter_text = readable_filter(last.filter)
+    last.filter_text = step_filter_text(last)
     return UndoPreview(step=last, steps_in_unit=len(unit), lines_added=added, lines_restored=restored)
 
 

@@ -451,6 +451,20 @@ def test_the_check_s_query_count_does_not_grow_with_the_lines(size, django_asser
     assert drift.count(NEW) == 1 and drift.count(WITHDRAWN) == size // 3 + 1
 
 
+@pytest.mark.parametrize("size", [3, 40])
+def test_refresh_is_a_constant_number_of_statements(size, django_assert_max_num_queries):
+    segment, delft, leiden = delft_world(size)
+    for contact in delft[: size // 3 + 1]:
+        move(contact, "Leiden")
+    withdraw(delft[-1])
+    move(leiden[0], "Delft")
+
+    with django_assert_max_num_queries(40):
+        result = segment_refresh(user=COMMAND_LINE, segment=segment)
+
+    assert (result.removed, result.added) == (size // 3 + 2, 1)
+
+
 # --- Pages ----------------------------------------------------------------------------------------
 
 
@@ -519,3 +533,15 @@ def test_refresh_needs_the_change_permission(viewer_client):
 
     assert response.status_code == 403
     assert lines_of(segment) == before
+
+
+def test_the_worksheet_and_its_undo_name_a_refresh(marketing_client):
+    segment, _delft, _leiden = drifted_world()
+    segment_refresh(user=COMMAND_LINE, segment=segment)
+
+    worksheet = marketing_client.get(segment.get_absolute_url())
+    undo = marketing_client.get(reverse("segments:segment_undo", args=[segment.no]))
+
+    assert worksheet.status_code == 200
+    assert "2 Refresh what changed since the lines were added — +1 −4" in text_of(worksheet)
+    assert "Step 2: Refresh — what changed since the lines were added" in text_of(undo)
