@@ -6,7 +6,8 @@ Every action is a POST to its own URL and redirects back to the worksheet (post/
 from django.urls import path
 
 from . import document_views as documents
-from . import drift_views, log_job_views, log_views, merge_views, views
+from . import log_job_views, log_views, merge_views, views
+from .drift_views import SegmentDriftView, SegmentRefreshView
 
 app_name = "segments"
 urlpatterns = [
@@ -15,11 +16,11 @@ urlpatterns = [
     path("segments/<str:no>/", views.SegmentDetailView.as_view(), name="segment_detail"),
     path("segments/<str:no>/header/", views.SegmentHeaderView.as_view(), name="segment_header"),
     path("segments/<str:no>/preview/", views.SegmentPreviewView.as_view(), name="segment_preview"),
+    path("segments/<str:no>/drift/", SegmentDriftView.as_view(), name="segment_drift"),
+    path("segments/<str:no>/refresh/", SegmentRefreshView.as_view(), name="segment_refresh"),
     path("segments/<str:no>/steps/", views.SegmentStepView.as_view(), name="segment_step"),
     path("segments/<str:no>/undo/", views.SegmentUndoView.as_view(), name="segment_undo"),
     path("segments/<str:no>/log/", log_views.SegmentLogView.as_view(), name="segment_log"),
-    path("segments/<str:no>/drift/", drift_views.SegmentDriftView.as_view(), name="segment_drift"),
-    path("segments/<str:no>/refresh/", drift_views.SegmentRefreshView.as_view(), name="segment_refresh"),
     path("log-jobs/<int:pk>/", log_job_views.LogJobView.as_view(), name="log_job"),
     path("segments/<str:no>/merge/", merge_views.SegmentMergeView.as_view(), name="segment_merge"),
     path("merge-jobs/<int:pk>/", merge_views.MergeJobView.as_view(), name="merge_job"),

@@ -200,8 +200,8 @@ class Replay:
 
     Each difference is SQL for an `IN`: by default a set difference (EXCEPT) holding the
     replay's SQL, so a write runs it where it needs it (segment_refresh). `in_statement()`
-    instead reads both from the statement's WITH, where a FULL JOIN of the lines' contacts and
-    the replay (each computed once) gives both differences in one hash join (segment_drift).
+    instead reads both from the statement's WITH (`with_clause`), where the replay and both
+    differences are computed once (segment_drift).
     """
 
     sql: str
