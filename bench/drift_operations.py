@@ -12,7 +12,7 @@ each kind. These changes stay: the operation is registered last.
 - ours: `segments.services.drift.segment_drift` (the replay of both steps, the five kinds, each
   its count and first ten rows);
 - floor: the same five results in one statement of plain SQL written by hand: the replay as
-  `(country = NL, not excluded) EXCEPT (the PRESSREL members)` and its two differences with the
+  `country = NL, not excluded, not a PRESSREL member (NOT EXISTS)` and its two differences with the
   lines' contacts once in a WITH (a FULL JOIN on PostgreSQL, two EXCEPTs on SQLite), then per
   kind its rows from the few contacts concerned, `COUNT(*) OVER ()` and `ROW_NUMBER() OVER
   (ORDER BY …) <= 10`, and the number and name of the ten kept.
@@ -70,8 +70,8 @@ def prepare_drift(ctx: Context) -> None:
 
 
 REPLAY_SQL = (
-    "SELECT id FROM crm_contact WHERE country_id = 'NL' AND NOT exclude_from_segment"
-    " EXCEPT SELECT contact_id FROM crm_contactmailinggroup WHERE mailing_group_id = 'PRESSREL'"
+    "SELECT c.id FROM crm_contact c WHERE c.country_id = 'NL' AND NOT c.exclude_from_segment AND NOT EXISTS"
+    " (SELECT 1 FROM crm_contactmailinggroup g WHERE g.contact_id = c.id AND g.mailing_group_id = 'PRESSREL')"
 )
 # The replay and its two differences with the lines, once: a FULL JOIN on PostgreSQL, two
 # EXCEPTs on SQLite (no hash join there), as ours.
