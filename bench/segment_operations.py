@@ -157,6 +157,19 @@ def _header(cursor, segment_id: int) -> dict:
     return header
 
 
+def correspondence_sql(header: dict) -> tuple[str, list]:
+    """A new line's correspondence type (R13) over contact `c`, as the header gives it."""
+    if header["ignore"] and header["correspondence"]:
+        return "%s", [header["correspondence"]]
+    if header["template"] and header["template_ignores"]:
+        return "%s", [header["template_correspondence"]]
+    if header["template"]:
+        return "CASE WHEN c.correspondence_type = '' THEN %s ELSE c.correspondence_type END", [
+            header["template_correspondence"]
+        ]
+    return "c.correspondence_type", []
+
+
 def _add_floor_sql(header: dict, table: str = "segments_segmentline") -> tuple[str, list]:
     """The INSERT … SELECT of the lines of an add into `table`, with each value as SPEC F2.4
     gives it."""
@@ -170,15 +183,7 @@ def _add_floor_sql(header: dict, table: str = "segments_segmentline") -> tuple[s
     else:
         language, language_params = "%s", [header["language"]]
         subject, subject_params = "%s", [header["subject"]]
-    if header["ignore"] and header["correspondence"]:
-        correspondence, correspondence_params = "%s", [header["correspondence"]]
-    elif header["template"] and header["template_ignores"]:
-        correspondence, correspondence_params = "%s", [header["template_correspondence"]]
-    elif header["template"]:
-        correspondence = "CASE WHEN c.correspondence_type = '' THEN %s ELSE c.correspondence_type END"
-        correspondence_params = [header["template_correspondence"]]
-    else:
-        correspondence, correspondence_params = "c.correspondence_type", []
+    correspondence, correspondence_params = correspondence_sql(header)
     columns = {
         "segment_id": ("%s", [header["segment"]]),
         "step_id": ("%s", [header["step"]]),

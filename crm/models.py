@@ -475,6 +475,9 @@ class Contact(models.Model):
             models.Index(
                 fields=["id"], condition=models.Q(postal_consent=ConsentState.WITHDRAWN), name="crm_contact_post_wd_idx"
             ),
+            # The few contacts set to "exclude from segment", for the Log page's drift check
+            # (segments.services.drift: the lines whose contact was excluded since).
+            models.Index(fields=["id"], condition=models.Q(exclude_from_segment=True), name="crm_contact_excluded_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(type__in=ContactType.values), name="contact_type_valid"),

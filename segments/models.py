@@ -200,6 +200,8 @@ class StepAction(models.TextChoices):
     REFINE = "refine", _("Remove contacts – refine")
     REUSE_CRITERIA = "reuse_criteria", _("Reuse saved criteria")
     REUSE_LOGGED = "reuse_logged", _("Reuse logged segment")
+    # What changed since the lines were added, applied as one step (segments.services.drift).
+    REFRESH = "refresh", _("Refresh")
 
 
 # The source of a reduce step that removed the lines whose contact withdrew consent for the

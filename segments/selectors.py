@@ -40,6 +40,7 @@ ACTION_WORDS = {
     StepAction.REFINE: "refine",
     StepAction.REUSE_CRITERIA: "reuse",
     StepAction.REUSE_LOGGED: "reuse logged",
+    StepAction.REFRESH: "refresh",
 }
 OPTION_LABELS = {
     "allow_existing": "allow existing contacts",
@@ -182,9 +183,12 @@ def readable_filter(query: str) -> str:
 
 
 def step_filter_text(step: CriteriaStep) -> str:
-    """What a step selected, in words: its criteria, or why `drop-withdrawn` removed its lines."""
+    """What a step selected, in words: its criteria, why `drop-withdrawn` removed its lines, or
+    for a Refresh (which has no criteria) that it applied what changed (services.drift)."""
     if step.drops_withdrawn:
         return "lines whose contact withdrew consent for the line's channel"
+    if step.action == StepAction.REFRESH:
+        return "what changed since the lines were added"
     return readable_filter(step.filter)
 
 
@@ -210,7 +214,8 @@ def segment_steps(*, segment: Segment, limit: int = STEPS_SHOWN) -> list[Criteri
             children.setdefault(child.parent_id, []).append(child)
     for step in [*steps, *(child for group in children.values() for child in group)]:
         step.filter_text = step_filter_text(step)
-        step.option_labels = [] if step.manual else step_options(step)  # a manual step's options are implied
+        # A manual step's options are implied; a Refresh has none of its own.
+        step.option_labels = [] if step.manual or step.action == StepAction.REFRESH else step_options(step)
         step.replayed = children.get(step.pk, [])
     return steps
 

@@ -7,6 +7,7 @@ from django.urls import path
 
 from . import document_views as documents
 from . import log_job_views, log_views, merge_views, test_mail_views, views
+from .drift_views import SegmentDriftView, SegmentRefreshView
 
 app_name = "segments"
 urlpatterns = [
@@ -15,6 +16,8 @@ urlpatterns = [
     path("segments/<str:no>/", views.SegmentDetailView.as_view(), name="segment_detail"),
     path("segments/<str:no>/header/", views.SegmentHeaderView.as_view(), name="segment_header"),
     path("segments/<str:no>/preview/", views.SegmentPreviewView.as_view(), name="segment_preview"),
+    path("segments/<str:no>/drift/", SegmentDriftView.as_view(), name="segment_drift"),
+    path("segments/<str:no>/refresh/", SegmentRefreshView.as_view(), name="segment_refresh"),
     path("segments/<str:no>/steps/", views.SegmentStepView.as_view(), name="segment_step"),
     path("segments/<str:no>/undo/", views.SegmentUndoView.as_view(), name="segment_undo"),
     path("segments/<str:no>/log/", log_views.SegmentLogView.as_view(), name="segment_log"),

@@ -38,8 +38,8 @@ from interactions.models import Delivery, DeliveryStatus, Evaluation, Interactio
 from segments import documents as segment_documents
 from segments import log_jobs, merge
 from segments.models import MergeJob, MergeOutput, MergeState, SegmentLine, StepAction
+from segments.services import drift, worksheet
 from segments.services import log as log_services
-from segments.services import worksheet
 from tests.conftest import make_user
 from tests.factories import (
     attach_word_template,
@@ -293,6 +293,11 @@ def cases() -> dict[str, Case]:
         "segment drop withdrawn": Case(
             s.segment_drop_withdrawn,
             lambda w, u: s.segment_drop_withdrawn(user=u, segment=w.withdrawn_segment),
+            lambda w: w.withdrawn_segment,
+        ),
+        "segment refresh": Case(
+            drift.segment_refresh,
+            lambda w, u: drift.segment_refresh(user=u, segment=w.withdrawn_segment),
             lambda w: w.withdrawn_segment,
         ),
         "segment undo": Case(

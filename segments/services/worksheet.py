@@ -1004,13 +1004,14 @@ def segment_save_criteria(*, user, segment: Segment | str, code: str, descriptio
     Each saved step keeps what it did (`lines_added`, `lines_removed`) and whether it was a
     manual line, so a replay can compare and a manual removal replays as that one removal.
     The steps are saved in the worksheet's order: a replay's steps in the place of the replay.
+    A Refresh is not saved: it applied changes of the data, not criteria (services.drift).
     """
     require(user, "segments.add_savedcriteria")
     with transaction.atomic(durable=True):
         segment = _lock(segment)
         steps = list(
             CriteriaStep.objects.filter(segment=segment)
-            .exclude(action__in=[StepAction.REUSE_CRITERIA, StepAction.REUSE_LOGGED])
+            .exclude(action__in=[StepAction.REUSE_CRITERIA, StepAction.REUSE_LOGGED, StepAction.REFRESH])
             .exclude(source=CONSENT_STEP_SOURCE)  # not criteria: every replay leaves withdrawn contacts out
             .order_by(Coalesce(F("parent__position"), F("position")), "position")
         )

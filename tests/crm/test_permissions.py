@@ -69,6 +69,7 @@ PAGES = [
         "segments.change_segment",
     ),
     ("segment_log", lambda o: reverse("segments:segment_log", args=[o["segment"].no]), "segments.log_segment"),
+    ("segment_drift", lambda o: reverse("segments:segment_drift", args=[o["segment"].no]), "segments.view_segment"),
     ("segment_merge", lambda o: reverse("segments:segment_merge", args=[o["segment"].no]), "segments.view_segment"),
     ("merge_job", lambda o: reverse("segments:merge_job", args=[o["merge_job"].pk]), "segments.view_segment"),
     ("log_job", lambda o: reverse("segments:log_job", args=[o["log_job"].pk]), "segments.view_segment"),
@@ -151,6 +152,11 @@ SEGMENT_POST_ONLY = [
     (
         "segment_drop_withdrawn",
         lambda o: reverse("segments:segment_drop_withdrawn", args=[o["segment"].no]),
+        "segments.change_segment",
+    ),
+    (
+        "segment_refresh",
+        lambda o: reverse("segments:segment_refresh", args=[o["segment"].no]),
         "segments.change_segment",
     ),
     (
@@ -390,6 +396,7 @@ POSTS = [
     ("segment_step", lambda o: reverse("segments:segment_step", args=[o["segment"].no]), {"action": "add"}),
     ("segment_undo", lambda o: reverse("segments:segment_undo", args=[o["segment"].no]), {}),
     ("segment_drop_withdrawn", lambda o: reverse("segments:segment_drop_withdrawn", args=[o["segment"].no]), {}),
+    ("segment_refresh", lambda o: reverse("segments:segment_refresh", args=[o["segment"].no]), {}),
     (
         "line_remove",
         lambda o: reverse("segments:line_remove", args=[o["segment"].no, o["line_no"]]),

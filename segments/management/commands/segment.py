@@ -238,10 +238,12 @@ def segment_json(segment: Segment) -> dict[str, Any]:
     """CONTRACT.md `segment show --json`: three queries whatever the number of lines.
 
     `criteria` lists the steps as the worksheet does: a replay (`reuse_criteria`,
-    `reuse_logged`, filter null) is followed by the steps it replayed.
+    `reuse_logged`, filter null) is followed by the steps it replayed. A Refresh (the Log
+    page's drift check) is no criterion and not listed: replaying the listed steps selects
+    the same contacts (segments.services.drift).
     """
     lines = SegmentLine.objects.filter(segment=segment).order_by("line_no").values(*LINE_COLUMNS)
-    steps = segment_steps_in_order(segment)
+    steps = segment_steps_in_order(segment).exclude(action=StepAction.REFRESH)
     return {
         "no": segment.no,
         "description": segment.description,

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('interactions', '0014_delivery_skipped'),
+        ('interactions', '0017_delivery_skipped_count'),
     ]
 
     operations = [
