@@ -110,13 +110,18 @@ def unsubscribe_url(*, contact_id: int, logged_segment_id: int) -> str:
     return settings.CRM_PUBLIC_URL + unsubscribe_path(contact_id=contact_id, logged_segment_id=logged_segment_id)
 
 
+# The logged segment a test e-mail's link names ("Send a test to me", segments.services.test_mail):
+# no logged segment has this id, and its link changes nothing (the page says it came from a test).
+TEST_LOGGED_SEGMENT = 0
+
+
 def entry_unsubscribe_url(entry) -> str:
     """The unsubscribe link of an e-mail made for `entry` (an interaction log entry of a logged
     segment); "" for anything else (a segment line's preview, a single interaction): only an
     e-mail a delivery sends names the mailing it came from."""
     logged_segment_id = getattr(entry, "logged_segment_id", None)
     contact_id = getattr(entry, "contact_id", None)
-    if not logged_segment_id or not contact_id or contact_id < 0:  # the sample line's contact is made up
+    if logged_segment_id is None or not contact_id or contact_id < 0:  # the sample line's contact is made up
         return ""
     return unsubscribe_url(contact_id=contact_id, logged_segment_id=logged_segment_id)
 
@@ -178,7 +183,10 @@ def page_language(language_id: str | None) -> str:
 
 def unsubscribe(link: Link) -> bool:
     """Withdraw the link's contact's e-mail consent (source "unsubscribe link", with the logged
-    segment); True when it changed, False for a repeat or a contact that no longer exists."""
+    segment); True when it changed, False for a repeat, a contact that no longer exists or a
+    test e-mail's link."""
+    if link.logged_segment_id == TEST_LOGGED_SEGMENT:
+        return False
     return withdraw_by_unsubscribe_link(contact_id=link.contact_id, logged_segment_id=link.logged_segment_id)
 
 

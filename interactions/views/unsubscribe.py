@@ -64,6 +64,8 @@ def unsubscribe(request, token: str):
         link = service.read_token(token)
     except service.InvalidToken:
         return _page(request, "invalid", status=404)
+    if link.logged_segment_id == service.TEST_LOGGED_SEGMENT:  # a test e-mail's link: nothing to do
+        return _page(request, "test")
     recipient = service.recipient(link)
     if request.method == "POST":
         service.unsubscribe(link)

@@ -32,6 +32,7 @@ from interactions.delivery import entry_email, failure_reason
 from interactions.mail import mail_server_problem
 from interactions.merge_fields import MergeError
 from interactions.models import InteractionLogEntry
+from interactions.unsubscribe import TEST_LOGGED_SEGMENT
 
 from ..document_selectors import first_email_line_no, letter_line
 from ..merge import line_letter
@@ -138,6 +139,9 @@ def segment_line_test_mail(*, user, segment: Segment, line_no: int | None = None
         letter = line_letter(segment, line)
     except MergeError as error:
         raise _refused("; ".join(error.messages)) from error
+    # Its unsubscribe link names no mailing: it shows where the contact's link will be, and
+    # using it changes nothing (interactions.unsubscribe.TEST_LOGGED_SEGMENT).
+    entry.logged_segment_id = TEST_LOGGED_SEGMENT
     try:
         message = entry_email(entry, letter)
     except (ValidationError, ValueError) as error:

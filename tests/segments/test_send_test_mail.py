@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from email.message import EmailMessage
 
 import pytest
@@ -17,8 +18,9 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils.html import escape
 
-from crm.models import Contact, CorrespondenceType, SalutationFormula
+from crm.models import ConsentChange, Contact, CorrespondenceType, SalutationFormula
 from interactions.models import Delivery, DeliveryItem, Document, InteractionLogEntry
+from interactions.unsubscribe import TEST_LOGGED_SEGMENT, read_token
 from segments.models import Segment, SegmentLine
 from segments.services import segment_line_test_mail
 from tests.conftest import make_user
@@ -131,22 +133,52 @@ def test_the_log_page_sends_the_first_e_mail_line_as_the_delivery_builds_it_to_t
     assert [part.get_content_type() for part in test.iter_parts()] == ["text/plain", "text/html"]
     assert snapshot(segment) == before  # no entry, no delivery, no document, lines unchanged
 
-    # The real e-mail to the same contact is the same message but for Subject, To, Message-ID and Date.
+    # The real e-mail to the same contact is the same message but for Subject, To, Message-ID, Date
+    # and its unsubscribe link: the test's names no mailing and changes nothing when used.
     deliver(log(segment), django_capture_on_commit_callbacks)
     (real_got,) = smtp.to(first.contact.email)
     real = parsed(real_got.raw)
     assert real["Subject"] == "Spring offer"
-    for header in ("From", "Reply-To", "MIME-Version"):
+    for header in ("From", "Reply-To", "MIME-Version", "List-Unsubscribe-Post"):
         assert test[header] == real[header], header
     assert test["From"] == "Sam Seller via Nordlys Marketing ApS <news@mail.example.org>"
     assert test["Message-ID"].endswith("@mail.example.org>") and test["Message-ID"] != real["Message-ID"]
-    assert [(p.get_content_type(), p.get_content()) for p in test.iter_parts()] == [
-        (p.get_content_type(), p.get_content()) for p in real.iter_parts()
+    test_link, real_link = (link_of(message) for message in (test, real))
+    assert read_token(token_of(test_link)).logged_segment_id == TEST_LOGGED_SEGMENT
+    assert read_token(token_of(real_link)).logged_segment_id == Delivery.objects.get().logged_segment_id
+    assert [(p.get_content_type(), p.get_content().replace(test_link, "LINK")) for p in test.iter_parts()] == [
+        (p.get_content_type(), p.get_content().replace(real_link, "LINK")) for p in real.iter_parts()
     ]
     assert "Smith &amp; &lt;Sons&gt;" in test.get_body(("html",)).get_content()
     # Only the real delivery counts: one delivery, one item per real e-mail, none for the test.
     delivery = Delivery.objects.get()
     assert (delivery.sent, DeliveryItem.objects.count()) == (len(persons) + 1, len(persons) + 1)
+
+
+def link_of(message) -> str:
+    (url,) = re.findall(r"<([^<>]+)>", str(message["List-Unsubscribe"]))
+    return url
+
+
+def token_of(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[1]
+
+
+def test_the_test_e_mails_unsubscribe_link_says_so_and_changes_nothing(smtp, vera_client):
+    segment, _contacts = build()
+    first = SegmentLine.objects.filter(segment=segment).order_by("line_no").first()
+    post(vera_client, log_test_url(segment))
+    (got,) = smtp.received()
+    link = link_of(parsed(got.raw))
+    anonymous = Client()
+
+    page = anonymous.get(link)
+    done = anonymous.post(link, {"List-Unsubscribe": "One-Click"})
+
+    assert page.status_code == done.status_code == 200
+    assert "This link came from a test e-mail" in done.content.decode()
+    assert Contact.objects.get(pk=first.contact_id).email_consent == "unknown"
+    assert not ConsentChange.objects.exists()
 
 
 def test_the_letter_page_sends_its_own_line(smtp, vera_client):
