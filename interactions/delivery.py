@@ -214,7 +214,8 @@ def entry_email(entry: InteractionLogEntry, letter: bytes) -> EmailMultiAlternat
     sending address, replies to the entry's salesperson, a Message-ID on the sending domain.
     A text part and an HTML part (multipart/alternative): the letter itself (made with channel
     `email`), or, when the entry sends it as an attachment, a short note with the merged .docx
-    attached as "<subject>.docx"; both end with the contact's unsubscribe link, which the
+    attached as "<subject>.docx"; both end with the contact's unsubscribe link (unless the letter
+    shows it itself), which the
     `List-Unsubscribe` and `List-Unsubscribe-Post` headers carry too (an entry of a logged
     segment: every entry a delivery sends). Raises ValidationError for an invalid address and ValueError
     for a header that cannot be sent (a subject with a line break); the message is checked
@@ -235,11 +236,13 @@ def entry_email(entry: InteractionLogEntry, letter: bytes) -> EmailMultiAlternat
         from .letters import letter_html
 
         body_html = letter_html(letter)
-    # The contact's one-click unsubscribe link: in the headers and at the end of both parts.
+    # The contact's one-click unsubscribe link: in the headers and in both parts, at their end
+    # unless the letter already shows it in its own words (a template using `unsubscribe_url`).
     unsubscribe_url = entry_unsubscribe_url(entry)
+    footer_url = "" if unsubscribe_url and unsubscribe_url in body_html else unsubscribe_url
     message = EmailMultiAlternatives(
         subject,
-        mail.plain_text(body_html) + (mail.unsubscribe_text(unsubscribe_url) if unsubscribe_url else ""),
+        mail.plain_text(body_html) + (mail.unsubscribe_text(footer_url) if footer_url else ""),
         mail.sender(salesperson.name if salesperson else ""),
         [address],
         # Replies go to the entry's salesperson, whom the letter names as the contact person.
@@ -250,7 +253,7 @@ def entry_email(entry: InteractionLogEntry, letter: bytes) -> EmailMultiAlternat
         },
     )
     message.attach_alternative(
-        mail.email_html(body_html, title=subject, language=entry.language_id or "", unsubscribe_url=unsubscribe_url),
+        mail.email_html(body_html, title=subject, language=entry.language_id or "", unsubscribe_url=footer_url),
         "text/html",
     )
     if entry.send_as_attachment:

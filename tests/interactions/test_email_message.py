@@ -165,6 +165,29 @@ def test_a_letter_as_body_is_text_and_html_alternatives_with_sender_reply_to_mes
     assert len(urls) == 3  # one link per contact
 
 
+def test_a_letter_that_shows_the_unsubscribe_link_in_its_own_words_gets_no_second_footer(
+    smtp, django_capture_on_commit_callbacks
+):
+    """A template may write the link itself (the demo letters do, in the letter's language):
+    the e-mail then shows it there once, and the headers still carry it."""
+    segment, (company, *_persons) = build(
+        n_persons=0, paragraphs=("Hello,", "{% if unsubscribe_url %}Afmeld dig her: {{ unsubscribe_url }}{% endif %}")
+    )
+    logged = log(segment)
+
+    deliver(logged, django_capture_on_commit_callbacks)
+
+    (got,) = smtp.received()
+    message = parsed(got.raw)
+    url = unsubscribe_link(message, company, logged)
+    text, html = message.iter_parts()
+    assert text.get_content().count(url) == 1
+    assert f"Afmeld dig her: {url}" in text.get_content()
+    assert "Unsubscribe from these e-mails" not in text.get_content() + html.get_content()
+    assert url in html.get_content()
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
 def test_a_letter_as_attachment_comes_with_a_text_and_html_note_and_the_docx_named_after_the_subject(
     smtp, django_capture_on_commit_callbacks
 ):
