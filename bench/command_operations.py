@@ -159,11 +159,7 @@ def fill_lean_lines(ctx: Context) -> None:
 def lean_count(ctx: Context) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         segment_ops._without_jit(cursor)
-        cursor.execute(
-            "SELECT COUNT(*) FROM crm_contact c WHERE c.country_id = %s AND NOT c.exclude_from_segment"
-            f" AND NOT EXISTS (SELECT 1 FROM {LEAN_LINE} l WHERE l.segment_id = %s AND l.contact_id = c.id)",
-            [ADD_QUERY.split("=")[1], ctx.data["segment"].pk],
-        )
+        cursor.execute(*segment_ops.count_sql(cursor, ctx.data["segment"].pk, LEAN_LINE))
         cursor.fetchone()
 
 

@@ -170,6 +170,17 @@ def correspondence_sql(header: dict) -> tuple[str, list]:
     return "c.correspondence_type", []
 
 
+def consent_sql(header: dict) -> tuple[str, list]:
+    """The contacts `c` an add leaves out for consent (CONTRACT "Consent per channel"): those who
+    withdrew it for the channel the new line would get from its correspondence type."""
+    correspondence, params = correspondence_sql(header)
+    return (
+        f"(({correspondence}) = 'email' AND c.email_consent = 'withdrawn'"
+        f" OR ({correspondence}) = 'hard_copy' AND c.postal_consent = 'withdrawn')",
+        [*params, *params],
+    )
+
+
 def _add_floor_sql(header: dict, table: str = "segments_segmentline") -> tuple[str, list]:
     """The INSERT … SELECT of the lines of an add into `table`, with each value as SPEC F2.4
     gives it."""
@@ -224,13 +235,14 @@ def _add_floor_sql(header: dict, table: str = "segments_segmentline") -> tuple[s
     for sql, values in columns.values():
         select.append(sql)
         params += values
+    withdrawn, withdrawn_params = consent_sql(header)
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(select)}"
         " FROM crm_contact c LEFT JOIN crm_contact co ON co.id = c.company_id"
-        " WHERE c.country_id = %s AND NOT c.exclude_from_segment"
+        f" WHERE c.country_id = %s AND NOT c.exclude_from_segment AND NOT {withdrawn}"
         f" AND NOT EXISTS (SELECT 1 FROM {table} l WHERE l.segment_id = %s AND l.contact_id = c.id)"
     )
-    return sql, [*params, ADD_QUERY.split("=")[1], header["segment"]]
+    return sql, [*params, ADD_QUERY.split("=")[1], *withdrawn_params, header["segment"]]
 
 
 def add_floor(ctx: Context) -> None:
@@ -250,14 +262,21 @@ def add_floor(ctx: Context) -> None:
         cursor.execute("UPDATE segments_criteriastep SET lines_added = %s WHERE id = %s", [cursor.rowcount, step_id])
 
 
+def count_sql(cursor, segment_id: int, table: str) -> tuple[str, list]:
+    """The count of the contacts an add would take into `table`."""
+    withdrawn, withdrawn_params = consent_sql(_header(cursor, segment_id))
+    return (
+        "SELECT COUNT(*) FROM crm_contact c WHERE c.country_id = %s AND NOT c.exclude_from_segment"
+        f" AND NOT {withdrawn}"
+        f" AND NOT EXISTS (SELECT 1 FROM {table} l WHERE l.segment_id = %s AND l.contact_id = c.id)",
+        [ADD_QUERY.split("=")[1], *withdrawn_params, segment_id],
+    )
+
+
 def count_floor(ctx: Context) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         _without_jit(cursor)
-        cursor.execute(
-            "SELECT COUNT(*) FROM crm_contact c WHERE c.country_id = %s AND NOT c.exclude_from_segment"
-            " AND NOT EXISTS (SELECT 1 FROM segments_segmentline l WHERE l.segment_id = %s AND l.contact_id = c.id)",
-            [ADD_QUERY.split("=")[1], ctx.data["segment"].pk],
-        )
+        cursor.execute(*count_sql(cursor, ctx.data["segment"].pk, "segments_segmentline"))
         cursor.fetchone()
 
 
