@@ -17,6 +17,7 @@ so a letter has no empty paragraph at all.
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass
 
 from docx import Document as new_document
@@ -127,7 +128,19 @@ def letter_docx(text: LetterText) -> bytes:
 
     out = io.BytesIO()
     document.save(out)
-    return out.getvalue()
+    return _without_times(out.getvalue())
+
+
+def _without_times(package: bytes) -> bytes:
+    """The package with one fixed time on every part (python-docx stamps the current time):
+    the same letter text always gives the same bytes, whenever it is made."""
+    fixed = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as source, zipfile.ZipFile(fixed, "w") as target:
+        for info in source.infolist():
+            part = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            part.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(part, source.read(info))
+    return fixed.getvalue()
 
 
 SAMPLE_LETTER = LetterText(

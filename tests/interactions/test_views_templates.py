@@ -264,6 +264,18 @@ def test_admin_sees_an_upload_form_per_language_and_one_to_add_a_language(admin_
     assert 'value="ENU"' not in add and 'value="DEU"' not in add
 
 
+def test_the_sample_is_the_same_bytes_whenever_it_is_made(monkeypatch):
+    """python-docx stamps each part with the current time; the sample fixes it, so a download
+    made a second later is the same file."""
+    import time
+
+    first = sample_letter_docx()
+    later = time.localtime(time.time() + 3600)
+    monkeypatch.setattr(time, "localtime", lambda *args: later)
+
+    assert sample_letter_docx() == first
+
+
 def test_sample_download_is_a_valid_word_template(viewer_client):
     response = viewer_client.get(SAMPLE)
 
