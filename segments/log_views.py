@@ -41,7 +41,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
-from crm.consent import channel_label
+from crm.consent import channel_label, channel_of
 from crm.counts import counted
 from crm.untrusted import CheckedForm
 from crm.worker import tasks_queued
@@ -54,7 +54,6 @@ from .log_job_views import log_job_response, logged_message
 from .log_jobs import log_job_start, log_runs_as_job
 from .models import LogJob, Segment
 from .services import LogPreflightError, SegmentAlreadyLogged, already_logged, segment_drop_withdrawn, segment_log
-from .services.consent import channel_of_type
 from .services.log import LogPreflight, segment_log_preflight
 from .views import SegmentPermissionMixin, get_segment
 
@@ -144,7 +143,7 @@ class SegmentLogView(SegmentPermissionMixin, View):
             # D17: the lines whose contact withdrew consent for the line's channel (the first
             # WITHDRAWN_SHOWN), with "Remove these N lines" for those who may change the segment.
             "withdrawn_lines": [
-                {**row, "channel": channel_label(channel_of_type(row["correspondence_type"]))}
+                {**row, "channel": channel_label(channel_of(row["correspondence_type"]))}
                 for row in preflight.withdrawn_lines
             ],
             "can_drop_withdrawn": request.user.has_perm("segments.change_segment"),

@@ -22,26 +22,30 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import ngettext
 
-from crm.consent import channel_label
+from crm.consent import channel_label, channel_of
 from crm.counts import counted
-from crm.models import ConsentChannel, ConsentState, Contact, CorrespondenceType, consent_withdrawn_q
+from crm.models import (
+    CHANNEL_OF_CORRESPONDENCE,
+    ConsentChannel,
+    ConsentState,
+    Contact,
+    CorrespondenceType,
+    consent_withdrawn_q,
+)
 
 from ..models import SegmentLine
 
 WITHDRAWN = ConsentState.WITHDRAWN
 # The alias a selection gives the correspondence type its lines will have.
 LINE_TYPE = "consent_line_type"
-# The channel a line's correspondence type sends by (CONTRACT), in the order messages name them.
-CHANNEL_TYPES = {ConsentChannel.EMAIL: CorrespondenceType.EMAIL, ConsentChannel.POSTAL: CorrespondenceType.HARD_COPY}
+# The correspondence type of each channel a line sends by (crm's CHANNEL_OF_CORRESPONDENCE turned
+# round), in the order messages name them: e-mail, then postal.
+CHANNEL_TYPES = {channel: kind for kind, channel in CHANNEL_OF_CORRESPONDENCE.items()}
 
 
 def withdrawn_reason(channel: str) -> str:
     """ "e-mail consent withdrawn", "postal consent withdrawn" (CONTRACT wording)."""
     return f"{channel_label(channel)} consent withdrawn"
-
-
-def channel_of_type(correspondence_type: str) -> str:
-    return next(channel for channel, kind in CHANNEL_TYPES.items() if kind == correspondence_type)
 
 
 @dataclass(frozen=True)
@@ -113,5 +117,5 @@ def withdrawn_lines(lines: QuerySet[SegmentLine], *fields: str):
 
 def withdrawn_line_problem(row: dict) -> str:
     """ "line 30000: CT000123: e-mail consent withdrawn" (CONTRACT, `segment log`)."""
-    channel = channel_of_type(row["correspondence_type"])
+    channel = channel_of(row["correspondence_type"])
     return f"line {row['line_no']}: {row['contact__no']}: {withdrawn_reason(channel)}"

@@ -39,7 +39,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.consent import channel_label
+from crm.consent import channel_label, channel_of
 from crm.models import Contact, ContactType, CorrespondenceType, Salutation, SalutationFormula, SalutationType
 from crm.permissions import recorded_user, require
 from crm.services import number_series_next
@@ -58,7 +58,7 @@ from ..documents import (
     word_document_groups,
 )
 from ..models import RemovedSegmentLine, Segment, SegmentLine
-from .consent import channel_of_type, withdrawn_line_problem, withdrawn_lines
+from .consent import withdrawn_line_problem, withdrawn_lines
 from .statistics import analyze_after_commit, page_queries
 from .worksheet import SEGMENT_SERIES, _lock, already_logged, reuse_logged_lines
 
@@ -283,7 +283,7 @@ def _check_withdrawn(preflight: LogPreflight, lines, every_line: bool) -> LogPre
         preflight.problems.extend(preflight.withdrawn_problems)
     else:
         examples = ", ".join(
-            f"{row['line_no']} ({row['contact__no']}, {channel_label(channel_of_type(row['correspondence_type']))})"
+            f"{row['line_no']} ({row['contact__no']}, {channel_label(channel_of(row['correspondence_type']))})"
             for row in rows[:PROBLEM_EXAMPLES]
         )
         one = _(
