@@ -36,11 +36,22 @@ export CRM_REQUIRE_PDF=1
 . scripts/pg.sh
 pg_start || exit 1
 
+# The two runs go side by side (each is mostly one busy process; CI has two cores): each writes
+# to its own log, shown whole when both have ended, so neither's output is interleaved.
+logs=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$logs"; pg_stop' EXIT
+echo "=== Test suite on SQLite and on PostgreSQL 15 (127.0.0.1:$PG_PORT), side by side ==="
+env -u DATABASE_URL .venv/bin/pytest "$@" >"$logs/sqlite.log" 2>&1 &
+sqlite_pid=$!
+DATABASE_URL="$pg_url/crm" .venv/bin/pytest "$@" >"$logs/postgresql.log" 2>&1 &
+pg_pid=$!
 status=0
+wait $sqlite_pid || status=1
 echo "=== Test suite on SQLite ==="
-env -u DATABASE_URL .venv/bin/pytest "$@" || status=1
-echo "=== Test suite on PostgreSQL 15 (127.0.0.1:$PG_PORT) ==="
-DATABASE_URL="$pg_url/crm" .venv/bin/pytest "$@" || status=1
+cat "$logs/sqlite.log"
+wait $pg_pid || status=1
+echo "=== Test suite on PostgreSQL 15 ==="
+cat "$logs/postgresql.log"
 if [ $status -ne 0 ]; then
     echo "FAILED: see the run(s) above." >&2
 fi
