@@ -26,13 +26,17 @@ from axe_playwright_python.sync_playwright import Axe
 from django.test import Client
 from django.urls import resolve
 
+from interactions.outbox import outbox_messages
 from segments.models import LogJob, Segment
 from tests.browser.conftest import console_errors
 from tests.conftest import make_user
+from tests.interactions.test_outbox import _send
+from tests.interactions.test_outbox import outbox as outbox_on
 from tests.test_hostile_input import paths_of, routes
 from tests.test_hostile_input import world as hostile_world
 
 world = hostile_world  # the fixture: the small world of the hostile input test
+outbox = outbox_on  # the fixture: DEBUG on, so the Outbox pages are routed, and e-mails written to files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,6 +86,8 @@ EXCLUDED = {
     "interactions:template_sample": "downloads the sample letter",
     "interactions:template_upload": "POST only (upload a Word template)",
     "interactions:template_document": "downloads a Word template",
+    "interactions:outbox_html": "an e-mail's own HTML part, shown in a sandboxed frame of the Outbox page",
+    "interactions:outbox_attachment": "downloads an e-mail's attachment",
 }
 
 # Pages seen logged out (a logged-in user does not see them as they are meant).
@@ -173,10 +179,14 @@ def overflowing(page, width: int) -> str:
 
 
 @pytest.fixture
-def pages(world) -> dict[str, str]:
-    """Every page of the app, with what the world lacks for them added (a log job)."""
+def pages(world, outbox) -> dict[str, str]:
+    """Every page of the app, with what the world lacks for them added: a log job, and an
+    e-mail in the Outbox (routed under DEBUG only, as `make run` has it)."""
     segment = Segment.objects.get(no=world["no"][0])
     LogJob.objects.create(segment=segment, segment_no=segment.no, segment_uuid=segment.uuid, state="failed")
+    _send("Spring offer", html="<p>Dear Dora</p>", attachment=("offer.txt", b"offer", "text/plain"))
+    sent = outbox_messages(outbox)[0]
+    world = {**world, "file_name": [sent.file_name], "index": [str(sent.index)], "number": ["0"]}
     admin = make_user("admin", username="ada", first_name="Ada", last_name="Admin")
     client = Client()
     client.force_login(admin)
