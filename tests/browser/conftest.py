@@ -46,6 +46,34 @@ BROWSER_NOISE: list[tuple[re.Pattern, str]] = [
 ]
 
 
+# Impacts that fail a page (axe-core's are minor, moderate, serious and critical).
+FAILING_IMPACTS = ("serious", "critical")
+
+
+def axe_script() -> str:
+    """axe-core's script (axe-playwright-python's copy); give it to `context.add_init_script`
+    to have it in every page, or let `axe_violations` inject it."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe().axe_script
+
+
+def axe_violations(page, selector: str | None = None) -> list[str]:
+    """axe-core's violations of impact serious or critical on `page` (or the part that
+    `selector` names), one line each: "<impact> <rule>: <first elements>"."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(axe_script())
+    response = page.evaluate("(selector) => axe.run(selector || document, {resultTypes: ['violations']})", selector)
+    found = []
+    for violation in response["violations"]:
+        if violation["impact"] in FAILING_IMPACTS:
+            nodes = violation["nodes"]
+            targets = ", ".join(" ".join(map(str, node["target"])) for node in nodes[:3])
+            more = f" (+{len(nodes) - 3} more)" if len(nodes) > 3 else ""
+            found.append(f"{violation['impact']} {violation['id']}: {targets}{more}")
+    return found
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",

@@ -22,13 +22,12 @@ import warnings
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.test import Client
 from django.urls import resolve
 
 from interactions.outbox import outbox_messages
 from segments.models import LogJob, Segment
-from tests.browser.conftest import console_errors
+from tests.browser.conftest import axe_script, axe_violations, console_errors
 from tests.conftest import make_user
 from tests.interactions.test_outbox import _send
 from tests.interactions.test_outbox import outbox as outbox_on
@@ -100,9 +99,6 @@ KNOWN_UNTIL_MERGE: dict[str, str] = {
     "segments:segment_detail": "helper ws (the worksheet)",
 }
 
-# Impacts that fail a page (axe-core: minor, moderate, serious, critical).
-FAILING_IMPACTS = ("serious", "critical")
-
 
 def find_pages(client: Client, parameters: dict[str, list[str]]) -> tuple[dict[str, str], list[str]]:
     """{route name: path} of every page, and what is wrong with the routes that are no page."""
@@ -139,7 +135,7 @@ def find_pages(client: Client, parameters: dict[str, list[str]]) -> tuple[dict[s
     return pages, problems
 
 
-def check(page, axe: Axe, errors: list[str], name: str, path: str, width: int) -> list[str]:
+def check(page, errors: list[str], name: str, path: str, width: int) -> list[str]:
     """What is wrong with the page at `path`: its status, axe violations, overflow, console errors."""
     errors.clear()
     response = page.goto(path)
@@ -149,11 +145,7 @@ def check(page, axe: Axe, errors: list[str], name: str, path: str, width: int) -
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     if scroll_width > width:
         found.append(f"{scroll_width} px wide: {overflowing(page, width)}")
-    for violation in axe.run(page).response["violations"]:
-        if violation["impact"] in FAILING_IMPACTS:
-            targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"][:3])
-            more = f" (+{len(violation['nodes']) - 3} more)" if len(violation["nodes"]) > 3 else ""
-            found.append(f"axe {violation['impact']} {violation['id']}: {targets}{more}")
+    found += [f"axe {violation}" for violation in axe_violations(page)]
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SHOTS) / f"{width}-{name.replace(':', '-')}.png"), full_page=True)
@@ -205,14 +197,14 @@ def test_every_page_passes_axe_fits_the_width_and_logs_no_error(browser, live_se
         context = browser.new_context(viewport=viewport, base_url=live_server.url)
         if logged_in:
             context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+        context.add_init_script(script=axe_script())  # in every page before its own scripts: no injection per page
         page = context.new_page()
         page.set_default_timeout(10_000)
         errors = console_errors(page)
-        axe = Axe()
         for name, path in pages.items():
             if (name in ANONYMOUS) != (not logged_in):
                 continue
-            found = check(page, axe, errors, name, path, viewport["width"])
+            found = check(page, errors, name, path, viewport["width"])
             if found:
                 failures[f"{name} {path}"] = found
         context.close()
