@@ -4,9 +4,9 @@ A failing test leaves a full-page screenshot in test-artifacts/<test name>.png.
 
 A test fails on any console error of the browser (`console` messages of type error, and
 uncaught exceptions, `pageerror`): a Content Security Policy violation (an inline script or
-style, an `eval`) is one, and so is a failed load (a 404 for a script, a style, an image). A
-test that provokes one on purpose names it: `@pytest.mark.console_error(r"regex", reason=...)`
-lets the errors matching the pattern pass (BROWSER_NOISE holds what is outside our control).
+style, an `eval`) is one, and so is a failed load (a 404 for a script, a style, an image).
+What is no fault of the page is told apart in `console_errors` (BROWSER_NOISE holds what is
+outside our control). `axe_violations` gives axe-core's serious and critical findings on a page.
 """
 
 from __future__ import annotations
@@ -74,13 +74,6 @@ def axe_violations(page, selector: str | None = None) -> list[str]:
     return found
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers",
-        "console_error(pattern, reason): the test expects browser console errors matching the regex pattern",
-    )
-
-
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/browser/" in str(item.fspath):
@@ -119,10 +112,8 @@ def page(browser, request, live_server):
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-150:]
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     context.close()
-    expected = [re.compile(marker.args[0]) for marker in request.node.iter_markers("console_error")]
-    unexpected = [error for error in errors if not any(pattern.search(error) for pattern in expected)]
-    if unexpected and (report is None or not report.failed):
-        pytest.fail("the browser logged console errors:\n" + "\n".join(unexpected), pytrace=False)
+    if errors and (report is None or not report.failed):
+        pytest.fail("the browser logged console errors:\n" + "\n".join(errors), pytrace=False)
 
 
 def console_errors(page) -> list[str]:

@@ -26,6 +26,8 @@ import pytest
 from django.test import Client
 from django.urls import resolve
 
+from crm.models import Campaign
+from interactions.models import InteractionTemplate
 from interactions.outbox import outbox_messages
 from segments.models import LogJob, Segment
 from tests.browser.conftest import axe_script, axe_violations, console_errors
@@ -173,9 +175,11 @@ def overflowing(page, width: int) -> str:
 
 @pytest.fixture
 def pages(world, outbox) -> dict[str, str]:
-    """Every page of the app, with what the world lacks for them added: a log job, and an
-    e-mail in the Outbox (routed under DEBUG only, as `make run` has it)."""
+    """Every page of the app, with what the world lacks for them added: a log job, a template
+    that defaults to the campaign, and an e-mail in the Outbox (routed under DEBUG only, as
+    `make run` has it)."""
     segment = Segment.objects.get(no=world["no"][0])
+    InteractionTemplate.objects.filter(code=world["code"][0]).update(campaign=Campaign.objects.get())
     LogJob.objects.create(segment=segment, segment_no=segment.no, segment_uuid=segment.uuid, state="failed")
     _send("Spring offer", html="<p>Dear Dora</p>", attachment=("offer.txt", b"offer", "text/plain"))
     sent = outbox_messages(outbox)[0]
