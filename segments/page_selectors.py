@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import F
-
 from interactions.models import Delivery, DeliveryState, LoggedSegment
 
 from .models import LOG_JOB_UNFINISHED, CriteriaStep, LogJob, MergeJob, Segment, SegmentLine
@@ -55,7 +53,6 @@ def start_page(*, user) -> StartPage:
         page.deliveries = list(
             Delivery.objects.filter(created_by=user, state__in=[DeliveryState.QUEUED, DeliveryState.RUNNING])
             .select_related("logged_segment")
-            .annotate(done=F("sent") + F("printed") + F("failed") + F("skipped"))
             .order_by("-pk")[:SHOWN]
         )
         page.logged = list(LoggedSegment.objects.filter(user=user).order_by("-created_at", "-pk")[:SHOWN])
