@@ -19,6 +19,7 @@ def favicon(request):
 
 
 handler403 = "crm.views.errors.permission_denied"
+handler500 = "crm.views.errors.server_error"
 
 urlpatterns = [
     path("", StartView.as_view(), name="home"),

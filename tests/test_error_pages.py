@@ -25,6 +25,7 @@ def broken_context(request):
 # A root URLconf with a view that raises, for the 500 page.
 urlpatterns = [path("boom/", boom), *root_urls.urlpatterns]
 handler403 = root_urls.handler403
+handler500 = root_urls.handler500
 
 
 def test_404_is_inside_the_layout_with_the_navigation(marketing_client):
@@ -101,3 +102,18 @@ def test_the_favicon_is_linked_and_favicon_ico_leads_to_it():
     svg = client.get("/static/favicon.svg")
     assert svg.status_code == 200
     assert b"<svg" in b"".join(svg.streaming_content if svg.streaming else [svg.content])
+
+
+@override_settings(DEBUG=False, ROOT_URLCONF=__name__)
+def test_500_answers_with_a_bare_page_when_even_the_layout_cannot_render(settings):
+    # Static files never collected: the layout's {% static %} fails; the error page still answers.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    client = Client(raise_request_exception=False)
+    client.force_login(make_user("viewer"))
+    page = client.get("/boom/")
+    text = page.content.decode()
+    assert page.status_code == 500
+    assert "Something went wrong on our side" in text and "hunter2" not in text

@@ -7,13 +7,16 @@ nothing that may have failed.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from django.contrib.auth.models import Permission
-from django.http import HttpResponseForbidden
+from django.http import HttpResponseForbidden, HttpResponseServerError
 from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import requires_csrf_token
+
+logger = logging.getLogger(__name__)
 
 # crm.permissions.require raises "app.codename[, app.codename] needed".
 PERMISSION = re.compile(r"\b([a-z_]+)\.([a-z0-9_]+)\b")
@@ -75,3 +78,22 @@ def permission_denied(request, exception=None, template_name="403.html"):
     template = loader.get_template(template_name)
     context = {"missing": missing_permission_text(request, exception), "back": _back(request)}
     return HttpResponseForbidden(template.render(context, request))
+
+
+FALLBACK_500 = (
+    "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Something went wrong · Marketing CRM</title>"
+    "</head><body><main><h1>Something went wrong on our side</h1><p>Your last action may not have been saved. "
+    "Please try again in a moment.</p><p><a href='/'>Go to the start page</a></p></main></body></html>"
+)
+
+
+@requires_csrf_token
+def server_error(request, template_name="500.html"):
+    """Django's server_error (a plain render, no context processors), with a bare page when even
+    the layout cannot render (say, static files never collected): never a second exception."""
+    try:
+        body = loader.get_template(template_name).render()
+    except Exception:  # the error page must answer whatever broke
+        logger.exception("the 500 page could not be rendered")
+        body = FALLBACK_500
+    return HttpResponseServerError(body)
