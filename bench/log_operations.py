@@ -159,6 +159,7 @@ ENTRY_COLUMNS = {
     "segment_no": "%(segment_no)s",
     "logged_segment_id": "%(logged)s",
     "segment_line_id": "l.id",
+    "segment_line_no": "l.line_no",
     "evaluation": "l.evaluation",
     "attempt_failed": "%(false)s",
     "correspondence_type": f"CASE WHEN {EMAIL_MISSING} THEN '' ELSE l.correspondence_type END",

@@ -2,14 +2,28 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from crm.views.health import healthz
 from crm.views.login import LoginView
+from segments.start_views import StartView
+
+
+@login_not_required
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says: send them to the SVG icon."""
+    return redirect(static("favicon.svg"))
+
+
+handler403 = "crm.views.errors.permission_denied"
+handler500 = "crm.views.errors.server_error"
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="crm:contact_list", permanent=False), name="home"),
+    path("", StartView.as_view(), name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz", healthz, name="healthz"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

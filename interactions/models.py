@@ -476,6 +476,9 @@ class InteractionLogEntry(models.Model):
         verbose_name=_("logged segment"),
     )
     segment_line_id = models.BigIntegerField(_("segment line"), null=True, blank=True)
+    # The line's number as the worksheet showed it (10000, 20000, …), for people; `segment_line_id`
+    # is the line's row id. Empty for entries logged before it was kept, and for single interactions.
+    segment_line_no = models.BigIntegerField(_("segment line no."), null=True, blank=True)
     evaluation = models.CharField(_("evaluation"), max_length=20, choices=Evaluation.choices, blank=True)
     attempt_failed = models.BooleanField(_("attempt failed"), default=False)
     correspondence_type = models.CharField(

@@ -79,7 +79,7 @@ class LogSegmentForm(CheckedForm):
         required=False,
         help_text=gettext_lazy(
             'A new segment "Follow-up on segment …" with the same contacts and campaign, '
-            "without template or other interaction settings (R50)."
+            "without template or other interaction settings."
         ),
     )
 

@@ -5,8 +5,8 @@ Every action is a POST to its own URL and redirects back to the worksheet (post/
 
 from django.urls import path
 
+from . import delete_views, log_job_views, log_views, merge_views, test_mail_views, views
 from . import document_views as documents
-from . import log_job_views, log_views, merge_views, test_mail_views, views
 from .drift_views import SegmentDriftView, SegmentRefreshView
 
 app_name = "segments"
@@ -14,6 +14,7 @@ urlpatterns = [
     path("segments/", views.SegmentListView.as_view(), name="segment_list"),
     path("segments/new/", views.SegmentCreateView.as_view(), name="segment_create"),
     path("segments/<str:no>/", views.SegmentDetailView.as_view(), name="segment_detail"),
+    path("segments/<str:no>/delete/", delete_views.SegmentDeleteView.as_view(), name="segment_delete"),
     path("segments/<str:no>/header/", views.SegmentHeaderView.as_view(), name="segment_header"),
     path("segments/<str:no>/preview/", views.SegmentPreviewView.as_view(), name="segment_preview"),
     path("segments/<str:no>/drift/", SegmentDriftView.as_view(), name="segment_drift"),

@@ -42,6 +42,7 @@ from .forms import (
     add_service_error,
 )
 from .models import CriteriaStep, Segment, SegmentLine, StepAction
+from .template_defaults import create_form
 
 WORKSHEET = "segments/segment_detail.html"
 LINES_TARGET = "segment-lines"
@@ -196,7 +197,9 @@ class SegmentCreateView(SegmentPermissionMixin, View):
     template_name = "segments/segment_form.html"
 
     def get(self, request) -> HttpResponse:
-        return TemplateResponse(request, self.template_name, {"form": SegmentCreateForm()})
+        # A template chosen: the form again with its defaults (an htmx GET, segments.template_defaults).
+        form, template = create_form(request.GET)
+        return TemplateResponse(request, self.template_name, {"form": form, "chosen_template": template})
 
     def post(self, request) -> HttpResponse:
         form = SegmentCreateForm(request.POST)

@@ -16,6 +16,7 @@ PUBLIC = {
     "login/": "the login page",
     "admin/login/": "Django admin's login page",
     "healthz": "the load balancer's probe",
+    "favicon.ico": "browsers ask for the icon before anyone logs in (a redirect to the static SVG)",
     "u/<str:token>/": "the one-click unsubscribe page of e-mails",
 }
 # route → why it needs no CSRF token

@@ -71,6 +71,10 @@ NOT_SERVICES = {
     # sends one e-mail to the user and writes nothing; its refusal of a viewer is tested in
     # tests/segments/test_send_test_mail.py
     "segments.services.test_mail.segment_line_test_mail": "writes nothing: a test e-mail to the user",
+    # a read: the start page's sections, each shown only with its permission (tests/segments/test_start_page.py)
+    "segments.page_selectors.start_page": "writes nothing: reads what the user may see",
+    # refuses a viewer and writes nothing then: tests/segments/test_segment_delete.py
+    "segments.services.delete.segment_delete": "tested in tests/segments/test_segment_delete.py",
 }
 
 

@@ -520,6 +520,7 @@ def _entry_columns(segment: Segment, logged: LoggedSegment, user, campaign_entri
         "segment_no": Value(segment.no, output_field=CharField()),
         "logged_segment_id": Value(logged.pk, output_field=BigIntegerField()),
         "segment_line_id": F("pk"),
+        "segment_line_no": F("line_no"),
         "evaluation": F("evaluation"),
         "attempt_failed": Value(False, output_field=BooleanField()),
         "correspondence_type": correspondence,

@@ -87,6 +87,7 @@ def line_entry(segment: Segment, line: SegmentLine) -> InteractionLogEntry:
         campaign=line.campaign,
         segment_no=segment.no,
         segment_line_id=line.pk,
+        segment_line_no=line.line_no,
         correspondence_type=line.correspondence_type,
         alt_address=alt_address,
         contact_via=contact_via,

@@ -121,7 +121,7 @@ def test_a_segment_with_problems_lists_them_and_cannot_be_logged(page, login, ac
     page.click(".worksheet-head a:has-text('Log…')")
 
     problems = page.locator(".preflight")
-    expect(problems).to_contain_text(f"{segment.no} cannot be logged yet")
+    expect(problems).to_contain_text(f"{segment.no} cannot be logged until")
     expect(problems).to_contain_text("3 lines have no interaction template")
     expect(page.locator(f"button:has-text('Log {segment.no}')")).to_have_count(0)
     expect(page.locator("a.button:has-text('Back to the worksheet')")).to_be_visible()

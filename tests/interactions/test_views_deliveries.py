@@ -227,7 +227,8 @@ def test_delivery_problems_are_shown_before_anything_is_written(marketing_client
     for shown in (page, response):
         text = text_of(shown)
         assert "2 e-mail lines have no e-mail address" in text
-        assert "These problems stop the e-mails and letters only" in text
+        assert f"The e-mails and letters of {segment.no} cannot be sent until" in text
+        assert "cannot be logged" not in text and "Nothing was logged" not in text
         assert f"{reverse('segments:segment_log', args=[segment.no])}?deliver=0" in shown.content.decode()
     assert response.status_code == 400
     assert state() == before and not mail.outbox

@@ -619,7 +619,7 @@ def test_the_log_page_lists_the_withdrawn_lines_and_offers_to_remove_them(withdr
     response = marketing_client.get(log_url(segment))
 
     text = text_of(response)
-    assert "cannot be logged yet" in text
+    assert "cannot be logged until" in text
     assert (
         "2 lines have a contact who withdrew consent for the line's channel (lines 10000 (C1, e-mail), "
         "30000 (P4, e-mail)…). Remove them before logging."
@@ -658,7 +658,7 @@ def test_remove_these_lines_removes_them_and_says_undo_puts_them_back(withdrawn_
     assert messages_of(response) == ["Removed 2 lines whose contacts withdrew consent; Undo puts them back."]
     assert numbers(segment) == ["P2", "P1"]
     page = marketing_client.get(log_url(segment))
-    assert "cannot be logged yet" not in text_of(page) and f"Log {segment.no}</button>" in page.content.decode()
+    assert "cannot be logged until" not in text_of(page) and f"Log {segment.no}</button>" in page.content.decode()
     worksheet = text_of(marketing_client.get(segment.get_absolute_url()))
     assert "lines whose contact withdrew consent for the line's channel" in worksheet
     undo = text_of(marketing_client.get(reverse("segments:segment_undo", args=[segment.no])))

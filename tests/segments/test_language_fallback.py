@@ -95,7 +95,7 @@ def test_log_preflight_says_so_without_blocking_the_log(marketing_client):
     segment = build()
     page = log_page(marketing_client, segment)
     assert FALLBACK in page
-    assert "cannot be logged yet" not in page
+    assert "cannot be logged until" not in page
     assert services.log.segment_log_problems(segment=segment, deliver=True) == []
 
 

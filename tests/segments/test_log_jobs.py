@@ -213,7 +213,7 @@ def test_a_preflight_problem_shows_on_the_log_page_and_queues_nothing(marketing_
     response = post_log(marketing_client, segment)
 
     assert response.status_code == 400
-    assert "cannot be logged yet" in text_of(response) and "The segment has no description." in text_of(response)
+    assert "cannot be logged until" in text_of(response) and "The segment has no description." in text_of(response)
     assert not LogJob.objects.exists() and not DBTaskResult.objects.exists() and counts() == before
 
 

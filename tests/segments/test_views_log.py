@@ -99,7 +99,7 @@ def test_confirmation_lists_every_preflight_problem_and_offers_no_log(marketing_
 
     assert response.status_code == 200
     text = text_of(response)
-    assert "cannot be logged yet: fix these 4 problems" in text
+    assert "cannot be logged until these 4 problems are fixed on the worksheet:" in text
     assert "The segment has no description." in text
     assert "has no description." in text.replace("The segment has no description.", "")
     assert "has no interaction template" in text
@@ -230,7 +230,7 @@ def test_preflight_problem_on_post_shows_the_problems_and_writes_nothing(marketi
 
     assert response.status_code == 400
     assert f"Line {line.line_no} has no salesperson." in text_of(response)
-    assert "cannot be logged yet" in text_of(response)
+    assert "cannot be logged until" in text_of(response)
     assert counts() == before
 
 

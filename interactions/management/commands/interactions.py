@@ -114,7 +114,7 @@ class Command(BatchCommand):
         p = sub.add_parser(
             "uncancel",
             help="Restore entries; refused for all of them while an entry's logged segment or campaign entry "
-            "is canceled (R57).",
+            "is canceled.",
         )
         p.add_argument("entry_nos", metavar="ENTRY_NO", type=int, nargs="+")
 
@@ -131,7 +131,7 @@ class Command(BatchCommand):
             "create",
             help="Record one interaction with one contact; prints its entry no. alone. Values not given come from "
             "the template and the contact (description from the template, date today, the contact's "
-            "salesperson, correspondence type by R13). Nothing is delivered.",
+            "salesperson, the correspondence type the template and the contact call for). Nothing is delivered.",
         )
         p.add_argument("contact_no", metavar="CONTACT_NO")
         p.add_argument("--interaction-template", metavar="CODE", required=True)

@@ -434,13 +434,11 @@ class Command(BatchCommand):
             "queue backend the delivery task's id, each alone on its line.",
         )
         p.add_argument("no", metavar="NO")
-        p.add_argument(
-            "--follow-up", action="store_true", help="Also create a new segment with the same contacts (R50)."
-        )
+        p.add_argument("--follow-up", action="store_true", help="Also create a new segment with the same contacts.")
         p.add_argument(
             "--deliver",
             action="store_true",
-            help="Also deliver the e-mail and hard-copy entries after the log (D8): with a queue backend "
+            help="Also deliver the e-mail and hard-copy entries after the log: with a queue backend "
             "(DJANGO_TASKS_BACKEND) prints the delivery task's id, else delivers before the command exits.",
         )
 
