@@ -5,14 +5,15 @@ Every action is a POST to its own URL and redirects back to the worksheet (post/
 
 from django.urls import path
 
+from . import bulk_views, log_job_views, log_views, merge_views, test_mail_views, views
 from . import document_views as documents
-from . import log_job_views, log_views, merge_views, test_mail_views, views
 from .drift_views import SegmentDriftView, SegmentRefreshView
 
 app_name = "segments"
 urlpatterns = [
     path("segments/", views.SegmentListView.as_view(), name="segment_list"),
     path("segments/new/", views.SegmentCreateView.as_view(), name="segment_create"),
+    path("segments/add-contacts/", bulk_views.AddToSegmentView.as_view(), name="contacts_add_to_segment"),
     path("segments/<str:no>/", views.SegmentDetailView.as_view(), name="segment_detail"),
     path("segments/<str:no>/header/", views.SegmentHeaderView.as_view(), name="segment_header"),
     path("segments/<str:no>/preview/", views.SegmentPreviewView.as_view(), name="segment_preview"),
