@@ -315,7 +315,7 @@ class ContactMailingGroupView(PermissionRequiredMixin, View):
         selection = selectors.contact_selection(request.GET, ignore=("group",))
         context = {
             "selection": selection,
-            "selection_query": query_without(request.GET, "group"),
+            "pairs": selection_pairs(query_without(request.GET, "group")),
             "groups": MailingGroup.objects.order_by("code"),
         }
         if selection.errors:
@@ -328,7 +328,6 @@ class ContactMailingGroupView(PermissionRequiredMixin, View):
                 return TemplateResponse(request, self.template_name, context, status=400)
             already = selection.contacts.filter(pk__in=group_members(group)).order_by().count()
             context |= {"group": group, "already": already, "added": selection.count - already}
-        context["pairs"] = selection_pairs(context["selection_query"])
         return TemplateResponse(request, self.template_name, context)
 
     def post(self, request) -> HttpResponse:

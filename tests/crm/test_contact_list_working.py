@@ -272,6 +272,11 @@ def test_set_mailing_group_refuses_bad_criteria_and_an_empty_pick_without_writin
     assert response.status_code == 400
     assert "No contact is ticked" in text(response)
 
+    response = marketing_client.get(MAILING_GROUP, {"selection": "picked", "no": "M1", "group": "NOPE"})
+    assert response.status_code == 400
+    assert 'There is no mailing group "NOPE".' in shown(response)
+    assert '<input type="hidden" name="no" value="M1">' in text(response)  # the choice can be made again
+
     response = marketing_client.post(MAILING_GROUP, {"criteria": "city=Delft&bogus=1", "group": "NEWS"}, follow=True)
     assert 'Nothing was changed: unknown filter name "bogus"' in shown(response)
     response = marketing_client.post(MAILING_GROUP, {"criteria": "no=M1", "group": "NOPE"}, follow=True)
