@@ -162,3 +162,60 @@ def log_page(ctx: Context) -> None:
 @operation("Print letters page (N lines: full request)", floor=print_page_floor, prepare=prepare_pages)
 def print_letters_page(ctx: Context) -> None:
     _get(ctx, "segments:segment_merge")
+
+
+# --- the contact list sorted by name (issue 16): the first and the last page ------------------
+# Ours: the page through the test client (COUNT, the page's keys from the (name, id) index, the
+# rows joined). Floor: the COUNT and the page's rows in plain SQL; the last page read as the
+# floor would, the reversed index order with LIMIT (no OFFSET over a million rows).
+
+LIST_COLUMNS_BY_NAME = (
+    "SELECT c.id, c.no, c.type, c.name, c.city, c.email, co.no, co.name, cy.name, s.name FROM crm_contact c"
+    " LEFT JOIN crm_contact co ON co.id = c.company_id LEFT JOIN crm_country cy ON cy.code = c.country_id"
+    " LEFT JOIN crm_salesperson s ON s.code = c.salesperson_id"
+)
+
+
+def prepare_sorted_list(ctx: Context) -> None:
+    """The number of the last page and its size (untimed)."""
+    from crm.models import Contact
+    from crm.views.contacts import ContactListView
+
+    size = ContactListView.paginate_by
+    count = Contact.objects.count()
+    pages = max(1, -(-count // size))
+    ctx.data["list_last_page"] = pages
+    ctx.data["list_last_size"] = count - (pages - 1) * size
+
+
+def _get_sorted_list(ctx: Context, query: dict) -> None:
+    url = reverse("crm:contact_list")
+    response = ctx.client.get(url, query, secure=True)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {url} answered {response.status_code}")
+
+
+def _sorted_list_floor(order: str, limit: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM crm_contact c")
+        cursor.fetchone()
+        cursor.execute(f"{LIST_COLUMNS_BY_NAME} ORDER BY {order} LIMIT {limit}")
+        cursor.fetchall()
+
+
+def sorted_list_first_floor(ctx: Context) -> None:
+    _sorted_list_floor("c.name, c.id", 50)
+
+
+def sorted_list_last_floor(ctx: Context) -> None:
+    _sorted_list_floor("c.name DESC, c.id DESC", ctx.data["list_last_size"])
+
+
+@operation("contact list sorted by name, first page", floor=sorted_list_first_floor, prepare=prepare_sorted_list)
+def contact_list_by_name_first(ctx: Context) -> None:
+    _get_sorted_list(ctx, {"sort": "name"})
+
+
+@operation("contact list sorted by name, last page", floor=sorted_list_last_floor, prepare=prepare_sorted_list)
+def contact_list_by_name_last(ctx: Context) -> None:
+    _get_sorted_list(ctx, {"sort": "name", "page": ctx.data["list_last_page"]})

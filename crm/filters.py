@@ -115,6 +115,21 @@ class RepeatableCharFilter(django_filters.Filter):
         return qs.filter(condition)
 
 
+class ChecklistSelectMultiple(forms.CheckboxSelectMultiple):
+    """A code list as ticked boxes in a scrolling box, with a search box above it that
+    static/js/contacts.js reveals and uses to hide the codes that do not match (no inline
+    script: CSP). Without JavaScript it is a plain scrolling list of boxes. `group_label`
+    names the group for assistive technology (the field's label)."""
+
+    template_name = "crm/widgets/checklist.html"
+    group_label = ""
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["group_label"] = self.group_label
+        return context
+
+
 class CodeChoiceField(forms.ModelMultipleChoiceField):
     """A list of codes (or contact numbers) that must all exist; one query to check them."""
 
@@ -124,8 +139,10 @@ class CodeChoiceField(forms.ModelMultipleChoiceField):
     }
 
     def __init__(self, queryset, **kwargs):
-        kwargs.setdefault("widget", forms.SelectMultiple(attrs={"size": 4}))
+        kwargs.setdefault("widget", ChecklistSelectMultiple)
         super().__init__(queryset, **kwargs)
+        if isinstance(self.widget, ChecklistSelectMultiple):
+            self.widget.group_label = str(self.label or "")
 
     def clean(self, value):
         # An empty list, not `queryset.none()`, so method filters see "no criterion".

@@ -463,6 +463,12 @@ class Contact(models.Model):
         ]
         indexes = [
             models.Index(fields=["name"], name="crm_contact_name_idx"),
+            # The contact list's sort orders (crm.selectors.CONTACT_SORTS): each column with the id
+            # that makes it stable, so a page in either direction is a short index range.
+            models.Index(fields=["name", "id"], name="crm_contact_name_id_idx"),
+            models.Index(fields=["city", "id"], name="crm_contact_city_id_idx"),
+            models.Index(fields=["country", "id"], name="crm_contact_country_id_idx"),
+            models.Index(fields=["salesperson", "id"], name="crm_contact_salesp_id_idx"),
             # The few contacts without e-mail, for the Log pre-flight's "e-mail lines without an
             # address" (segments.services.log): read from this small index, then their lines by
             # the lines' contact index, instead of scanning every contact and every line.

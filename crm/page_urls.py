@@ -11,6 +11,7 @@ urlpatterns = [
     path("contacts/<int:pk>/delete/", contacts.ContactDeleteView.as_view(), name="contact_delete"),
     path("contacts/import/", transfer.contact_import, name="contact_import"),
     path("contacts/export/", transfer.contact_export, name="contact_export"),
+    path("contacts/mailing-group/", contacts.ContactMailingGroupView.as_view(), name="contact_mailing_group"),
     path("campaigns/", campaigns.CampaignListView.as_view(), name="campaign_list"),
     path("campaigns/<int:pk>/", campaigns.CampaignDetailView.as_view(), name="campaign_detail"),
 ]

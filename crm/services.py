@@ -14,7 +14,18 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, ProtectedError, Q, RestrictedError, Subquery
+from django.db.models import (
+    CharField,
+    Exists,
+    F,
+    OuterRef,
+    ProtectedError,
+    Q,
+    QuerySet,
+    RestrictedError,
+    Subquery,
+    Value,
+)
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -32,10 +43,12 @@ from .models import (
     ContactJobResponsibility,
     ContactMailingGroup,
     ContactType,
+    MailingGroup,
     NumberSeries,
 )
 from .permissions import require
 from .selectors import contact_history
+from .sql import insert_select
 
 
 def number_series_next(*, code: str, count: int = 1) -> list[str]:
@@ -535,3 +548,43 @@ def _write_alt_addresses(contact: Contact, alt_addresses: list[dict] | None, dat
             )
         ContactAltAddressDateRange.objects.filter(contact=contact).delete()
         ContactAltAddressDateRange.objects.bulk_create(rows)
+
+
+@dataclass(frozen=True)
+class MailingGroupResult:
+    """What `contacts_set_mailing_group` did: `added` contacts got the group, `already` had it."""
+
+    mailing_group: MailingGroup
+    added: int
+    already: int
+
+
+def contacts_set_mailing_group(*, user, contacts: QuerySet[Contact], mailing_group: MailingGroup | str):
+    """Give every contact of `contacts` the mailing group (a code or the row): one INSERT …
+    SELECT of the contacts that lack it, in one transaction; those that have it stay as they
+    are, so running it twice adds nothing the second time.
+
+    An unknown group raises ValidationError before anything is written. Needs
+    crm.change_contact. Three statements whatever the number of contacts (the group, a COUNT,
+    the INSERT … SELECT)."""
+    require(user, "crm.change_contact")
+    if not isinstance(mailing_group, MailingGroup):
+        code = str(mailing_group or "").strip()
+        mailing_group = MailingGroup.objects.filter(code=code).first()
+        if mailing_group is None:
+            raise ValidationError(
+                _('There is no mailing group "%(code)s"; nothing was changed.') % {"code": code[:20]},
+                code="unknown_mailing_group",
+            )
+    contacts = contacts.order_by()
+    with transaction.atomic():
+        selected = contacts.count()
+        lacking = contacts.filter(
+            ~Exists(ContactMailingGroup.objects.filter(contact_id=OuterRef("pk"), mailing_group=mailing_group))
+        )
+        added = insert_select(
+            ContactMailingGroup,
+            lacking,
+            {"contact_id": F("pk"), "mailing_group_id": Value(mailing_group.pk, output_field=CharField())},
+        )
+    return MailingGroupResult(mailing_group=mailing_group, added=added, already=selected - added)

@@ -5,7 +5,7 @@ Every action is a POST to its own URL and redirects back to the worksheet (post/
 
 from django.urls import path
 
-from . import delete_views, log_job_views, log_views, merge_views, test_mail_views, views
+from . import bulk_views, delete_views, log_job_views, log_views, merge_views, test_mail_views, views
 from . import document_views as documents
 from .drift_views import SegmentDriftView, SegmentRefreshView
 
@@ -13,6 +13,7 @@ app_name = "segments"
 urlpatterns = [
     path("segments/", views.SegmentListView.as_view(), name="segment_list"),
     path("segments/new/", views.SegmentCreateView.as_view(), name="segment_create"),
+    path("segments/add-contacts/", bulk_views.AddToSegmentView.as_view(), name="contacts_add_to_segment"),
     path("segments/<str:no>/", views.SegmentDetailView.as_view(), name="segment_detail"),
     path("segments/<str:no>/delete/", delete_views.SegmentDeleteView.as_view(), name="segment_delete"),
     path("segments/<str:no>/header/", views.SegmentHeaderView.as_view(), name="segment_header"),

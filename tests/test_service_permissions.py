@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from crm import consent, transfer
 from crm import services as crm_services
-from crm.models import Contact, CorrespondenceType
+from crm.models import Contact, CorrespondenceType, MailingGroup
 from crm.permissions import COMMAND_LINE
 from interactions import delivery, documents, print_pdf, setup_import
 from interactions import services as interaction_services
@@ -241,6 +241,13 @@ def cases() -> dict[str, Case]:
                 actor=u, contact=w.company, states={"email": "withdrawn"}, source="phone call"
             ),
             lambda w: w.company,
+        ),
+        "contacts set mailing group": Case(
+            crm_services.contacts_set_mailing_group,
+            lambda w, u: crm_services.contacts_set_mailing_group(
+                user=u, contacts=Contact.objects.filter(pk=w.company.pk), mailing_group="PERM"
+            ),
+            lambda w: (w.company, MailingGroup.objects.get_or_create(code="PERM")[0]),
         ),
         "contact import": Case(
             transfer.contacts_import_csv,

@@ -60,12 +60,17 @@ def contact_import(request: HttpRequest) -> HttpResponse:
 @permission_required("crm.export_contacts", raise_exception=True)
 @require_GET
 def contact_export(request: HttpRequest) -> HttpResponse:
-    """The contacts the list's filter selects (all without one), as a CSV download, or JSON with
-    `?format=json`. An unknown filter name or value is a 400 naming it, never "all contacts"."""
-    filterset = ContactFilterSet(request.GET, queryset=Contact.objects.all(), ignore=("page", "format"))
+    """The contacts the list's filter selects (all without one), or the rows ticked on it
+    (`selection=picked&no=…`), as a CSV download, or JSON with `?format=json`. An unknown
+    filter name or value is a 400 naming it, never "all contacts"."""
+    filterset = ContactFilterSet(request.GET, queryset=Contact.objects.all(), ignore=("page", "format", "selection"))
     export_format = request.GET.get("format", "csv")
-    if not filterset.is_valid() or export_format not in ("csv", "json"):
+    # The list's bulk form sends the ticked rows as `selection=picked&no=…`: none ticked is not "all".
+    nothing_picked = request.GET.get("selection") == "picked" and not any(v.strip() for v in request.GET.getlist("no"))
+    if not filterset.is_valid() or export_format not in ("csv", "json") or nothing_picked:
         lines = filterset.error_lines()
+        if nothing_picked:
+            lines.append("No contact is ticked: tick some rows, or select all matching.")
         if export_format not in ("csv", "json"):
             lines.append(f'format: unknown format "{export_format[:20]}" (use csv or json)')
         return HttpResponseBadRequest(

@@ -47,10 +47,12 @@ PAGES = [
     ("contact_delete", lambda o: reverse("crm:contact_delete", args=[o["company"].pk]), "crm.delete_contact"),
     ("contact_import", lambda o: reverse("crm:contact_import"), "crm.import_contacts"),
     ("contact_export", lambda o: reverse("crm:contact_export"), "crm.export_contacts"),
+    ("contact_mailing_group", lambda o: reverse("crm:contact_mailing_group"), "crm.change_contact"),
     ("campaign_list", lambda o: reverse("crm:campaign_list"), "crm.view_campaign"),
     ("campaign_detail", lambda o: reverse("crm:campaign_detail", args=[o["campaign"].pk]), "crm.view_campaign"),
     ("segment_list", lambda o: reverse("segments:segment_list"), "segments.view_segment"),
     ("segment_create", lambda o: reverse("segments:segment_create"), "segments.add_segment"),
+    ("contacts_add_to_segment", lambda o: reverse("segments:contacts_add_to_segment"), "segments.change_segment"),
     ("segment_detail", lambda o: reverse("segments:segment_detail", args=[o["segment"].no]), "segments.view_segment"),
     (
         "segment_preview",

@@ -111,7 +111,11 @@ def test_list_row_shows_type_name_company_city_country_salesperson_email_and_lin
 
     page = text(viewer_client.get(LIST, {"no": "PE1"}))
 
-    row = re.search(rf'<tr>\s*<td class="nowrap"><a href="{detail_url(person)}">PE1</a>.*?</tr>', page, re.S)
+    row = re.search(
+        rf'<tr>\s*<td class="select-col">.*?</td>\s*<td class="nowrap"><a href="{detail_url(person)}">PE1</a>.*?</tr>',
+        page,
+        re.S,
+    )
     assert row, page
     for expected in ('badge person">Person', "Ann Lee", "Acme", "Utrecht", ">NL<", ">JO<", "ann@acme.test"):
         assert expected in row.group(0)
@@ -194,7 +198,10 @@ def test_filter_form_is_in_the_sidebar_with_apply_and_code_lists(viewer_client):
 
     assert '<aside class="card filters"' in page
     assert 'method="get"' in page and ">Apply</button>" in page
-    assert '<option value="NL">NL – Netherlands</option>' in page
+    # Code lists are searchable lists of boxes, not <select multiple> boxes (issue 16).
+    assert re.search(
+        r'<input type="checkbox" name="country" value="NL" id="id_country_0">\s*NL – Netherlands</label>', page
+    )
     assert 'hx-get="/contacts/"' in page and 'hx-target="#contact-results"' in page
 
 
@@ -224,7 +231,9 @@ def test_selected_codes_stay_selected_in_the_filter_form(viewer_client):
 
     page = text(viewer_client.get(LIST, {"country": "NL"}))
 
-    assert '<option value="NL" selected>NL – Netherlands</option>' in page
+    assert re.search(
+        r'<input type="checkbox" name="country" value="NL" id="id_country_0" checked>\s*NL – Netherlands', page
+    )
 
 
 def test_htmx_request_from_the_filter_form_gets_only_the_results_block(viewer_client):
