@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.core.paginator import Page
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
 from crm.filters import ContactFilterSet
 from crm.models import ContactType
-from crm.selectors import DeferredJoinPaginator
 
 from .models import (
     OVERRIDE_BIT,
@@ -118,12 +117,30 @@ def lines_following_header(*, segment: Segment) -> int:
     return segment_totals(segment=segment).following
 
 
-class KnownCountPaginator(DeferredJoinPaginator):
-    """A DeferredJoinPaginator told the row count, so the lines are counted once per page."""
+class LinesPaginator(Paginator):
+    """Pages of a segment's lines read as a range of line numbers, never OFFSET over the join.
+
+    A page's first line no. comes from the (segment, line_no) unique index alone (an
+    index-only OFFSET, no table row read), then the page is the 50 lines from that line no.
+    on with their joins. The last page is read backwards from the end (the same cost as the
+    first). The row count is given, so the lines are counted once per page.
+    """
 
     def __init__(self, object_list, per_page, *, count: int, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.__dict__["count"] = count  # fills Paginator.count (a cached_property)
+
+    def page(self, number) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        size = min(self.per_page, self.count - bottom) if self.count else 0
+        lines = self.object_list
+        if number == self.num_pages and number > 1:
+            rows = list(lines.order_by("-line_no")[:size])[::-1]
+        else:
+            first = lines.order_by("line_no").values_list("line_no", flat=True)[bottom : bottom + 1]
+            rows = list(lines.filter(line_no__gte=Subquery(first)).order_by("line_no")[:size]) if size else []
+        return self._get_page(rows, number, self)
 
 
 def segment_lines(*, segment: Segment) -> QuerySet[SegmentLine]:
@@ -141,12 +158,18 @@ def lines_page(*, segment: Segment, count: int, number) -> Page:
     One SELECT for the page (the count is given); an out-of-range page number gives the last
     page, a malformed one the first.
     """
-    paginator = KnownCountPaginator(segment_lines(segment=segment), LINES_PER_PAGE, count=count)
+    paginator = LinesPaginator(segment_lines(segment=segment), LINES_PER_PAGE, count=count)
     page = paginator.get_page(number)
     for line in page.object_list:
-        line.provenance = step_label(line.step)
-        line.ovr = frozenset(line.overridden_fields)
+        mark_line(line)
     return page
+
+
+def mark_line(line: SegmentLine) -> SegmentLine:
+    """Set what the lines table shows beside the fields: `provenance` and `ovr` (the overridden names)."""
+    line.provenance = step_label(line.step)
+    line.ovr = frozenset(line.overridden_fields)
+    return line
 
 
 def page_of_line(*, segment: Segment, line_no: int) -> int:
