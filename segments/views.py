@@ -170,6 +170,11 @@ def initial_preview(step_input: StepInput) -> Preview:
     return Preview(step_input.action, empty=not step_input.is_bound)
 
 
+def page_params(request) -> dict:
+    """The lines page asked for: its number, and the line no. it starts after or ends before (Next, Previous)."""
+    return {"number": request.GET.get("page"), "after": request.GET.get("after"), "before": request.GET.get("before")}
+
+
 def render_worksheet(
     request,
     segment: Segment,
@@ -189,7 +194,7 @@ def render_worksheet(
     context = {
         "segment": segment,
         "totals": totals,
-        "page_obj": selectors.lines_page(segment=segment, count=totals.lines, number=request.GET.get("page")),
+        "page_obj": selectors.lines_page(segment=segment, count=totals.lines, **page_params(request)),
         "steps": selectors.segment_steps(segment=segment),
         "can_change": can_change,
         "panels": open_panels(request.user),
@@ -306,7 +311,7 @@ class SegmentDetailView(SegmentPermissionMixin, View):
             context = {
                 "segment": segment,
                 "totals": totals,
-                "page_obj": selectors.lines_page(segment=segment, count=totals.lines, number=request.GET.get("page")),
+                "page_obj": selectors.lines_page(segment=segment, count=totals.lines, **page_params(request)),
                 "can_change": request.user.has_perm("segments.change_segment"),
                 "add_form": AddContactForm(),
                 "steps": selectors.segment_steps(segment=segment, limit=1),  # the Undo button

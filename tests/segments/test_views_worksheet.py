@@ -136,3 +136,27 @@ def test_pages_of_lines_are_the_lines_in_order(segment, marketing, django_assert
     assert pages == [every[0:50], every[50:100], every[100:]]
     assert selectors.lines_page(segment=segment, count=count, number=99).number == 3  # past the end: the last
     assert selectors.lines_page(segment=segment, count=0, number=1).object_list == []
+
+
+def test_next_and_previous_read_the_lines_after_or_before_a_line_no(marketing_client, segment, marketing):
+    bulk_contacts(120)
+    services.segment_add_contacts(user=marketing, segment=segment, query="")
+    every = list(SegmentLine.objects.filter(segment=segment).order_by("line_no").values_list("line_no", flat=True))
+    SegmentLine.objects.filter(segment=segment, line_no=every[50]).delete()  # removed meanwhile
+    every.remove(every[50])
+
+    first = marketing_client.get(url("segment_detail", segment.no))
+    html = first.content.decode()
+    after = re.search(r'\?page=2&amp;after=(\d+)#segment-lines">Next', html).group(1)
+    second = marketing_client.get(url("segment_detail", segment.no), {"page": 2, "after": after})
+    back = re.search(r'\?page=1&amp;before=(\d+)#segment-lines">', second.content.decode()).group(1)
+    previous = marketing_client.get(url("segment_detail", segment.no), {"page": 1, "before": back})
+    junk = marketing_client.get(url("segment_detail", segment.no), {"page": 2, "after": "x"})
+
+    def shown(response):
+        return [line.line_no for line in response.context["page_obj"].object_list]
+
+    assert int(after) == every[49]
+    assert shown(second) == every[50:100] and second.context["page_obj"].number == 2
+    assert shown(previous) == every[0:50]
+    assert shown(junk) == every[50:100]  # a malformed line no. falls back to the page number
