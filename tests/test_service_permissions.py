@@ -71,6 +71,9 @@ NOT_SERVICES = {
     # sends one e-mail to the user and writes nothing; its refusal of a viewer is tested in
     # tests/segments/test_send_test_mail.py
     "segments.services.test_mail.segment_line_test_mail": "writes nothing: a test e-mail to the user",
+    # a user's own page settings (which worksheet panels are open), nobody else's data
+    "crm.preferences.preferences_of": "reads the user's own page settings",
+    "crm.preferences.set_preference": "keeps the user's own page setting",
 }
 
 
