@@ -604,8 +604,6 @@ class LineRowView(LineMixin, View):
     def get(self, request, no: str, line_no: int) -> HttpResponse:
         segment = get_segment(no)
         line = selectors.mark_line(self.get_line(segment, line_no))
-        if not request.htmx:
-            return HttpResponseRedirect(segment_url(segment, line_no=line_no))
         context = {"segment": segment, "line": line, "can_change": True}
         return TemplateResponse(request, WORKSHEET + "#line_row", context)
 
