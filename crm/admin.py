@@ -45,6 +45,7 @@ from .models import (
     Salutation,
     SalutationFormula,
     Territory,
+    UserPreference,
     WorkerProcess,
 )
 from .untrusted import CheckedModelForm
@@ -427,6 +428,17 @@ class WorkerProcessAdmin(WatchOnlyAdmin):
 class ChoreAdmin(WatchOnlyAdmin):
     list_display = ("name", "last_run_at")
     search_fields = ("name",)
+
+
+@admin.register(UserPreference)
+class UserPreferenceAdmin(admin.ModelAdmin):
+    """What users chose to keep in the pages (which worksheet panels are open)."""
+
+    list_display = ("user", "key", "value")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    search_fields = ("user__username", "key")
+    ordering = ("user", "key")
 
 
 # --- Log-in attempts (django-axes; settings "Login throttling") ---------------------------------

@@ -877,3 +877,21 @@ class Chore(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class UserPreference(models.Model):
+    """A small setting a user chose in the pages and keeps from visit to visit, e.g. which
+    worksheet panels are open ("worksheet.steps" → "open"). Read and written through
+    crm.preferences; one row per (user, key)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(_("key"), max_length=50)
+    value = models.CharField(_("value"), max_length=50)
+
+    class Meta:
+        verbose_name = _("user preference")
+        verbose_name_plural = _("user preferences")
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="user_preference_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.key}={self.value}"

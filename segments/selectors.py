@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.core.paginator import Page
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
 from crm.filters import ContactFilterSet
 from crm.models import ContactType
-from crm.selectors import DeferredJoinPaginator
 
 from .models import (
     OVERRIDE_BIT,
@@ -118,12 +117,45 @@ def lines_following_header(*, segment: Segment) -> int:
     return segment_totals(segment=segment).following
 
 
-class KnownCountPaginator(DeferredJoinPaginator):
-    """A DeferredJoinPaginator told the row count, so the lines are counted once per page."""
+class LinesPaginator(Paginator):
+    """Pages of a segment's lines read as a range of line numbers, never OFFSET over the join.
+
+    Next and Previous carry the line no. the page starts after (or ends before): that page is
+    the 50 lines from there on, read from the (segment, line_no) unique index like the first
+    page, at any depth. A page asked by its number alone (a link to a line, "Last") finds its
+    first line no. in that index alone (an index-only OFFSET, no table row read); the last
+    page is read backwards from the end. The row count is given, so the lines are counted
+    once per page.
+    """
 
     def __init__(self, object_list, per_page, *, count: int, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.__dict__["count"] = count  # fills Paginator.count (a cached_property)
+
+    def page(self, number, *, after: int | None = None, before: int | None = None) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        size = min(self.per_page, self.count - bottom) if self.count else 0
+        lines = self.object_list
+        if not size:
+            rows = []
+        elif after is not None:
+            rows = list(lines.filter(line_no__gt=after).order_by("line_no")[: self.per_page])
+        elif before is not None:
+            rows = list(lines.filter(line_no__lt=before).order_by("-line_no")[: self.per_page])[::-1]
+        elif number == self.num_pages and number > 1:
+            rows = list(lines.order_by("-line_no")[:size])[::-1]
+        else:
+            first = lines.order_by("line_no").values_list("line_no", flat=True)[bottom : bottom + 1]
+            rows = list(lines.filter(line_no__gte=Subquery(first)).order_by("line_no")[:size])
+        return self._get_page(rows, number, self)
+
+
+def _line_no(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def segment_lines(*, segment: Segment) -> QuerySet[SegmentLine]:
@@ -135,18 +167,32 @@ def segment_lines(*, segment: Segment) -> QuerySet[SegmentLine]:
     )
 
 
-def lines_page(*, segment: Segment, count: int, number) -> Page:
+def lines_page(*, segment: Segment, count: int, number, after=None, before=None) -> Page:
     """One page of lines (50) with `provenance` and `ovr` (the overridden field names) set.
 
     One SELECT for the page (the count is given); an out-of-range page number gives the last
-    page, a malformed one the first.
+    page, a malformed one the first. `after` / `before` (a line no., from the Next and
+    Previous links) give the lines after or before it: the page number is then only shown.
     """
-    paginator = KnownCountPaginator(segment_lines(segment=segment), LINES_PER_PAGE, count=count)
-    page = paginator.get_page(number)
+    paginator = LinesPaginator(segment_lines(segment=segment), LINES_PER_PAGE, count=count)
+    try:
+        number = paginator.validate_number(number)
+    except (PageNotAnInteger, EmptyPage) as problem:
+        number = paginator.num_pages if isinstance(problem, EmptyPage) else 1
+        after = before = None
+    page = paginator.page(number, after=_line_no(after), before=_line_no(before))
     for line in page.object_list:
-        line.provenance = step_label(line.step)
-        line.ovr = frozenset(line.overridden_fields)
+        mark_line(line)
+    page.first_line_no = page.object_list[0].line_no if page.object_list else None
+    page.last_line_no = page.object_list[-1].line_no if page.object_list else None
     return page
+
+
+def mark_line(line: SegmentLine) -> SegmentLine:
+    """Set what the lines table shows beside the fields: `provenance` and `ovr` (the overridden names)."""
+    line.provenance = step_label(line.step)
+    line.ovr = frozenset(line.overridden_fields)
+    return line
 
 
 def page_of_line(*, segment: Segment, line_no: int) -> int:

@@ -27,6 +27,7 @@ from django.views import View
 from django_htmx.http import HttpResponseClientRedirect
 
 from crm.counts import counted
+from crm.preferences import preferences_of, set_preference
 
 from . import selectors, services
 from .forms import (
@@ -98,11 +99,39 @@ class SegmentPermissionMixin(PermissionRequiredMixin):
 class Preview:
     """What a criteria step would do, for the preview box: a count or the problems."""
 
-    def __init__(self, action: str, *, count: int | None = None, line_count: int = 0, errors=()):
+    def __init__(self, action: str, *, count: int | None = None, line_count: int = 0, errors=(), empty=False):
         self.action = action
         self.count = count
         self.line_count = line_count
         self.errors = list(errors)
+        # A Reduce or Refine without any criterion: the step button stays off (the service refuses it too).
+        self.empty = empty and action != StepAction.ADD
+
+    @property
+    def ready(self) -> bool:
+        """Whether the step button may run the step."""
+        return not self.empty
+
+    @property
+    def button_label(self) -> str:
+        """What the step button will do, with the live count when there is one: "Add 1,789 contacts"."""
+        if self.empty:
+            if self.action == StepAction.REDUCE:
+                return _("Set criteria to reduce")
+            return _("Set criteria to refine")
+        if self.count is None or self.errors:
+            return {StepAction.ADD: _("Add contacts"), StepAction.REDUCE: _("Remove lines")}.get(
+                self.action, _("Keep matching lines")
+            )
+        if self.action == StepAction.ADD:
+            return counted(ngettext("Add %(count)s contact", "Add %(count)s contacts", self.count), self.count)
+        if self.action == StepAction.REDUCE:
+            return counted(ngettext("Remove %(count)s line", "Remove %(count)s lines", self.count), self.count)
+        kept = self.line_count - self.count
+        return _("Keep %(kept)s, remove %(removed)s") % {
+            "kept": lines_text(kept),
+            "removed": counted("%(count)s", self.count),
+        }
 
     @property
     def message(self) -> str:
@@ -125,14 +154,26 @@ def preview_step(segment: Segment, step_input: StepInput) -> Preview:
     """Count what the step would do (services.segment_count): writes nothing."""
     if not step_input.is_valid():
         return Preview(step_input.action, errors=step_input.error_lines())
+    empty = not step_input.query()
     try:
         count = services.segment_count(
             segment=segment, action=step_input.action, query=step_input.query(), **step_input.options()
         )
     except ValidationError as error:
-        return Preview(step_input.action, errors=error.messages)
+        return Preview(step_input.action, errors=error.messages, empty=empty)
     line_count = SegmentLine.objects.filter(segment=segment).count()
     return Preview(step_input.action, count=count, line_count=line_count)
+
+
+def initial_preview(step_input: StepInput) -> Preview:
+    """The preview before anything is counted (the step button's first label): an empty Reduce
+    or Refine panel starts with its step button off."""
+    return Preview(step_input.action, empty=not step_input.is_bound)
+
+
+def page_params(request) -> dict:
+    """The lines page asked for: its number, and the line no. it starts after or ends before (Next, Previous)."""
+    return {"number": request.GET.get("page"), "after": request.GET.get("after"), "before": request.GET.get("before")}
 
 
 def render_worksheet(
@@ -154,9 +195,10 @@ def render_worksheet(
     context = {
         "segment": segment,
         "totals": totals,
-        "page_obj": selectors.lines_page(segment=segment, count=totals.lines, number=request.GET.get("page")),
+        "page_obj": selectors.lines_page(segment=segment, count=totals.lines, **page_params(request)),
         "steps": selectors.segment_steps(segment=segment),
         "can_change": can_change,
+        "panels": open_panels(request.user),
     }
     if can_change:
         step_input = step_input or StepInput(action=request.GET.get("panel", StepAction.ADD))
@@ -165,6 +207,7 @@ def render_worksheet(
             step_input=step_input,
             step_actions=STEP_ACTIONS,
             preview=preview,
+            step_button=preview or initial_preview(step_input),
             header_form=header_form or SegmentHeaderForm(instance=segment),
             add_form=add_form or AddContactForm(),
             save_form=save_form or SaveCriteriaForm(),
@@ -173,6 +216,39 @@ def render_worksheet(
             can_save_criteria=request.user.has_perm("segments.add_savedcriteria"),
         )
     return TemplateResponse(request, WORKSHEET, context, status=status)
+
+
+# Collapsible worksheet panels (<details>): name → whether it is open until the user chooses.
+WORKSHEET_PANELS = {"steps": False, "documents": False, "saved": False}
+
+
+def panel_key(name: str) -> str:
+    return f"worksheet.{name}"
+
+
+def open_panels(user) -> dict[str, bool]:
+    """Which worksheet panels show open for `user`: their last choice, else the default (one query)."""
+    chosen = preferences_of(user, [panel_key(name) for name in WORKSHEET_PANELS])
+    return {
+        name: chosen.get(panel_key(name), "open" if default else "closed") == "open"
+        for name, default in WORKSHEET_PANELS.items()
+    }
+
+
+class PanelPreferenceView(SegmentPermissionMixin, View):
+    """Keep a worksheet panel open or closed for the user (static/js/worksheet.js posts each toggle).
+
+    Answers 204, or 400 with the reason for an unknown panel or state (nothing written).
+    """
+
+    permission_required = "segments.view_segment"
+
+    def post(self, request) -> HttpResponse:
+        name, state = request.POST.get("panel", ""), request.POST.get("state", "")
+        if name not in WORKSHEET_PANELS or state not in ("open", "closed"):
+            return HttpResponse(_("Unknown panel or state."), status=400, content_type="text/plain")
+        set_preference(user=request.user, key=panel_key(name), value=state)
+        return HttpResponse(status=204)
 
 
 # --- List and create ----------------------------------------------------------------------------
@@ -238,15 +314,21 @@ class SegmentDetailView(SegmentPermissionMixin, View):
             context = {
                 "segment": segment,
                 "totals": totals,
-                "page_obj": selectors.lines_page(segment=segment, count=totals.lines, number=request.GET.get("page")),
+                "page_obj": selectors.lines_page(segment=segment, count=totals.lines, **page_params(request)),
                 "can_change": request.user.has_perm("segments.change_segment"),
                 "add_form": AddContactForm(),
+                "steps": selectors.segment_steps(segment=segment, limit=1),  # the Undo button
             }
             return TemplateResponse(request, WORKSHEET + "#lines", context)
         if target == CRITERIA_TARGET and request.user.has_perm("segments.change_segment"):
             step_input = StepInput(action=request.GET.get("panel", StepAction.ADD))
             step_input.fill_code_choices()
-            context = {"segment": segment, "step_input": step_input, "step_actions": STEP_ACTIONS}
+            context = {
+                "segment": segment,
+                "step_input": step_input,
+                "step_actions": STEP_ACTIONS,
+                "step_button": initial_preview(step_input),
+            }
             return TemplateResponse(request, WORKSHEET + "#criteria_panel", context)
         return render_worksheet(request, segment)
 
@@ -302,7 +384,9 @@ class SegmentPreviewView(SegmentPermissionMixin, View):
         preview = preview_step(segment, step_input)
         status = 400 if preview.errors else 200
         if request.htmx:
-            return TemplateResponse(request, WORKSHEET + "#preview", {"preview": preview}, status=status)
+            # The preview box, and the step button's label out of band ("Add 1,789 contacts").
+            context = {"preview": preview, "step_button": preview, "oob": True}
+            return TemplateResponse(request, WORKSHEET + "#preview", context, status=status)
         return render_worksheet(request, segment, step_input=step_input, preview=preview, status=status)
 
 
@@ -515,6 +599,16 @@ class LineEditView(LineMixin, View):
                 )
                 return HttpResponseRedirect(segment_url(segment, line_no=line_no))
         return self.render(request, segment, line, form, status=400)
+
+
+class LineRowView(LineMixin, View):
+    """One line as a row of the lines table: the grid editor's Cancel (Escape) puts it back."""
+
+    def get(self, request, no: str, line_no: int) -> HttpResponse:
+        segment = get_segment(no)
+        line = selectors.mark_line(self.get_line(segment, line_no))
+        context = {"segment": segment, "line": line, "can_change": True}
+        return TemplateResponse(request, WORKSHEET + "#line_row", context)
 
 
 class LineResetView(LineMixin, View):

@@ -75,6 +75,9 @@ NOT_SERVICES = {
     "segments.page_selectors.start_page": "writes nothing: reads what the user may see",
     # refuses a viewer and writes nothing then: tests/segments/test_segment_delete.py
     "segments.services.delete.segment_delete": "tested in tests/segments/test_segment_delete.py",
+    # a user's own page settings (which worksheet panels are open), nobody else's data
+    "crm.preferences.preferences_of": "reads the user's own page settings",
+    "crm.preferences.set_preference": "keeps the user's own page setting",
 }
 
 

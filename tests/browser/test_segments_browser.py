@@ -67,8 +67,9 @@ def test_build_a_segment_with_the_live_preview(page, login, contacts):
     page.uncheck("#criteria-panel input[name=ignore_exclusion]")
     expect(page.locator("#step-preview")).to_contain_text("This will add 3 contacts")
 
+    expect(page.locator("#step-button")).to_have_text("Add 3 contacts")  # the step button says what it does
     with page.expect_navigation():
-        page.click("#criteria-panel button:has-text('Add contacts')")
+        page.click("#criteria-panel button:has-text('Add 3 contacts')")
 
     assert "Added 3 contacts; the segment has 3 lines (step 1)." in messages_text(page)
     rows = page.locator("table.lines tbody tr")
@@ -108,7 +109,7 @@ def test_reduce_tab_previews_the_lines_it_would_remove(page, login, contacts):
     page.check("#criteria-panel input[name=type][value=person]")
     expect(page.locator("#step-preview")).to_contain_text("This will remove 2 lines")
     with page.expect_navigation():
-        page.click("#criteria-panel button:has-text('Reduce')")
+        page.click("#criteria-panel button:has-text('Remove 2 lines')")
 
     assert "Removed 2 lines whose contact matches (reduce); the segment has 1 line (step 2)." in messages_text(page)
 
@@ -186,7 +187,7 @@ def test_the_worksheet_works_without_javascript(browser, live_server, contacts):
         page.fill("#criteria-panel input[name=city]", "Berlin")
         page.click("#criteria-panel button:has-text('Count')")
         assert "This will add 1 contact" in page.locator("#step-preview").inner_text()
-        page.click("#criteria-panel button:has-text('Add contacts')")
+        page.click("#criteria-panel button:has-text('Add 1 contact')")
         assert "Added 1 contact; the segment has 1 line (step 1)." in page.locator(".messages").inner_text()
 
         page.click("a:has-text('Edit')")

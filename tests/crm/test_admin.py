@@ -95,6 +95,8 @@ def one_of_everything(db):
     now = django_timezone.now()
     apps.get_model("crm", "WorkerProcess").objects.create(worker_id="w1", started_at=now, seen_at=now)
     apps.get_model("crm", "Chore").objects.create(name="housekeeping", last_run_at=now)
+    keeper = apps.get_model("auth", "User").objects.create_user("keeper")
+    apps.get_model("crm", "UserPreference").objects.create(user=keeper, key="worksheet.steps", value="open")
     apps.get_model("crm", "ConsentChange").objects.create(
         contact=person, channel="email", state="withdrawn", at=now, source="phone call"
     )

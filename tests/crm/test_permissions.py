@@ -127,12 +127,18 @@ PAGES = [
         lambda o: reverse("interactions:logged_segment_delete", args=[o["logged"].pk]),
         "interactions.delete_loggedsegment",
     ),
+    (
+        "line_row",
+        lambda o: reverse("segments:line_row", args=[o["segment"].no, o["line_no"]]),
+        "segments.change_segment",
+    ),
     ("admin_index", lambda o: reverse("admin:index"), "staff"),
     ("admin_contact_change", lambda o: reverse("admin:crm_contact_change", args=[o["company"].pk]), "staff"),
 ]
 TRANSFER_PAGES = {"contact_import", "contact_export"}
 # Segment actions that only take a POST: a GET is refused (403 without the permission, 405 with it).
 SEGMENT_POST_ONLY = [
+    ("worksheet_panel", lambda o: reverse("segments:worksheet_panel"), "segments.view_segment"),
     ("segment_header", lambda o: reverse("segments:segment_header", args=[o["segment"].no]), "segments.change_segment"),
     ("segment_step", lambda o: reverse("segments:segment_step", args=[o["segment"].no]), "segments.change_segment"),
     (
