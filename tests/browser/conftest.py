@@ -36,14 +36,7 @@ CHROMIUM_ARGS = [
 
 
 # Console errors that are no fault of the pages, each with its reason. Keep it short.
-BROWSER_NOISE: list[tuple[re.Pattern, str]] = [
-    # Chromium asks for /favicon.ico when a page names no icon. Until then (helper "finish" of
-    # issue 16 adds the favicon; remove this entry when it is merged).
-    (
-        re.compile(r"/favicon\.ico: Failed to load resource: the server responded with a status of 404"),
-        "no favicon yet",
-    ),
-]
+BROWSER_NOISE: list[tuple[re.Pattern, str]] = []
 
 
 # Impacts that fail a page (axe-core's are minor, moderate, serious and critical).

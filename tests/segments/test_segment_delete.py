@@ -194,6 +194,8 @@ def test_a_viewer_sees_no_delete_link_and_gets_403(viewer_client, marketing_clie
     url = reverse("segments:segment_delete", args=[segment.no])
     assert url in marketing_client.get(reverse("segments:segment_list")).content.decode()
     assert url not in viewer_client.get(reverse("segments:segment_list")).content.decode()
+    assert url in marketing_client.get(segment.get_absolute_url()).content.decode()  # the worksheet's Delete…
+    assert url not in viewer_client.get(segment.get_absolute_url()).content.decode()
     assert viewer_client.get(url).status_code == 403
     assert viewer_client.post(url).status_code == 403
     assert Segment.objects.filter(pk=segment.pk).exists()
