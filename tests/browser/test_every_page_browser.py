@@ -50,12 +50,14 @@ FOREIGN_NAMESPACES = {"admin": "Django's own admin site (its own templates and s
 
 # Routes that answer no page of their own to a GET, each with its reason.
 EXCLUDED = {
-    "home": "redirects to the start page",
+    "favicon": "redirects to the icon file (static/favicon.svg)",
     "healthz": "the load balancer's JSON health check",
     "logout": "POST only (the Log out button)",
     "crm:contact_export": "downloads a CSV file",
     "segments:segment_header": "POST only (the worksheet's header form)",
     "segments:segment_preview": "htmx fragment of the worksheet (the step preview), checked inside it",
+    "segments:line_row": "htmx fragment of the worksheet (a line's row, after Escape in its editor)",
+    "segments:worksheet_panel": "POST only (a worksheet panel opened or closed)",
     "segments:segment_refresh": "POST only (the Log page's refresh)",
     "segments:segment_step": "POST only (Add, Reduce, Refine)",
     "segments:segment_test_mail": "POST only (the Log page's test e-mail)",
