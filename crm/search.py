@@ -4,7 +4,7 @@
 What a marketer types is a contact no. (or its start), a name or part of one, an e-mail address
 or a city. The matches are ranked in that order:
 
-1. the contact no. itself, then numbers starting with the text;
+1. numbers starting with the text (in number order, so the number itself comes first);
 2. names starting with the text, then names containing it (3 characters or more);
 3. e-mail addresses containing it (3 characters or more, no spaces);
 4. cities starting with it.
@@ -79,8 +79,7 @@ def _name_starts(text: str) -> Q:
 def _conditions(text: str) -> list[Q]:
     """Each kind of match, best first (see the module's docstring)."""
     kinds = [
-        Q(no__in=list(dict.fromkeys((text, text.upper())))),
-        _starts_with("no", text, any_case=False),
+        _starts_with("no", text, any_case=False),  # in no. order: the number itself first
         _name_starts(text),
     ]
     if len(text) >= MIN_CONTAINS_LENGTH:
@@ -99,13 +98,13 @@ def search_contacts(q: str, limit: int = DROPDOWN_LIMIT) -> list[Contact]:
     """At most `limit` contacts matching `q`, best kind of match first (name order within a kind).
 
     One query per kind of match, each of at most `limit` rows, until `limit` contacts are found:
-    at most six queries, none sorting more than the rows of its kind that fit."""
+    at most five queries, none sorting more than the rows of its kind that fit."""
     text = clean_query(q)
     if not text:
         return []
     found: dict[int, Contact] = {}
     for kind, condition in enumerate(_conditions(text)):
-        order = ("no",) if kind < 2 else ("name", "no")
+        order = ("no",) if kind == 0 else ("name", "no")
         rows = _contacts().filter(condition).exclude(pk__in=list(found)).order_by(*order)
         for contact in rows[: limit - len(found)]:
             found[contact.pk] = contact

@@ -24,7 +24,7 @@ LISTBOX = "crm/includes/search_listbox.html"
 
 class ContactSearchView(PermissionRequiredMixin, View):
     """Contacts matching `q` (or `contact_no`, the worksheet's field). Queries: session, user,
-    permissions, then the listbox's look-ups (at most six) or the page's COUNT and page of rows."""
+    permissions, then the listbox's look-ups (at most five) or the page's COUNT and page of rows."""
 
     permission_required = "crm.view_contact"
     raise_exception = True
