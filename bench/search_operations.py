@@ -33,6 +33,13 @@ def _number_start(ctx: Context) -> str:
     return ctx.data["search_no"]
 
 
+def _contains(field: str) -> str:
+    """The condition "field contains %s" the way the database's index answers it."""
+    if connection.vendor == "sqlite":
+        return f"id IN (SELECT rowid FROM crm_contact_fts WHERE {field} LIKE %s)"
+    return f"UPPER({field}) LIKE UPPER(%s)"
+
+
 def _rows(sql: str, params: list) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -46,13 +53,8 @@ def _dropdown(q: str) -> None:
 
 def number_floor(ctx: Context) -> None:
     text = _number_start(ctx)
-    if connection.vendor == "sqlite":
-        _rows(
-            f"SELECT {COLUMNS} FROM crm_contact WHERE no >= %s AND no < %s ORDER BY no LIMIT 10",
-            [text, text + "\U0010ffff"],
-        )
-    else:
-        _rows(f"SELECT {COLUMNS} FROM crm_contact WHERE no LIKE %s ORDER BY no LIMIT 10", [text + "%"])
+    condition, params = _starts("no", text)
+    _rows(f"SELECT {COLUMNS} FROM crm_contact WHERE {condition} ORDER BY no LIMIT 10", params)
 
 
 @operation("contact search dropdown: a number's start", floor=number_floor)
@@ -62,7 +64,7 @@ def search_number(ctx: Context) -> None:
 
 def common_name_floor(ctx: Context) -> None:
     _rows(
-        f"SELECT {COLUMNS} FROM crm_contact WHERE UPPER(name) LIKE UPPER(%s) ORDER BY name, no LIMIT 10",
+        f"SELECT {COLUMNS} FROM crm_contact WHERE {_contains('name')} ORDER BY name, no LIMIT 10",
         [f"%{COMMON_NAME}%"],
     )
 
@@ -74,7 +76,7 @@ def search_common_name(ctx: Context) -> None:
 
 def domain_floor(ctx: Context) -> None:
     _rows(
-        f"SELECT {COLUMNS} FROM crm_contact WHERE UPPER(email) LIKE UPPER(%s) ORDER BY name, no LIMIT 10",
+        f"SELECT {COLUMNS} FROM crm_contact WHERE {_contains('email')} ORDER BY name, no LIMIT 10",
         [f"%{DOMAIN}%"],
     )
 
@@ -84,12 +86,21 @@ def search_domain(ctx: Context) -> None:
     _dropdown(DOMAIN)
 
 
+def _starts(field: str, text: str) -> tuple[str, list]:
+    """The condition "field starts with text" the way the database's index answers it."""
+    if connection.vendor == "sqlite":
+        return f"({field} >= %s AND {field} < %s)", [text, text + "\U0010ffff"]
+    return f"{field} LIKE %s", [text + "%"]
+
+
 def nothing_floor(ctx: Context) -> None:
     like = f"%{NOTHING}%"
+    no, no_params = _starts("no", NOTHING.upper())
+    city, city_params = _starts("city", NOTHING.capitalize())
     _rows(
-        f"SELECT {COLUMNS} FROM crm_contact WHERE no = %s OR no LIKE %s OR UPPER(name) LIKE UPPER(%s)"
-        " OR UPPER(email) LIKE UPPER(%s) OR city LIKE %s ORDER BY name LIMIT 10",
-        [NOTHING, NOTHING + "%", like, like, NOTHING.capitalize() + "%"],
+        f"SELECT {COLUMNS} FROM crm_contact WHERE {no} OR {_contains('name')} OR {_contains('email')} OR {city}"
+        " ORDER BY name LIMIT 10",
+        [*no_params, like, like, *city_params],
     )
 
 
@@ -99,7 +110,7 @@ def search_nothing(ctx: Context) -> None:
 
 
 def results_floor(ctx: Context) -> None:
-    where = "UPPER(name) LIKE UPPER(%s) OR UPPER(email) LIKE UPPER(%s)"
+    where = f"{_contains('name')} OR {_contains('email')}"
     like = f"%{COMMON_NAME}%"
     _rows(f"SELECT COUNT(*) FROM crm_contact WHERE {where}", [like, like])
     _rows(f"SELECT {COLUMNS} FROM crm_contact WHERE {where} ORDER BY name, no LIMIT 50", [like, like])

@@ -478,9 +478,6 @@ class Contact(models.Model):
             # The few contacts set to "exclude from segment", for the Log page's drift check
             # (segments.services.drift: the lines whose contact was excluded since).
             models.Index(fields=["id"], condition=models.Q(exclude_from_segment=True), name="crm_contact_excluded_idx"),
-            # The search box's e-mail look-up (crm.search); on PostgreSQL also trigram indexes
-            # on UPPER(name) and UPPER(email), made by migration 0012 (not in the model state).
-            models.Index(fields=["email"], name="crm_contact_email_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(type__in=ContactType.values), name="contact_type_valid"),

@@ -13,12 +13,12 @@ or a city. The matches are ranked in that order:
 has `limit` contacts, so a common text never sorts thousands of rows. `search_results` (the full
 results page) is one query ranking every match, counted and paged.
 
-Every condition has an index at 1M contacts: the unique index of `no`, the indexes of `name`,
-`email` (crm migration 0012) and `city`; on PostgreSQL trigram GIN indexes on `UPPER(name)` and
+Every condition has an index at 1M contacts: the unique index of `no`, the indexes of `name` and
+`city`; on PostgreSQL trigram GIN indexes on `UPPER(name)` and
 `UPPER(email)` (pg_trgm) serve "contains" (Django's `icontains` is `UPPER(col) LIKE UPPER(%s)`,
 the indexes' expression). On SQLite "starts with" is a range on the column's index (SQLite's LIKE
-is case-insensitive, so it cannot seek a binary index) and "contains" scans the small index of
-that one column, in name order, stopping at the limit.
+is case-insensitive, so it cannot seek a binary index) and "contains" asks an FTS5 table with the
+trigram tokenizer over name and e-mail (crm migration 0012).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 
 from .models import Contact
 
@@ -76,6 +77,18 @@ def _name_starts(text: str) -> Q:
     return _starts_with("name", text, any_case=True)
 
 
+def _contains(field: str, text: str) -> Q:
+    """`field` contains `text`, any case (3 characters or more). PostgreSQL: UPPER(field) LIKE, the
+    trigram index. SQLite: the contacts the FTS5 trigram table finds (crm migration 0012), then
+    Django's own test on them (the FTS table reads % and _ in the text as wildcards)."""
+    condition = Q(**{f"{field}__icontains": text})
+    if connection.vendor == "sqlite":
+        pattern = f"%{text}%"
+        found = RawSQL(f"SELECT rowid FROM crm_contact_fts WHERE {field} LIKE %s", [pattern])  # noqa: S611
+        condition &= Q(id__in=found)
+    return condition
+
+
 def _conditions(text: str) -> list[Q]:
     """Each kind of match, best first (see the module's docstring)."""
     kinds = [
@@ -83,9 +96,9 @@ def _conditions(text: str) -> list[Q]:
         _name_starts(text),
     ]
     if len(text) >= MIN_CONTAINS_LENGTH:
-        kinds.append(Q(name__icontains=text))
+        kinds.append(_contains("name", text))
         if " " not in text:
-            kinds.append(Q(email__icontains=text))
+            kinds.append(_contains("email", text))
     kinds.append(_starts_with("city", text, any_case=True))
     return kinds
 

@@ -1,8 +1,9 @@
-"""The indexes of the search box (crm.search): e-mail on both databases; on PostgreSQL trigram GIN
-indexes on UPPER(name) and UPPER(email) for "contains" (pg_trgm, a trusted extension: a database
-owner may create it). The trigram indexes are a no-op on SQLite, and are not in the model state."""
+"""The indexes of the search box (crm.search) for "contains": on PostgreSQL trigram GIN indexes on UPPER(name) and UPPER(email) (pg_trgm, a trusted extension: a
+database owner may create it), on SQLite an FTS5 table with the trigram tokenizer over the
+contacts' name and e-mail (external content: it stores only its index), kept up to date by
+triggers. Neither is in the model state."""
 
-from django.db import migrations, models
+from django.db import migrations
 
 TRIGRAM_INDEXES = {
     "crm_contact_name_trgm_idx": "name",
@@ -10,7 +11,32 @@ TRIGRAM_INDEXES = {
 }
 
 
+SQLITE_FTS = "crm_contact_fts"
+SQLITE_FORWARD = [
+    f"CREATE VIRTUAL TABLE {SQLITE_FTS} USING fts5(name, email, content='crm_contact', content_rowid='id',"
+    " tokenize='trigram')",
+    f"INSERT INTO {SQLITE_FTS}({SQLITE_FTS}) VALUES ('rebuild')",
+    f"""CREATE TRIGGER crm_contact_fts_ins AFTER INSERT ON crm_contact BEGIN
+        INSERT INTO {SQLITE_FTS}(rowid, name, email) VALUES (NEW.id, NEW.name, NEW.email); END""",
+    f"""CREATE TRIGGER crm_contact_fts_del AFTER DELETE ON crm_contact BEGIN
+        INSERT INTO {SQLITE_FTS}({SQLITE_FTS}, rowid, name, email) VALUES ('delete', OLD.id, OLD.name, OLD.email); END""",
+    f"""CREATE TRIGGER crm_contact_fts_upd AFTER UPDATE OF name, email ON crm_contact BEGIN
+        INSERT INTO {SQLITE_FTS}({SQLITE_FTS}, rowid, name, email) VALUES ('delete', OLD.id, OLD.name, OLD.email);
+        INSERT INTO {SQLITE_FTS}(rowid, name, email) VALUES (NEW.id, NEW.name, NEW.email); END""",
+]
+SQLITE_BACKWARD = [
+    "DROP TRIGGER IF EXISTS crm_contact_fts_ins",
+    "DROP TRIGGER IF EXISTS crm_contact_fts_del",
+    "DROP TRIGGER IF EXISTS crm_contact_fts_upd",
+    f"DROP TABLE IF EXISTS {SQLITE_FTS}",
+]
+
+
 def create_trigram_indexes(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE_FORWARD:
+            schema_editor.execute(statement)
+        return
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
@@ -22,6 +48,10 @@ def create_trigram_indexes(apps, schema_editor):
 
 
 def drop_trigram_indexes(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE_BACKWARD:
+            schema_editor.execute(statement)
+        return
     if schema_editor.connection.vendor != "postgresql":
         return
     for name in TRIGRAM_INDEXES:
@@ -34,9 +64,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
-            model_name="contact",
-            index=models.Index(fields=["email"], name="crm_contact_email_idx"),
-        ),
         migrations.RunPython(create_trigram_indexes, drop_trigram_indexes, elidable=False),
     ]
