@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from crm import search as crm_search
 from crm.models import Contact
 from crm.search import MAX_QUERY_LENGTH, SearchError, contacts_named, search_contacts, search_results
 from tests.conftest import make_user
@@ -195,3 +196,16 @@ def test_starts_use_the_indexes_on_sqlite(people, text, index):
     field = {"P10": "no", "Jan": "name", "Delf": "city"}[text]
     plan = Contact.objects.filter(_starts_with(field, text, any_case=True)).explain()
     assert index in plan and "SCAN crm_contact\n" not in plan + "\n"
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5 table")
+def test_the_trigram_table_follows_every_change_on_sqlite(people):
+    contact = make_person(no="P900", name="Wilhelmina Oranje", email="w@paleis.example")
+    assert nos(search_contacts("helmin")) == ["P900"]
+    Contact.objects.filter(pk=contact.pk).update(name="Beatrix Oranje", email="b@paleis.example")
+    assert search_contacts("helmin") == []
+    assert nos(search_contacts("atrix")) == ["P900"] and nos(search_contacts("b@paleis")) == ["P900"]
+    contact.delete()
+    assert search_contacts("atrix") == []
+    plan = Contact.objects.filter(crm_search._contains("name", "atrix")).explain()
+    assert "crm_contact_fts VIRTUAL TABLE INDEX" in plan
