@@ -52,6 +52,22 @@
     }
   }
 
+  // The htmx attributes are set here, not in the page: a page without this script (or htmx)
+  // keeps a plain form, and pages that stop polling carry no hx-get of the search box.
+  function wire() {
+    document.querySelectorAll("input[data-combobox][data-search-url]:not([hx-get])").forEach(function (input) {
+      input.setAttribute("hx-get", input.dataset.searchUrl);
+      input.setAttribute("hx-trigger", "input changed delay:250ms, search");
+      input.setAttribute("hx-target", "#" + input.dataset.combobox);
+      input.setAttribute("hx-swap", "innerHTML");
+      input.setAttribute("hx-sync", "this:replace");
+      if (window.htmx) window.htmx.process(input);
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
+  else wire();
+  document.addEventListener("htmx:afterSettle", wire);
+
   document.addEventListener("htmx:afterSwap", function (event) {
     var popup = event.detail.target;
     if (!popup || !popup.dataset || !popup.dataset.listboxFor) return;

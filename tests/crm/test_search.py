@@ -145,7 +145,7 @@ def test_login_and_view_permission_needed(people, client):
 
 def test_the_navigation_has_the_search_box(viewer_client):
     html = viewer_client.get(reverse("crm:contact_list")).content.decode()
-    assert 'role="combobox"' in html and f'hx-get="{URL}"' in html and "js/search.js" in html
+    assert 'role="combobox"' in html and f'data-search-url="{URL}"' in html and "js/search.js" in html
     nobody = _client_for(make_user(None))
     assert 'id="nav-search-q"' not in nobody.get(reverse("segments:segment_list")).content.decode()
 
