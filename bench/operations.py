@@ -176,6 +176,6 @@ def contact_list_filtered(ctx: Context) -> None:
 # (log_operations imports segment_operations, so the segment rows come first), then the Word
 # mail merge beside docxtpl (issue 6), then the worksheet's Log and Print letters pages (issue 13),
 # then the Log page's drift check (issue 15; last: it changes contacts).
-from . import log_operations, merge_operations, page_operations, segment_operations  # noqa: E402,F401
+from . import log_operations, merge_operations, page_operations, search_operations, segment_operations  # noqa: E402,F401
 
 from . import drift_operations  # noqa: E402,F401  isort: skip

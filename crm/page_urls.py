@@ -1,10 +1,11 @@
 from django.urls import path
 
-from .views import campaigns, contacts, transfer
+from .views import campaigns, contacts, search, transfer
 
 app_name = "crm"
 urlpatterns = [
     path("contacts/", contacts.ContactListView.as_view(), name="contact_list"),
+    path("contacts/search/", search.ContactSearchView.as_view(), name="contact_search"),
     path("contacts/new/<str:contact_type>/", contacts.ContactCreateView.as_view(), name="contact_create"),
     path("contacts/<int:pk>/", contacts.ContactDetailView.as_view(), name="contact_detail"),
     path("contacts/<int:pk>/edit/", contacts.ContactUpdateView.as_view(), name="contact_update"),

@@ -23,12 +23,15 @@ from django.utils.translation import gettext_lazy as _
 from crm.filters import CodeFilter, ContactFilterSet
 from crm.forms import DATE_INPUT
 from crm.models import Contact
+from crm.search import MAX_QUERY_LENGTH, contacts_named
 from crm.selectors import reference_choices
 from crm.untrusted import CheckedForm, CheckedModelForm, IdField
 
 from . import selectors
 from .models import Segment, SegmentLine, StepAction
 from .services import ADD_OPTIONS, HEADER_FIELDS, LINE_FIELDS
+
+CANDIDATES = 10  # contacts of one name the worksheet offers to choose from
 
 MONEY_INPUT = forms.NumberInput(attrs={"step": "0.01", "min": "0"})
 
@@ -238,24 +241,42 @@ class StepInput:
 
 
 class AddContactForm(CheckedForm):
-    """One manual line: the contact is entered by its no. (a list of a million contacts cannot be a <select>).
+    """One manual line: the contact is entered by its no. or its whole name (a list of a million
+    contacts cannot be a <select>; the page's look-up, crm.search, helps to find either).
 
-    `allow_existing` is the confirmation of a second line for a contact already on the
-    worksheet (the page asks after the service refused the first post); `existing` then holds
-    the question the page shows.
+    A name that several contacts have is refused with those contacts in `candidates` (the page
+    offers each to add). `allow_existing` is the confirmation of a second line for a contact
+    already on the worksheet (the page asks after the service refused the first post);
+    `existing` then holds the question the page shows.
     """
 
-    contact_no = forms.CharField(label=_("Contact no."), max_length=20)
+    contact_no = forms.CharField(label=_("Contact no. or name"), max_length=MAX_QUERY_LENGTH)
     allow_existing = forms.BooleanField(required=False, widget=forms.HiddenInput)
     existing = ""
+    candidates: list[Contact] = []
 
     def clean_contact_no(self) -> str:
-        no = self.cleaned_data["contact_no"].strip()
-        contact = Contact.objects.filter(no=no).first()
-        if contact is None:
-            raise ValidationError(_('unknown contact "%(value)s"'), code="unknown_contact", params={"value": no})
-        self.cleaned_data["contact"] = contact
-        return no
+        text = self.cleaned_data["contact_no"].strip()
+        found = contacts_named(text, limit=CANDIDATES + 1)
+        if not found:
+            raise ValidationError(
+                _('No contact has the number or name "%(value)s". Type part of it and pick one from the list.'),
+                code="unknown_contact",
+                params={"value": text},
+            )
+        if len(found) > 1:
+            self.candidates = found[:CANDIDATES]
+            if len(found) > CANDIDATES:
+                message = _('More than %(count)s contacts are named "%(value)s": choose one below, or type its number.')
+            else:
+                message = _('%(count)s contacts are named "%(value)s": choose one below.')
+            raise ValidationError(
+                message,
+                code="several_contacts",
+                params={"count": min(len(found), CANDIDATES), "value": text},
+            )
+        self.cleaned_data["contact"] = found[0]
+        return found[0].no
 
 
 class LineForm(CheckedModelForm):

@@ -48,6 +48,7 @@ PAGES = [
     ("contact_import", lambda o: reverse("crm:contact_import"), "crm.import_contacts"),
     ("contact_export", lambda o: reverse("crm:contact_export"), "crm.export_contacts"),
     ("contact_mailing_group", lambda o: reverse("crm:contact_mailing_group"), "crm.change_contact"),
+    ("contact_search", lambda o: reverse("crm:contact_search") + "?q=Acme", "crm.view_contact"),
     ("campaign_list", lambda o: reverse("crm:campaign_list"), "crm.view_campaign"),
     ("campaign_detail", lambda o: reverse("crm:campaign_detail", args=[o["campaign"].pk]), "crm.view_campaign"),
     ("segment_list", lambda o: reverse("segments:segment_list"), "segments.view_segment"),
@@ -372,6 +373,7 @@ def test_an_inactive_user_has_no_permission_at_all(permission):
     [
         lambda o: reverse("crm:contact_list"),
         lambda o: reverse("crm:contact_detail", args=[o["company"].pk]),
+        lambda o: reverse("crm:contact_search"),
         lambda o: reverse("crm:campaign_list"),
         lambda o: reverse("crm:campaign_detail", args=[o["campaign"].pk]),
         lambda o: reverse("segments:segment_list"),
@@ -381,6 +383,7 @@ def test_an_inactive_user_has_no_permission_at_all(permission):
     ids=[
         "contact_list",
         "contact_detail",
+        "contact_search",
         "campaign_list",
         "campaign_detail",
         "segment_list",

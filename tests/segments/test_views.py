@@ -596,7 +596,52 @@ def test_add_one_contact_with_an_unknown_number_shows_the_error(marketing_client
     response = marketing_client.post(url("segment_add_contact", filled.no), {"contact_no": "NOPE"})
 
     assert response.status_code == 400
-    assert "Contact no.: unknown contact &quot;NOPE&quot;" in response.content.decode()
+    html = response.content.decode()
+    assert "No contact has the number or name &quot;NOPE&quot;." in html
+    # The error is next to the field, which says so and takes the focus.
+    field = html.split('id="id_contact_no"')[1].split(">")[0]
+    assert 'aria-describedby="add-contact-error add-contact-hint"' in field and "autofocus" in field
+    assert 'id="add-contact-error"' in html
+    assert state() == before
+
+
+def test_add_one_contact_by_its_whole_name(marketing_client, filled):
+    response = marketing_client.post(url("segment_add_contact", filled.no), {"contact_no": "  bolt berlin "})
+
+    assert response.status_code == 302
+    assert contacts_of(filled) == ["C100", "C200", "P100"]
+    assert messages_of(response)[0].startswith("Added C200 Bolt Berlin as line")
+
+
+def test_add_one_contact_by_a_name_several_have_offers_them(marketing_client, filled, world):
+    twin = make_company(no="C400", name="Bolt Berlin", city="Potsdam")
+    before = state()
+
+    response = marketing_client.post(url("segment_add_contact", filled.no), {"contact_no": "Bolt Berlin"})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "2 contacts are named &quot;Bolt Berlin&quot;: choose one below." in html
+    candidates = html.split('class="add-contact-candidates"')[1].split("</ul>")[0]
+    assert 'name="contact_no" value="C200"' in candidates and 'name="contact_no" value="C400"' in candidates
+    assert "Add C400 Bolt Berlin, Potsdam" in candidates
+    assert state() == before
+
+    response = marketing_client.post(url("segment_add_contact", filled.no), {"contact_no": twin.no})
+    assert response.status_code == 302 and contacts_of(filled) == ["C100", "C400", "P100"]
+
+
+def test_add_one_contact_by_name_already_on_the_worksheet_asks_first(marketing_client, filled):
+    line_no = SegmentLine.objects.get(segment=filled, contact__no="P100").line_no
+    before = state()
+
+    response = marketing_client.post(url("segment_add_contact", filled.no), {"contact_no": "dora delft"})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"P100 is already on line {line_no} — add it again?" in html
+    confirm = html.split('id="add-contact-confirm"')[1].split("</form>")[0]
+    assert 'name="contact_no" value="P100"' in confirm and '<button type="submit" autofocus>Add it again' in confirm
     assert state() == before
 
 
