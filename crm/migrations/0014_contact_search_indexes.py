@@ -60,7 +60,7 @@ def drop_trigram_indexes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0011_contact_excluded_index"),
+        ("crm", "0013_user_preference"),
     ]
 
     operations = [
