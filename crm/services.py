@@ -562,7 +562,8 @@ class MailingGroupResult:
 def contacts_set_mailing_group(*, user, contacts: QuerySet[Contact], mailing_group: MailingGroup | str):
     """Give every contact of `contacts` the mailing group (a code or the row): one INSERT …
     SELECT of the contacts that lack it, in one transaction; those that have it stay as they
-    are, so running it twice adds nothing the second time.
+    are, so running it twice adds nothing the second time, and two users giving the same group
+    to the same contacts at once both succeed (the unique constraint's rows are skipped).
 
     An unknown group raises ValidationError before anything is written. Needs
     crm.change_contact. Three statements whatever the number of contacts (the group, a COUNT,
@@ -586,5 +587,6 @@ def contacts_set_mailing_group(*, user, contacts: QuerySet[Contact], mailing_gro
             ContactMailingGroup,
             lacking,
             {"contact_id": F("pk"), "mailing_group_id": Value(mailing_group.pk, output_field=CharField())},
+            skip_existing=True,  # a second user giving the same group at the same moment
         )
     return MailingGroupResult(mailing_group=mailing_group, added=added, already=selected - added)

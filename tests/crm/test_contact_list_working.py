@@ -8,10 +8,11 @@ import csv
 import html
 import io
 import re
+import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -233,6 +234,39 @@ def test_set_mailing_group_adds_it_to_those_without_and_counts_those_with_it(new
     assert (again.added, again.already) == (0, 3)
     assert ContactMailingGroup.objects.filter(mailing_group=news).count() == 3
     assert a and c
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite runs one writer at a time: no such race")
+@pytest.mark.django_db(transaction=True)
+def test_two_users_giving_the_same_group_at_once_both_succeed():
+    """The other user's row is written, not yet committed, when our INSERT … SELECT runs: ours
+    waits on the unique index, then skips that row instead of failing on the constraint."""
+    news = make_mailing_group("NEWS")
+    make_company(no="M1"), make_company(no="M2")
+    inserted, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def the_other_user() -> None:
+        try:
+            with transaction.atomic():
+                ContactMailingGroup.objects.create(contact=Contact.objects.get(no="M2"), mailing_group=news)
+                inserted.set()
+                release.wait(timeout=30)
+        except BaseException as error:  # inspected below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=the_other_user)
+    other.start()
+    assert inserted.wait(timeout=30)
+    threading.Timer(1.0, release.set).start()  # commits while our INSERT waits on its row
+    result = services.contacts_set_mailing_group(user=COMMAND_LINE, contacts=Contact.objects.all(), mailing_group=news)
+    other.join(timeout=30)
+
+    assert not errors
+    assert result.added == 1
+    assert sorted(ContactMailingGroup.objects.values_list("contact__no", flat=True)) == ["M1", "M2"]
 
 
 def test_set_mailing_group_with_an_unknown_group_writes_nothing(news):
