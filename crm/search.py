@@ -18,7 +18,7 @@ Every condition has an index at 1M contacts: the unique index of `no`, the index
 `UPPER(email)` (pg_trgm) serve "contains" (Django's `icontains` is `UPPER(col) LIKE UPPER(%s)`,
 the indexes' expression). On SQLite "starts with" is a range on the column's index (SQLite's LIKE
 is case-insensitive, so it cannot seek a binary index) and "contains" asks an FTS5 table with the
-trigram tokenizer over name and e-mail (crm migration 0012).
+trigram tokenizer over name and e-mail (crm migration 0014).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _name_starts(text: str) -> Q:
 
 def _contains(field: str, text: str, *, capped: bool) -> Q:
     """`field` contains `text`, any case (3 characters or more). PostgreSQL: UPPER(field) LIKE, the
-    trigram index. SQLite: the contacts the FTS5 trigram table finds (crm migration 0012), then
+    trigram index. SQLite: the contacts the FTS5 trigram table finds (crm migration 0014), then
     Django's own test on them (the FTS table reads % and _ in the text as wildcards). `capped`
     (the dropdown): on SQLite the first CONTAINS_CAP the FTS table finds (FTS5 stops there; all
     of a common text, e.g. an e-mail domain of 250,000 contacts at 1M, take seconds to sort)."""
