@@ -30,6 +30,7 @@ from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 
 from .models import Contact
+from .untrusted import ANY_CONTROL
 
 MAX_QUERY_LENGTH = 100
 MIN_CONTAINS_LENGTH = 3  # shorter texts look up numbers, name starts and cities only
@@ -45,8 +46,11 @@ class SearchError(ValueError):
 
 
 def clean_query(q: str | None) -> str:
-    """The search text with its spaces collapsed; SearchError when it is too long."""
+    """The search text with its spaces collapsed; SearchError when it is too long or holds a
+    control character (no contact has one: PostgreSQL text cannot even hold a NUL)."""
     text = " ".join((q or "").split())
+    if ANY_CONTROL.search(text):
+        raise SearchError("Type letters, digits and punctuation only: the text holds a control character.")
     if len(text) > MAX_QUERY_LENGTH:
         raise SearchError(f"Type at most {MAX_QUERY_LENGTH} characters (you typed {len(text)}).")
     return text

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from crm.selectors import contact_selection
+from crm.untrusted import ANY_CONTROL, shown
 from crm.views.contacts import query_without, selection_pairs
 
 from . import services
@@ -50,9 +51,9 @@ class AddToSegmentView(SegmentPermissionMixin, View):
         if choice == NEW and context["may_create"]:
             context |= {"new": True, "to_add": selection.contacts.filter(exclude_from_segment=False).count()}
         elif choice:
-            segment = Segment.objects.filter(no=choice).first()
+            segment = None if ANY_CONTROL.search(choice) else Segment.objects.filter(no=choice).first()
             if segment is None:
-                context["segment_error"] = _("There is no open segment %(no)s.") % {"no": choice[:20]}
+                context["segment_error"] = _("There is no open segment %(no)s.") % {"no": shown(choice[:20])}
                 return TemplateResponse(request, self.template_name, context, status=400)
             to_add = services.segment_count(segment=segment, action=StepAction.ADD, query=selection.query)
             context |= {"segment": segment, "to_add": to_add}

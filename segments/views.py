@@ -28,6 +28,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from crm.counts import counted
 from crm.preferences import preferences_of, set_preference
+from crm.untrusted import ANY_CONTROL, shown
 
 from . import selectors, services
 from .forms import (
@@ -61,7 +62,10 @@ def contacts_text(count: int) -> str:
 
 def get_segment(no: str) -> Segment:
     """The segment `no`; a logged one raises SegmentAlreadyLogged (the views send the user to
-    its logged segment), an unknown one is a 404."""
+    its logged segment), an unknown one is a 404 (also a text no number can hold, such as a NUL,
+    which PostgreSQL refuses to compare)."""
+    if ANY_CONTROL.search(no):
+        raise Http404(_("No segment %(no)s.") % {"no": shown(no)})
     segment = selectors.segment_detail_queryset().filter(no=no).first()
     if segment is None:
         logged = services.already_logged(no)

@@ -15,6 +15,19 @@ ROLE_GROUPS = {"viewer": VIEWER, "marketing": MARKETING, "admin": ADMIN}
 
 
 @pytest.fixture(autouse=True)
+def _no_settings_left_behind():
+    """Fail the test that leaves overridden settings behind (e.g. @override_settings beside
+    pytest-django's `settings` fixture keeps the override after the test): later tests would
+    run against its URLconf or settings, and fail far from the cause."""
+    from django.conf import settings
+
+    before = (settings.SETTINGS_MODULE, settings.ROOT_URLCONF, settings.DEBUG)
+    yield
+    after = (settings.SETTINGS_MODULE, settings.ROOT_URLCONF, settings.DEBUG)
+    assert after == before, f"settings left overridden after the test: {before} became {after}"
+
+
+@pytest.fixture(autouse=True)
 def _migration_data(request):
     """Give transactional tests the rows data migrations create (roles, number series).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.test import Client, RequestFactory, override_settings
+from django.test import Client, RequestFactory
 from django.urls import path, reverse
 
 from crm import urls as root_urls
@@ -70,8 +70,11 @@ def test_403_names_a_service_permission_and_never_an_outside_referer(viewer_clie
     assert "evil.example" not in page.content.decode()
 
 
-@override_settings(DEBUG=False, ROOT_URLCONF=__name__)
 def test_500_renders_in_the_layout_without_details_even_when_context_processors_fail(settings):
+    # All through pytest-django's `settings` (an @override_settings beside it would leave its
+    # values behind after the test: this module's URLconf in the next tests).
+    settings.DEBUG = False
+    settings.ROOT_URLCONF = __name__
     settings.TEMPLATES = [
         {
             **settings.TEMPLATES[0],
@@ -104,8 +107,9 @@ def test_the_favicon_is_linked_and_favicon_ico_leads_to_it():
     assert b"<svg" in b"".join(svg.streaming_content if svg.streaming else [svg.content])
 
 
-@override_settings(DEBUG=False, ROOT_URLCONF=__name__)
 def test_500_answers_with_a_bare_page_when_even_the_layout_cannot_render(settings):
+    settings.DEBUG = False
+    settings.ROOT_URLCONF = __name__
     # Static files never collected: the layout's {% static %} fails; the error page still answers.
     settings.STORAGES = {
         **settings.STORAGES,
