@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,13 @@ def page(browser, request, live_server):
     page = context.new_page()
     page.set_default_timeout(10_000)
     errors = console_errors(page)
+    in_flight = requests_in_flight(page)
     yield page
+    # A request the page still has running (an htmx load of the last page) would hold its table
+    # locks while the transactional test's flush truncates them: PostgreSQL then finds a deadlock.
+    deadline = time.monotonic() + 10
+    while in_flight and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         ARTIFACTS.mkdir(exist_ok=True)
@@ -107,6 +114,15 @@ def page(browser, request, live_server):
     context.close()
     if errors and (report is None or not report.failed):
         pytest.fail("the browser logged console errors:\n" + "\n".join(errors), pytrace=False)
+
+
+def requests_in_flight(page) -> set:
+    """The requests of `page` sent and not yet answered (or failed), kept up to date."""
+    pending: set = set()
+    page.on("request", lambda request: pending.add(request))
+    page.on("requestfinished", lambda request: pending.discard(request))
+    page.on("requestfailed", lambda request: pending.discard(request))
+    return pending
 
 
 def console_errors(page) -> list[str]:
