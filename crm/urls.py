@@ -9,7 +9,6 @@ from django.urls import include, path
 
 from crm.views.health import healthz
 from crm.views.login import LoginView
-from segments.start_views import StartView
 
 
 @login_not_required
@@ -22,7 +21,7 @@ handler403 = "crm.views.errors.permission_denied"
 handler500 = "crm.views.errors.server_error"
 
 urlpatterns = [
-    path("", StartView.as_view(), name="home"),
+    path("", include("segments.start_urls")),  # the start page, named "home"
     path("favicon.ico", favicon, name="favicon"),
     path("healthz", healthz, name="healthz"),
     path("login/", LoginView.as_view(), name="login"),
