@@ -8,8 +8,14 @@ the number the way the active language groups digits ("1,234" in English).
 from __future__ import annotations
 
 from django.utils.formats import number_format
+from django.utils.translation import ngettext
 
 
 def counted(message: str, count: int) -> str:
     """`message` (from `ngettext(singular, plural, count)`) with its `%(count)s` filled in."""
     return message % {"count": number_format(count, force_grouping=True)}
+
+
+def contacts_text(count: int) -> str:
+    """ "1 contact", "1,234 contacts"."""
+    return counted(ngettext("%(count)s contact", "%(count)s contacts", count), count)

@@ -18,13 +18,14 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.views import View
 
+from crm.counts import contacts_text
 from crm.selectors import contact_selection
 from crm.untrusted import ANY_CONTROL, shown
 from crm.views.contacts import query_without, selection_pairs
 
 from . import services
 from .models import Segment, StepAction
-from .views import SegmentPermissionMixin, contacts_text, get_segment, left_out_message, lines_text
+from .views import SegmentPermissionMixin, get_segment, left_out_message, lines_text
 
 NEW = "new"
 SEGMENTS_OFFERED = 200  # the newest open segments in the choice list

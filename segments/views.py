@@ -26,7 +26,7 @@ from django.utils.translation import ngettext
 from django.views import View
 from django_htmx.http import HttpResponseClientRedirect
 
-from crm.counts import counted
+from crm.counts import contacts_text, counted
 from crm.preferences import preferences_of, set_preference
 from crm.untrusted import ANY_CONTROL, shown
 
@@ -54,10 +54,6 @@ CRITERIA_TARGET = "criteria-panel"
 def lines_text(count: int) -> str:
     """ "1 line", "1,234 lines"."""
     return counted(ngettext("%(count)s line", "%(count)s lines", count), count)
-
-
-def contacts_text(count: int) -> str:
-    return counted(ngettext("%(count)s contact", "%(count)s contacts", count), count)
 
 
 def get_segment(no: str) -> Segment:

@@ -16,10 +16,10 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views import View
 
 from .. import hooks, selectors, services
+from ..counts import contacts_text
 from ..filters import CodeFilter, ContactFilterSet
 from ..forms import ContactEditForms
 from ..models import Contact, ContactMailingGroup, ContactType, MailingGroup
@@ -350,8 +350,8 @@ class ContactMailingGroupView(PermissionRequiredMixin, View):
             _("Mailing group %(group)s: added to %(added)s; %(already)s had it already.")
             % {
                 "group": result.mailing_group.code,
-                "added": counted_contacts(result.added),
-                "already": counted_contacts(result.already),
+                "added": contacts_text(result.added),
+                "already": contacts_text(result.already),
             },
         )
         url = reverse("crm:contact_list")
@@ -361,8 +361,3 @@ class ContactMailingGroupView(PermissionRequiredMixin, View):
 def group_members(group: MailingGroup):
     """The ids of the contacts that have mailing group `group` (a subquery)."""
     return ContactMailingGroup.objects.filter(mailing_group=group).values("contact_id")
-
-
-def counted_contacts(count: int) -> str:
-    """ "1 contact", "1,234 contacts"."""
-    return ngettext("%(count)s contact", "%(count)s contacts", count) % {"count": f"{count:,}"}
