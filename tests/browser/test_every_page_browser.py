@@ -179,10 +179,17 @@ def pages(world, outbox) -> dict[str, str]:
     `make run` has it)."""
     segment = Segment.objects.get(no=world["no"][0])
     InteractionTemplate.objects.filter(code=world["code"][0]).update(campaign=Campaign.objects.get())
-    LogJob.objects.create(segment=segment, segment_no=segment.no, segment_uuid=segment.uuid, state="failed")
+    job = LogJob.objects.create(segment=segment, segment_no=segment.no, segment_uuid=segment.uuid, state="failed")
     _send("Spring offer", html="<p>Dear Dora</p>", attachment=("offer.txt", b"offer", "text/plain"))
     sent = outbox_messages(outbox)[0]
-    world = {**world, "file_name": [sent.file_name], "index": [str(sent.index)], "number": ["0"]}
+    world = {
+        **world,
+        # the job's own pk: other ids matched it only while every table's ids started at 1
+        "pk": [*world["pk"], str(job.pk)],
+        "file_name": [sent.file_name],
+        "index": [str(sent.index)],
+        "number": ["0"],
+    }
     admin = make_user("admin", username="ada", first_name="Ada", last_name="Admin")
     client = Client()
     client.force_login(admin)
