@@ -6,4 +6,7 @@ class CrmConfig(AppConfig):
     verbose_name = "Contacts"
 
     def ready(self):
-        from crm import checks  # noqa: F401  (registers the deploy checks)
+        from crm import (
+            checks,  # noqa: F401  (registers the deploy checks)
+            languages,  # noqa: F401  (keeps a user's own language in the session at log-in)
+        )

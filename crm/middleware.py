@@ -1,4 +1,6 @@
-"""One log line per request on the "crm.requests" logger (stdout, see LOGGING in settings).
+"""The CRM's middleware: the request log and the user's language.
+
+One log line per request on the "crm.requests" logger (stdout, see LOGGING in settings).
 
 The line is `METHOD PATH STATUS DURATIONms`: the path without its query string (search terms
 and tokens stay out of the log) and percent-encoded, so a hostile path cannot forge a second
@@ -12,6 +14,11 @@ from __future__ import annotations
 import logging
 import time
 from urllib.parse import quote
+
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
+
+from .languages import session_language
 
 logger = logging.getLogger("crm.requests")
 
@@ -38,3 +45,17 @@ class RequestLogMiddleware:
             duration_ms,
         )
         return response
+
+
+class UserLocaleMiddleware(LocaleMiddleware):
+    """Django's LocaleMiddleware (no language prefix in URLs), with the user's own language
+    first: the log-in keeps the profile's language in the session (crm.languages), so this costs
+    no query. Without one, the browser's Accept-Language decides, else LANGUAGE_CODE."""
+
+    def process_request(self, request):
+        language = session_language(request)
+        if language is None:
+            super().process_request(request)
+            return
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()

@@ -895,3 +895,31 @@ class UserPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.key}={self.value}"
+
+
+class Profile(models.Model):
+    """A user's own settings, on the profile page: the language of the pages (blank: the
+    browser's, else English) and the address test e-mails go to (blank: the user's e-mail)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="crm_profile", verbose_name=_("user")
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("The language of the pages. Empty: your browser's language."),
+    )
+    test_email = models.EmailField(
+        _("e-mail address for test e-mails"),
+        blank=True,
+        help_text=_("Where a test e-mail goes. Empty: the e-mail address of your user."),
+    )
+
+    class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
+
+    def __str__(self) -> str:
+        return str(self.user)

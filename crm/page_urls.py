@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import campaigns, contacts, search, transfer
+from .views import campaigns, contacts, profile, search, transfer
 
 app_name = "crm"
 urlpatterns = [
@@ -13,6 +13,7 @@ urlpatterns = [
     path("contacts/import/", transfer.contact_import, name="contact_import"),
     path("contacts/export/", transfer.contact_export, name="contact_export"),
     path("contacts/mailing-group/", contacts.ContactMailingGroupView.as_view(), name="contact_mailing_group"),
+    path("profile/", profile.ProfileView.as_view(), name="profile"),
     path("campaigns/", campaigns.CampaignListView.as_view(), name="campaign_list"),
     path("campaigns/<int:pk>/", campaigns.CampaignDetailView.as_view(), name="campaign_detail"),
 ]

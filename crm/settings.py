@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "crm.middleware.UserLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -150,7 +151,15 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+# The pages speak English, Danish, Norwegian Bokmål and Finnish (locale/, compiled by
+# compilemessages in the set-up). A user's own language (crm.Profile, kept in the session at
+# log-in) wins, else the browser's Accept-Language, else English (crm.middleware.UserLocaleMiddleware).
+# Batch commands run in LANGUAGE_CODE: their output is the machine interface of CONTRACT.md.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("da", "Dansk"), ("nb", "Norsk bokmål"), ("fi", "Suomi")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# English keeps ISO dates (crm/formats/en); Danish, Norwegian and Finnish use Django's formats.
+FORMAT_MODULE_PATH = ["crm.formats"]
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "Europe/Amsterdam")
 USE_I18N = True
 USE_TZ = True

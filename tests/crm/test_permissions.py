@@ -49,6 +49,7 @@ PAGES = [
     ("contact_export", lambda o: reverse("crm:contact_export"), "crm.export_contacts"),
     ("contact_mailing_group", lambda o: reverse("crm:contact_mailing_group"), "crm.change_contact"),
     ("contact_search", lambda o: reverse("crm:contact_search") + "?q=Acme", "crm.view_contact"),
+    ("profile", lambda o: reverse("crm:profile"), None),  # one's own: any signed-in user
     ("campaign_list", lambda o: reverse("crm:campaign_list"), "crm.view_campaign"),
     ("campaign_detail", lambda o: reverse("crm:campaign_detail", args=[o["campaign"].pk]), "crm.view_campaign"),
     ("segment_list", lambda o: reverse("segments:segment_list"), "segments.view_segment"),
@@ -251,6 +252,8 @@ ALLOWED = {
 def expected_status(role: str, needed: str) -> int:
     if role in ("anonymous", "inactive"):
         return 302  # to the login page: an inactive user's session does not authenticate
+    if needed is None:
+        return 200
     if needed == "staff":
         return 200 if "staff" in ALLOWED[role] else 302  # admin sends non-staff to its own login
     return 200 if needed in ALLOWED[role] else 403

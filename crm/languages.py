@@ -1,0 +1,81 @@
+"""Which language a user reads the pages in (issue 17).
+
+A user's own language is on their profile (crm.Profile.language); empty means "my browser's".
+It is put into the session when the user logs in or changes it on the profile page, so the
+middleware (crm.middleware.UserLocaleMiddleware) finds it without a query. Log-out ends the
+session: the log-in page then follows the browser again.
+
+Work done for a user outside a request (a background job writing a text the user reads later)
+runs in `language_of(user)`; letters and e-mails to contacts use `locale_of_language_code`:
+the interaction's language code (reference data such as "DAN", "DA", "NOR", "FI") mapped to a
+language of the pages, English when none matches.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
+
+SESSION_KEY = "crm_language"
+
+# Language codes of reference data (ISO 639-1/-2 and the ERP's Windows codes) → our languages.
+_CODES = {
+    "da": "da", "dan": "da", "dk": "da",
+    "nb": "nb", "no": "nb", "nor": "nb", "nob": "nb", "nn": "nb", "nno": "nb",
+    "fi": "fi", "fin": "fi",
+    "en": "en", "eng": "en", "enu": "en", "eng-us": "en", "enu-us": "en",
+}  # fmt: skip
+
+
+def supported(language: str | None) -> str | None:
+    """`language` if the pages speak it, else None."""
+    return language if language in dict(settings.LANGUAGES) else None
+
+
+def session_language(request) -> str | None:
+    """The user's own language, kept in the session at log-in (None: follow the browser)."""
+    session = getattr(request, "session", None)
+    return supported(session.get(SESSION_KEY)) if session is not None else None
+
+
+def remember_language(request, language: str) -> None:
+    """Keep the user's own `language` in the session ("" forgets it: follow the browser)."""
+    if supported(language):
+        request.session[SESSION_KEY] = language
+    else:
+        request.session.pop(SESSION_KEY, None)
+
+
+def own_language(user) -> str:
+    """The language on `user`'s profile ("" when none is chosen: follow the browser)."""
+    from .models import Profile
+
+    own = Profile.objects.filter(user_id=getattr(user, "pk", None)).values_list("language", flat=True).first()
+    return supported(own) or ""
+
+
+def language_of(user) -> str:
+    """The language `user` reads the pages in when no request says it: their own, else LANGUAGE_CODE."""
+    return own_language(user) or settings.LANGUAGE_CODE
+
+
+def locale_of_language_code(code: str | None) -> str:
+    """The language of the pages that a reference-data language code stands for ("DAN" → "da",
+    "NOR" → "nb", "FI" → "fi"); English when the code is empty or unknown."""
+    key = (code or "").strip().lower()
+    return _CODES.get(key) or _CODES.get(key[:2]) or settings.LANGUAGE_CODE
+
+
+def test_email_address(user) -> str:
+    """Where `user`'s test e-mails go: the profile's address, else the user's e-mail ("" if neither)."""
+    from .models import Profile
+
+    own = Profile.objects.filter(user_id=getattr(user, "pk", None)).values_list("test_email", flat=True).first()
+    return own or getattr(user, "email", "") or ""
+
+
+@receiver(user_logged_in, dispatch_uid="crm.languages.remember_on_login")
+def _remember_on_login(sender, request, user, **kwargs) -> None:
+    if request is not None and hasattr(request, "session"):
+        remember_language(request, own_language(user))
