@@ -129,7 +129,9 @@ class SegmentAdmin(admin.ModelAdmin):
             return "—"
         url = reverse("admin:segments_segmentline_changelist") + f"?segment__id__exact={obj.pk}"
         worksheet = obj.get_absolute_url()
-        return format_html('<a href="{}">All lines</a> · <a href="{}">Open the worksheet</a>', url, worksheet)
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>', url, _("All lines"), worksheet, _("Open the worksheet")
+        )
 
     @csrf_protect_m
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SegmentsConfig(AppConfig):
     name = "segments"
-    verbose_name = "Segments"
+    verbose_name = _("Segments")
 
     def ready(self) -> None:
         # segments sits on the top floor: it plugs what it owns into the pages, rules and

@@ -16,6 +16,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from crm.counts import contacts_text
@@ -29,7 +30,7 @@ from .views import SegmentPermissionMixin, get_segment, left_out_message, lines_
 
 NEW = "new"
 SEGMENTS_OFFERED = 200  # the newest open segments in the choice list
-DEFAULT_DESCRIPTION = "Contacts from the contact list"
+DEFAULT_DESCRIPTION = gettext_lazy("Contacts from the contact list")  # in the language of who makes it
 
 
 class AddToSegmentView(SegmentPermissionMixin, View):
@@ -68,7 +69,7 @@ class AddToSegmentView(SegmentPermissionMixin, View):
         try:
             services.criteria(query)  # refused before a new segment is made
             if choice == NEW:
-                description = request.POST.get("description", "").strip()[:100] or DEFAULT_DESCRIPTION
+                description = request.POST.get("description", "").strip()[:100] or str(DEFAULT_DESCRIPTION)
                 segment = services.segment_create(user=request.user, values={"description": description})
             else:
                 segment = get_segment(choice)

@@ -19,6 +19,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms import BoundField
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from crm.filters import CodeFilter, ContactFilterSet
 from crm.forms import DATE_INPUT
@@ -141,7 +142,7 @@ STEP_ACTIONS = (StepAction.ADD, StepAction.REDUCE, StepAction.REFINE)
 
 
 class StepOptionsForm(CheckedForm):
-    action = forms.ChoiceField(choices=[(action.value, action.label) for action in STEP_ACTIONS])
+    action = forms.ChoiceField(label=_("Action"), choices=[(action.value, action.label) for action in STEP_ACTIONS])
     allow_existing = forms.BooleanField(
         label=_("Allow existing contacts"),
         required=False,
@@ -336,8 +337,14 @@ class SaveCriteriaForm(CheckedForm):
 
 class SavedCriteriaChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj) -> str:
-        steps = f"{obj.no_of_steps} step{'s' if obj.no_of_steps != 1 else ''}"
-        return f"{obj.code} – {obj.description} ({steps})" if obj.description else f"{obj.code} ({steps})"
+        count = obj.no_of_steps
+        if obj.description:
+            message = ngettext(
+                "%(code)s – %(description)s (%(count)s step)", "%(code)s – %(description)s (%(count)s steps)", count
+            )
+        else:
+            message = ngettext("%(code)s (%(count)s step)", "%(code)s (%(count)s steps)", count)
+        return message % {"code": obj.code, "description": obj.description, "count": count}
 
 
 class ReuseCriteriaForm(CheckedForm):

@@ -19,7 +19,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views import View
 from django_htmx.http import HttpResponseClientRedirect
@@ -43,13 +44,11 @@ def logged_message(logged: LoggedSegment, follow_up: Segment | None) -> str:
         "campaign": campaign_entries_text(logged.no_of_campaign_entries),
     }
     if follow_up is not None:
-        text = format_html(
-            '{} Created follow-up segment <a href="{}">{}</a> with {}.',
-            text,
-            follow_up.get_absolute_url(),
-            follow_up.no,
-            lines_text(follow_up.lines.count()),
-        )
+        created = _("Created follow-up segment %(link)s with %(lines)s.") % {
+            "link": format_html('<a href="{}">{}</a>', follow_up.get_absolute_url(), follow_up.no),
+            "lines": conditional_escape(lines_text(follow_up.lines.count())),
+        }
+        text = format_html("{} {}", text, mark_safe(created))  # the parts are escaped
     return text
 
 

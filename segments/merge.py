@@ -106,7 +106,11 @@ def _prepared_documents(segment: Segment, lines: QuerySet[SegmentLine]) -> dict[
             prepared[document.pk] = prepared_template(document.read_bytes())
         except WordTemplateInvalid as exc:
             raise MergeError(
-                [f'Word document "{document.file_name}": {problem}' for problem in exc.problems],
+                [
+                    _('Word document "%(file_name)s": %(problem)s')
+                    % {"file_name": document.file_name, "problem": problem}
+                    for problem in exc.problems
+                ],
                 code="invalid_word_document",
             ) from exc
     return prepared

@@ -24,6 +24,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Campaign, Contact, ContactAltAddress, CorrespondenceType, Language, Salesperson
@@ -119,7 +120,7 @@ class Segment(InteractionFields):
     """A segment header (SPEC F1.12). `unit_cost`/`unit_duration` become each line's cost/duration."""
 
     no = models.CharField(_("no."), max_length=20, unique=True)
-    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    uuid = models.UUIDField(_("uuid"), default=uuid.uuid4, unique=True, editable=False)
     unit_cost = models.DecimalField(
         _("unit cost"), max_digits=12, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)]
     )
@@ -166,8 +167,10 @@ class Segment(InteractionFields):
 class SegmentLanguage(models.Model):
     """The segment's copy of one language row of its template: description and subject (F1.14)."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="languages")
-    language = models.ForeignKey(Language, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="languages", verbose_name=_("segment"))
+    language = models.ForeignKey(
+        Language, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("language")
+    )
     description = models.CharField(_("description"), max_length=100, blank=True)
     subject = models.CharField(_("subject"), max_length=100, blank=True)
     # The segment's own copy of the language's Word template (R66): taken from the template
@@ -246,9 +249,11 @@ class CriteriaStep(CriteriaOptions):
     a replay can say where it did something else (segments.services.segment_reuse_criteria).
     """
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="steps")
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="steps", verbose_name=_("segment"))
     position = models.PositiveIntegerField(_("step"))
-    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children", verbose_name=_("parent")
+    )
     manual = models.BooleanField(_("manual"), default=False, help_text=_("A line typed or deleted by hand."))
     source = models.CharField(
         _("source"), max_length=40, blank=True, help_text=_("Saved criteria code or logged segment id replayed.")
@@ -256,7 +261,12 @@ class CriteriaStep(CriteriaOptions):
     lines_added = models.PositiveIntegerField(_("lines added"), default=0)
     lines_removed = models.PositiveIntegerField(_("lines removed"), default=0)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -279,7 +289,11 @@ class CriteriaStep(CriteriaOptions):
         ]
 
     def __str__(self) -> str:
-        return f"{self.segment_id} step {self.position}: {self.get_action_display()}"
+        return gettext("%(segment)s step %(position)s: %(action)s") % {
+            "segment": self.segment_id,
+            "position": self.position,
+            "action": self.get_action_display(),
+        }
 
     @property
     def drops_withdrawn(self) -> bool:
@@ -349,7 +363,12 @@ class SegmentLine(LineFields):
     # database refuses to delete a step that has lines and a segment that has steps, so the
     # segment cannot go while its lines stay; Django's delete of a segment deletes its lines.
     segment = models.ForeignKey(
-        Segment, on_delete=models.CASCADE, related_name="lines", db_index=False, db_constraint=False
+        Segment,
+        on_delete=models.CASCADE,
+        related_name="lines",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("segment"),
     )
     # The database refuses to delete a step that still has lines (undo deletes them first);
     # deleting the segment deletes both. DO_NOTHING, not PROTECT or RESTRICT, because those make
@@ -379,7 +398,7 @@ class SegmentLine(LineFields):
         ]
 
     def __str__(self) -> str:
-        return f"{self.segment_id} line {self.line_no}"
+        return gettext("%(segment)s line %(line_no)s") % {"segment": self.segment_id, "line_no": self.line_no}
 
 
 class RemovedSegmentLine(LineFields):
@@ -403,15 +422,27 @@ class RemovedSegmentLine(LineFields):
         db_index=False,
         verbose_name=_("contact"),
     )
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="+", db_constraint=False, verbose_name=_("segment")
+    )
     # The step that added the line, put back on the line when it is restored. Undo goes last
     # step first, so the step that added a removed line outlives the removal; no index is
     # needed, and deleting a step does not look for removed lines it added.
     step = models.ForeignKey(
-        CriteriaStep, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+        CriteriaStep,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("step"),
     )
     removed_by = models.ForeignKey(
-        CriteriaStep, on_delete=models.CASCADE, related_name="removed_lines", db_constraint=False, db_index=False
+        CriteriaStep,
+        on_delete=models.CASCADE,
+        related_name="removed_lines",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("removed by"),
     )
 
     class Meta:
@@ -420,7 +451,7 @@ class RemovedSegmentLine(LineFields):
         indexes = [models.Index(fields=["removed_by"], name="removed_line_step_idx")]
 
     def __str__(self) -> str:
-        return f"{self.segment_id} line {self.line_no} (removed)"
+        return gettext("%(segment)s line %(line_no)s (removed)") % {"segment": self.segment_id, "line_no": self.line_no}
 
 
 class SavedCriteria(models.Model):
@@ -429,7 +460,12 @@ class SavedCriteria(models.Model):
     code = models.CharField(_("code"), max_length=10, unique=True)
     description = models.CharField(_("description"), max_length=100, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -452,7 +488,9 @@ class SavedCriteriaStep(CriteriaOptions):
     number of that contact's lines (segments.services.segment_reuse_criteria).
     """
 
-    saved_criteria = models.ForeignKey(SavedCriteria, on_delete=models.CASCADE, related_name="steps")
+    saved_criteria = models.ForeignKey(
+        SavedCriteria, on_delete=models.CASCADE, related_name="steps", verbose_name=_("saved criteria")
+    )
     position = models.PositiveIntegerField(_("step"))
     manual = models.BooleanField(_("manual"), default=False, help_text=_("A line typed or deleted by hand."))
     lines_added = models.PositiveIntegerField(_("lines added"), null=True, blank=True)
@@ -467,7 +505,7 @@ class SavedCriteriaStep(CriteriaOptions):
         ]
 
     def __str__(self) -> str:
-        return f"{self.saved_criteria_id} step {self.position}"
+        return gettext("%(code)s step %(position)s") % {"code": self.saved_criteria_id, "position": self.position}
 
 
 class MergeOutput(models.TextChoices):
@@ -495,13 +533,20 @@ class SegmentJob(models.Model):
     while it works, so a running job whose heartbeat is old lost its worker
     (crm.worker.jobs_heal)."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    segment = models.ForeignKey(
+        Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("segment")
+    )
     segment_no = models.CharField(_("segment no."), max_length=20)
     state = models.CharField(_("state"), max_length=10, choices=JobState.choices, default=JobState.QUEUED)
     error = models.TextField(_("error"), blank=True)
     task_id = models.CharField(_("task id"), max_length=64, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
@@ -534,7 +579,7 @@ class MergeJob(SegmentJob):
         ]
 
     def __str__(self) -> str:
-        return f"Merge {self.pk} of {self.segment_no}"
+        return gettext("Merge %(pk)s of %(no)s") % {"pk": self.pk, "no": self.segment_no}
 
 
 LOG_JOB_UNFINISHED = [LogJobState.QUEUED, LogJobState.RUNNING]
@@ -553,10 +598,24 @@ class LogJob(SegmentJob):
     follow_up = models.BooleanField(_("create follow-up segment"), default=False)
     deliver = models.BooleanField(_("deliver after logging"), default=False)
     logged_segment = models.ForeignKey(
-        LoggedSegment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        LoggedSegment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("logged segment"),
     )
-    follow_up_segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    delivery = models.ForeignKey(Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    follow_up_segment = models.ForeignKey(
+        Segment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("follow up segment"),
+    )
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("delivery")
+    )
     delivery_error = models.TextField(_("delivery not started"), blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     # heartbeat_at: while its Log runs, written by a thread on its own connection
@@ -576,4 +635,4 @@ class LogJob(SegmentJob):
         ]
 
     def __str__(self) -> str:
-        return f"Log {self.pk} of {self.segment_no}"
+        return gettext("Log %(pk)s of %(no)s") % {"pk": self.pk, "no": self.segment_no}

@@ -14,6 +14,8 @@ from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from crm.filters import ContactFilterSet
 from crm.models import ContactType
@@ -34,19 +36,19 @@ STEPS_SHOWN = 30
 
 # Short words for a step's action in the provenance column and the step list.
 ACTION_WORDS = {
-    StepAction.ADD: "add",
-    StepAction.REDUCE: "reduce",
-    StepAction.REFINE: "refine",
-    StepAction.REUSE_CRITERIA: "reuse",
-    StepAction.REUSE_LOGGED: "reuse logged",
-    StepAction.REFRESH: "refresh",
+    StepAction.ADD: _("add"),
+    StepAction.REDUCE: _("reduce"),
+    StepAction.REFINE: _("refine"),
+    StepAction.REUSE_CRITERIA: _("reuse"),
+    StepAction.REUSE_LOGGED: _("reuse logged"),
+    StepAction.REFRESH: _("refresh"),
 }
 OPTION_LABELS = {
-    "allow_existing": "allow existing contacts",
-    "expand_contact": "expand contact",
-    "allow_company_with_persons": "allow company with persons",
-    "ignore_exclusion": "ignore exclusion",
-    "entire_companies": "entire companies",
+    "allow_existing": _("allow existing contacts"),
+    "expand_contact": _("expand contact"),
+    "allow_company_with_persons": _("allow company with persons"),
+    "ignore_exclusion": _("ignore exclusion"),
+    "entire_companies": _("entire companies"),
 }
 
 
@@ -205,10 +207,13 @@ def step_label(step: CriteriaStep) -> str:
     """Where a line came from (D6): "manual", "step 3: add", "step 5: reuse SPRING"."""
     if step.parent_id is not None:
         parent = step.parent
-        return f"step {parent.position}: {ACTION_WORDS[parent.action]} {parent.source}".strip()
+        return (
+            gettext("step %(position)s: %(action)s %(source)s")
+            % {"position": parent.position, "action": ACTION_WORDS[parent.action], "source": parent.source}
+        ).strip()
     if step.manual:
-        return "manual"
-    return f"step {step.position}: {ACTION_WORDS[step.action]}"
+        return gettext("manual")
+    return gettext("step %(position)s: %(action)s") % {"position": step.position, "action": ACTION_WORDS[step.action]}
 
 
 def readable_filter(query: str) -> str:
@@ -225,21 +230,21 @@ def readable_filter(query: str) -> str:
             values = [str(type_labels.get(value, value)) for value in values]
         label = str(filters[name].label) if name in filters else name
         parts.append(f"{label}: {', '.join(values)}")
-    return " · ".join(parts) if parts else "all contacts"
+    return " · ".join(parts) if parts else gettext("all contacts")
 
 
 def step_filter_text(step: CriteriaStep) -> str:
     """What a step selected, in words: its criteria, why `drop-withdrawn` removed its lines, or
     for a Refresh (which has no criteria) that it applied what changed (services.drift)."""
     if step.drops_withdrawn:
-        return "lines whose contact withdrew consent for the line's channel"
+        return gettext("lines whose contact withdrew consent for the line's channel")
     if step.action == StepAction.REFRESH:
-        return "what changed since the lines were added"
+        return gettext("what changed since the lines were added")
     return readable_filter(step.filter)
 
 
 def step_options(step: CriteriaStep) -> list[str]:
-    return [label for name, label in OPTION_LABELS.items() if getattr(step, name)]
+    return [str(label) for name, label in OPTION_LABELS.items() if getattr(step, name)]
 
 
 def segment_steps(*, segment: Segment, limit: int = STEPS_SHOWN) -> list[CriteriaStep]:

@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
-from django.utils.translation import ngettext
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
 
 from crm.consent import channel_label, channel_of
-from crm.counts import counted
 from crm.models import (
     CHANNEL_OF_CORRESPONDENCE,
     ConsentChannel,
@@ -44,8 +44,13 @@ CHANNEL_TYPES = {channel: kind for kind, channel in CHANNEL_OF_CORRESPONDENCE.it
 
 
 def withdrawn_reason(channel: str) -> str:
-    """ "e-mail consent withdrawn", "postal consent withdrawn" (CONTRACT wording)."""
-    return f"{channel_label(channel)} consent withdrawn"
+    """ "e-mail consent withdrawn", "postal consent withdrawn" (CONTRACT wording; translated in pages)."""
+    reasons = {
+        ConsentChannel.EMAIL: gettext("e-mail consent withdrawn"),
+        ConsentChannel.POSTAL: gettext("postal consent withdrawn"),
+        ConsentChannel.PHONE: gettext("phone consent withdrawn"),
+    }
+    return reasons.get(channel) or f"{channel_label(channel)} consent withdrawn"
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,8 @@ class LeftOut:
         withdrawn" (the page's message and the commands' stderr)."""
         counts = {ConsentChannel.EMAIL: self.email, ConsentChannel.POSTAL: self.postal}
         return [
-            counted(ngettext("%(count)s contact left out", "%(count)s contacts left out", count), count)
-            + f": {withdrawn_reason(channel)}"
+            ngettext("%(count)s contact left out: %(reason)s", "%(count)s contacts left out: %(reason)s", count)
+            % {"count": number_format(count, force_grouping=True), "reason": withdrawn_reason(channel)}
             for channel, count in counts.items()
             if count
         ]
@@ -118,4 +123,8 @@ def withdrawn_lines(lines: QuerySet[SegmentLine], *fields: str):
 def withdrawn_line_problem(row: dict) -> str:
     """ "line 30000: CT000123: e-mail consent withdrawn" (CONTRACT, `segment log`)."""
     channel = channel_of(row["correspondence_type"])
-    return f"line {row['line_no']}: {row['contact__no']}: {withdrawn_reason(channel)}"
+    return gettext("line %(line_no)s: %(contact)s: %(reason)s") % {
+        "line_no": row["line_no"],
+        "contact": row["contact__no"],
+        "reason": withdrawn_reason(channel),
+    }

@@ -90,7 +90,7 @@ def _line_label(row: dict) -> str:
 
 
 def _contact_label(row: dict) -> str:
-    return f"{row['contact__no']} (line {row['line_no']})"
+    return _("%(contact)s (line %(line_no)s)") % {"contact": row["contact__no"], "line_no": row["line_no"]}
 
 
 def _problem(count: int, one: str, many: str, examples: str) -> str:

@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import mailers
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from crm.models import CorrespondenceType
 from crm.permissions import require
@@ -38,7 +39,7 @@ from ..document_selectors import first_email_line_no, letter_line
 from ..merge import line_letter
 from ..models import Segment, SegmentLine
 
-SUBJECT_PREFIX = "[Test] "
+SUBJECT_PREFIX = gettext_lazy("[Test] ")  # in the language of the user the test goes to
 
 
 class TestMailRefused(ValidationError):
@@ -148,7 +149,7 @@ def segment_line_test_mail(*, user, segment: Segment, line_no: int | None = None
     except (ValidationError, ValueError) as error:
         reason = failure_reason(error)
         raise _refused(_("line %(line)s: %(reason)s") % {"line": line.line_no, "reason": reason}) from error
-    message.subject = SUBJECT_PREFIX + message.subject
+    message.subject = str(SUBJECT_PREFIX) + message.subject
     message.to = [address]
     problem = mail_server_problem()
     if problem:
