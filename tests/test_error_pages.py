@@ -171,3 +171,10 @@ def test_the_bare_500_page_speaks_the_browsers_language(settings):
     text = page.content.decode()
     assert page.status_code == 500
     assert "<html lang='fi'>" in text and "Jokin meni vikaan meidän päässämme" in text
+
+
+def test_the_404_page_speaks_the_users_language(marketing_client):
+    danish = {"This page does not exist": "Denne side findes ikke", "Error %(code)s": "Fejl %(code)s"}
+    with translated("da", danish):
+        text = marketing_client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="da").content.decode()
+    assert '<html lang="da">' in text and "Denne side findes ikke" in text and "Fejl 404" in text

@@ -45,3 +45,13 @@ def test_the_count_is_said_in_the_users_language_with_its_plural_form(people, vi
         one = viewer_client.get(URL, {"q": "janet"}, HTTP_ACCEPT_LANGUAGE="fi", **HTMX).content.decode()
         two = viewer_client.get(URL, {"q": "jans"}, HTTP_ACCEPT_LANGUAGE="fi", **HTMX).content.decode()
     assert ">1 kontakti löytyi</p>" in one and ">2 kontaktia löytyi</p>" in two
+
+
+def test_the_results_pages_are_numbered_in_the_users_language(viewer_client):
+    for number in range(55):
+        make_person(no=f"J{number:03}", name=f"Jan {number}", city="Delft")
+    # pgettext("pagination", "Next") looks up "<context>\x04<msgid>".
+    danish = {"Page %(number)s of %(pages)s": "Side %(number)s af %(pages)s", "pagination\x04Next": "Næste"}
+    with translated("da", danish):
+        html = viewer_client.get(URL, {"q": "jan"}, HTTP_ACCEPT_LANGUAGE="da").content.decode()
+    assert "Side 1 af 2" in html and ">Næste ›</a>" in html
