@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from django.apps import apps
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.test import Client, RequestFactory
 from django.urls import path, reverse
 
 from crm import urls as root_urls
-from crm.views.errors import missing_permission_text
+from crm.views.errors import CUSTOM_PERMISSIONS, missing_permission_text
+from tests.catalog import translated
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +125,56 @@ def test_500_answers_with_a_bare_page_when_even_the_layout_cannot_render(setting
     text = page.content.decode()
     assert page.status_code == 500
     assert "Something went wrong on our side" in text and "hunter2" not in text
+
+
+def test_every_permission_of_the_models_has_a_whole_sentence_of_its_own():
+    declared = {
+        f"{model._meta.app_label}.{codename}"
+        for model in apps.get_models()
+        if model._meta.app_label in {"crm", "interactions", "segments"}
+        for codename, _name in model._meta.permissions
+    }
+    assert declared and declared <= set(CUSTOM_PERMISSIONS)
+
+
+def test_the_403_sentence_is_one_translated_sentence_per_permission_with_the_models_translated_name():
+    request = RequestFactory().get("/")
+    sentence = "You do not have permission to view %(things)s."
+    with translated("da", {sentence: "Du må ikke se %(things)s."}):
+        # Django's own catalogue names its User model in Danish.
+        assert missing_permission_text(request, PermissionDenied("auth.view_user needed")) == "Du må ikke se brugere."
+    two = missing_permission_text(request, PermissionDenied("crm.view_contact, segments.log_segment needed"))
+    assert two == "You do not have permission to view contacts. You do not have permission to log segments."
+
+
+def test_a_permission_without_a_sentence_is_named_as_its_model_declares_it():
+    request = RequestFactory().get("/")
+    Permission.objects.create(
+        codename="approve_contact", name="Can approve contacts", content_type=ContentType.objects.get(model="contact")
+    )
+    assert missing_permission_text(request, PermissionDenied("crm.approve_contact needed")) == (
+        "You do not have the permission “Can approve contacts”."
+    )
+
+
+def test_the_bare_500_page_speaks_the_browsers_language(settings):
+    settings.DEBUG = False
+    settings.ROOT_URLCONF = __name__
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    client = Client(raise_request_exception=False)
+    client.force_login(make_user("viewer"))
+    with translated("fi", {"Something went wrong on our side": "Jokin meni vikaan meidän päässämme"}):
+        page = client.get("/boom/", HTTP_ACCEPT_LANGUAGE="fi")
+    text = page.content.decode()
+    assert page.status_code == 500
+    assert "<html lang='fi'>" in text and "Jokin meni vikaan meidän päässämme" in text
+
+
+def test_the_404_page_speaks_the_users_language(marketing_client):
+    danish = {"This page does not exist": "Denne side findes ikke", "Error %(code)s": "Fejl %(code)s"}
+    with translated("da", danish):
+        text = marketing_client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="da").content.decode()
+    assert '<html lang="da">' in text and "Denne side findes ikke" in text and "Fejl 404" in text

@@ -13,14 +13,31 @@ import re
 from django.contrib.auth.models import Permission
 from django.http import HttpResponseForbidden, HttpResponseServerError
 from django.template import loader
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import requires_csrf_token
 
 logger = logging.getLogger(__name__)
 
 # crm.permissions.require raises "app.codename[, app.codename] needed".
 PERMISSION = re.compile(r"\b([a-z_]+)\.([a-z0-9_]+)\b")
-DEFAULT_ACTIONS = ("add", "change", "delete", "view")
+# One whole sentence per permission, so that each language words it its own way: Django's four
+# actions with the model's plural name (its verbose_name_plural, translated) ...
+DEFAULT_ACTIONS = {
+    "add": _("You do not have permission to add %(things)s."),
+    "change": _("You do not have permission to change %(things)s."),
+    "delete": _("You do not have permission to delete %(things)s."),
+    "view": _("You do not have permission to view %(things)s."),
+}
+# ... and the models' own permissions (Meta.permissions; tests check that each has its sentence).
+CUSTOM_PERMISSIONS = {
+    "crm.import_contacts": _("You do not have permission to import contacts from CSV."),
+    "crm.export_contacts": _("You do not have permission to export contacts."),
+    "segments.log_segment": _("You do not have permission to log segments."),
+    "segments.run_mail_merge": _("You do not have permission to run the Word mail merge."),
+}
 
 
 def _permission_names(request, exception) -> list[str]:
@@ -37,32 +54,31 @@ def _permission_names(request, exception) -> list[str]:
     return list(required or [])
 
 
-def _in_words(name: str) -> str:
-    """ "crm.view_contact" → "view contacts"; a custom permission → its name without "Can"."""
+def _sentence(name: str) -> str:
+    """ "crm.view_contact" → "You do not have permission to view contacts."; a permission of a
+    model's Meta.permissions → its own sentence, else its name as the model declares it."""
+    if name in CUSTOM_PERMISSIONS:
+        return str(CUSTOM_PERMISSIONS[name])
     app, _dot, codename = name.partition(".")
+    row = (
+        Permission.objects.filter(content_type__app_label=app, codename=codename).select_related("content_type").first()
+    )
+    model_class = row.content_type.model_class() if row else None
     action, _sep, model = codename.partition("_")
     if action in DEFAULT_ACTIONS:
-        permission = Permission.objects.filter(content_type__app_label=app, codename=codename).select_related(
-            "content_type"
-        )
-        row = permission.first()
-        model_class = row.content_type.model_class() if row else None
-        if model_class is not None:
-            return f"{action} {model_class._meta.verbose_name_plural}"
-        return f"{action} {model.replace('_', ' ')}"
-    row = Permission.objects.filter(content_type__app_label=app, codename=codename).first()
-    if row is not None:
-        return re.sub(r"^can\s+", "", row.name, flags=re.IGNORECASE).rstrip(".")
-    return codename.replace("_", " ")
+        things = model_class._meta.verbose_name_plural if model_class is not None else model.replace("_", " ")
+        return DEFAULT_ACTIONS[action] % {"things": things}
+    declared = dict(model_class._meta.permissions) if model_class is not None else {}
+    permission = declared.get(codename) or (row.name if row else codename.replace("_", " "))
+    return gettext("You do not have the permission “%(permission)s”.") % {"permission": permission}
 
 
 def missing_permission_text(request, exception) -> str:
     """ "You do not have permission to …" for the refused request, or a general sentence."""
     names = _permission_names(request, exception)
     if not names:
-        return "You do not have permission to open this page."
-    actions = [_in_words(name) for name in names]
-    return f"You do not have permission to {' and '.join(actions)}."
+        return gettext("You do not have permission to open this page.")
+    return " ".join(_sentence(name) for name in names)
 
 
 def _back(request) -> str:
@@ -87,6 +103,23 @@ FALLBACK_500 = (
 )
 
 
+def _fallback_500() -> str:
+    """FALLBACK_500 in the active language (the English constant when even that fails)."""
+    try:
+        return format_html(
+            "<!doctype html><html lang='{}'><head><meta charset='utf-8'><title>{} · {}</title></head><body><main>"
+            "<h1>{}</h1><p>{}</p><p><a href='/'>{}</a></p></main></body></html>",
+            get_language() or "en",
+            gettext("Something went wrong"),
+            gettext("Marketing CRM"),
+            gettext("Something went wrong on our side"),
+            gettext("Your last action may not have been saved. Please try again in a moment."),
+            gettext("Go to the start page"),
+        )
+    except Exception:  # the error page must answer whatever broke
+        return FALLBACK_500
+
+
 @requires_csrf_token
 def server_error(request, template_name="500.html"):
     """Django's server_error (a plain render, no context processors), with a bare page when even
@@ -95,5 +128,5 @@ def server_error(request, template_name="500.html"):
         body = loader.get_template(template_name).render()
     except Exception:  # the error page must answer whatever broke
         logger.exception("the 500 page could not be rendered")
-        body = FALLBACK_500
+        body = _fallback_500()
     return HttpResponseServerError(body)

@@ -15,7 +15,12 @@
       page.indeterminate = ticked > 0 && ticked < rows.length;
     }
     var count = form.querySelector("[data-selected-count]");
-    if (count) count.textContent = ticked ? ticked.toLocaleString("en") : "None";
+    if (count) {
+      // No words here: "none" is what the page wrote in its language before any box was ticked,
+      // and a number is grouped as in the page's language (<html lang>).
+      if (count.dataset.none === undefined) count.dataset.none = count.textContent;
+      count.textContent = ticked ? ticked.toLocaleString(document.documentElement.lang || undefined) : count.dataset.none;
+    }
     form.querySelectorAll("button.bulk-action").forEach(function (button) {
       button.disabled = !all && ticked === 0;
     });

@@ -44,11 +44,14 @@
       return;
     }
     if (option.dataset.value !== undefined) {
+      // The sentence comes with the listbox, in the page's language (includes/search_status.html).
+      var words = popupOf(input).querySelector(".search-status[data-chosen]");
+      var chosen = words ? words.dataset.chosen.replace("%(contact)s", option.textContent.replace(/\s+/g, " ").trim()) : "";
       input.value = option.dataset.value;
       close(input);
       input.focus();
       var status = statusOf(input);
-      if (status) status.textContent = "Chosen: " + option.textContent.replace(/\s+/g, " ").trim() + ". Press Enter to add.";
+      if (status) status.textContent = chosen;
     }
   }
 
@@ -80,8 +83,9 @@
     popup.classList.toggle("open", shown);
     var status = statusOf(input);
     if (status) {
-      var message = popup.querySelector(".search-message");
-      status.textContent = found ? found + (found === 1 ? " contact found" : " contacts found") : message ? message.textContent : "";
+      // What the server said: the number found (includes/search_status.html) or why none.
+      var message = popup.querySelector(found ? ".search-status" : ".search-message");
+      status.textContent = message ? message.textContent : "";
     }
   });
 
