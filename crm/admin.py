@@ -45,6 +45,7 @@ from .models import (
     Salutation,
     SalutationFormula,
     Territory,
+    Profile,
     UserPreference,
     WorkerProcess,
 )
@@ -439,6 +440,19 @@ class UserPreferenceAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
     search_fields = ("user__username", "key")
     ordering = ("user", "key")
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    """Users' own settings (the profile page): the language of their pages and where their
+    test e-mails go. A changed language applies from the user's next log-in."""
+
+    list_display = ("user", "language", "test_email")
+    list_filter = ("language",)
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    search_fields = ("user__username", "test_email")
+    ordering = ("user__username",)
 
 
 # --- Log-in attempts (django-axes; settings "Login throttling") ---------------------------------

@@ -36,7 +36,9 @@ def supported(language: str | None) -> str | None:
 def session_language(request) -> str | None:
     """The user's own language, kept in the session at log-in (None: follow the browser)."""
     session = getattr(request, "session", None)
-    return supported(session.get(SESSION_KEY)) if session is not None else None
+    if session is None or settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return None  # no session to read: do not touch it (no "Vary: Cookie" for probes)
+    return supported(session.get(SESSION_KEY))
 
 
 def remember_language(request, language: str) -> None:

@@ -97,6 +97,7 @@ def one_of_everything(db):
     apps.get_model("crm", "Chore").objects.create(name="housekeeping", last_run_at=now)
     keeper = apps.get_model("auth", "User").objects.create_user("keeper")
     apps.get_model("crm", "UserPreference").objects.create(user=keeper, key="worksheet.steps", value="open")
+    apps.get_model("crm", "Profile").objects.create(user=keeper, language="da", test_email="keeper@example.com")
     apps.get_model("crm", "ConsentChange").objects.create(
         contact=person, channel="email", state="withdrawn", at=now, source="phone call"
     )
