@@ -41,11 +41,11 @@ from .models import (
     Language,
     MailingGroup,
     NumberSeries,
+    Profile,
     Salesperson,
     Salutation,
     SalutationFormula,
     Territory,
-    Profile,
     UserPreference,
     WorkerProcess,
 )
