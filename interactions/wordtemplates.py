@@ -59,6 +59,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import dateformat
+from django.utils.translation import gettext_lazy
 from docxtpl import DocxTemplate
 from jinja2 import StrictUndefined, Template, nodes
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
@@ -107,74 +108,83 @@ _f = MergeField
 #: template page shows are not written here: they are these fields rendered from
 #: `interactions.merge_fields.sample_context` (a made-up line merged like every letter).
 ALLOWED_FIELDS: dict[str, MergeField] = {
-    "contact.no": _f("Contact number"),
-    "contact.name": _f("Contact's name (on a company's line, the company's name)"),
-    "contact.company_name": _f("Name of the contact's company (empty for a company and a private person)"),
-    "contact.first_name": _f("First name"),
-    "contact.middle_name": _f("Middle name"),
-    "contact.surname": _f("Surname"),
-    "contact.initials": _f("Initials"),
-    "contact.job_title": _f("Job title"),
-    "contact.email": _f("E-mail (of the alternate address when one is active)"),
-    "contact.phone": _f("Phone (of the alternate address when one is active)"),
-    "contact.address": _f("Address (of the alternate address when one is active)"),
-    "contact.address_2": _f("Address 2"),
-    "contact.post_code": _f("Post code"),
-    "contact.city": _f("City"),
-    "contact.country": _f("Country"),
-    "address_block": _f("The formatted postal address, one line per part"),
+    "contact.no": _f(gettext_lazy("Contact number")),
+    "contact.name": _f(gettext_lazy("Contact's name (on a company's line, the company's name)")),
+    "contact.company_name": _f(
+        gettext_lazy("Name of the contact's company (empty for a company and a private person)")
+    ),
+    "contact.first_name": _f(gettext_lazy("First name")),
+    "contact.middle_name": _f(gettext_lazy("Middle name")),
+    "contact.surname": _f(gettext_lazy("Surname")),
+    "contact.initials": _f(gettext_lazy("Initials")),
+    "contact.job_title": _f(gettext_lazy("Job title")),
+    "contact.email": _f(gettext_lazy("E-mail (of the alternate address when one is active)")),
+    "contact.phone": _f(gettext_lazy("Phone (of the alternate address when one is active)")),
+    "contact.address": _f(gettext_lazy("Address (of the alternate address when one is active)")),
+    "contact.address_2": _f(gettext_lazy("Address 2")),
+    "contact.post_code": _f(gettext_lazy("Post code")),
+    "contact.city": _f(gettext_lazy("City")),
+    "contact.country": _f(gettext_lazy("Country")),
+    "address_block": _f(gettext_lazy("The formatted postal address, one line per part")),
     "salutation_formal": _f(
-        "Formal salutation: the contact's formula in the line's language, filled in exactly as written"
-        " (no punctuation added: the template adds the comma)"
+        gettext_lazy(
+            "Formal salutation: the contact's formula in the line's language, filled in exactly as written"
+            " (no punctuation added: the template adds the comma)"
+        )
     ),
     "salutation_informal": _f(
-        "Informal salutation: the contact's formula in the line's language, filled in exactly as written"
-        " (no punctuation added)"
+        gettext_lazy(
+            "Informal salutation: the contact's formula in the line's language, filled in exactly as written"
+            " (no punctuation added)"
+        )
     ),
-    "salesperson.code": _f("Salesperson code"),
-    "salesperson.name": _f("Salesperson's name"),
-    "salesperson.email": _f("Salesperson's e-mail"),
-    "salesperson.phone": _f("Salesperson's phone"),
-    "salesperson.job_title": _f("Salesperson's job title"),
-    "segment.no": _f("Segment number"),
-    "segment.description": _f("Segment description"),
-    "line.description": _f("Description of the line"),
-    "line.subject": _f("Subject of the line"),
-    "line.date": _f("Date of the line (YYYY-MM-DD unless formatted with date)"),
-    "line.personal_text": _f("The line's personal text (empty when it has none)"),
-    "line.correspondence_type": _f("Correspondence type of the line: hard_copy or email"),
-    "campaign.no": _f("Campaign number"),
-    "campaign.description": _f("Campaign description"),
-    "company.name": _f("Our company's name"),
-    "company.address": _f("Our company's address"),
-    "company.post_code": _f("Our company's post code"),
-    "company.city": _f("Our company's city"),
-    "company.country": _f("Our company's country"),
-    "company.phone": _f("Our company's phone"),
-    "company.email": _f("Our company's e-mail"),
-    "today": _f("The date the letter is made (YYYY-MM-DD unless formatted with date)"),
+    "salesperson.code": _f(gettext_lazy("Salesperson code")),
+    "salesperson.name": _f(gettext_lazy("Salesperson's name")),
+    "salesperson.email": _f(gettext_lazy("Salesperson's e-mail")),
+    "salesperson.phone": _f(gettext_lazy("Salesperson's phone")),
+    "salesperson.job_title": _f(gettext_lazy("Salesperson's job title")),
+    "segment.no": _f(gettext_lazy("Segment number")),
+    "segment.description": _f(gettext_lazy("Segment description")),
+    "line.description": _f(gettext_lazy("Description of the line")),
+    "line.subject": _f(gettext_lazy("Subject of the line")),
+    "line.date": _f(gettext_lazy("Date of the line (YYYY-MM-DD unless formatted with date)")),
+    "line.personal_text": _f(gettext_lazy("The line's personal text (empty when it has none)")),
+    "line.correspondence_type": _f(gettext_lazy("Correspondence type of the line: hard_copy or email")),
+    "campaign.no": _f(gettext_lazy("Campaign number")),
+    "campaign.description": _f(gettext_lazy("Campaign description")),
+    "company.name": _f(gettext_lazy("Our company's name")),
+    "company.address": _f(gettext_lazy("Our company's address")),
+    "company.post_code": _f(gettext_lazy("Our company's post code")),
+    "company.city": _f(gettext_lazy("Our company's city")),
+    "company.country": _f(gettext_lazy("Our company's country")),
+    "company.phone": _f(gettext_lazy("Our company's phone")),
+    "company.email": _f(gettext_lazy("Our company's e-mail")),
+    "today": _f(gettext_lazy("The date the letter is made (YYYY-MM-DD unless formatted with date)")),
     "channel": _f(
-        "How the letter goes out: email (the body or attachment of an e-mail) or letter; segment merge and"
-        " print files are always letter. Keep the address block out of e-mails with"
-        ' {% if channel == "letter" %}…{% endif %}'
+        # xgettext:no-python-format
+        gettext_lazy(
+            "How the letter goes out: email (the body or attachment of an e-mail) or letter; segment merge and"
+            " print files are always letter. Keep the address block out of e-mails with"
+            ' {% if channel == "letter" %}…{% endif %}'
+        )
     ),
-    "unsubscribe_url": _f("The contact's unsubscribe link in an e-mail (empty in a letter)"),
+    "unsubscribe_url": _f(gettext_lazy("The contact's unsubscribe link in an e-mail (empty in a letter)")),
 }
 
 #: Filters a template may use: name → (what it does, an example).
 ALLOWED_FILTERS: dict[str, tuple[str, str]] = {
-    "upper": ("Capitals", "{{ contact.surname|upper }}"),
-    "lower": ("Small letters", "{{ contact.email|lower }}"),
-    "title": ("Capital first letter of each word", "{{ contact.city|title }}"),
-    "capitalize": ("Capital first letter", "{{ salutation_informal|capitalize }}"),
-    "trim": ("Without spaces at the start and end", "{{ line.personal_text|trim }}"),
+    "upper": (gettext_lazy("Capitals"), "{{ contact.surname|upper }}"),
+    "lower": (gettext_lazy("Small letters"), "{{ contact.email|lower }}"),
+    "title": (gettext_lazy("Capital first letter of each word"), "{{ contact.city|title }}"),
+    "capitalize": (gettext_lazy("Capital first letter"), "{{ salutation_informal|capitalize }}"),
+    "trim": (gettext_lazy("Without spaces at the start and end"), "{{ line.personal_text|trim }}"),
     "default": (
-        "The given text (or field) when the value is empty",
+        gettext_lazy("The given text (or field) when the value is empty"),
         "{{ contact.job_title|default('Sir or Madam') }}",
     ),
-    "replace": ("Replaces a text by another", "{{ contact.phone|replace(' ', '') }}"),
+    "replace": (gettext_lazy("Replaces a text by another"), "{{ contact.phone|replace(' ', '') }}"),
     "date": (
-        "Formats a date with Django's date format letters (j F Y → 14 March 2025)",
+        gettext_lazy("Formats a date with Django's date format letters (j F Y → 14 March 2025)"),
         "{{ today|date('j F Y') }}",
     ),
 }
