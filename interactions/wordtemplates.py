@@ -59,7 +59,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import dateformat
-from django.utils.translation import gettext_lazy
+from django.utils.formats import number_format
+from django.utils.translation import gettext, gettext_lazy
 from docxtpl import DocxTemplate
 from jinja2 import StrictUndefined, Template, nodes
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
@@ -459,14 +460,17 @@ def _scan_xml(zf: zipfile.ZipFile, name: str, budget: list[int]) -> _Scan:
 
 
 def _mb(size: int) -> str:
-    return f"{size / MB:.1f} MB"
+    return gettext("%(size)s MB") % {"size": number_format(size / MB, decimal_pos=1)}
 
 
 def file_size_problem(size: int) -> str | None:
     """The problem with a file of `size` bytes as a Word template, if any (check it before
     reading an upload or a file into memory)."""
     if size > MAX_FILE_BYTES:
-        return f"the file is {_mb(size)}, over the limit of {_mb(MAX_FILE_BYTES)}"
+        return gettext("the file is %(size)s, over the limit of %(limit)s") % {
+            "size": _mb(size),
+            "limit": _mb(MAX_FILE_BYTES),
+        }
     return None
 
 
@@ -485,7 +489,7 @@ def check_package(data: bytes) -> list[str]:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
-        return ["not a Word document (.docx): the file is not a zip package"]
+        return [gettext("not a Word document (.docx): the file is not a zip package")]
 
     problems: list[str] = []
     if len(infos) > MAX_PARTS:
@@ -509,11 +513,13 @@ def check_package(data: bytes) -> list[str]:
                 f"{info.compress_size:,} bytes)"
             )
         if lower.rpartition("/")[2] in _ACTIVE_PART_NAMES:
-            problems.append(f"{info.filename}: macros are not allowed (save the document as .docx)")
+            problems.append(
+                gettext("%(part)s: macros are not allowed (save the document as .docx)") % {"part": info.filename}
+            )
     if problems:
         return problems
     if "[content_types].xml" not in names:
-        return ["not a Word document (.docx): [Content_Types].xml is missing"]
+        return [gettext("not a Word document (.docx): [Content_Types].xml is missing")]
 
     budget = [MAX_XML_ELEMENTS]
     try:
@@ -524,9 +530,12 @@ def check_package(data: bytes) -> list[str]:
     overrides = {key.lstrip("/"): ct.lower() for kind, key, ct in types.content_types if kind == "Override"}
     for *_, ct in types.content_types:
         if any(word in ct.lower() for word in _ACTIVE_CT_WORDS):
-            problems.append(f"macros and active content are not allowed: content type {ct} (save as .docx)")
+            problems.append(
+                gettext("macros and active content are not allowed: content type %(type)s (save as .docx)")
+                % {"type": ct}
+            )
     if _MAIN_CT not in overrides.values() and not problems:
-        problems.append("not a Word document (.docx): it has no main document part")
+        problems.append(gettext("not a Word document (.docx): it has no main document part"))
 
     for info in infos:
         name, lower = info.filename, info.filename.lower()
@@ -715,7 +724,7 @@ class _Checker:
         self.problems.append(f"{self.label}: {text}")
 
     def forbidden(self, what: str) -> None:
-        self.problem(f"template uses a forbidden expression ({what})")
+        self.problem(gettext("template uses a forbidden expression (%(what)s)") % {"what": what})
 
     def statement(self, node: nodes.Node) -> None:
         if isinstance(node, nodes.Template):
@@ -731,7 +740,7 @@ class _Checker:
                 self.statement(child)
         else:
             tag = next((text for cls, text in _FORBIDDEN_TAGS if isinstance(node, cls)), None)
-            self.problem(f"the tag {tag} is not allowed" if tag else f"the tag {type(node).__name__} is not allowed")
+            self.problem(gettext("the tag %(tag)s is not allowed") % {"tag": tag or type(node).__name__})
 
     def expression(self, node: nodes.Node) -> None:
         if isinstance(node, nodes.Const):
@@ -741,11 +750,11 @@ class _Checker:
             self.field(node)
         elif isinstance(node, nodes.Filter):
             if node.node is None:
-                self.problem("the tag {% filter %} is not allowed")
+                self.problem(gettext("the tag %(tag)s is not allowed") % {"tag": "{% filter %}"})
                 return
             self.expression(node.node)
             if node.name not in ALLOWED_FILTERS:
-                self.problem(f'unknown filter "{node.name}"')
+                self.problem(gettext('unknown filter "%(name)s"') % {"name": node.name})
             if node.dyn_args is not None or node.dyn_kwargs is not None:
                 self.forbidden("*args or **kwargs")
             for argument in node.args:
@@ -788,7 +797,7 @@ class _Checker:
         if any(name.startswith("_") for name in names):
             self.forbidden(f'"{path}": names starting with "_"')
         elif path not in ALLOWED_FIELDS:
-            self.problem(f'unknown field "{path}"')
+            self.problem(gettext('unknown field "%(path)s"') % {"path": path})
         else:
             self.fields.add(path)
 
@@ -802,16 +811,23 @@ def _check_sources(sources: list[_Source]) -> list[str]:
     problems: list[str] = []
     tags = sum(_count_tags(source.text) for source in sources)
     if tags > MAX_TAGS:
-        return [f"the template has {tags:,} tags, over the limit of {MAX_TAGS:,}"]
+        return [
+            gettext("the template has %(tags)s tags, over the limit of %(limit)s")
+            % {"tags": number_format(tags, force_grouping=True), "limit": number_format(MAX_TAGS, force_grouping=True)}
+        ]
     for source in sources:
         env = _PROPERTY_ENV if source.kind == "property" else ENV
         try:
             source.tree = env.parse(source.text)
         except TemplateSyntaxError as exc:
-            problems.append(f"{source.label}: template syntax error: {exc.message}")
+            problems.append(
+                gettext("%(part)s: template syntax error: %(error)s") % {"part": source.label, "error": exc.message}
+            )
             continue
         except (TemplateError, ValueError, RecursionError, MemoryError) as exc:
-            problems.append(f"{source.label}: template syntax error: {exc}")
+            problems.append(
+                gettext("%(part)s: template syntax error: %(error)s") % {"part": source.label, "error": exc}
+            )
             continue
         checker = _Checker(source.label)
         checker.statement(source.tree)
@@ -1006,16 +1022,18 @@ def prepare(data: bytes) -> PreparedTemplate:
     except WordTemplateInvalid:
         raise
     except Exception as exc:  # python-docx on a package it cannot read: KeyError, ValueError, XML errors
-        raise WordTemplateInvalid([f"invalid template: the document cannot be read ({type(exc).__name__})"]) from exc
+        raise WordTemplateInvalid(
+            [gettext("invalid template: the document cannot be read (%(error)s)") % {"error": type(exc).__name__}]
+        ) from exc
     problems = _check_sources(sources)
     if problems:
         raise WordTemplateInvalid(problems)
     try:
         return PreparedTemplate(data, tpl, sources)
     except SecurityError as exc:
-        raise WordTemplateInvalid([f"template uses a forbidden expression ({exc})"]) from exc
+        raise WordTemplateInvalid([gettext("template uses a forbidden expression (%(what)s)") % {"what": exc}]) from exc
     except TemplateError as exc:
-        raise WordTemplateInvalid([f"template error: {exc}"]) from exc
+        raise WordTemplateInvalid([gettext("template error: %(error)s") % {"error": exc}]) from exc
 
 
 def template_problems(data: bytes) -> list[str]:
@@ -1035,9 +1053,12 @@ def template_problems(data: bytes) -> list[str]:
 
         open_document(io.BytesIO(out))
     except LetterRenderError as exc:
-        return [f"the trial render with sample data failed: {exc}"]
+        return [gettext("the trial render with sample data failed: %(error)s") % {"error": exc}]
     except Exception as exc:  # the rendered letter does not open
-        return [f"the trial render with sample data made a document that does not open ({type(exc).__name__})"]
+        return [
+            gettext("the trial render with sample data made a document that does not open (%(error)s)")
+            % {"error": type(exc).__name__}
+        ]
     return []
 
 
