@@ -275,7 +275,8 @@ def _filter_date(value: Any, format: Any = "Y-m-d") -> str:
     try:
         return dateformat.format(value, format)
     except (TypeError, ValueError) as exc:
-        raise LetterRenderError(f'date format "{format}": {exc}') from exc
+        message = gettext('date format "%(format)s": %(error)s') % {"format": format, "error": exc}
+        raise LetterRenderError(message) from exc
 
 
 _FILTERS: dict[str, Callable[..., Any]] = {
@@ -910,11 +911,13 @@ class PreparedTemplate:
             if self._core is not None:
                 letter.parts[self._core[0]] = self._render_properties(plain)
         except SecurityError as exc:
-            raise LetterRenderError(f"template uses a forbidden expression ({exc})") from exc
+            raise LetterRenderError(gettext("template uses a forbidden expression (%(what)s)") % {"what": exc}) from exc
         except TemplateError as exc:
-            raise LetterRenderError(f"template error: {exc}") from exc
+            raise LetterRenderError(gettext("template error: %(error)s") % {"error": exc}) from exc
         except etree.XMLSyntaxError as exc:
-            raise LetterRenderError(f"the letter is not a valid Word document ({exc})") from exc
+            raise LetterRenderError(
+                gettext("the letter is not a valid Word document (%(error)s)") % {"error": exc}
+            ) from exc
         return letter
 
     def _render_properties(self, context: dict[str, Any]) -> bytes:
