@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from crm.untrusted import CheckedModelForm
 
@@ -62,9 +63,9 @@ class InteractionTemplateAdmin(admin.ModelAdmin):
     inlines = (InteractionTemplateLanguageInline,)
     fieldsets = (
         (None, {"fields": ("code", "group", "description")}),
-        ("Defaults", {"fields": (("unit_cost", "unit_duration"), ("information_flow", "initiated_by"))}),
-        ("Correspondence", {"fields": ("correspondence_type", "ignore_contact_correspondence_type", "language")}),
-        ("Campaign", {"fields": ("campaign", ("campaign_target", "campaign_response"))}),
+        (_("Defaults"), {"fields": (("unit_cost", "unit_duration"), ("information_flow", "initiated_by"))}),
+        (_("Correspondence"), {"fields": ("correspondence_type", "ignore_contact_correspondence_type", "language")}),
+        (_("Campaign"), {"fields": ("campaign", ("campaign_target", "campaign_response"))}),
     )
 
     def get_readonly_fields(self, request, obj=None):

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class InteractionsConfig(AppConfig):
     name = "interactions"
-    verbose_name = "Interactions"
+    verbose_name = _("Interactions")
 
     def ready(self) -> None:
         # crm never imports interactions: what crm's pages and rules show of interactions is

@@ -11,6 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext
+
 from .selectors import MonthlyInteractions
 
 # Distinguishable colours (Okabe–Ito and Tableau), "Other" last in grey.
@@ -71,6 +74,11 @@ class BarChart:
     description: str
 
 
+def _grouped(number: int) -> str:
+    """`number` with the active language's digit grouping ("1,234" in English)."""
+    return number_format(number, force_grouping=True)
+
+
 def nice_step(maximum: int, ticks: int = 4) -> int:
     """A round step (1, 2, 5 × 10ⁿ) so that about `ticks` steps reach `maximum`."""
     if maximum <= ticks:
@@ -111,17 +119,19 @@ def stacked_bars(data: MonthlyInteractions) -> BarChart:
                     width=round(bar_width, 1),
                     height=round(height, 1),
                     fill=colour,
-                    title=f"{month:%b %Y} · {series.title}: {count:,}",
+                    title=f"{date_format(month, 'M Y')} · {series.title}: {_grouped(count)}",
                 )
             )
-    ticks = [Tick(y=round(HEIGHT - BOTTOM - value * scale, 1), label=f"{value:,}") for value in range(0, top + 1, step)]
+    ticks = [
+        Tick(y=round(HEIGHT - BOTTOM - value * scale, 1), label=_grouped(value)) for value in range(0, top + 1, step)
+    ]
     # At most 12 month labels, evenly spread, so they never overlap.
     every = max(1, math.ceil(len(data.months) / 12))
     months = [
         MonthLabel(
             x=round(LEFT + m * slot + slot / 2, 1),
             y=HEIGHT - BOTTOM + 16,
-            label=f"{month:%b %y}" if month.month == 1 or m == 0 else f"{month:%b}",
+            label=date_format(month, "M y") if month.month == 1 or m == 0 else date_format(month, "M"),
         )
         for m, month in enumerate(data.months)
         if m % every == 0
@@ -131,7 +141,11 @@ def stacked_bars(data: MonthlyInteractions) -> BarChart:
         for series, colour in zip(data.series, colours, strict=True)
     ]
     first, last = data.months[0], data.months[-1]
-    description = f"Interactions per month from {first:%B %Y} to {last:%B %Y}: {data.total:,} in all."
+    description = gettext("Interactions per month from %(first)s to %(last)s: %(total)s in all.") % {
+        "first": date_format(first, "F Y"),
+        "last": date_format(last, "F Y"),
+        "total": _grouped(data.total),
+    }
     return BarChart(
         width=WIDTH,
         height=HEIGHT,

@@ -63,6 +63,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from crm.models import CorrespondenceType, consent_withdrawn_q
 from crm.permissions import recorded_user, require
@@ -898,7 +899,9 @@ def delivery_progress(delivery: Delivery | int) -> dict[str, Any]:
 
 def skipped_text(count: int) -> str:
     """ "2 skipped: consent withdrawn" (the delivery summary and page)."""
-    return _("%(count)s skipped: consent withdrawn") % {"count": count}
+    return ngettext("%(count)s skipped: consent withdrawn", "%(count)s skipped: consent withdrawn", count) % {
+        "count": count
+    }
 
 
 def delivery_summary_lines(delivery: Delivery | int) -> list[str]:
@@ -917,5 +920,6 @@ def delivery_summary_lines(delivery: Delivery | int) -> list[str]:
         for failure in progress["failures"]
     ]
     if progress["failed"] > len(progress["failures"]):
-        lines.append(_("… and %(more)s more failures") % {"more": progress["failed"] - len(progress["failures"])})
+        more = progress["failed"] - len(progress["failures"])
+        lines.append(ngettext("… and %(more)s more failure", "… and %(more)s more failures", more) % {"more": more})
     return lines

@@ -106,8 +106,8 @@ class InteractionTemplate(models.Model):
     )
     campaign_target = models.BooleanField(_("campaign target"), default=False)
     campaign_response = models.BooleanField(_("campaign response"), default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = CodeQuerySet.as_manager()
 
@@ -286,7 +286,12 @@ class LoggedSegment(models.Model):
     description = models.CharField(_("description"), max_length=100)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
     )
     canceled = models.BooleanField(_("canceled"), default=False)
     canceled_at = models.DateTimeField(_("canceled at"), null=True, blank=True)
@@ -314,7 +319,12 @@ class CampaignEntry(models.Model):
     description = models.CharField(_("description"), max_length=100, blank=True)
     date = models.DateField(_("date"))
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
     )
     segment_no = models.CharField(_("segment no."), max_length=20, blank=True)
     logged_segment = models.ForeignKey(
@@ -629,7 +639,12 @@ class Delivery(models.Model):
     state = models.CharField(_("state"), max_length=10, choices=DeliveryState.choices, default=DeliveryState.QUEUED)
     task_id = models.CharField(_("task id"), max_length=64, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
@@ -708,7 +723,9 @@ class DeliveryItem(models.Model):
     error with "outcome unknown" and goes out again only by an explicit resend.
     """
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="items", db_index=False)
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="items", db_index=False, verbose_name=_("delivery")
+    )
     # DO_NOTHING, as for comments: deleting many entries stays one DELETE instead of a load of
     # every entry; the services delete the items first (the database refuses otherwise).
     entry = models.ForeignKey(
@@ -741,11 +758,18 @@ class InteractionComment(models.Model):
 
     # DO_NOTHING so that deleting many entries is one DELETE, not a load of every entry: the
     # services (and admin) delete an entry's comments first, and the constraint refuses otherwise.
-    entry = models.ForeignKey(InteractionLogEntry, on_delete=models.DO_NOTHING, related_name="comments")
+    entry = models.ForeignKey(
+        InteractionLogEntry, on_delete=models.DO_NOTHING, related_name="comments", verbose_name=_("entry")
+    )
     date = models.DateField(_("date"), default=timezone.localdate)
     comment = models.CharField(_("comment"), max_length=250)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -765,7 +789,12 @@ class ContactAnonymisation(models.Model):
 
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+", verbose_name=_("contact"))
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
     )
     created_at = models.DateTimeField(_("anonymised at"), auto_now_add=True)
 

@@ -59,6 +59,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import dateformat
+from django.utils.formats import number_format
+from django.utils.translation import gettext, gettext_lazy
 from docxtpl import DocxTemplate
 from jinja2 import StrictUndefined, Template, nodes
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
@@ -107,74 +109,83 @@ _f = MergeField
 #: template page shows are not written here: they are these fields rendered from
 #: `interactions.merge_fields.sample_context` (a made-up line merged like every letter).
 ALLOWED_FIELDS: dict[str, MergeField] = {
-    "contact.no": _f("Contact number"),
-    "contact.name": _f("Contact's name (on a company's line, the company's name)"),
-    "contact.company_name": _f("Name of the contact's company (empty for a company and a private person)"),
-    "contact.first_name": _f("First name"),
-    "contact.middle_name": _f("Middle name"),
-    "contact.surname": _f("Surname"),
-    "contact.initials": _f("Initials"),
-    "contact.job_title": _f("Job title"),
-    "contact.email": _f("E-mail (of the alternate address when one is active)"),
-    "contact.phone": _f("Phone (of the alternate address when one is active)"),
-    "contact.address": _f("Address (of the alternate address when one is active)"),
-    "contact.address_2": _f("Address 2"),
-    "contact.post_code": _f("Post code"),
-    "contact.city": _f("City"),
-    "contact.country": _f("Country"),
-    "address_block": _f("The formatted postal address, one line per part"),
+    "contact.no": _f(gettext_lazy("Contact number")),
+    "contact.name": _f(gettext_lazy("Contact's name (on a company's line, the company's name)")),
+    "contact.company_name": _f(
+        gettext_lazy("Name of the contact's company (empty for a company and a private person)")
+    ),
+    "contact.first_name": _f(gettext_lazy("First name")),
+    "contact.middle_name": _f(gettext_lazy("Middle name")),
+    "contact.surname": _f(gettext_lazy("Surname")),
+    "contact.initials": _f(gettext_lazy("Initials")),
+    "contact.job_title": _f(gettext_lazy("Job title")),
+    "contact.email": _f(gettext_lazy("E-mail (of the alternate address when one is active)")),
+    "contact.phone": _f(gettext_lazy("Phone (of the alternate address when one is active)")),
+    "contact.address": _f(gettext_lazy("Address (of the alternate address when one is active)")),
+    "contact.address_2": _f(gettext_lazy("Address 2")),
+    "contact.post_code": _f(gettext_lazy("Post code")),
+    "contact.city": _f(gettext_lazy("City")),
+    "contact.country": _f(gettext_lazy("Country")),
+    "address_block": _f(gettext_lazy("The formatted postal address, one line per part")),
     "salutation_formal": _f(
-        "Formal salutation: the contact's formula in the line's language, filled in exactly as written"
-        " (no punctuation added: the template adds the comma)"
+        gettext_lazy(
+            "Formal salutation: the contact's formula in the line's language, filled in exactly as written"
+            " (no punctuation added: the template adds the comma)"
+        )
     ),
     "salutation_informal": _f(
-        "Informal salutation: the contact's formula in the line's language, filled in exactly as written"
-        " (no punctuation added)"
+        gettext_lazy(
+            "Informal salutation: the contact's formula in the line's language, filled in exactly as written"
+            " (no punctuation added)"
+        )
     ),
-    "salesperson.code": _f("Salesperson code"),
-    "salesperson.name": _f("Salesperson's name"),
-    "salesperson.email": _f("Salesperson's e-mail"),
-    "salesperson.phone": _f("Salesperson's phone"),
-    "salesperson.job_title": _f("Salesperson's job title"),
-    "segment.no": _f("Segment number"),
-    "segment.description": _f("Segment description"),
-    "line.description": _f("Description of the line"),
-    "line.subject": _f("Subject of the line"),
-    "line.date": _f("Date of the line (YYYY-MM-DD unless formatted with date)"),
-    "line.personal_text": _f("The line's personal text (empty when it has none)"),
-    "line.correspondence_type": _f("Correspondence type of the line: hard_copy or email"),
-    "campaign.no": _f("Campaign number"),
-    "campaign.description": _f("Campaign description"),
-    "company.name": _f("Our company's name"),
-    "company.address": _f("Our company's address"),
-    "company.post_code": _f("Our company's post code"),
-    "company.city": _f("Our company's city"),
-    "company.country": _f("Our company's country"),
-    "company.phone": _f("Our company's phone"),
-    "company.email": _f("Our company's e-mail"),
-    "today": _f("The date the letter is made (YYYY-MM-DD unless formatted with date)"),
+    "salesperson.code": _f(gettext_lazy("Salesperson code")),
+    "salesperson.name": _f(gettext_lazy("Salesperson's name")),
+    "salesperson.email": _f(gettext_lazy("Salesperson's e-mail")),
+    "salesperson.phone": _f(gettext_lazy("Salesperson's phone")),
+    "salesperson.job_title": _f(gettext_lazy("Salesperson's job title")),
+    "segment.no": _f(gettext_lazy("Segment number")),
+    "segment.description": _f(gettext_lazy("Segment description")),
+    "line.description": _f(gettext_lazy("Description of the line")),
+    "line.subject": _f(gettext_lazy("Subject of the line")),
+    "line.date": _f(gettext_lazy("Date of the line (YYYY-MM-DD unless formatted with date)")),
+    "line.personal_text": _f(gettext_lazy("The line's personal text (empty when it has none)")),
+    "line.correspondence_type": _f(gettext_lazy("Correspondence type of the line: hard_copy or email")),
+    "campaign.no": _f(gettext_lazy("Campaign number")),
+    "campaign.description": _f(gettext_lazy("Campaign description")),
+    "company.name": _f(gettext_lazy("Our company's name")),
+    "company.address": _f(gettext_lazy("Our company's address")),
+    "company.post_code": _f(gettext_lazy("Our company's post code")),
+    "company.city": _f(gettext_lazy("Our company's city")),
+    "company.country": _f(gettext_lazy("Our company's country")),
+    "company.phone": _f(gettext_lazy("Our company's phone")),
+    "company.email": _f(gettext_lazy("Our company's e-mail")),
+    "today": _f(gettext_lazy("The date the letter is made (YYYY-MM-DD unless formatted with date)")),
     "channel": _f(
-        "How the letter goes out: email (the body or attachment of an e-mail) or letter; segment merge and"
-        " print files are always letter. Keep the address block out of e-mails with"
-        ' {% if channel == "letter" %}…{% endif %}'
+        # xgettext:no-python-format
+        gettext_lazy(
+            "How the letter goes out: email (the body or attachment of an e-mail) or letter; segment merge and"
+            " print files are always letter. Keep the address block out of e-mails with"
+            ' {% if channel == "letter" %}…{% endif %}'
+        )
     ),
-    "unsubscribe_url": _f("The contact's unsubscribe link in an e-mail (empty in a letter)"),
+    "unsubscribe_url": _f(gettext_lazy("The contact's unsubscribe link in an e-mail (empty in a letter)")),
 }
 
 #: Filters a template may use: name → (what it does, an example).
 ALLOWED_FILTERS: dict[str, tuple[str, str]] = {
-    "upper": ("Capitals", "{{ contact.surname|upper }}"),
-    "lower": ("Small letters", "{{ contact.email|lower }}"),
-    "title": ("Capital first letter of each word", "{{ contact.city|title }}"),
-    "capitalize": ("Capital first letter", "{{ salutation_informal|capitalize }}"),
-    "trim": ("Without spaces at the start and end", "{{ line.personal_text|trim }}"),
+    "upper": (gettext_lazy("Capitals"), "{{ contact.surname|upper }}"),
+    "lower": (gettext_lazy("Small letters"), "{{ contact.email|lower }}"),
+    "title": (gettext_lazy("Capital first letter of each word"), "{{ contact.city|title }}"),
+    "capitalize": (gettext_lazy("Capital first letter"), "{{ salutation_informal|capitalize }}"),
+    "trim": (gettext_lazy("Without spaces at the start and end"), "{{ line.personal_text|trim }}"),
     "default": (
-        "The given text (or field) when the value is empty",
+        gettext_lazy("The given text (or field) when the value is empty"),
         "{{ contact.job_title|default('Sir or Madam') }}",
     ),
-    "replace": ("Replaces a text by another", "{{ contact.phone|replace(' ', '') }}"),
+    "replace": (gettext_lazy("Replaces a text by another"), "{{ contact.phone|replace(' ', '') }}"),
     "date": (
-        "Formats a date with Django's date format letters (j F Y → 14 March 2025)",
+        gettext_lazy("Formats a date with Django's date format letters (j F Y → 14 March 2025)"),
         "{{ today|date('j F Y') }}",
     ),
 }
@@ -264,7 +275,8 @@ def _filter_date(value: Any, format: Any = "Y-m-d") -> str:
     try:
         return dateformat.format(value, format)
     except (TypeError, ValueError) as exc:
-        raise LetterRenderError(f'date format "{format}": {exc}') from exc
+        message = gettext('date format "%(format)s": %(error)s') % {"format": format, "error": exc}
+        raise LetterRenderError(message) from exc
 
 
 _FILTERS: dict[str, Callable[..., Any]] = {
@@ -449,14 +461,17 @@ def _scan_xml(zf: zipfile.ZipFile, name: str, budget: list[int]) -> _Scan:
 
 
 def _mb(size: int) -> str:
-    return f"{size / MB:.1f} MB"
+    return gettext("%(size)s MB") % {"size": number_format(size / MB, decimal_pos=1)}
 
 
 def file_size_problem(size: int) -> str | None:
     """The problem with a file of `size` bytes as a Word template, if any (check it before
     reading an upload or a file into memory)."""
     if size > MAX_FILE_BYTES:
-        return f"the file is {_mb(size)}, over the limit of {_mb(MAX_FILE_BYTES)}"
+        return gettext("the file is %(size)s, over the limit of %(limit)s") % {
+            "size": _mb(size),
+            "limit": _mb(MAX_FILE_BYTES),
+        }
     return None
 
 
@@ -475,7 +490,7 @@ def check_package(data: bytes) -> list[str]:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
-        return ["not a Word document (.docx): the file is not a zip package"]
+        return [gettext("not a Word document (.docx): the file is not a zip package")]
 
     problems: list[str] = []
     if len(infos) > MAX_PARTS:
@@ -499,11 +514,13 @@ def check_package(data: bytes) -> list[str]:
                 f"{info.compress_size:,} bytes)"
             )
         if lower.rpartition("/")[2] in _ACTIVE_PART_NAMES:
-            problems.append(f"{info.filename}: macros are not allowed (save the document as .docx)")
+            problems.append(
+                gettext("%(part)s: macros are not allowed (save the document as .docx)") % {"part": info.filename}
+            )
     if problems:
         return problems
     if "[content_types].xml" not in names:
-        return ["not a Word document (.docx): [Content_Types].xml is missing"]
+        return [gettext("not a Word document (.docx): [Content_Types].xml is missing")]
 
     budget = [MAX_XML_ELEMENTS]
     try:
@@ -514,9 +531,12 @@ def check_package(data: bytes) -> list[str]:
     overrides = {key.lstrip("/"): ct.lower() for kind, key, ct in types.content_types if kind == "Override"}
     for *_, ct in types.content_types:
         if any(word in ct.lower() for word in _ACTIVE_CT_WORDS):
-            problems.append(f"macros and active content are not allowed: content type {ct} (save as .docx)")
+            problems.append(
+                gettext("macros and active content are not allowed: content type %(type)s (save as .docx)")
+                % {"type": ct}
+            )
     if _MAIN_CT not in overrides.values() and not problems:
-        problems.append("not a Word document (.docx): it has no main document part")
+        problems.append(gettext("not a Word document (.docx): it has no main document part"))
 
     for info in infos:
         name, lower = info.filename, info.filename.lower()
@@ -705,7 +725,7 @@ class _Checker:
         self.problems.append(f"{self.label}: {text}")
 
     def forbidden(self, what: str) -> None:
-        self.problem(f"template uses a forbidden expression ({what})")
+        self.problem(gettext("template uses a forbidden expression (%(what)s)") % {"what": what})
 
     def statement(self, node: nodes.Node) -> None:
         if isinstance(node, nodes.Template):
@@ -721,7 +741,7 @@ class _Checker:
                 self.statement(child)
         else:
             tag = next((text for cls, text in _FORBIDDEN_TAGS if isinstance(node, cls)), None)
-            self.problem(f"the tag {tag} is not allowed" if tag else f"the tag {type(node).__name__} is not allowed")
+            self.problem(gettext("the tag %(tag)s is not allowed") % {"tag": tag or type(node).__name__})
 
     def expression(self, node: nodes.Node) -> None:
         if isinstance(node, nodes.Const):
@@ -731,11 +751,11 @@ class _Checker:
             self.field(node)
         elif isinstance(node, nodes.Filter):
             if node.node is None:
-                self.problem("the tag {% filter %} is not allowed")
+                self.problem(gettext("the tag %(tag)s is not allowed") % {"tag": "{% filter %}"})
                 return
             self.expression(node.node)
             if node.name not in ALLOWED_FILTERS:
-                self.problem(f'unknown filter "{node.name}"')
+                self.problem(gettext('unknown filter "%(name)s"') % {"name": node.name})
             if node.dyn_args is not None or node.dyn_kwargs is not None:
                 self.forbidden("*args or **kwargs")
             for argument in node.args:
@@ -778,7 +798,7 @@ class _Checker:
         if any(name.startswith("_") for name in names):
             self.forbidden(f'"{path}": names starting with "_"')
         elif path not in ALLOWED_FIELDS:
-            self.problem(f'unknown field "{path}"')
+            self.problem(gettext('unknown field "%(path)s"') % {"path": path})
         else:
             self.fields.add(path)
 
@@ -792,16 +812,23 @@ def _check_sources(sources: list[_Source]) -> list[str]:
     problems: list[str] = []
     tags = sum(_count_tags(source.text) for source in sources)
     if tags > MAX_TAGS:
-        return [f"the template has {tags:,} tags, over the limit of {MAX_TAGS:,}"]
+        return [
+            gettext("the template has %(tags)s tags, over the limit of %(limit)s")
+            % {"tags": number_format(tags, force_grouping=True), "limit": number_format(MAX_TAGS, force_grouping=True)}
+        ]
     for source in sources:
         env = _PROPERTY_ENV if source.kind == "property" else ENV
         try:
             source.tree = env.parse(source.text)
         except TemplateSyntaxError as exc:
-            problems.append(f"{source.label}: template syntax error: {exc.message}")
+            problems.append(
+                gettext("%(part)s: template syntax error: %(error)s") % {"part": source.label, "error": exc.message}
+            )
             continue
         except (TemplateError, ValueError, RecursionError, MemoryError) as exc:
-            problems.append(f"{source.label}: template syntax error: {exc}")
+            problems.append(
+                gettext("%(part)s: template syntax error: %(error)s") % {"part": source.label, "error": exc}
+            )
             continue
         checker = _Checker(source.label)
         checker.statement(source.tree)
@@ -884,11 +911,13 @@ class PreparedTemplate:
             if self._core is not None:
                 letter.parts[self._core[0]] = self._render_properties(plain)
         except SecurityError as exc:
-            raise LetterRenderError(f"template uses a forbidden expression ({exc})") from exc
+            raise LetterRenderError(gettext("template uses a forbidden expression (%(what)s)") % {"what": exc}) from exc
         except TemplateError as exc:
-            raise LetterRenderError(f"template error: {exc}") from exc
+            raise LetterRenderError(gettext("template error: %(error)s") % {"error": exc}) from exc
         except etree.XMLSyntaxError as exc:
-            raise LetterRenderError(f"the letter is not a valid Word document ({exc})") from exc
+            raise LetterRenderError(
+                gettext("the letter is not a valid Word document (%(error)s)") % {"error": exc}
+            ) from exc
         return letter
 
     def _render_properties(self, context: dict[str, Any]) -> bytes:
@@ -996,16 +1025,18 @@ def prepare(data: bytes) -> PreparedTemplate:
     except WordTemplateInvalid:
         raise
     except Exception as exc:  # python-docx on a package it cannot read: KeyError, ValueError, XML errors
-        raise WordTemplateInvalid([f"invalid template: the document cannot be read ({type(exc).__name__})"]) from exc
+        raise WordTemplateInvalid(
+            [gettext("invalid template: the document cannot be read (%(error)s)") % {"error": type(exc).__name__}]
+        ) from exc
     problems = _check_sources(sources)
     if problems:
         raise WordTemplateInvalid(problems)
     try:
         return PreparedTemplate(data, tpl, sources)
     except SecurityError as exc:
-        raise WordTemplateInvalid([f"template uses a forbidden expression ({exc})"]) from exc
+        raise WordTemplateInvalid([gettext("template uses a forbidden expression (%(what)s)") % {"what": exc}]) from exc
     except TemplateError as exc:
-        raise WordTemplateInvalid([f"template error: {exc}"]) from exc
+        raise WordTemplateInvalid([gettext("template error: %(error)s") % {"error": exc}]) from exc
 
 
 def template_problems(data: bytes) -> list[str]:
@@ -1025,9 +1056,12 @@ def template_problems(data: bytes) -> list[str]:
 
         open_document(io.BytesIO(out))
     except LetterRenderError as exc:
-        return [f"the trial render with sample data failed: {exc}"]
+        return [gettext("the trial render with sample data failed: %(error)s") % {"error": exc}]
     except Exception as exc:  # the rendered letter does not open
-        return [f"the trial render with sample data made a document that does not open ({type(exc).__name__})"]
+        return [
+            gettext("the trial render with sample data made a document that does not open (%(error)s)")
+            % {"error": type(exc).__name__}
+        ]
     return []
 
 

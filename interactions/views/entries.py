@@ -22,9 +22,10 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
+from crm.counts import counted
 from crm.models import Contact
 from crm.untrusted import safe_next_url, validate_single_line
 from crm.views.contacts import query_without
@@ -186,10 +187,13 @@ class EntrySetCanceledView(SelectionActionMixin, View):
             text = _("Restored %(what)s: they count in statistics again.")
         text %= {"what": entries_text(changed)}
         if same:
-            text += " " + (
-                _("%(n)s of the selected entries already had that state.") % {"n": f"{same:,}"}
-                if same > 1
-                else _("1 of the selected entries already had that state.")
+            text += " " + counted(
+                ngettext(
+                    "%(count)s of the selected entries already had that state.",
+                    "%(count)s of the selected entries already had that state.",
+                    same,
+                ),
+                same,
             )
         messages.success(request, text)
         return redirect(next_url)

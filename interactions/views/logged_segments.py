@@ -24,6 +24,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils.formats import number_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -140,7 +141,7 @@ def cancel_question(rows: list[LoggedSegment], canceled: bool, counts: selectors
     if len(rows) == 1:
         what = _("logged segment %(id)s") % {"id": rows[0].pk}
     else:
-        what = _("%(count)s logged segments") % {"count": f"{len(rows):,}"}
+        what = counted(ngettext("%(count)s logged segment", "%(count)s logged segments", len(rows)), len(rows))
     if canceled:
         text = _("Cancel %(what)s: %(entries)s and %(campaign)s become canceled.")
     else:
@@ -212,21 +213,29 @@ class LoggedSegmentCancelView(LoggedSegmentPermissionMixin, View):
         if len(ids) == 1:
             what = _("logged segment %(id)s (%(no)s)") % {"id": rows[0].pk, "no": rows[0].segment_no}
         else:
-            what = _("%(count)s logged segments") % {"count": f"{len(ids):,}"}
+            what = counted(ngettext("%(count)s logged segment", "%(count)s logged segments", len(ids)), len(ids))
         if not changed:
-            state = _("canceled") if canceled else _("not canceled")
             if len(ids) == 1:
-                text = _("%(what)s was already %(state)s; nothing changed.")
+                text = (
+                    _("%(what)s was already canceled; nothing changed.")
+                    if canceled
+                    else _("%(what)s was already not canceled; nothing changed.")
+                )
             else:
-                text = _("All %(what)s were already %(state)s; nothing changed.")
-            messages.info(request, capfirst(text % {"what": what, "state": state}))
+                text = (
+                    _("All %(what)s were already canceled; nothing changed.")
+                    if canceled
+                    else _("All %(what)s were already not canceled; nothing changed.")
+                )
+            messages.info(request, capfirst(text % {"what": what}))
             return redirect(self.back_url(pk))
         if canceled:
             text = _("Canceled %(what)s: %(entries)s and %(campaign)s are now canceled.")
         else:
             text = _("Uncanceled %(what)s: %(entries)s and %(campaign)s are no longer canceled.")
         if changed < len(ids):
-            text += " " + _("(%(unchanged)s already were.)") % {"unchanged": f"{len(ids) - changed:,}"}
+            unchanged = number_format(len(ids) - changed, force_grouping=True)
+            text += " " + _("(%(unchanged)s already were.)") % {"unchanged": unchanged}
         messages.success(
             request,
             text

@@ -138,6 +138,9 @@ def render_template_page(
         "fields": merge_fields(),
         "filters": merge_filters(),
         "sample_file_name": SAMPLE_FILE_NAME,
+        # Shown as code inside a translated sentence (a template tag cannot sit in its text).
+        "filter_example": "{{ field|filter }}",
+        "condition_example": "{% if line.personal_text %}…{% endif %}",
     }
     return TemplateResponse(request, "interactions/template_detail.html", context, status=status)
 

@@ -25,7 +25,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import mailers
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 from crm.models import CorrespondenceType
 from crm.permissions import require
@@ -39,7 +39,8 @@ from ..document_selectors import first_email_line_no, letter_line
 from ..merge import line_letter
 from ..models import Segment, SegmentLine
 
-SUBJECT_PREFIX = gettext_lazy("[Test] ")  # in the language of the user the test goes to
+# Translators: the subject of a test e-mail: the real subject after a mark that it is a test.
+SUBJECT_PREFIX = gettext_noop("[Test] %(subject)s")
 
 
 class TestMailRefused(ValidationError):
@@ -149,7 +150,7 @@ def segment_line_test_mail(*, user, segment: Segment, line_no: int | None = None
     except (ValidationError, ValueError) as error:
         reason = failure_reason(error)
         raise _refused(_("line %(line)s: %(reason)s") % {"line": line.line_no, "reason": reason}) from error
-    message.subject = str(SUBJECT_PREFIX) + message.subject
+    message.subject = _(SUBJECT_PREFIX) % {"subject": message.subject}
     message.to = [address]
     problem = mail_server_problem()
     if problem:
