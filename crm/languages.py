@@ -62,11 +62,16 @@ def language_of(user) -> str:
     return own_language(user) or settings.LANGUAGE_CODE
 
 
-def locale_of_language_code(code: str | None) -> str:
+def language_of_code(code: str | None) -> str | None:
     """The language of the pages that a reference-data language code stands for ("DAN" → "da",
-    "NOR" → "nb", "FI" → "fi"); English when the code is empty or unknown."""
+    "NOR" → "nb", "FI" → "fi", "ENU" → "en"); None when the code is empty or no language of ours."""
     key = (code or "").strip().lower()
-    return _CODES.get(key) or _CODES.get(key[:2]) or settings.LANGUAGE_CODE
+    return supported(_CODES.get(key) or _CODES.get(key[:2]) or key)
+
+
+def locale_of_language_code(code: str | None) -> str:
+    """`language_of_code`, English (LANGUAGE_CODE) when the code names no language of ours."""
+    return language_of_code(code) or settings.LANGUAGE_CODE
 
 
 def test_email_address(user) -> str:

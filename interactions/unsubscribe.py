@@ -31,6 +31,7 @@ from django.utils import translation
 from django.utils.translation import gettext_noop
 
 from crm.consent import withdraw_by_unsubscribe_link
+from crm.languages import language_of_code
 from crm.models import Contact
 
 from .models import InteractionLogEntry, UnsubscribeRequestCount
@@ -174,8 +175,8 @@ def page_language(language_id: str | None) -> str:
     """The Django language code the page is shown in for a contact's language (a language code
     of the CRM, "NL"): that language once a catalogue translates the page's strings, else ""
     (the default language: the page never claims a language it does not speak)."""
-    code = (language_id or "").lower()
-    if code not in dict(settings.LANGUAGES):
+    code = language_of_code(language_id)
+    if code is None:
         return ""
     with translation.override(code):
         return code if translation.gettext(PROBE) != PROBE else ""
