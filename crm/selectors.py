@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from django.core.paginator import Page, Paginator
 from django.db.models import CharField, QuerySet, Value
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import hooks
 from .consent import channel_label, consent_history
@@ -93,11 +95,11 @@ class ContactSort:
 CONTACT_SORTS = {
     sort.key: sort
     for sort in (
-        ContactSort("no", "No.", ("no",)),
-        ContactSort("name", "Name", ("name", "id")),
-        ContactSort("city", "City", ("city", "id")),
-        ContactSort("country", "Country", ("country_id", "id")),
-        ContactSort("salesperson", "Salesperson", ("salesperson_id", "id")),
+        ContactSort("no", _("No."), ("no",)),
+        ContactSort("name", _("Name"), ("name", "id")),
+        ContactSort("city", _("City"), ("city", "id")),
+        ContactSort("country", _("Country"), ("country_id", "id")),
+        ContactSort("salesperson", _("Salesperson"), ("salesperson_id", "id")),
     )
 }
 DEFAULT_CONTACT_SORT = "no"
@@ -379,7 +381,9 @@ def contact_selection(data, *, ignore: tuple[str, ...] = ()) -> ContactSelection
     if not filterset.is_valid():
         return ContactSelection(errors=tuple(filterset.error_lines()), picked=picked)
     if picked and not [value for value in data.getlist("no") if value.strip()]:
-        return ContactSelection(errors=("No contact is ticked: tick some rows, or select all matching.",), picked=True)
+        return ContactSelection(
+            errors=(gettext("No contact is ticked: tick some rows, or select all matching."),), picked=True
+        )
     contacts = filterset.qs
     return ContactSelection(
         query=filterset.canonical_query(), contacts=contacts, count=contacts.order_by().count(), picked=picked

@@ -14,6 +14,8 @@ from django.contrib.auth.models import Permission
 from django.http import HttpResponseForbidden, HttpResponseServerError
 from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import requires_csrf_token
 
 logger = logging.getLogger(__name__)
@@ -21,6 +23,14 @@ logger = logging.getLogger(__name__)
 # crm.permissions.require raises "app.codename[, app.codename] needed".
 PERMISSION = re.compile(r"\b([a-z_]+)\.([a-z0-9_]+)\b")
 DEFAULT_ACTIONS = ("add", "change", "delete", "view")
+# "You do not have permission to <action>." for Django's default permissions, one sentence part
+# per action so a translation inflects the model's plural name its own way.
+ACTION_WORDS = {
+    "add": _("add %(things)s"),
+    "change": _("change %(things)s"),
+    "delete": _("delete %(things)s"),
+    "view": _("view %(things)s"),
+}
 
 
 def _permission_names(request, exception) -> list[str]:
@@ -48,8 +58,8 @@ def _in_words(name: str) -> str:
         row = permission.first()
         model_class = row.content_type.model_class() if row else None
         if model_class is not None:
-            return f"{action} {model_class._meta.verbose_name_plural}"
-        return f"{action} {model.replace('_', ' ')}"
+            return ACTION_WORDS[action] % {"things": model_class._meta.verbose_name_plural}
+        return ACTION_WORDS[action] % {"things": model.replace("_", " ")}
     row = Permission.objects.filter(content_type__app_label=app, codename=codename).first()
     if row is not None:
         return re.sub(r"^can\s+", "", row.name, flags=re.IGNORECASE).rstrip(".")
@@ -60,9 +70,11 @@ def missing_permission_text(request, exception) -> str:
     """ "You do not have permission to …" for the refused request, or a general sentence."""
     names = _permission_names(request, exception)
     if not names:
-        return "You do not have permission to open this page."
+        return gettext("You do not have permission to open this page.")
     actions = [_in_words(name) for name in names]
-    return f"You do not have permission to {' and '.join(actions)}."
+    return gettext("You do not have permission to %(actions)s.") % {
+        "actions": pgettext("between two permissions", " and ").join(actions)
+    }
 
 
 def _back(request) -> str:
