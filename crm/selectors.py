@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from django.core.paginator import Page, Paginator
 from django.db.models import CharField, QuerySet, Value
+from django.utils.text import get_text_list
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -279,7 +280,7 @@ class ContactHistory:
     def describe(self) -> str:
         """ "2 interaction log entries and 1 segment line" (counts of zero left out)."""
         parts = [f"{count} {one if count == 1 else many}" for count, one, many in self.counts if count]
-        return " and ".join([", ".join(parts[:-1]), parts[-1]]) if len(parts) > 1 else "".join(parts)
+        return str(get_text_list(parts, gettext("and")))
 
 
 def contact_history(*, contact: Contact) -> ContactHistory:
