@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CrmConfig(AppConfig):
     name = "crm"
-    verbose_name = "Contacts"
+    verbose_name = _("Contacts")
 
     def ready(self):
         from crm import (

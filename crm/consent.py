@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from .models import (
     CHANNEL_OF_CORRESPONDENCE,
@@ -39,9 +40,11 @@ def channel_of(correspondence_type: str) -> ConsentChannel | None:
 
 def channel_label(channel: str) -> str:
     """How messages name a channel: "e-mail consent withdrawn", "postal consent withdrawn"."""
-    return {ConsentChannel.EMAIL: "e-mail", ConsentChannel.POSTAL: "postal", ConsentChannel.PHONE: "phone"}[
-        ConsentChannel(channel)
-    ]
+    return {
+        ConsentChannel.EMAIL: pgettext("consent channel", "e-mail"),
+        ConsentChannel.POSTAL: pgettext("consent channel", "postal"),
+        ConsentChannel.PHONE: pgettext("consent channel", "phone"),
+    }[ConsentChannel(channel)]
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
 
 # (label, url name, permission needed to see it)
 MAIN_NAV = [
-    ("Contacts", "crm:contact_list", "crm.view_contact"),
-    ("Segments", "segments:segment_list", "segments.view_segment"),
-    ("Logged Segments", "interactions:logged_segment_list", "interactions.view_loggedsegment"),
-    ("Interaction Log", "interactions:entry_list", "interactions.view_interactionlogentry"),
-    ("Interaction Templates", "interactions:template_list", "interactions.view_interactiontemplate"),
-    ("Campaigns", "crm:campaign_list", "crm.view_campaign"),
+    (_("Contacts"), "crm:contact_list", "crm.view_contact"),
+    (_("Segments"), "segments:segment_list", "segments.view_segment"),
+    (_("Logged Segments"), "interactions:logged_segment_list", "interactions.view_loggedsegment"),
+    (_("Interaction Log"), "interactions:entry_list", "interactions.view_interactionlogentry"),
+    (_("Interaction Templates"), "interactions:template_list", "interactions.view_interactiontemplate"),
+    (_("Campaigns"), "crm:campaign_list", "crm.view_campaign"),
     # Routed under DEBUG only (make run's e-mails): without DEBUG the name does not reverse.
-    ("Outbox", "interactions:outbox", "interactions.change_loggedsegment"),
+    (_("Outbox"), "interactions:outbox", "interactions.change_loggedsegment"),
 ]
 
 
@@ -30,5 +31,5 @@ def main_nav(request) -> dict:
         if user.has_perm(permission):
             items.append({"label": label, "url": url, "active": request.path.startswith(url)})
     if user.is_staff:
-        items.append({"label": "Admin", "url": reverse("admin:index"), "active": request.path.startswith("/admin/")})
+        items.append({"label": _("Admin"), "url": reverse("admin:index"), "active": request.path.startswith("/admin/")})
     return {"main_nav": items}

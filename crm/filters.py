@@ -347,7 +347,7 @@ class StrictFilterSet(django_filters.FilterSet):
 
     def error_lines(self) -> list[str]:
         """One line per problem, `name: reason`, in filter order; empty when valid."""
-        lines = [f'unknown filter name "{name}"' for name in self.unknown_names]
+        lines = [_('unknown filter name "%(name)s"') % {"name": name} for name in self.unknown_names]
         if self.is_bound:
             for name, errors in self.form.errors.items():
                 lines.extend(f"{name}: {message}" for message in errors)

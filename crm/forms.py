@@ -15,8 +15,9 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils.text import get_text_list
+from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
 
 from .consent import SOURCE_MAX_LENGTH, channel_label
 from .models import (
@@ -230,7 +231,7 @@ class ContactForm(CheckedModelForm):
             ValidationError(
                 self.error_messages["consent_source_required"],
                 code="consent_source_required",
-                params={"channels": " and ".join(channel_label(channel) for channel in changed)},
+                params={"channels": get_text_list([channel_label(channel) for channel in changed], gettext("and"))},
             ),
         )
 

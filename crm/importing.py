@@ -22,6 +22,9 @@ from itertools import batched
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .models import CONTROL_CHARACTERS
 
@@ -64,6 +67,11 @@ class Problem:
         return ": ".join(parts)
 
 
+def too_long(limit: int, length: int) -> str:
+    """The problem of a value of `length` characters where `limit` fit."""
+    return _("longer than %(limit)s characters (%(length)s)") % {"limit": limit, "length": length}
+
+
 class ImportFailed(ValidationError):
     """The file was refused and nothing was written.
 
@@ -77,8 +85,17 @@ class ImportFailed(ValidationError):
         self.count = len(self.problems) if count is None else count
         self.errors = [str(p) for p in self.problems]
         if self.count > len(self.problems):
+            hidden = self.count - len(self.problems)
             self.errors.append(
-                f"… and {self.count - len(self.problems):,} more problems (the first {len(self.problems):,} are listed)"
+                ngettext(
+                    "… and %(hidden)s more problem (the first %(listed)s are listed)",
+                    "… and %(hidden)s more problems (the first %(listed)s are listed)",
+                    hidden,
+                )
+                % {
+                    "hidden": number_format(hidden, force_grouping=True),
+                    "listed": number_format(len(self.problems), force_grouping=True),
+                }
             )
         super().__init__(self.errors, code="invalid_import")
 
@@ -110,7 +127,7 @@ class ProblemLog:
         return self.count
 
     def problems(self) -> list[Problem]:
-        return [problem for _, _, problem in sorted(self._heap, reverse=True)]
+        return [problem for _line, _order, problem in sorted(self._heap, reverse=True)]
 
     def failure(self) -> ImportFailed:
         return ImportFailed(self.problems(), count=self.count)
@@ -144,32 +161,42 @@ class RecordCheck:
         refuses them saying where they are allowed (CSV), None refuses them without a hint (JSON).
         """
         if len(value) > max_length:
-            self.error(field, f"longer than {max_length} characters ({len(value)})")
+            self.error(field, too_long(max_length, len(value)))
             return None
         probe = value.replace("\n", "").replace("\r", "") if line_breaks else value
         if CONTROL_CHARACTERS.search(probe) or "\n" in probe or "\r" in probe:
-            hint = ""
+            hint = False
             if line_breaks is False and ("\n" in probe or "\r" in probe):
-                hint = " (a line break is allowed in address and address_2 only)"
-            self.error(field, f"control characters are not allowed{hint}")
+                hint = True
+            self.error(
+                field,
+                _("control characters are not allowed (a line break is allowed in address and address_2 only)")
+                if hint
+                else _("control characters are not allowed"),
+            )
             return None
         return value
 
     def check_code(
-        self, field: str, value: str, known: set[str], *, max_length: int | None = None, label: str = "code"
+        self, field: str, value: str, known: set[str], *, max_length: int | None = None, label: str | None = None
     ) -> str | None:
         """`value` when it is one of the `known` codes, else None after a report.
 
         With `max_length`, a value that cannot be a code at all (too long, control characters)
         is reported as such rather than as unknown.
         """
+        label = _("code") if label is None else label
         if max_length is not None and (
             len(value) > max_length or CONTROL_CHARACTERS.search(value) or "\n" in value or "\r" in value
         ):
-            self.error(field, f"not a valid {label} (at most {max_length} characters, no control characters)")
+            self.error(
+                field,
+                _("not a valid %(label)s (at most %(limit)s characters, no control characters)")
+                % {"label": label, "limit": max_length},
+            )
             return None
         if value not in known:
-            self.error(field, f'unknown {label} "{short(value)}"')
+            self.error(field, _('unknown %(label)s "%(value)s"') % {"label": label, "value": short(value)})
             return None
         return value
 

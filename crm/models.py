@@ -250,8 +250,8 @@ class Campaign(models.Model):
     salesperson = models.ForeignKey(
         Salesperson, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("salesperson")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("campaign")
@@ -616,7 +616,9 @@ class ConsentChange(models.Model):
     `logged_segment_id` names the logged segment (interactions.LoggedSegment) whose e-mail held
     the unsubscribe link used; a plain id, since crm sits below interactions."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_changes")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="consent_changes", verbose_name=_("contact")
+    )
     channel = models.CharField(_("channel"), max_length=10, choices=ConsentChannel.choices)
     state = models.CharField(_("state"), max_length=10, choices=ConsentState.choices)
     at = models.DateTimeField(_("changed at"))
@@ -884,7 +886,9 @@ class UserPreference(models.Model):
     worksheet panels are open ("worksheet.steps" → "open"). Read and written through
     crm.preferences; one row per (user, key)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
     key = models.CharField(_("key"), max_length=50)
     value = models.CharField(_("value"), max_length=50)
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext as _
 
 from .models import Contact
 from .untrusted import ANY_CONTROL
@@ -50,9 +51,12 @@ def clean_query(q: str | None) -> str:
     control character (no contact has one: PostgreSQL text cannot even hold a NUL)."""
     text = " ".join((q or "").split())
     if ANY_CONTROL.search(text):
-        raise SearchError("Type letters, digits and punctuation only: the text holds a control character.")
+        raise SearchError(_("Type letters, digits and punctuation only: the text holds a control character."))
     if len(text) > MAX_QUERY_LENGTH:
-        raise SearchError(f"Type at most {MAX_QUERY_LENGTH} characters (you typed {len(text)}).")
+        raise SearchError(
+            _("Type at most %(limit)s characters (you typed %(typed)s).")
+            % {"limit": MAX_QUERY_LENGTH, "typed": len(text)}
+        )
     return text
 
 

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 
 from django.core.paginator import Page, Paginator
 from django.db.models import CharField, QuerySet, Value
+from django.utils.text import get_text_list
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import hooks
 from .consent import channel_label, consent_history
@@ -93,11 +96,11 @@ class ContactSort:
 CONTACT_SORTS = {
     sort.key: sort
     for sort in (
-        ContactSort("no", "No.", ("no",)),
-        ContactSort("name", "Name", ("name", "id")),
-        ContactSort("city", "City", ("city", "id")),
-        ContactSort("country", "Country", ("country_id", "id")),
-        ContactSort("salesperson", "Salesperson", ("salesperson_id", "id")),
+        ContactSort("no", _("No."), ("no",)),
+        ContactSort("name", _("Name"), ("name", "id")),
+        ContactSort("city", _("City"), ("city", "id")),
+        ContactSort("country", _("Country"), ("country_id", "id")),
+        ContactSort("salesperson", _("Salesperson"), ("salesperson_id", "id")),
     )
 }
 DEFAULT_CONTACT_SORT = "no"
@@ -277,7 +280,7 @@ class ContactHistory:
     def describe(self) -> str:
         """ "2 interaction log entries and 1 segment line" (counts of zero left out)."""
         parts = [f"{count} {one if count == 1 else many}" for count, one, many in self.counts if count]
-        return " and ".join([", ".join(parts[:-1]), parts[-1]]) if len(parts) > 1 else "".join(parts)
+        return str(get_text_list(parts, gettext("and")))
 
 
 def contact_history(*, contact: Contact) -> ContactHistory:
@@ -379,7 +382,9 @@ def contact_selection(data, *, ignore: tuple[str, ...] = ()) -> ContactSelection
     if not filterset.is_valid():
         return ContactSelection(errors=tuple(filterset.error_lines()), picked=picked)
     if picked and not [value for value in data.getlist("no") if value.strip()]:
-        return ContactSelection(errors=("No contact is ticked: tick some rows, or select all matching.",), picked=True)
+        return ContactSelection(
+            errors=(gettext("No contact is ticked: tick some rows, or select all matching."),), picked=True
+        )
     contacts = filterset.qs
     return ContactSelection(
         query=filterset.canonical_query(), contacts=contacts, count=contacts.order_by().count(), picked=picked

@@ -168,20 +168,31 @@ CONTACT_SERIES = "CONTACT"
 # Database messages (triggers of migration 0002, unique constraints on both backends) and the
 # text a user sees for them. Matched case-insensitively against str(IntegrityError).
 INTEGRITY_MESSAGES = (
-    ("a person's company must be a company contact", "A person's company must be a company contact."),
-    ("cannot become a person", "A contact with persons or company classifications cannot become a person."),
-    ("cannot become a company", "A contact with job responsibilities cannot become a company."),
-    ("belong to companies only", "Industry groups and business relations belong to companies only."),
-    ("belong to persons only", "Job responsibilities belong to persons only."),
-    ("alternate address of the same contact", "A date range must use an alternate address of the same contact."),
-    ("contact_alt_range_start_unique", "Two date ranges of this contact start on the same date."),
-    ("crm_contactaltaddressdaterange.contact_id", "Two date ranges of this contact start on the same date."),
-    ("contact_alt_address_code_unique", "Two alternate addresses of this contact have the same code."),
-    ("crm_contactaltaddress.contact_id", "Two alternate addresses of this contact have the same code."),
-    ("crm_contact_no_key", "Another contact already has this no."),
-    ("crm_contact.no", "Another contact already has this no."),
+    ("a person's company must be a company contact", gettext_lazy("A person's company must be a company contact.")),
+    (
+        "cannot become a person",
+        gettext_lazy("A contact with persons or company classifications cannot become a person."),
+    ),
+    ("cannot become a company", gettext_lazy("A contact with job responsibilities cannot become a company.")),
+    ("belong to companies only", gettext_lazy("Industry groups and business relations belong to companies only.")),
+    ("belong to persons only", gettext_lazy("Job responsibilities belong to persons only.")),
+    (
+        "alternate address of the same contact",
+        gettext_lazy("A date range must use an alternate address of the same contact."),
+    ),
+    ("contact_alt_range_start_unique", gettext_lazy("Two date ranges of this contact start on the same date.")),
+    (
+        "crm_contactaltaddressdaterange.contact_id",
+        gettext_lazy("Two date ranges of this contact start on the same date."),
+    ),
+    ("contact_alt_address_code_unique", gettext_lazy("Two alternate addresses of this contact have the same code.")),
+    ("crm_contactaltaddress.contact_id", gettext_lazy("Two alternate addresses of this contact have the same code.")),
+    ("crm_contact_no_key", gettext_lazy("Another contact already has this no.")),
+    ("crm_contact.no", gettext_lazy("Another contact already has this no.")),
 )
-INTEGRITY_FALLBACK = "The contact was not saved: the change breaks a rule of the database. Reload and try again."
+INTEGRITY_FALLBACK = gettext_lazy(
+    "The contact was not saved: the change breaks a rule of the database. Reload and try again."
+)
 
 CLASSIFICATION_LINKS = {
     "industry_groups": (ContactIndustryGroup, "industry_group_id"),
@@ -216,8 +227,8 @@ def integrity_error_message(error: IntegrityError) -> str:
     text = str(error).lower()
     for needle, message in INTEGRITY_MESSAGES:
         if needle in text:
-            return _(message)
-    return _(INTEGRITY_FALLBACK)
+            return str(message)
+    return str(INTEGRITY_FALLBACK)
 
 
 @dataclass(frozen=True)

@@ -65,9 +65,21 @@ from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import Max
 from django.db.models.base import ModelState
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .consent import SOURCE_MAX_LENGTH, record_bulk_changes
-from .importing import BATCH_SIZE, ImportFailed, Problem, ProblemLog, RecordCheck, chunked_in, known_codes, short
+from .importing import (
+    BATCH_SIZE,
+    ImportFailed,
+    Problem,
+    ProblemLog,
+    RecordCheck,
+    chunked_in,
+    known_codes,
+    short,
+    too_long,
+)
 from .models import (
     CONSENT_FIELDS,
     CONTROL_CHARACTERS,
@@ -196,11 +208,18 @@ class Classification:
     code_model: type[models.Model]
     only_for: str | None  # ContactType value, or None for any contact
     label: str
+    wrong_type: str = ""  # the problem of a row of the other contact type (when only_for is set)
 
 
 CLASSIFICATIONS = (
     Classification(
-        "industry_groups", ContactIndustryGroup, "industry_group", IndustryGroup, "company", "industry groups"
+        "industry_groups",
+        ContactIndustryGroup,
+        "industry_group",
+        IndustryGroup,
+        "company",
+        "industry groups",
+        gettext_lazy("industry groups belong to companies only (this row is a person)"),
     ),
     Classification(
         "business_relations",
@@ -209,6 +228,7 @@ CLASSIFICATIONS = (
         BusinessRelation,
         "company",
         "business relations",
+        gettext_lazy("business relations belong to companies only (this row is a person)"),
     ),
     Classification("mailing_groups", ContactMailingGroup, "mailing_group", MailingGroup, None, "mailing groups"),
     Classification(
@@ -218,6 +238,7 @@ CLASSIFICATIONS = (
         JobResponsibility,
         "person",
         "job responsibilities",
+        gettext_lazy("job responsibilities belong to persons only (this row is a company)"),
     ),
 )
 CLASSIFICATION_BY_COLUMN = {c.column: c for c in CLASSIFICATIONS}
@@ -293,7 +314,10 @@ def csv_size_problem(size: int) -> str | None:
     `settings.CRM_CSV_MAX_BYTES`, else None. Batch imports have no limit."""
     limit = settings.CRM_CSV_MAX_BYTES
     if size > limit:
-        return f"the file is {_format_size(size)}; the limit is {_format_size(limit)}"
+        return _("the file is %(size)s; the limit is %(limit)s") % {
+            "size": _format_size(size),
+            "limit": _format_size(limit),
+        }
     return None
 
 
@@ -315,11 +339,15 @@ def _header_problems(header: list[str], line: int) -> list[Problem]:
         if not name:
             continue
         if name not in COLUMNS:
-            problems.append(Problem(f'unknown column "{short(name)}"', line=line))
+            problems.append(Problem(_('unknown column "%(name)s"') % {"name": short(name)}, line=line))
         elif name in seen:
-            problems.append(Problem(f'duplicate column "{name}"', line=line))
+            problems.append(Problem(_('duplicate column "%(name)s"') % {"name": name}, line=line))
         seen.add(name)
-    problems.extend(Problem(f'missing column "{name}"', line=line) for name in REQUIRED_COLUMNS if name not in seen)
+    problems.extend(
+        Problem(_('missing column "%(name)s"') % {"name": name}, line=line)
+        for name in REQUIRED_COLUMNS
+        if name not in seen
+    )
     return problems
 
 
@@ -331,7 +359,7 @@ class _CsvFile:
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise ImportFailed([f'unknown encoding "{encoding}"']) from None
+            raise ImportFailed([_('unknown encoding "%(encoding)s"') % {"encoding": encoding}]) from None
         self.stream = stream
         self.encoding = encoding
         self.reader: Any = None
@@ -370,8 +398,11 @@ class _CsvFile:
         return ImportFailed(
             [
                 Problem(
-                    f"the file is not valid {name} (byte 0x{byte}); save it as UTF-8 "
-                    f'(in Excel: "CSV UTF-8") and import it again, or choose the encoding it was saved in',
+                    _(
+                        "the file is not valid %(encoding)s (byte 0x%(byte)s); save it as UTF-8 "
+                        '(in Excel: "CSV UTF-8") and import it again, or choose the encoding it was saved in'
+                    )
+                    % {"encoding": name, "byte": byte},
                     line=line,
                 )
             ]
@@ -535,12 +566,16 @@ class _ContactImport:
                     continue
                 if len(cells) != len(self.header):
                     shape.append(
-                        Problem(f"{len(cells)} cells, but the header has {len(self.header)} columns", line=line)
+                        Problem(
+                            _("%(cells)s cells, but the header has %(columns)s columns")
+                            % {"cells": len(cells), "columns": len(self.header)},
+                            line=line,
+                        )
                     )
                     continue
                 # Spreadsheets often save empty columns at the end; they may stay as long as they are empty.
                 if any(cell.strip() for name, cell in zip(self.header, cells, strict=True) if not name):
-                    shape.append(Problem("a value in a column without a name in the header", line=line))
+                    shape.append(Problem(_("a value in a column without a name in the header"), line=line))
                 no = _clean(cells[no_at]) if no_at is not None else ""
                 self.numbers.append(no)
                 if not no:
@@ -552,12 +587,19 @@ class _ContactImport:
                 first = self.index.setdefault(no, line << 2 | kind)
                 if first >> 2 != line:
                     self.problems.add(
-                        Problem(f'"{short(no)}" appears more than once (first on line {first >> 2})', line, "no")
+                        Problem(
+                            _('"%(no)s" appears more than once (first on line %(first)s)')
+                            % {"no": short(no), "first": first >> 2},
+                            line,
+                            "no",
+                        )
                     )
         except csv.Error as exc:
-            shape.append(Problem(f"the file is not valid CSV ({exc})", line=self.file.reader.line_num))
+            shape.append(
+                Problem(_("the file is not valid CSV (%(error)s)") % {"error": exc}, line=self.file.reader.line_num)
+            )
         if self.header is None:
-            raise ImportFailed(["the file is empty: expected a header line naming the columns"])
+            raise ImportFailed([_("the file is empty: expected a header line naming the columns")])
         shape[:0] = _header_problems(self.header, header_line)
         if shape:
             raise ImportFailed(shape)
@@ -582,8 +624,11 @@ class _ContactImport:
             lines += ", …" if len(self.blank_lines) > 10 else ""
             self.problems.add(
                 Problem(
-                    f"the number series {CONTACT_SERIES} is missing, so rows with a blank no cannot be "
-                    f"numbered (lines {lines}): give them a no, or ask an admin to set the series up"
+                    _(
+                        "the number series %(series)s is missing, so rows with a blank no cannot be "
+                        "numbered (lines %(lines)s): give them a no, or ask an admin to set the series up"
+                    )
+                    % {"series": CONTACT_SERIES, "lines": lines}
                 )
             )
             return
@@ -659,24 +704,34 @@ class _ContactImport:
         cells = record.cells
         no = cells.get("no", "")
         if len(no) > MAX_LENGTHS["no"]:
-            row.error("no", f"longer than {MAX_LENGTHS['no']} characters ({len(no)})")
+            row.error("no", too_long(MAX_LENGTHS["no"], len(no)))
         elif no and (CONTROL_CHARACTERS.search(no) or "\n" in no or "\r" in no or "\t" in no):
-            row.error("no", "control characters are not allowed")
+            row.error("no", _("control characters are not allowed"))
         contact_type = cells.get("type", "").lower()
         if contact_type not in CONTACT_TYPES:
             row.error(
                 "type",
-                f'unknown type "{short(cells.get("type", ""))}" (use company or person)'
+                _('unknown type "%(value)s" (use company or person)') % {"value": short(cells.get("type", ""))}
                 if cells.get("type")
-                else "required (company or person)",
+                else _("required (company or person)"),
             )
             return None
         existing = self.existing.get(no) if no else None
         if existing is not None and existing.type != contact_type:
             row.error(
                 "type",
-                f'"{no}" is a {existing.type}; an import does not change the type of a contact '
-                f"(change it on the contact page)",
+                (
+                    _(
+                        '"%(no)s" is a company; an import does not change the type of a contact '
+                        "(change it on the contact page)"
+                    )
+                    if existing.type == ContactType.COMPANY
+                    else _(
+                        '"%(no)s" is a person; an import does not change the type of a contact '
+                        "(change it on the contact page)"
+                    )
+                )
+                % {"no": no},
             )
             return None
         contact = existing if existing is not None else _new_contact(no, contact_type)
@@ -704,8 +759,8 @@ class _ContactImport:
             if value and value not in CORRESPONDENCE_TYPES:
                 row.error(
                     "correspondence_type",
-                    f'unknown value "{short(row.cell("correspondence_type"))}" '
-                    "(use hard_copy, email or leave it blank)",
+                    _('unknown value "%(value)s" (use hard_copy, email or leave it blank)')
+                    % {"value": short(row.cell("correspondence_type"))},
                 )
             values["correspondence_type"] = value
         if row.has("exclude_from_segment"):
@@ -713,7 +768,8 @@ class _ContactImport:
             if value not in {"", "true", "false"}:
                 row.error(
                     "exclude_from_segment",
-                    f'not a yes/no value "{short(row.cell("exclude_from_segment"))}" (use true or false)',
+                    _('not a yes/no value "%(value)s" (use true or false)')
+                    % {"value": short(row.cell("exclude_from_segment"))},
                 )
             values["exclude_from_segment"] = value == "true"
         consent = self._consent(row)
@@ -731,13 +787,22 @@ class _ContactImport:
         if contact_type == ContactType.PERSON and name_given != parts_given:
             contact.apply_name_rule(name_typed=name_given)
             if len(contact.name) > MAX_LENGTHS["name"]:
-                row.error("name", f"longer than {MAX_LENGTHS['name']} characters when built from the name parts")
+                row.error(
+                    "name",
+                    _("longer than %(limit)s characters when built from the name parts")
+                    % {"limit": MAX_LENGTHS["name"]},
+                )
             for part in NAME_PARTS:
                 if len(getattr(contact, part)) > MAX_LENGTHS[part]:
-                    row.error(part, f"longer than {MAX_LENGTHS[part]} characters when split from the name")
+                    row.error(
+                        part,
+                        _("longer than %(limit)s characters when split from the name") % {"limit": MAX_LENGTHS[part]},
+                    )
         if not contact.name:
             what = (
-                "required (the name, or first_name and surname)" if contact_type == ContactType.PERSON else "required"
+                _("required (the name, or first_name and surname)")
+                if contact_type == ContactType.PERSON
+                else _("required")
             )
             row.error("name", what)
         if company is not None:
@@ -763,8 +828,8 @@ class _ContactImport:
             if value not in CONSENT_STATES:
                 row.error(
                     column,
-                    f'unknown consent state "{short(row.cell(column))}" '
-                    "(use granted, withdrawn, unknown or leave it blank)",
+                    _('unknown consent state "%(value)s" (use granted, withdrawn, unknown or leave it blank)')
+                    % {"value": short(row.cell(column))},
                 )
                 continue
             states[column] = value
@@ -775,29 +840,32 @@ class _ContactImport:
         value = row.cell("company_no")
         if contact_type == ContactType.COMPANY:
             if value and value != contact.no:
-                row.error("company_no", f'"{short(value)}": a company\'s company_no is blank or its own no.')
+                row.error(
+                    "company_no",
+                    _('"%(value)s": a company\'s company_no is blank or its own no.') % {"value": short(value)},
+                )
             return None
         if not row.has("company_no"):
             return self.companies_by_id.get(contact.company_id) if contact.company_id else None
         if not value:
             return None
         if value == contact.no and contact.no:
-            row.error("company_no", f'"{short(value)}" is this person itself, not a company')
+            row.error("company_no", _('"%(value)s" is this person itself, not a company') % {"value": short(value)})
             return False
         file_kind = self._file_kind(value)
         if file_kind is not None:
             if file_kind != ContactType.COMPANY:
-                row.error("company_no", f'"{short(value)}" is not a company')
+                row.error("company_no", _('"%(value)s" is not a company') % {"value": short(value)})
                 return False
             # The company pass wrote it; one that failed its own checks is reported on its own
             # line (and then nothing was written).
             return self.companies_by_no.get(value) or False
         company = self.companies_by_no.get(value)
         if company is None:
-            row.error("company_no", f'unknown company "{short(value)}"')
+            row.error("company_no", _('unknown company "%(value)s"') % {"value": short(value)})
             return False
         if company.type != ContactType.COMPANY:
-            row.error("company_no", f'"{short(value)}" is not a company')
+            row.error("company_no", _('"%(value)s" is not a company') % {"value": short(value)})
             return False
         return company
 
@@ -808,8 +876,7 @@ class _ContactImport:
                 continue
             codes = list(dict.fromkeys(code.strip() for code in row.cell(kind.column).split(";") if code.strip()))
             if codes and kind.only_for and kind.only_for != contact_type:
-                owner = "companies" if kind.only_for == ContactType.COMPANY else "persons"
-                row.error(kind.column, f"{kind.label} belong to {owner} only (this row is a {contact_type})")
+                row.error(kind.column, str(kind.wrong_type))
                 continue
             max_length = kind.code_model._meta.pk.max_length
             known = self.known_classifications[kind.column]
@@ -1141,8 +1208,11 @@ def contacts_import_csv(
     except IntegrityError as exc:
         raise ImportFailed(
             [
-                f"the database refused the import: "
-                f"{exc}. Nothing was imported; another import may have run at the same time, try again"
+                _(
+                    "the database refused the import: "
+                    "%(error)s. Nothing was imported; another import may have run at the same time, try again"
+                )
+                % {"error": exc}
             ]
         ) from exc
 

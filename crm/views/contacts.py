@@ -167,9 +167,23 @@ class ContactFormMixin:
             "form": forms.form,
             "contact": forms.instance if forms.instance is not None and forms.instance.pk else None,
             "contact_type": contact_type,
-            "contact_type_label": dict(ContactType.choices)[contact_type],
+            **form_labels(contact_type, forms.instance),
         }
         return TemplateResponse(request, self.template_name, context, status=status)
+
+
+def form_labels(contact_type: str, contact: Contact | None) -> dict[str, str]:
+    """The contact form's title, heading and button: one sentence each per contact type, so a
+    translation can inflect "company" and "person" in its own way."""
+    company = contact_type == ContactType.COMPANY
+    labels = {
+        "new_label": _("New company") if company else _("New person"),
+        "create_label": _("Create company") if company else _("Create person"),
+    }
+    if contact is not None and contact.pk:
+        edit = _("Edit company %(no)s · %(name)s") if company else _("Edit person %(no)s · %(name)s")
+        labels["edit_label"] = edit % {"no": contact.no, "name": contact.name}
+    return labels
 
 
 class ContactCreateView(PermissionRequiredMixin, ContactFormMixin, View):

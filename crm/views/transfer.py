@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from crm.filters import ContactFilterSet
@@ -41,7 +42,11 @@ def contact_import(request: HttpRequest) -> HttpResponse:
             except ImportFailed as exc:
                 problems, problem_count = exc.problems, exc.count
             else:
-                messages.success(request, f"Imported: {result.created} created, {result.updated} updated.")
+                messages.success(
+                    request,
+                    _("Imported: %(created)s created, %(updated)s updated.")
+                    % {"created": result.created, "updated": result.updated},
+                )
                 return redirect("crm:contact_list")
     else:
         form = ContactImportForm()
@@ -70,11 +75,11 @@ def contact_export(request: HttpRequest) -> HttpResponse:
     if not filterset.is_valid() or export_format not in ("csv", "json") or nothing_picked:
         lines = filterset.error_lines()
         if nothing_picked:
-            lines.append("No contact is ticked: tick some rows, or select all matching.")
+            lines.append(_("No contact is ticked: tick some rows, or select all matching."))
         if export_format not in ("csv", "json"):
-            lines.append(f'format: unknown format "{export_format[:20]}" (use csv or json)')
+            lines.append(_('format: unknown format "%(format)s" (use csv or json)') % {"format": export_format[:20]})
         return HttpResponseBadRequest(
-            "Nothing was exported:\n" + "\n".join(lines), content_type="text/plain; charset=utf-8"
+            _("Nothing was exported:") + "\n" + "\n".join(lines), content_type="text/plain; charset=utf-8"
         )
     filename = f"contacts-{timezone.localdate().isoformat()}.{export_format}"
     if export_format == "json":
