@@ -7,8 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        # 0015_profile (the lead's Profile) is not in this branch: at merge this depends on it.
-        ("crm", "0014_contact_search_indexes"),
+        ("crm", "0015_profile"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
