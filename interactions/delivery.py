@@ -55,13 +55,14 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.validators import validate_email
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -86,7 +87,7 @@ from .models import (
 )
 from .ooxml import DOCX_CONTENT_TYPE
 from .storage import file_store, stored_bytes
-from .unsubscribe import entry_unsubscribe_url
+from .unsubscribe import entry_unsubscribe_url, page_language
 from .wordtemplates import LetterRenderError, WordTemplateInvalid, prepared_template, salutation_kinds
 
 logger = logging.getLogger(__name__)
@@ -228,6 +229,13 @@ def entry_email(entry: InteractionLogEntry, letter: bytes) -> EmailMultiAlternat
         raise ValidationError(
             _('invalid e-mail address "%(address)s"') % {"address": entry.contact_via}, code="invalid_email"
         ) from exc
+    # What the CRM adds to the letter (the note, the unsubscribe line, "via") speaks the
+    # entry's language when the pages speak it, else English: never the sender's language.
+    with translation.override(page_language(entry.language_id) or settings.LANGUAGE_CODE):
+        return _entry_email(entry, letter, address)
+
+
+def _entry_email(entry: InteractionLogEntry, letter: bytes, address: str) -> EmailMultiAlternatives:
     subject = entry.subject or entry.description
     salesperson = entry.salesperson if entry.salesperson_id else None
     if entry.send_as_attachment:
