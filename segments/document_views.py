@@ -29,6 +29,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views import View
 
+from crm.languages import test_email_address
 from crm.models import CorrespondenceType, Language
 from interactions.letters import letter_html
 from interactions.views.documents import document_response, download_response
@@ -233,6 +234,8 @@ def render_letter(request, segment: Segment, line: SegmentLine, *, form=None, st
         "form": (form or LineDocumentForm()) if can_change else None,
         "back_url": segment_url(segment, line_no=line.line_no),
     }
+    if context["can_test_mail"]:
+        context["test_email"] = test_email_address(request.user)
     return TemplateResponse(request, LETTER_PAGE, context, status=status)
 
 

@@ -43,6 +43,7 @@ from django.views import View
 
 from crm.consent import channel_label, channel_of
 from crm.counts import counted
+from crm.languages import test_email_address
 from crm.untrusted import CheckedForm
 from crm.worker import tasks_queued
 from interactions.delivery import delivery_start
@@ -140,6 +141,8 @@ class SegmentLogView(SegmentPermissionMixin, View):
             "summary": preflight,  # the entries and campaign entries the Log will create
             # "Send a test to me" (segments.test_mail_views): the first e-mail line, when there is one.
             "test_line": first_email_line_no(segment=segment) if preflight.emails else None,
+            # ... and where it goes: the profile's test address, else the user's e-mail.
+            "test_email": test_email_address(request.user) if preflight.emails else "",
             # D17: the lines whose contact withdrew consent for the line's channel (the first
             # WITHDRAWN_SHOWN), with "Remove these N lines" for those who may change the segment.
             "withdrawn_lines": [

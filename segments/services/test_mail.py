@@ -27,6 +27,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from crm.languages import test_email_address
 from crm.models import CorrespondenceType
 from crm.permissions import require
 from interactions.delivery import entry_email, failure_reason
@@ -124,7 +125,7 @@ def segment_line_test_mail(*, user, segment: Segment, line_no: int | None = None
     formulas (a handful of queries), then asks the mail server (up to 10 s per step when it
     does not answer) and sends over one connection."""
     require(user, "segments.log_segment")
-    address = (getattr(user, "email", "") or "").strip()
+    address = test_email_address(user).strip()  # the profile's test address, else the user's e-mail
     if not address:
         raise TestMailRefused(_("Your user has no e-mail address: add one in your profile/admin."))
     try:

@@ -463,3 +463,19 @@ def test_the_service_checks_the_permission_itself(smtp, viewer):
     with pytest.raises(PermissionDenied, match="segments.log_segment needed"):
         segment_line_test_mail(user=viewer, segment=segment)
     assert smtp.count == 0
+
+
+def test_the_profile_s_test_address_gets_it_and_the_pages_name_it(smtp, vera, vera_client):
+    from crm.profile import save_profile
+
+    save_profile(user=vera, language="", test_email="proofs@example.com")
+    segment, (company, person, *_rest) = build()
+    line = line_of(segment, person)
+
+    page = vera_client.get(letter_url(segment, line.line_no)).content.decode()
+    location, said = post(vera_client, letter_test_url(segment, line.line_no))
+
+    assert "to you (proofs@example.com)" in page and VERA not in page
+    assert said == [f"Test e-mail sent to proofs@example.com (line {line.line_no}, {person.no})"]
+    (got,) = smtp.received()
+    assert got.recipients == ["proofs@example.com"]
