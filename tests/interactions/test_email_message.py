@@ -248,3 +248,29 @@ def test_the_html_document_styles_every_element_of_a_letter_inline():
     assert '<html lang="nb">' in document and "<title>Offer &amp; more</title>" in document
     assert "<html>" in email_html(body, title="x", language="A_B")  # not a language tag: left out
     assert plain_text(body) == "Offer\n\nDear Ann,\nsee below.\n\nA\n"
+
+
+def test_the_words_the_crm_adds_speak_the_entry_s_language(smtp):
+    from django.utils import translation
+
+    from interactions.delivery import entry_email
+    from interactions.unsubscribe import entry_unsubscribe_url
+    from tests.factories import make_language
+    from tests.interactions.docx_builders import docx_bytes
+
+    footer = "Unsubscribe from these e-mails: %(url)s"
+    with translation.override("da"):
+        danish = translation.gettext(footer)
+    assert danish != footer, "the Danish catalogue is compiled (manage.py compilemessages)"
+    segment, _contacts = build(n_persons=1)
+    entry = InteractionLogEntry.objects.filter(logged_segment=log(segment)).order_by("pk").first()
+    letter = docx_bytes("Kære læser")
+
+    with translation.override("fi"):  # the sender's (or the worker's) language does not matter
+        english = entry_email(entry, letter).body
+        entry.language = make_language("DAN")
+        in_danish = entry_email(entry, letter).body
+
+    url = entry_unsubscribe_url(entry)
+    assert in_danish.endswith(danish % {"url": url} + "\n") and "Kære læser" in in_danish
+    assert english.endswith(footer % {"url": url} + "\n")  # an entry without a language: English
