@@ -1,0 +1,139 @@
+"""What the issue-17 page tests share: every page of the app (the every-page walk's pages, found
+from the URLconf, plus Django admin's index, contact list and contact page), the texts a page
+shows (text nodes and the attributes people read or hear), the texts stored in the database
+(data, not language) and the active catalogue's translations.
+
+A page is rendered with Django's test client as the admin of the every-page walk (who may see
+every page); the language comes from the Accept-Language header unless the test sets a
+profile language."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from django.apps import apps
+from django.db import models
+from django.test import Client
+from django.urls import reverse
+from django.utils.translation import trans_real
+
+from crm.models import Contact
+
+# Attributes whose value people read (a tooltip, a placeholder) or hear (a screen reader).
+READ_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
+# Input types whose value is the text of a button.
+BUTTON_INPUTS = {"submit", "button", "reset"}
+# Elements whose content is not shown as text of the page (or is data: a textarea's value).
+HIDDEN_CONTENT = {"script", "style", "template", "textarea"}
+
+ADMIN_PAGES = ("admin:index", "admin:crm_contact_changelist", "admin:crm_contact_change")
+
+
+def all_pages(found: dict[str, str]) -> dict[str, str]:
+    """{name: path} of the every-page walk's pages (`found`, without its session) and admin's."""
+    pages = {name: path for name, path in found.items() if name != "session"}
+    contact = Contact.objects.order_by("pk").first()
+    for name in ADMIN_PAGES:
+        pages[name] = reverse(name, args=[contact.pk] if name.endswith("_change") else [])
+    return pages
+
+
+def admin_client(username: str = "ada") -> Client:
+    """A client logged in as the every-page walk's admin."""
+    from django.contrib.auth.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(username=username))
+    return client
+
+
+def squeeze(text: str) -> str:
+    return " ".join(text.split())
+
+
+class PageTexts(HTMLParser):
+    """The texts a page shows, as (where, text): "text" for a text node (also <title> and
+    <option>), "@placeholder" etc. for an attribute, "@value" for a button's value; and the
+    `lang` of <html>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.texts: list[tuple[str, str]] = []
+        self.lang: str | None = None
+        self._hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {key: value or "" for key, value in attrs}
+        if tag == "html":
+            self.lang = attrs.get("lang")
+        if tag in HIDDEN_CONTENT:
+            self._hidden += 1
+        for name in READ_ATTRIBUTES:
+            if squeeze(attrs.get(name, "")):
+                self.texts.append((f"@{name}", squeeze(attrs[name])))
+        if tag == "input" and attrs.get("type", "").lower() in BUTTON_INPUTS and squeeze(attrs.get("value", "")):
+            self.texts.append(("@value", squeeze(attrs["value"])))
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag in HIDDEN_CONTENT:
+            self._hidden -= 1
+
+    def handle_endtag(self, tag):
+        if tag in HIDDEN_CONTENT and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data):
+        if not self._hidden and squeeze(data):
+            self.texts.append(("text", squeeze(data)))
+
+
+def page_texts(html: str) -> PageTexts:
+    parser = PageTexts()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def stored_texts() -> set[str]:
+    """Every text value stored in the CRM's tables and the users' and groups' names: data,
+    which a page shows as it is in any language."""
+    values: set[str] = set()
+    text_fields = (models.CharField, models.TextField)
+    chosen = [*(m for label in ("crm", "interactions", "segments") for m in apps.get_app_config(label).get_models())]
+    chosen += [apps.get_model("auth", "User"), apps.get_model("auth", "Group")]
+    for model in chosen:
+        names = [f.name for f in model._meta.concrete_fields if isinstance(f, text_fields) and not f.choices]
+        if not names:
+            continue
+        for row in model._default_manager.values_list(*names).distinct():
+            values.update(squeeze(value) for value in row if isinstance(value, str) and squeeze(value))
+    return values
+
+
+def translations(language: str) -> dict[str, str]:
+    """{English msgid: its translation} of every catalogue Django loaded for `language` (ours and
+    Django's own), for the msgids it translates to something else. A message with a context
+    counts by its msgid; a plural by its singular."""
+    catalogue = trans_real.translation(language)._catalog
+    found: dict[str, str] = {}
+    for key in catalogue.keys():  # noqa: SIM118 (a TranslationCatalog: no __iter__)
+        if isinstance(key, tuple):
+            if key[1] != 0:
+                continue
+            msgid = key[0]
+        else:
+            msgid = key
+        translated = catalogue.get(key)
+        msgid = msgid.split("\x04", 1)[-1]
+        if msgid and translated and translated != msgid:
+            found.setdefault(msgid, translated)
+    return found
+
+
+LETTER = re.compile(r"[^\W\d_]")
+
+
+def has_letters(text: str) -> bool:
+    return bool(LETTER.search(text))
