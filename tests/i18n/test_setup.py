@@ -5,6 +5,7 @@ committed .mo — tried on a tiny Django project of its own, so the checkout is 
 
 from __future__ import annotations
 
+import gettext
 import os
 import shutil
 import subprocess
@@ -177,3 +178,48 @@ def test_a_committed_mo_file_fails(tiny):
 
     assert result.returncode == 1
     assert "locale/da/LC_MESSAGES/django.mo" in result.stdout
+
+
+# --- Compiling: scripts/messages.sh and scripts/serve.sh on the tiny project ------------------------
+
+
+def test_messages_sh_compiles_the_catalogues_django_then_reads(tiny):
+    write_catalogues(tiny)
+    shutil.copy(SCRIPTS / "messages.sh", tiny / "scripts")
+
+    result = subprocess.run([tiny / "scripts" / "messages.sh"], capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    with (tiny / "locale" / "da" / "LC_MESSAGES" / "django.mo").open("rb") as mo:
+        assert gettext.GNUTranslations(mo).gettext("Contacts") == "Kontakter"
+
+
+def test_serve_sh_compiles_catalogues_newer_than_their_mo_and_leaves_fresh_ones(tiny):
+    """serve.sh (with gunicorn replaced by a script that only says it ran) on the tiny project,
+    whose static files are collected already."""
+    write_catalogues(tiny)
+    shutil.copy(SCRIPTS / "serve.sh", tiny / "scripts")
+    real_venv = (tiny / ".venv").resolve()
+    (tiny / ".venv").unlink()
+    (tiny / ".venv" / "bin").mkdir(parents=True)
+    for name, body in {"python": f'exec {real_venv}/bin/python "$@"', "gunicorn": "echo gunicorn started"}.items():
+        (tiny / ".venv" / "bin" / name).write_text(f"#!/bin/sh\n{body}\n")
+        (tiny / ".venv" / "bin" / name).chmod(0o755)
+    (tiny / "static").mkdir()
+    (tiny / "staticfiles").mkdir()
+    (tiny / "staticfiles" / "staticfiles.json").write_text("{}")
+    mo = tiny / "locale" / "fi" / "LC_MESSAGES" / "django.mo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")} | {"DJANGO_SECRET_KEY": "k" * 50}
+
+    def serve() -> str:
+        result = subprocess.run([tiny / "scripts" / "serve.sh"], capture_output=True, text=True, env=env, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "gunicorn started" in serve()
+    compiled = mo.stat().st_mtime_ns
+    assert serve() and mo.stat().st_mtime_ns == compiled  # fresh: not compiled again
+
+    os.utime(mo.with_suffix(".po"), ns=(compiled + 10**9, compiled + 10**9))  # a newer catalogue
+    serve()
+    assert mo.stat().st_mtime_ns > compiled
