@@ -27,7 +27,7 @@ from segments.models import Segment
 from tests.browser.test_every_page_browser import ANONYMOUS
 from tests.conftest import make_user
 from tests.factories import make_campaign, make_language
-from tests.i18n.texts import admin_client, all_pages, page_texts, stored_texts, translations
+from tests.i18n.texts import FRAGMENTS, admin_client, all_pages, page_texts, render, stored_texts, translations
 
 pytestmark = pytest.mark.django_db
 
@@ -38,11 +38,11 @@ LANGUAGES = ("da", "nb", "fi")
 OWN_NAMES = {"English", "Dansk", "Norsk bokmål", "Suomi"}
 
 
-def english_left(html: str, language: str, data: set[str], catalogue: dict[str, str]) -> list[str]:
-    """What is wrong with a page in `language`: its <html lang>, and each text shown in English
-    that the catalogue translates."""
+def english_left(html: str, language: str, data: set[str], catalogue: dict[str, str], page: bool = True) -> list[str]:
+    """What is wrong with a page (or a fragment of one) in `language`: its <html lang>, and each
+    text shown in English that the catalogue translates."""
     found = page_texts(html)
-    problems = [] if found.lang == language else [f'<html lang="{found.lang}">, not "{language}"']
+    problems = [] if found.lang == language or not page else [f'<html lang="{found.lang}">, not "{language}"']
     for where, text in found.texts:
         if text in catalogue and text not in data and text not in OWN_NAMES:
             problems.append(f"{where} {text!r} is English (the catalogue has {catalogue[text]!r})")
@@ -54,11 +54,11 @@ def walk(found_pages: dict[str, str], client: Client, language: str, accept_lang
     data, catalogue = stored_texts(), translations(language)
     failures = {}
     for name, path in all_pages(found_pages).items():
-        response = (Client() if name in ANONYMOUS else client).get(path, headers={"Accept-Language": accept_language})
+        response = render(client, name, path, accept_language)
         if response.status_code != 200:
             failures[f"{name} {path}"] = [f"answers {response.status_code}"]
             continue
-        problems = english_left(response.content.decode(), language, data, catalogue)
+        problems = english_left(response.content.decode(), language, data, catalogue, name not in FRAGMENTS)
         if problems:
             failures[f"{name} {path}"] = problems
     return failures

@@ -15,10 +15,12 @@ from html.parser import HTMLParser
 from django.apps import apps
 from django.db import models
 from django.test import Client
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils.translation import trans_real
 
 from crm.models import Contact
+from segments.models import SegmentLine
+from tests.browser.test_every_page_browser import ANONYMOUS
 
 # Attributes whose value people read (a tooltip, a placeholder) or hear (a screen reader).
 READ_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
@@ -30,13 +32,30 @@ HIDDEN_CONTENT = {"script", "style", "template", "textarea"}
 ADMIN_PAGES = ("admin:index", "admin:crm_contact_changelist", "admin:crm_contact_change")
 
 
+# The worksheet's htmx fragments (no page of their own: no <html>), shown inside it.
+FRAGMENTS = ("segments:segment_preview", "segments:line_row")
+
+
 def all_pages(found: dict[str, str]) -> dict[str, str]:
-    """{name: path} of the every-page walk's pages (`found`, without its session) and admin's."""
+    """{name: path} of the every-page walk's pages (`found`, without its session), admin's and
+    the worksheet's fragments (of the open segment's first line; the preview of "add the
+    contacts of Delft")."""
     pages = {name: path for name, path in found.items() if name != "session"}
     contact = Contact.objects.order_by("pk").first()
     for name in ADMIN_PAGES:
         pages[name] = reverse(name, args=[contact.pk] if name.endswith("_change") else [])
+    no = resolve(found["segments:segment_detail"]).kwargs["no"]
+    line_no = SegmentLine.objects.filter(segment__no=no).order_by("line_no").values_list("line_no", flat=True)[0]
+    pages["segments:segment_preview"] = reverse("segments:segment_preview", args=[no]) + "?action=add&city=Delft"
+    pages["segments:line_row"] = reverse("segments:line_row", args=[no, line_no])
     return pages
+
+
+def render(client: Client, name: str, path: str, accept_language: str):
+    """The page `name` at `path` as `client` sees it (logged out for the log-in page; a fragment
+    as htmx asks for it) in the browser's `accept_language`."""
+    headers = {"Accept-Language": accept_language, **({"HX-Request": "true"} if name in FRAGMENTS else {})}
+    return (Client() if name in ANONYMOUS else client).get(path, headers=headers)
 
 
 def admin_client(username: str = "ada") -> Client:
