@@ -10,15 +10,18 @@ profile language."""
 from __future__ import annotations
 
 import re
+from email.utils import getaddresses
 from html.parser import HTMLParser
 
 from django.apps import apps
+from django.conf import settings
 from django.db import models
 from django.test import Client
 from django.urls import resolve, reverse
 from django.utils.translation import trans_real
 
 from crm.models import Contact
+from interactions.outbox import outbox_folder, outbox_messages
 from segments.models import SegmentLine
 from tests.browser.test_every_page_browser import ANONYMOUS
 
@@ -26,8 +29,9 @@ from tests.browser.test_every_page_browser import ANONYMOUS
 READ_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
 # Input types whose value is the text of a button.
 BUTTON_INPUTS = {"submit", "button", "reset"}
-# Elements whose content is not shown as text of the page (or is data: a textarea's value).
-HIDDEN_CONTENT = {"script", "style", "template", "textarea"}
+# Elements whose content is not text of the page in a language: not shown, data (a textarea's
+# value) or code (field names of Word templates, CSV columns, commands).
+HIDDEN_CONTENT = {"script", "style", "template", "textarea", "code", "kbd", "samp"}
 
 ADMIN_PAGES = ("admin:index", "admin:crm_contact_changelist", "admin:crm_contact_change")
 
@@ -116,9 +120,17 @@ def page_texts(html: str) -> PageTexts:
 
 
 def stored_texts() -> set[str]:
-    """Every text value stored in the CRM's tables and the users' and groups' names: data,
-    which a page shows as it is in any language."""
-    values: set[str] = set()
+    """Every text value stored in the CRM's tables, the users' and groups' names, our company's
+    details (settings.CRM_COMPANY) and the Outbox's e-mails: data, which a page shows as it is
+    in any language."""
+    values: set[str] = {squeeze(value) for value in settings.CRM_COMPANY.values() if value}
+    folder = outbox_folder()
+    for sent in outbox_messages(folder) if folder and folder.is_dir() else []:
+        headers = [str(sent.message[name] or "") for name in ("From", "To", "Subject")]
+        names = [name for name, _address in getaddresses(headers[:2])]
+        parts = [*headers, *names, *(sent.text or "").splitlines()]
+        parts += [attachment.get_filename() or "" for attachment in sent.attachments]
+        values.update(squeeze(part) for part in parts if squeeze(part))
     text_fields = (models.CharField, models.TextField)
     chosen = [*(m for label in ("crm", "interactions", "segments") for m in apps.get_app_config(label).get_models())]
     chosen += [apps.get_model("auth", "User"), apps.get_model("auth", "Group")]
