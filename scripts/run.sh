@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Run the CRM locally: venv, migrations, demo data on first run, a demo login, the server.
+# Run the CRM locally: venv, the compiled translations, migrations, demo data on first run, a demo login, the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+scripts/messages.sh
 export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
 export DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-$(scripts/secret_key.sh)}"
 export DJANGO_SECURE_SSL_REDIRECT="${DJANGO_SECURE_SSL_REDIRECT:-false}"

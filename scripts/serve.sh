@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The production entrypoint: checks the settings it must not start without, collects the static
-# files when they are missing or older than the code, then replaces itself with gunicorn.
+# files and compiles the translations when they are missing or older than the code, then replaces
+# itself with gunicorn.
 # It never migrates: the release step (`manage.py migrate --no-input`) does that, once.
 # Extra arguments go to gunicorn (e.g. scripts/serve.sh --log-level debug).
 set -euo pipefail
@@ -31,6 +32,15 @@ export DJANGO_TASKS_BACKEND="${DJANGO_TASKS_BACKEND:-django_tasks_db.DatabaseBac
 manifest="${DJANGO_STATIC_ROOT:-staticfiles}/staticfiles.json"
 if [ ! -f "$manifest" ] || [ -n "$(find static requirements.txt -newer "$manifest" -print -quit 2>/dev/null)" ]; then
     "${bin}python" manage.py collectstatic --no-input -v 0
+fi
+
+# The compiled translations (.mo, git-ignored) as the catalogues have them. The image compiles at
+# build time; a checkout compiles on its first start and again after an update of a catalogue.
+stale=$(find locale -name '*.po' 2>/dev/null | while read -r po; do [ "${po%.po}.mo" -nt "$po" ] || echo "$po"; done)
+if [ -n "$stale" ]; then
+    command -v msgfmt >/dev/null 2>&1 \
+        || refuse "the translations are not compiled and gettext's msgfmt is missing: run scripts/messages.sh (it installs Debian's gettext)."
+    "${bin}python" manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
 fi
 
 # Workers: 2 per core + 1, at most 8 (a container may see all of the host's cores).

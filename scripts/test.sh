@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite on SQLite and on PostgreSQL 15; fails if either fails.
 # Sets up what it needs: the venv, Debian's chromium for the browser tests, LibreOffice
-# (libreoffice-writer-nogui) and poppler-utils for the PDF tests, and a throw-away PostgreSQL
-# cluster on a loopback port, started here and stopped on exit.
+# (libreoffice-writer-nogui) and poppler-utils for the PDF tests, gettext and the compiled
+# translations (scripts/messages.sh), and a throw-away PostgreSQL cluster on a loopback port,
+# started here and stopped on exit.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k contacts).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,9 @@ if ! { command -v soffice || command -v libreoffice; } >/dev/null 2>&1 || ! comm
     fi
 fi
 export CRM_REQUIRE_PDF=1
+
+# The pages in Danish, Norwegian and Finnish read the compiled catalogues (.mo, never committed).
+scripts/messages.sh || exit 1
 
 .venv/bin/ruff check . || exit 1
 .venv/bin/ruff format --check . || exit 1
