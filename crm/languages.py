@@ -16,6 +16,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 SESSION_KEY = "crm_language"
 
@@ -39,6 +40,19 @@ def session_language(request) -> str | None:
     if session is None or settings.SESSION_COOKIE_NAME not in request.COOKIES:
         return None  # no session to read: do not touch it (no "Vary: Cookie" for probes)
     return supported(session.get(SESSION_KEY))
+
+
+def browser_language(request) -> str | None:
+    """The first language of the browser's Accept-Language that the pages speak, by quality
+    ("nb-NO", "no" and "nn" read as Norwegian Bokmål: Django alone knows no "no"); None if none."""
+    header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+    for code, _quality in parse_accept_lang_header(header[:500]):
+        if code == "*":
+            break
+        language = language_of_code(code)
+        if language is not None:
+            return language
+    return None
 
 
 def remember_language(request, language: str) -> None:

@@ -15,10 +15,11 @@ import logging
 import time
 from urllib.parse import quote
 
+from django.conf import settings
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
-from .languages import session_language
+from .languages import browser_language, session_language
 
 logger = logging.getLogger("crm.requests")
 
@@ -50,12 +51,11 @@ class RequestLogMiddleware:
 class UserLocaleMiddleware(LocaleMiddleware):
     """Django's LocaleMiddleware (no language prefix in URLs), with the user's own language
     first: the log-in keeps the profile's language in the session (crm.languages), so this costs
-    no query. Without one, the browser's Accept-Language decides, else LANGUAGE_CODE."""
+    no query. Without one, the browser's Accept-Language decides (crm.languages.browser_language:
+    Norwegian "no" counts as Bokmål), else LANGUAGE_CODE. The response gets Django's
+    Content-Language and Vary: Accept-Language (process_response)."""
 
     def process_request(self, request):
-        language = session_language(request)
-        if language is None:
-            super().process_request(request)
-            return
+        language = session_language(request) or browser_language(request) or settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
