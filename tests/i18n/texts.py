@@ -171,6 +171,21 @@ def translations(language: str) -> dict[str, str]:
     return found
 
 
+def language_words(language: str) -> set[str]:
+    """Every translation in the catalogues of `language`, also with a capital first letter (as
+    Django shows a field's verbose name): text of that language, even where it is spelt like an
+    English msgid (Danish "By" is "City", not "By")."""
+    catalogue = trans_real.translation(language)._catalog
+    words = {squeeze(translated) for _key, translated in catalogue.items() if squeeze(translated)}
+    return words | {word[:1].upper() + word[1:] for word in words}
+
+
+# Texts of Django's own templates that Django does not mark (not ours to mark): (page, text).
+UPSTREAM = {
+    ("admin:crm_contact_changelist", "@alt", "Search"),  # admin/search_form.html's search icon
+}
+
+
 LETTER = re.compile(r"[^\W\d_]")
 
 
