@@ -34,6 +34,14 @@ def wrap(text: str) -> str:
     return f"{OPEN}{text}{CLOSE}"
 
 
+# A list for |yesno ("Yes,No", "yes,no,unknown"): each word wrapped, since yesno splits it.
+YESNO = re.compile(r"[^,\s]+(?:,[^,\s]+){1,2}")
+
+
+def wrap_message(text: str) -> str:
+    return ",".join(map(wrap, text.split(","))) if YESNO.fullmatch(text) else wrap(text)
+
+
 def project_copy(target: Path) -> Path:
     """The project's files (tracked and new, not ignored) copied to `target`."""
     listed = subprocess.run(
@@ -91,7 +99,7 @@ def pseudo_catalogue(work: Path) -> dict[str, str]:
         if len(forms) == 2:  # one of Django's plurals: its English plural is not in the catalogue
             mo_entries[f"{msgid}\0{msgid}"] = "\0".join(wrap(form) for form in forms)
         else:
-            mo_entries[msgid] = wrap(forms[0])
+            mo_entries[msgid] = wrap_message(forms[0])
     for msgid, forms in plurals.items():
         mo_entries[f"{msgid}\0{forms[1]}"] = "\0".join(wrap(forms[index]) for index in sorted(forms))
     return mo_entries
@@ -129,6 +137,7 @@ def clear_language_caches() -> None:
 
 # --- What is left unmarked ---------------------------------------------------------------------------
 
+NODE = "\x01"  # between two text nodes of a page
 INNERMOST = re.compile(f"{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}")
 # Texts that are no language: e-mail addresses, web addresses, file names, codes and numbers
 # (SEG00002, CP0001, PDF, 2026-12-06), symbols.
@@ -143,14 +152,16 @@ NOT_LANGUAGE = re.compile(
 
 
 def unmarked(text: str, data: set[str]) -> list[str]:
-    """The parts of a shown `text` that are outside ⟦ ⟧, contain letters and are not data."""
+    """The parts of a shown `text` that are outside ⟦ ⟧, contain letters and are not data.
+    `text` may be a page's text nodes joined by NODE: a message with markup in it (a link, a
+    <strong>) spans several nodes."""
     while True:
         stripped = INNERMOST.sub("\0", text)
         if stripped == text:
             break
         text = stripped
     found = []
-    for fragment in text.split("\0"):
+    for fragment in re.split(f"[\0{NODE}]", text):
         fragment = " ".join(fragment.split())
         if not has_letters(fragment) or fragment in data:
             continue

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.i18n.pseudo import CODE, clear_language_caches, pseudo_catalogue, unmarked, write_mo
-from tests.i18n.texts import FRAGMENTS, admin_client, all_pages, page_texts, render, stored_texts
+from crm import languages
+from crm.models import Contact
+from tests.factories import make_language
+from tests.i18n.pseudo import CODE, NODE, clear_language_caches, pseudo_catalogue, unmarked, wrap_message, write_mo
+from tests.i18n.texts import FRAGMENTS, UPSTREAM, admin_client, all_pages, page_texts, render, stored_texts
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +28,11 @@ PSEUDO_NAME = "Pseudo"
 
 
 @pytest.fixture
-def pseudo_language(settings, tmp_path):
-    """The pseudo-language, spoken by the pages while the test runs."""
+def pseudo_language(settings, tmp_path, monkeypatch):
+    """The pseudo-language, spoken by the pages while the test runs (also by the unsubscribe
+    page, which speaks its contact's language: the world's contacts speak it too)."""
+    monkeypatch.setitem(languages._CODES, CODE, CODE)
+    Contact.objects.update(language=make_language(CODE.upper()))
     write_mo(pseudo_catalogue(tmp_path), tmp_path / "locale" / CODE / "LC_MESSAGES" / "django.mo")
     settings.LOCALE_PATHS = [tmp_path / "locale", *settings.LOCALE_PATHS]
     settings.LANGUAGES = [*settings.LANGUAGES, (CODE, PSEUDO_NAME)]
@@ -47,7 +53,9 @@ def unmarked_texts(found_pages: dict[str, str]) -> dict[str, list[str]]:
             found[f"{name} {path}"] = [f"answers {response.status_code}"]
             continue
         texts = page_texts(response.content.decode())
-        left = [f"{where} {text!r}" for where, text in texts.texts if unmarked(text, data)]
+        left = [f"text {text!r}" for text in unmarked(NODE.join(texts.nodes), data)]
+        left += [f"{where} {text!r}" for where, text in texts.texts if where != "text" and unmarked(text, data)]
+        left = [text for text in left if not any(name == p and text == f"{w} {t!r}" for p, w, t in UPSTREAM)]
         if texts.lang != CODE and name not in FRAGMENTS:
             left.insert(0, f'<html lang="{texts.lang}">')
         if left:
@@ -79,6 +87,8 @@ def test_wrapped_texts_data_codes_and_addresses_are_not_unmarked():
     assert unmarked("⟦Dear⟧ Dora, dora@acme.test letter.docx CP0001 2026-12-06 · 12 %", data) == []
     assert unmarked("⟦Created⟧ by Acme Delft and friends", data) == ["by Acme Delft and friends"]
     assert unmarked("Delete Dorado", data) == ["Delete Dorado"]
+    assert unmarked("⟦Create\x01a segment\x01 to begin.⟧\x01Welcome", data) == ["Welcome"]  # across nodes
+    assert wrap_message("Yes,No") == "⟦Yes⟧,⟦No⟧" and wrap_message("Yes, no") == "⟦Yes, no⟧"  # |yesno splits
 
 
 def test_the_pseudo_language_wraps_our_msgids_and_djangos(pseudo_language):

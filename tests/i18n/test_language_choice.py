@@ -225,6 +225,7 @@ def test_a_batch_command_speaks_english_whatever_the_environment_and_the_users_l
     path = tmp_path / "contacts.csv"
     path.write_text("no,type,name,email\nC1,company,Acme,not an address\n", encoding="utf-8")
     err = io.StringIO()
+    translation.deactivate()  # as in a new manage.py process: no language activated
 
     with pytest.raises(CommandError):
         call_command("import_contacts", str(path), stdout=io.StringIO(), stderr=err)

@@ -32,6 +32,8 @@ BUTTON_INPUTS = {"submit", "button", "reset"}
 # Elements whose content is not text of the page in a language: not shown, data (a textarea's
 # value) or code (field names of Word templates, CSV columns, commands).
 HIDDEN_CONTENT = {"script", "style", "template", "textarea", "code", "kbd", "samp"}
+# Elements (by class) whose content is data: a letter made from a Word template.
+DATA_CLASSES = {"letter-preview"}
 
 ADMIN_PAGES = ("admin:index", "admin:crm_contact_changelist", "admin:crm_contact_change")
 
@@ -83,15 +85,19 @@ class PageTexts(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.texts: list[tuple[str, str]] = []
+        self.nodes: list[str] = []  # the shown text nodes in order (a message may span several)
         self.lang: str | None = None
-        self._hidden = 0
+        self._hidden: list[str] = []  # the open elements whose content is skipped
 
     def handle_starttag(self, tag, attrs):
         attrs = {key: value or "" for key, value in attrs}
         if tag == "html":
             self.lang = attrs.get("lang")
-        if tag in HIDDEN_CONTENT:
-            self._hidden += 1
+        nested = bool(self._hidden) and tag == self._hidden[-1]  # the same element in itself
+        if nested or tag in HIDDEN_CONTENT or DATA_CLASSES & set(attrs.get("class", "").split()):
+            self._hidden.append(tag)
+        if self._hidden:
+            return
         for name in READ_ATTRIBUTES:
             if squeeze(attrs.get(name, "")):
                 self.texts.append((f"@{name}", squeeze(attrs[name])))
@@ -100,16 +106,16 @@ class PageTexts(HTMLParser):
 
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs)
-        if tag in HIDDEN_CONTENT:
-            self._hidden -= 1
+        self.handle_endtag(tag)
 
     def handle_endtag(self, tag):
-        if tag in HIDDEN_CONTENT and self._hidden:
-            self._hidden -= 1
+        if self._hidden and tag == self._hidden[-1]:
+            self._hidden.pop()
 
     def handle_data(self, data):
         if not self._hidden and squeeze(data):
             self.texts.append(("text", squeeze(data)))
+            self.nodes.append(data)
 
 
 def page_texts(html: str) -> PageTexts:
@@ -126,9 +132,11 @@ def stored_texts() -> set[str]:
     values: set[str] = {squeeze(value) for value in settings.CRM_COMPANY.values() if value}
     folder = outbox_folder()
     for sent in outbox_messages(folder) if folder and folder.is_dir() else []:
-        headers = [str(sent.message[name] or "") for name in ("From", "To", "Subject")]
-        names = [name for name, _address in getaddresses(headers[:2])]
-        parts = [*headers, *names, *(sent.text or "").splitlines()]
+        headers = [str(sent.message[name] or "") for name in ("From", "To")]
+        names = [name for name, _address in getaddresses(headers)]
+        parts = [*names, *(sent.text or "").splitlines()]
+        parts += [str(part) for item in sent.message.items() for part in item]  # every header, as shown
+        parts += [part.get_content_type() for part in sent.message.walk()]
         parts += [attachment.get_filename() or "" for attachment in sent.attachments]
         values.update(squeeze(part) for part in parts if squeeze(part))
     text_fields = (models.CharField, models.TextField)
@@ -161,6 +169,21 @@ def translations(language: str) -> dict[str, str]:
         if msgid and translated and translated != msgid:
             found.setdefault(msgid, translated)
     return found
+
+
+def language_words(language: str) -> set[str]:
+    """Every translation in the catalogues of `language`, also with a capital first letter (as
+    Django shows a field's verbose name): text of that language, even where it is spelt like an
+    English msgid (Danish "By" is "City", not "By")."""
+    catalogue = trans_real.translation(language)._catalog
+    words = {squeeze(translated) for _key, translated in catalogue.items() if squeeze(translated)}
+    return words | {word[:1].upper() + word[1:] for word in words}
+
+
+# Texts of Django's own templates that Django does not mark (not ours to mark): (page, text).
+UPSTREAM = {
+    ("admin:crm_contact_changelist", "@alt", "Search"),  # admin/search_form.html's search icon
+}
 
 
 LETTER = re.compile(r"[^\W\d_]")
