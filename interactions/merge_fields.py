@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
 
 from crm.models import (
@@ -186,7 +187,12 @@ def line_context(
 SAMPLE_DATE = datetime.date(2025, 3, 14)
 #: The sample contact's salutation formulas (filled in by `SalutationFormula.render`, as a
 #: real contact's are).
-SAMPLE_FORMULAS = {SalutationType.FORMAL: "Dear Ms %middle_name %surname", SalutationType.INFORMAL: "Dear %first_name"}
+SAMPLE_FORMULAS = {
+    # Translators: a sample salutation formula; keep the %-codes as they are.
+    SalutationType.FORMAL: gettext_lazy("Dear Ms %middle_name %surname"),
+    # Translators: a sample salutation formula; keep the %-code as it is.
+    SalutationType.INFORMAL: gettext_lazy("Dear %first_name"),
+}
 
 
 def _sample_line(channel: str):
@@ -209,11 +215,11 @@ def _sample_line(channel: str):
         middle_name="de",
         surname="Vries",
         initials="A.M.",
-        job_title="Purchasing Manager",
+        job_title=gettext("Purchasing Manager"),
         email="anna.devries@example.com",
         phone="+31 20 555 0123",
         address="Keizersgracht 12",
-        address_2="2nd floor",
+        address_2=gettext("2nd floor"),
         post_code="1015 CX",
         city="Amsterdam",
         country=country,
@@ -228,13 +234,13 @@ def _sample_line(channel: str):
             name="John Olsen",
             email="john.olsen@example.com",
             phone="+31 20 555 0142",
-            job_title="Account Manager",
+            job_title=gettext("Account Manager"),
         ),
-        campaign=Campaign(no="CP0001", description="Spring campaign"),
-        description="Spring catalogue letter",
-        subject="Our new spring catalogue",
+        campaign=Campaign(no="CP0001", description=gettext("Spring campaign")),
+        description=gettext("Spring catalogue letter"),
+        subject=gettext("Our new spring catalogue"),
         date=SAMPLE_DATE,
-        personal_text="Thank you for visiting our stand at the trade fair.",
+        personal_text=gettext("Thank you for visiting our stand at the trade fair."),
         correspondence_type=CorrespondenceType.EMAIL if channel == EMAIL else CorrespondenceType.HARD_COPY,
     )
 
@@ -245,7 +251,7 @@ def sample_context(channel: str = LETTER) -> dict[str, Any]:
     template page shows as each field's example. Reads nothing from the database."""
     line = _sample_line(channel)
     formulas = {
-        ("MS", "EN", kind): SalutationFormula(salutation_id="MS", language_id="EN", type=kind, formula=formula)
+        ("MS", "EN", kind): SalutationFormula(salutation_id="MS", language_id="EN", type=kind, formula=str(formula))
         for kind, formula in SAMPLE_FORMULAS.items()
     }
     segment = SimpleNamespace(no="SEG00001", description="Spring mailing")

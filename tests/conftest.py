@@ -28,6 +28,17 @@ def _no_settings_left_behind():
 
 
 @pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """A page rendered in Danish leaves Danish active in the thread (the test client runs the
+    middleware in it): start every test from the default language, whatever ran before."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _migration_data(request):
     """Give transactional tests the rows data migrations create (roles, number series).
 
