@@ -15,7 +15,8 @@ port="${PORT:-8000}"
 .venv/bin/python manage.py create_demo_users
 echo
 echo "  CRM running at http://127.0.0.1:${port}/"
-echo "  Log in as admin / admin-demo (also: marketing / marketing-demo, viewer / viewer-demo)"
+echo "  Log in as admin / admin-demo (also: marketing / marketing-demo, viewer / viewer-demo): your browser's language"
+echo "  In Danish, Norwegian, Finnish: marketing-da, marketing-nb, marketing-fi / marketing-demo"
 echo "  E-mails are written to sent-mail/, shown at http://127.0.0.1:${port}/outbox/"
 echo
 exec .venv/bin/python manage.py runserver "127.0.0.1:${port}"

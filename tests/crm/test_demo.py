@@ -14,6 +14,7 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from crm.languages import own_language, test_email_address
 from crm.management.commands.create_demo_users import REFUSED_WITHOUT_DEBUG
 from crm.models import (
     Campaign,
@@ -28,6 +29,7 @@ from crm.models import (
     Country,
     Language,
     NumberSeries,
+    Profile,
     SalutationFormula,
 )
 from interactions.models import InteractionTemplate, InteractionTemplateLanguage
@@ -336,7 +338,7 @@ def test_create_demo_users_is_idempotent_and_resets_passwords(settings):
 
     call_command("create_demo_users", stdout=out)
 
-    assert User.objects.count() == 3
+    assert User.objects.count() == 6
     users = {user.username: user for user in User.objects.prefetch_related("groups")}
     for name, group in (("admin", "Admin"), ("marketing", "Marketing"), ("viewer", "Viewer")):
         user = users[name]
@@ -367,4 +369,26 @@ def test_create_demo_users_runs_without_debug_when_forced(settings):
 
     call_command("create_demo_users", "--force", stdout=io.StringIO())
 
-    assert User.objects.count() == 3
+    assert User.objects.count() == 6
+
+
+def test_create_demo_users_gives_a_marketing_user_per_language_and_the_three_role_users_none(settings):
+    settings.DEBUG = True
+    call_command("create_demo_users", stdout=io.StringIO())
+    Profile.objects.filter(user__username="marketing-da").update(language="fi", test_email="")
+    Profile.objects.create(user=User.objects.get(username="viewer"), language="nb")  # chosen on the profile page
+
+    call_command("create_demo_users", stdout=io.StringIO())
+
+    for language in ("da", "nb", "fi"):
+        user = User.objects.get(username=f"marketing-{language}")
+        assert user.check_password("marketing-demo")
+        assert [g.name for g in user.groups.all()] == ["Marketing"]
+        assert not user.is_staff and not user.is_superuser
+        assert own_language(user) == language
+        assert test_email_address(user) == f"marketing-{language}.test@example.com"
+        assert user.get_full_name()
+    for name in ("admin", "marketing", "viewer"):
+        assert own_language(User.objects.get(username=name)) == ""  # they follow the browser
+    assert not Profile.objects.filter(user__username__in=["admin", "marketing"]).exists()
+    assert Profile.objects.count() == 4
