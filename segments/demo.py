@@ -385,8 +385,8 @@ def _pairs(rng: random.Random, count: int) -> str:
 
 
 def _private_domain(rng: random.Random, country: str) -> str:
-    """A mail provider's domain in `country` ("post.dk.example")."""
-    return f"{rng.choice(data.PRIVATE_MAIL_PROVIDERS)}.{data.MAIL_TOP_LEVEL[country]}.example"
+    """A mail provider's domain in `country` ("post.dk.example", "mail.example")."""
+    return f"{rng.choice(data.PRIVATE_MAIL_PROVIDERS)}.{data.MAIL_TOP_LEVEL.get(country, '')}example"
 
 
 def _post_code(rng: random.Random, country: str, city: data.City) -> str:
@@ -573,7 +573,7 @@ class _ContactStream:
             base = f"{family} & {'Sons' if place.country in {'GB', 'US'} else other}"
         row = self._new_row(ContactType.COMPANY)
         row.update(self._address(place))
-        domain = f"{_slug(base, '-')}.{data.MAIL_TOP_LEVEL[place.country]}.example"
+        domain = f"{_slug(base, '-')}.{data.MAIL_TOP_LEVEL.get(place.country, '')}example"
         row.update(
             name=f"{base} {legal}",
             phone=_phone(rng, place.country, place.city.area),
