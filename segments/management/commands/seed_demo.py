@@ -1,4 +1,4 @@
-"""`manage.py seed_demo`: deterministic demo data (see segments.demo for what and how)."""
+"""`manage.py seed_demo`: deterministic demo data, with --segments open demo segments (see segments.demo)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ class Command(BaseCommand):
     help = (
         "Create demo reference data and N demo contacts (companies, their persons, private persons) in "
         "one transaction. The same --seed on an empty database gives the same data. Builds 1,000,000 "
-        "contacts in minutes (set-based, memory-bounded). Prints a one-line summary."
+        "contacts in minutes (set-based, memory-bounded). Prints a one-line summary (and, with --segments, "
+        "a line naming the demo segments made)."
     )
 
     def add_arguments(self, parser):
