@@ -8,6 +8,7 @@ templates of interactions), so it lives on the top floor; the tables it draws fr
 salespeople, classifications, salutations with formal and informal formulas per language,
 interaction groups and templates with their language rows, a campaign) and N contacts: about
 one in five a company, the rest persons, most of them working for one of those companies.
+`demo_segments()` then adds a few open segments for the demo users (`seed_demo --segments`).
 
 Guarantees:
 - **Deterministic.** The same seed on an empty database gives the same contacts (numbers,

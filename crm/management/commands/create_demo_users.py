@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
@@ -11,14 +13,18 @@ from crm.models import Profile
 from crm.roles import ADMIN, MARKETING, VIEWER
 
 
+@dataclass(frozen=True)
 class DemoUser:
-    """One demo login: its password is `<name>-demo` for the three role users and the role's
-    `<role>-demo` for the users of a language (`marketing-da` logs in with `marketing-demo`)."""
+    """One demo login. `language` is their profile's ("": no language of their own, they follow
+    the browser); the users of a language log in with their role's password (`marketing-demo`)."""
 
-    def __init__(self, username, password, group, is_admin=False, *, language="", name=("", "")):
-        self.username, self.password, self.group, self.is_admin = username, password, group, is_admin
-        self.language = language  # the profile's language ("": no profile, follow the browser)
-        self.first_name, self.last_name = name
+    username: str
+    password: str
+    group: str
+    is_admin: bool = False
+    language: str = ""
+    first_name: str = ""
+    last_name: str = ""
 
     @property
     def test_email(self) -> str:
@@ -30,9 +36,9 @@ DEMO_USERS = (
     DemoUser("marketing", "marketing-demo", MARKETING),
     DemoUser("viewer", "viewer-demo", VIEWER),
     # A marketing assistant per language of the pages, with that language on their profile.
-    DemoUser("marketing-da", "marketing-demo", MARKETING, language="da", name=("Sofie", "Kjær")),
-    DemoUser("marketing-nb", "marketing-demo", MARKETING, language="nb", name=("Ingrid", "Solberg")),
-    DemoUser("marketing-fi", "marketing-demo", MARKETING, language="fi", name=("Laura", "Mäkinen")),
+    DemoUser("marketing-da", "marketing-demo", MARKETING, language="da", first_name="Sofie", last_name="Kjær"),
+    DemoUser("marketing-nb", "marketing-demo", MARKETING, language="nb", first_name="Ingrid", last_name="Solberg"),
+    DemoUser("marketing-fi", "marketing-demo", MARKETING, language="fi", first_name="Laura", last_name="Mäkinen"),
 )
 REFUSED_WITHOUT_DEBUG = (
     "Refusing to create demo users: DEBUG is off. Their passwords are public and must never reach a "
