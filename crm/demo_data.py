@@ -506,13 +506,13 @@ INTERACTION_TEMPLATES = [
         "correspondence_type": "email",
         "language": "EN",
         "languages": {
-            "EN": ("Monthly newsletter", "News from Cronus this month"),
-            "NL": ("Maandelijkse nieuwsbrief", "Nieuws van Cronus deze maand"),
-            "DE": ("Monatlicher Newsletter", "Neues von Cronus in diesem Monat"),
-            "FR": ("Lettre d'information mensuelle", "Les nouvelles de Cronus ce mois-ci"),
-            "DA": ("Månedligt nyhedsbrev", "Nyt fra Cronus i denne måned"),
-            "NB": ("Månedlig nyhetsbrev", "Nytt fra Cronus denne måneden"),
-            "FI": ("Kuukausittainen uutiskirje", "Cronuksen uutiset tässä kuussa"),
+            "EN": ("Monthly newsletter", "Our news this month"),
+            "NL": ("Maandelijkse nieuwsbrief", "Ons nieuws van deze maand"),
+            "DE": ("Monatlicher Newsletter", "Unsere Neuigkeiten in diesem Monat"),
+            "FR": ("Lettre d'information mensuelle", "Nos nouvelles du mois"),
+            "DA": ("Månedligt nyhedsbrev", "Vores nyheder i denne måned"),
+            "NB": ("Månedlig nyhetsbrev", "Nyhetene våre denne måneden"),
+            "FI": ("Kuukausittainen uutiskirje", "Tämän kuun uutisemme"),
         },
     },
     {
@@ -528,13 +528,13 @@ INTERACTION_TEMPLATES = [
         "campaign": True,
         "campaign_target": True,
         "languages": {
-            "EN": ("Event invitation", "You are invited: the Cronus spring event"),
-            "NL": ("Uitnodiging evenement", "Uitnodiging: het Cronus voorjaarsevent"),
-            "DE": ("Einladung Veranstaltung", "Einladung: das Cronus Frühlingsevent"),
-            "FR": ("Invitation événement", "Invitation\u00a0: l'événement de printemps Cronus"),
-            "DA": ("Invitation til arrangement", "Invitation: Cronus' forårsarrangement"),
-            "NB": ("Invitasjon til arrangement", "Invitasjon: Cronus' vårarrangement"),
-            "FI": ("Tapahtumakutsu", "Kutsu Cronuksen kevättapahtumaan"),
+            "EN": ("Event invitation", "You are invited: our spring event"),
+            "NL": ("Uitnodiging evenement", "Uitnodiging: ons voorjaarsevent"),
+            "DE": ("Einladung Veranstaltung", "Einladung zu unserem Frühlingsevent"),
+            "FR": ("Invitation événement", "Invitation\u00a0: notre événement de printemps"),
+            "DA": ("Invitation til arrangement", "Invitation til vores forårsarrangement"),
+            "NB": ("Invitasjon til arrangement", "Invitasjon til vårarrangementet vårt"),
+            "FI": ("Tapahtumakutsu", "Kutsu kevättapahtumaamme"),
         },
     },
     {
@@ -599,6 +599,61 @@ INTERACTION_TEMPLATES = [
     },
 ]
 
+# Open segments for the demo users (`seed_demo --segments`): a worksheet each can open at once,
+# in the owner's language (description, template, language), with its lines added by one
+# criteria step. The descriptions are what a marketing assistant there would type.
+DEMO_SEGMENTS = [
+    {
+        "owner": "marketing-da",
+        "description": "Nyhedsbrev april – Danmark",
+        "template": "NEWSLETTER",
+        "language": "DA",
+        "criteria": "country=DK&mailing_group=NEWSLETTER",
+    },
+    {
+        "owner": "marketing-da",
+        "description": "Produktlancering – beslutningstagere i Danmark",
+        "template": "LETTER",
+        "language": "DA",
+        "criteria": "country=DK&job_responsibility=MGMT&job_responsibility=PURCHASE",
+    },
+    {
+        "owner": "marketing-nb",
+        "description": "Invitasjon til vårarrangementet – Oslo",
+        "template": "INVITE",
+        "language": "NB",
+        "criteria": "country=NO&city=Oslo",
+    },
+    {
+        "owner": "marketing-nb",
+        "description": "Nyhetsbrev april – Norge",
+        "template": "NEWSLETTER",
+        "language": "NB",
+        "criteria": "country=NO&mailing_group=NEWSLETTER",
+    },
+    {
+        "owner": "marketing-fi",
+        "description": "Tuotelanseeraus – päättäjät Suomessa",
+        "template": "LETTER",
+        "language": "FI",
+        "criteria": "country=FI&job_responsibility=MGMT&job_responsibility=PURCHASE",
+    },
+    {
+        "owner": "marketing-fi",
+        "description": "Kiitoskirjeet – asiakkaat Tampereella",
+        "template": "THANKS",
+        "language": "FI",
+        "criteria": "country=FI&city=Tampere",
+    },
+    {
+        "owner": "marketing",
+        "description": "Product launch – decision makers in the UK",
+        "template": "LETTER",
+        "language": "EN",
+        "criteria": "country=GB&job_responsibility=MGMT&job_responsibility=PURCHASE",
+    },
+]
+
 
 class City(NamedTuple):
     name: str
@@ -609,6 +664,7 @@ class City(NamedTuple):
     area: str
     county: str = ""
     language: str = ""  # where it differs from the country's (Belgium)
+    town: str = ""  # the plain name where `name` is a post town with its district ("Aarhus C")
 
 
 class CountryProfile(NamedTuple):
@@ -725,40 +781,84 @@ PROFILES = (
             City("Seattle", "US-WEST", 10, (98101, 98199), "206", "WA"),
         ),
     ),
-    # Danish and Norwegian numbers have no area code: "area" is the first two digits.
+    # Danish and Norwegian numbers have no area code: "area" is the first two digits. Danish post
+    # towns carry their district ("København K", "Aarhus C": the name on the envelope); "town" is
+    # the plain name a company takes ("Aarhus Byg ApS").
     CountryProfile(
         "DK",
         "DA",
-        5,
+        7,
         (
-            City("København", "DK", 45, (1050, 2450), "33"),
-            City("Aarhus", "DK", 20, (8000, 8270), "86"),
-            City("Odense", "DK", 15, (5000, 5270), "66"),
-            City("Aalborg", "DK", 12, (9000, 9220), "98"),
-            City("Esbjerg", "DK", 8, (6700, 6715), "75"),
+            City(
+                "København K",
+                "DK",
+                18,
+                ("1050", "1100", "1150", "1160", "1250", "1300", "1360", "1411", "1450", "1470"),
+                "33",
+                town="København",
+            ),
+            City(
+                "København V", "DK", 9, ("1550", "1560", "1620", "1650", "1700", "1720", "1799"), "33", town="København"
+            ),
+            City("København Ø", "DK", 7, ("2100",), "35", town="København"),
+            City("København N", "DK", 6, ("2200",), "35", town="København"),
+            City("Frederiksberg", "DK", 5, ("1800", "1850", "2000"), "38"),
+            City("Aarhus C", "DK", 11, ("8000",), "86", town="Aarhus"),
+            City("Aarhus N", "DK", 5, ("8200",), "87", town="Aarhus"),
+            City("Viby J", "DK", 3, ("8260",), "87", town="Aarhus"),
+            City("Odense C", "DK", 8, ("5000",), "66", town="Odense"),
+            City("Odense SØ", "DK", 3, ("5220",), "65", town="Odense"),
+            City("Aalborg", "DK", 8, ("9000",), "98"),
+            City("Esbjerg", "DK", 4, ("6700",), "75"),
+            City("Kolding", "DK", 4, ("6000",), "76"),
+            City("Vejle", "DK", 3, ("7100",), "75"),
+            City("Roskilde", "DK", 3, ("4000",), "46"),
+            City("Herning", "DK", 3, ("7400",), "97"),
         ),
     ),
+    # Oslo's post codes come in blocks per district (0150–0198 the centre, 0250–0287 Frogner …).
     CountryProfile(
         "NO",
         "NB",
-        4,
+        5,
         (
-            City("Oslo", "NO", 50, (150, 1295), "22"),
-            City("Bergen", "NO", 20, (5003, 5098), "55"),
-            City("Trondheim", "NO", 15, (7010, 7099), "73"),
-            City("Stavanger", "NO", 15, (4005, 4099), "51"),
+            City("Oslo", "NO", 16, (150, 198), "22"),
+            City("Oslo", "NO", 8, (250, 287), "22"),
+            City("Oslo", "NO", 8, (350, 383), "23"),
+            City("Oslo", "NO", 8, (450, 491), "22"),
+            City("Oslo", "NO", 8, (550, 598), "23"),
+            City("Bergen", "NO", 20, (5003, 5059), "55"),
+            City("Trondheim", "NO", 14, (7010, 7053), "73"),
+            City("Stavanger", "NO", 12, (4005, 4036), "51"),
+            City("Drammen", "NO", 5, (3011, 3048), "32"),
+            City("Kristiansand", "NO", 5, (4608, 4639), "38"),
+            City("Tromsø", "NO", 5, (9008, 9024), "77"),
         ),
     ),
     CountryProfile(
         "FI",
         "FI",
-        4,
+        5,
         (
-            City("Helsinki", "FI", 40, (100, 990, 10), "9"),
-            City("Espoo", "FI", 15, (2100, 2380, 10), "9"),
-            City("Tampere", "FI", 18, (33100, 33900, 10), "3"),
-            City("Turku", "FI", 15, (20100, 20900, 10), "2"),
-            City("Oulu", "FI", 12, (90100, 90900, 10), "8"),
+            City("Helsinki", "FI", 36, (100, 990, 10), "9"),
+            City("Espoo", "FI", 12, (2100, 2380, 10), "9"),
+            City("Vantaa", "FI", 6, ("01300", "01350", "01510", "01600", "01730"), "9"),
+            City(
+                "Tampere",
+                "FI",
+                16,
+                ("33100", "33180", "33200", "33210", "33230", "33240", "33500", "33540", "33720", "33900"),
+                "3",
+            ),
+            City(
+                "Turku",
+                "FI",
+                13,
+                ("20100", "20200", "20240", "20300", "20380", "20500", "20520", "20700", "20810"),
+                "2",
+            ),
+            City("Oulu", "FI", 9, ("90100", "90120", "90130", "90220", "90500", "90570", "90650"), "8"),
+            City("Jyväskylä", "FI", 8, ("40100", "40320", "40520", "40600", "40700"), "14"),
         ),
     ),
 )
@@ -1168,7 +1268,12 @@ LEGAL_FORMS = {
     "FI": ["Oy", "Oy", "Oy", "Oyj", "Ky"],
 }
 
-PRIVATE_MAIL_DOMAINS = ["mail.example", "post.example", "webmail.example", "inbox.example"]
+# Danish, Norwegian and Finnish e-mail addresses end in their country's top-level domain under
+# the reserved `.example` (`jensen-teknik.dk.example`, `lars.hansen7@post.no.example`): they read
+# as Nordic and can never reach a real inbox. Other countries' stay `….example` (the bench
+# searches for "mail.example").
+MAIL_TOP_LEVEL = {"DK": "dk.", "NO": "no.", "FI": "fi."}
+PRIVATE_MAIL_PROVIDERS = ["mail", "post", "webmail", "inbox"]
 
 # Consent the demo records (CONTRACT "Consent per channel"), so the contact card, its history
 # and the consent criteria have something to show: (channel, state, source, days before

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the CRM locally: venv, the compiled translations, migrations, demo data on first run, a demo login, the server.
+# Run the CRM locally: venv, the compiled translations, migrations, the demo logins, demo data on first run, the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -12,11 +12,12 @@ export DJANGO_EMAIL_BACKEND="${DJANGO_EMAIL_BACKEND:-django.core.mail.backends.f
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::UserWarning}"
 port="${PORT:-8000}"
 .venv/bin/python manage.py migrate --no-input -v 0
-.venv/bin/python manage.py seed_demo --if-empty --contacts "${DEMO_CONTACTS:-2000}"
 .venv/bin/python manage.py create_demo_users
+.venv/bin/python manage.py seed_demo --if-empty --segments --contacts "${DEMO_CONTACTS:-2000}"
 echo
 echo "  CRM running at http://127.0.0.1:${port}/"
-echo "  Log in as admin / admin-demo (also: marketing / marketing-demo, viewer / viewer-demo)"
+echo "  Log in as admin / admin-demo (also: marketing / marketing-demo, viewer / viewer-demo): your browser's language"
+echo "  In Danish, Norwegian, Finnish: marketing-da, marketing-nb, marketing-fi / marketing-demo"
 echo "  E-mails are written to sent-mail/, shown at http://127.0.0.1:${port}/outbox/"
 echo
 exec .venv/bin/python manage.py runserver "127.0.0.1:${port}"

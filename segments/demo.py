@@ -8,6 +8,7 @@ templates of interactions), so it lives on the top floor; the tables it draws fr
 salespeople, classifications, salutations with formal and informal formulas per language,
 interaction groups and templates with their language rows, a campaign) and N contacts: about
 one in five a company, the rest persons, most of them working for one of those companies.
+`demo_segments()` then adds a few open segments for the demo users (`seed_demo --segments`).
 
 Guarantees:
 - **Deterministic.** The same seed on an empty database gives the same contacts (numbers,
@@ -46,6 +47,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
@@ -75,6 +77,7 @@ from crm.models import (
     SalutationFormula,
     Territory,
 )
+from crm.permissions import COMMAND_LINE
 from crm.services import CONTACT_SERIES, number_series_next
 from crm.transfer import COLUMNS as TRANSFER_COLUMNS
 from interactions.documents import document_create
@@ -82,6 +85,8 @@ from interactions.models import InteractionGroup, InteractionTemplate, Interacti
 from interactions.sample_template import SAMPLE_FILE_NAME, sample_letter_docx
 
 from .demo_letters import LETTER_LANGUAGES, LETTER_TEMPLATES, demo_letter_docx, demo_letter_file_name
+from .models import Segment
+from .services import segment_add_contacts, segment_create
 
 DEFAULT_SEED = 1
 CHUNK_SIZE = 20_000
@@ -199,6 +204,43 @@ def _seed_consent(*, first_id: int, count: int) -> int:
         for pk, (channel, state, source, days) in chosen
     )
     return len(chosen)
+
+
+def demo_segments() -> list[str]:
+    """Create the demo segments (`crm.demo_data.DEMO_SEGMENTS`) that are missing, found by
+    description, each owned by its demo user when that user exists (else by nobody, as the
+    command line creates them); return the numbers created.
+
+    Through the worksheet's services, so each is a segment a user could have made: its header
+    from the template in the owner's language, then one Add Contacts step with its criteria.
+    Each segment is its own transaction (the services' durable ones); a few statements per
+    segment whatever the number of contacts. Run after `demo_seed` (the criteria name its codes).
+    """
+    specs = data.DEMO_SEGMENTS
+    existing = set(
+        Segment.objects.filter(description__in=[spec["description"] for spec in specs]).values_list(
+            "description", flat=True
+        )
+    )
+    owners = get_user_model().objects.in_bulk({spec["owner"] for spec in specs}, field_name="username")
+    templates = InteractionTemplate.objects.in_bulk({spec["template"] for spec in specs})
+    languages = Language.objects.in_bulk({spec["language"] for spec in specs})
+    created = []
+    for spec in specs:
+        if spec["description"] in existing:
+            continue
+        actor = owners.get(spec["owner"]) or COMMAND_LINE
+        segment = segment_create(
+            user=actor,
+            values={
+                "description": spec["description"],
+                "interaction_template": templates[spec["template"]],
+                "language": languages[spec["language"]],
+            },
+        )
+        segment_add_contacts(user=actor, segment=segment, query=spec["criteria"])
+        created.append(segment.no)
+    return created
 
 
 # The import's own column list (CONTRACT.md), so demo CSVs always match what import_contacts reads.
@@ -321,10 +363,14 @@ def demo_reference_data() -> None:
 # --- generation --------------------------------------------------------------------------
 
 
+# Letters that NFKD does not take apart, as people spell them in an e-mail address ("søren" → "soren").
+_SPELLED_OUT = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "Ae", "ø": "o", "Ø": "O", "å": "aa", "Å": "Aa"})
+
+
 @lru_cache(maxsize=4096)
 def _slug(text: str, joiner: str = "") -> str:
     """ASCII, lower-case, letters and digits only (words joined by `joiner`)."""
-    text = text.replace("ß", "ss").replace("&", " ")
+    text = text.translate(_SPELLED_OUT).replace("&", " ")
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     words = ["".join(ch for ch in word if ch.isalnum()) for word in ascii_text.split()]
     return joiner.join(word for word in words if word)
@@ -337,6 +383,11 @@ def _digits(rng: random.Random, count: int) -> str:
 def _pairs(rng: random.Random, count: int) -> str:
     """`count` pairs of digits: "12 34 56"."""
     return " ".join(_digits(rng, 2) for _ in range(count))
+
+
+def _private_domain(rng: random.Random, country: str) -> str:
+    """A mail provider's domain in `country` ("post.dk.example", "mail.example")."""
+    return f"{rng.choice(data.PRIVATE_MAIL_PROVIDERS)}.{data.MAIL_TOP_LEVEL.get(country, '')}example"
 
 
 def _post_code(rng: random.Random, country: str, city: data.City) -> str:
@@ -475,8 +526,13 @@ class _ContactStream:
         address_2 = ""
         if place.country in {"US", "GB"} and rng.random() < 0.15:
             address_2 = f"Suite {rng.randint(1, 30) * 10}" if place.country == "US" else f"Unit {rng.randint(1, 40)}"
+        address = rng.choice(place.streets).format(n=number)
+        if place.country == "DK" and rng.random() < 0.35:  # floor and side: "Nørregade 12, 3. tv."
+            address += f", {rng.randint(1, 5)}. {rng.choice(('th.', 'tv.', 'mf.'))}"
+        elif place.country == "FI" and rng.random() < 0.3:  # staircase and flat: "Hämeenkatu 12 B 17"
+            address += f" {rng.choice('ABC')} {rng.randint(1, 40)}"
         return {
-            "address": rng.choice(place.streets).format(n=number),
+            "address": address,
             "address_2": address_2,
             "post_code": _post_code(rng, place.country, place.city),
             "city": place.city.name,
@@ -512,13 +568,13 @@ class _ContactStream:
         if r < 0.6 or (r < 0.85 and place.country == "FI"):  # Finnish would want "Tampereen …"
             base = f"{family} {word}"
         elif r < 0.85:
-            base = f"{place.city.name} {word}"
+            base = f"{place.city.town or place.city.name} {word}"
         else:
             other = rng.choice(surnames)[1]
             base = f"{family} & {'Sons' if place.country in {'GB', 'US'} else other}"
         row = self._new_row(ContactType.COMPANY)
         row.update(self._address(place))
-        domain = f"{_slug(base, '-')}.example"
+        domain = f"{_slug(base, '-')}.{data.MAIL_TOP_LEVEL.get(place.country, '')}example"
         row.update(
             name=f"{base} {legal}",
             phone=_phone(rng, place.country, place.city.area),
@@ -601,7 +657,7 @@ class _ContactStream:
             row.update(
                 phone=_phone(rng, place.country, place.city.area) if rng.random() < 0.5 else "",
                 mobile_phone=_mobile(rng, place.country, place.city.area) if rng.random() < 0.7 else "",
-                email=f"{local}{rng.randint(1, 99)}@{rng.choice(data.PRIVATE_MAIL_DOMAINS)}"
+                email=f"{local}{rng.randint(1, 99)}@{_private_domain(rng, place.country)}"
                 if rng.random() < 0.8
                 else "",
                 territory_id=place.city.territory,
@@ -636,7 +692,7 @@ class _ContactStream:
         generated.alt_address = {"code": code, **self._address(place), **extra}
         if "email" not in extra and rng.random() < 0.5:
             local = _slug(f"{generated.row['first_name']} {generated.row['surname']}", ".")
-            generated.alt_address["email"] = f"{local}@{rng.choice(data.PRIVATE_MAIL_DOMAINS)}"
+            generated.alt_address["email"] = f"{local}@{_private_domain(rng, generated.alt_address['country_id'])}"
         # One or two ranges in date order, distinct starts; the last may be open-ended.
         ranges = []
         start = data.ANCHOR_DATE + datetime.timedelta(days=rng.randint(-400, 300))

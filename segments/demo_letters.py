@@ -263,8 +263,8 @@ _TEXTS: dict[str, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "EN": (
             FORMAL,
             (
-                "We are delighted to invite you to the Cronus spring event on Thursday 16 April 2026 at our"
-                " showroom, where we will present our new product line.",
+                "We are delighted to invite you to our spring event on Thursday 16 April 2026 at our showroom,"
+                " where we will present our new product line.",
                 f"{IF_COMPANY}Your colleagues at {{{{ contact.company_name }}}} are most welcome too. {END}Expect"
                 " short demonstrations, conversations with our product specialists and a relaxed lunch. Taking"
                 " part is free of charge.",
@@ -292,7 +292,7 @@ _TEXTS: dict[str, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "NL": (
             FORMAL,
             (
-                "Graag nodigen wij u uit voor het voorjaarsevent van Cronus op donderdag 16 april 2026 in onze"
+                "Graag nodigen wij u uit voor ons voorjaarsevent op donderdag 16 april 2026 in onze"
                 " showroom, waar wij onze nieuwe productlijn presenteren.",
                 f"{IF_COMPANY}Uw collega's bij {{{{ contact.company_name }}}} zijn uiteraard ook van harte welkom."
                 f" {END}U kunt korte demonstraties, gesprekken met onze productspecialisten en een ontspannen lunch"
@@ -306,7 +306,7 @@ _TEXTS: dict[str, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "FR": (
             FORMAL,
             (
-                "Nous avons le plaisir de vous inviter à l'événement de printemps de Cronus, le jeudi 16 avril 2026"
+                "Nous avons le plaisir de vous inviter à notre événement de printemps, le jeudi 16 avril 2026"
                 " dans notre showroom, où nous présenterons notre nouvelle gamme.",
                 f"{IF_COMPANY}Vos collègues de {{{{ contact.company_name }}}} sont bien entendu les bienvenus."
                 f" {END}Au programme{NBSP}: de courtes démonstrations, des échanges avec nos spécialistes produits"
@@ -320,7 +320,7 @@ _TEXTS: dict[str, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "DA": (
             FORMAL,
             (
-                "Vi har hermed fornøjelsen at invitere dig til Cronus' forårsarrangement torsdag den 16. april 2026"
+                "Vi har hermed fornøjelsen at invitere dig til vores forårsarrangement torsdag den 16. april 2026"
                 " i vores showroom, hvor vi præsenterer vores nye produktserie.",
                 f"{IF_COMPANY}Dine kolleger hos {{{{ contact.company_name }}}} er naturligvis også meget velkomne."
                 f" {END}Du kan se frem til korte demonstrationer, samtaler med vores produktspecialister og en"
@@ -335,7 +335,7 @@ _TEXTS: dict[str, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "NB": (
             FORMAL,
             (
-                "Vi har gleden av å invitere deg til Cronus' vårarrangement torsdag 16. april 2026 i showrommet"
+                "Vi har gleden av å invitere deg til vårarrangementet vårt torsdag 16. april 2026 i showrommet"
                 " vårt, der vi presenterer den nye produktserien vår.",
                 f"{IF_COMPANY}Kollegene dine i {{{{ contact.company_name }}}} er selvsagt også hjertelig velkommen."
                 f" {END}Du kan se fram til korte demonstrasjoner, samtaler med produktspesialistene våre og en"
@@ -350,7 +350,7 @@ _TEXTS: dict[str, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "FI": (
             FORMAL,
             (
-                "Kutsumme teidät Cronuksen kevättapahtumaan, joka järjestetään torstaina 16.4.2026"
+                "Kutsumme teidät kevättapahtumaamme, joka järjestetään torstaina 16.4.2026"
                 " näyttelytiloissamme. Tapahtumassa esittelemme uuden tuotesarjamme.",
                 f"{IF_COMPANY}Myös kolleganne {{{{ contact.company_name }}}} -yhtiössä ovat lämpimästi"
                 f" tervetulleita. {END}Luvassa on lyhyitä esittelyjä, keskusteluja tuoteasiantuntijoidemme kanssa"

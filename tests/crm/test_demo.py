@@ -14,6 +14,7 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from crm import languages
 from crm.management.commands.create_demo_users import REFUSED_WITHOUT_DEBUG
 from crm.models import (
     Campaign,
@@ -28,6 +29,7 @@ from crm.models import (
     Country,
     Language,
     NumberSeries,
+    Profile,
     SalutationFormula,
 )
 from interactions.models import InteractionTemplate, InteractionTemplateLanguage
@@ -336,7 +338,7 @@ def test_create_demo_users_is_idempotent_and_resets_passwords(settings):
 
     call_command("create_demo_users", stdout=out)
 
-    assert User.objects.count() == 3
+    assert User.objects.count() == 6
     users = {user.username: user for user in User.objects.prefetch_related("groups")}
     for name, group in (("admin", "Admin"), ("marketing", "Marketing"), ("viewer", "Viewer")):
         user = users[name]
@@ -367,4 +369,152 @@ def test_create_demo_users_runs_without_debug_when_forced(settings):
 
     call_command("create_demo_users", "--force", stdout=io.StringIO())
 
-    assert User.objects.count() == 3
+    assert User.objects.count() == 6
+
+
+def test_create_demo_users_gives_a_marketing_user_per_language_and_the_three_role_users_none(settings):
+    settings.DEBUG = True
+    call_command("create_demo_users", stdout=io.StringIO())
+    Profile.objects.filter(user__username="marketing-da").update(language="fi", test_email="")
+    Profile.objects.create(user=User.objects.get(username="viewer"), language="nb")  # chosen on the profile page
+
+    call_command("create_demo_users", stdout=io.StringIO())
+
+    for language in ("da", "nb", "fi"):
+        user = User.objects.get(username=f"marketing-{language}")
+        assert user.check_password("marketing-demo")
+        assert [g.name for g in user.groups.all()] == ["Marketing"]
+        assert not user.is_staff and not user.is_superuser
+        assert languages.own_language(user) == language
+        assert languages.test_email_address(user) == f"marketing-{language}.test@example.com"
+        assert user.get_full_name()
+    for name in ("admin", "marketing", "viewer"):
+        assert languages.own_language(User.objects.get(username=name)) == ""  # they follow the browser
+    assert not Profile.objects.filter(user__username__in=["admin", "marketing"]).exists()
+    assert Profile.objects.count() == 4
+
+
+# --- the Nordic mailing: contacts, templates, letters and segments in Danish, Norwegian, Finnish ----
+
+
+def test_danish_norwegian_and_finnish_contacts_are_many_and_read_as_local(seeded):
+    for country, language, top_level in (
+        ("DK", "DA", ".dk.example"),
+        ("NO", "NB", ".no.example"),
+        ("FI", "FI", ".fi.example"),
+    ):
+        local = Contact.objects.filter(country=country)
+        assert local.count() >= 60, country  # about 5 % of the contacts each
+        assert local.filter(type="company").count() >= 10, country
+        assert local.filter(type="person", company__isnull=False).count() >= 30, country
+        assert local.filter(language=language).count() > local.count() * 0.8, country
+        assert not local.exclude(email="").exclude(email__endswith=top_level).exists(), country
+        # An address's local part is spelled the way people type it: ASCII ("soren.sorensen").
+        assert not [email for email in local.values_list("email", flat=True) if not email.isascii()], country
+    danish = Contact.objects.filter(country="DK")
+    assert danish.filter(city__in=["København K", "København V", "Aarhus C"]).exists()
+    assert danish.filter(address__regex=r", [1-5]\. (th|tv|mf)\.$").exists()  # floor and side
+    assert not danish.filter(name__startswith="København K ").exists()  # a company takes the town's name
+    assert Contact.objects.filter(country="FI", address__regex=r" [ABC] \d+$").exists()  # staircase and flat
+    assert set(Contact.objects.filter(country="NO").values_list("city", flat=True)) <= {
+        "Oslo", "Bergen", "Trondheim", "Stavanger", "Drammen", "Kristiansand", "Tromsø",
+    }  # fmt: skip
+
+
+def test_demo_templates_speak_of_no_company_by_name(seeded):
+    """The sending company is configured (CRM_COMPANY_NAME): a subject or a letter naming one would lie."""
+    from segments.demo_letters import LETTER_LANGUAGES, LETTER_TEMPLATES, demo_letter_text
+
+    rows = InteractionTemplateLanguage.objects.all()
+    assert not [row.subject for row in rows if "Cronus" in row.subject or "Cronus" in row.description]
+    newsletter = {row.language_id: row.subject for row in rows.filter(template="NEWSLETTER")}
+    assert newsletter["EN"] == "Our news this month"
+    assert newsletter["DA"] == "Vores nyheder i denne måned"
+    assert newsletter["FI"] == "Tämän kuun uutisemme"
+    for template in LETTER_TEMPLATES:
+        for language in LETTER_LANGUAGES:
+            assert "Cronus" not in " ".join(demo_letter_text(template, language).body), (template, language)
+
+
+@pytest.fixture
+def seeded_with_segments(settings):
+    settings.DEBUG = True
+    call_command("create_demo_users", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("seed_demo", "--contacts", "2000", "--segments", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_segments_gives_each_demo_user_open_segments_in_their_language(seeded_with_segments):
+    from segments.models import Segment, SegmentLine
+
+    assert seeded_with_segments.splitlines()[1] == (
+        "Created 7 demo segments: SEG00001, SEG00002, SEG00003, SEG00004, SEG00005, SEG00006, SEG00007."
+    )
+    for owner, language, country in (
+        ("marketing-da", "DA", "DK"),
+        ("marketing-nb", "NB", "NO"),
+        ("marketing-fi", "FI", "FI"),
+    ):
+        segments = Segment.objects.filter(owner__username=owner)
+        assert segments.count() == 2, owner
+        for segment in segments:
+            lines = SegmentLine.objects.filter(segment=segment)
+            assert lines.count() >= 5, segment
+            assert not lines.exclude(contact__country=country).exists(), segment
+            assert segment.language_id == language
+            row = InteractionTemplateLanguage.objects.get(template=segment.interaction_template, language=language)
+            assert segment.subject == row.subject
+    danish = Segment.objects.get(description="Nyhedsbrev april – Danmark")
+    assert danish.interaction_template_id == "NEWSLETTER" and danish.subject == "Vores nyheder i denne måned"
+    assert Segment.objects.get(owner__username="marketing").language_id == "EN"
+
+
+def test_a_danish_demo_letter_reads_danish_to_its_reader(seeded_with_segments, tmp_path):
+    """The merged letters of the Danish launch segment, read as the contacts will read them: Danish
+    for the Danish-speaking contacts (the few of a company writing English get the English letter)."""
+    import docx
+
+    from segments.models import Segment, SegmentLine
+
+    segment = Segment.objects.get(description="Produktlancering – beslutningstagere i Danmark")
+    lines = list(SegmentLine.objects.filter(segment=segment).select_related("contact").order_by("line_no"))
+    danish = [line for line in lines if line.language_id == "DA"]
+    assert len(danish) >= len(lines) * 0.8 and {line.language_id for line in lines} <= {"DA", "EN"}
+    output = tmp_path / "letters.docx"
+
+    call_command("segment", "merge", "--output", str(output), segment.no, stdout=io.StringIO())
+
+    text = [paragraph.text for paragraph in docx.Document(str(output)).paragraphs]
+    assert text.count("Med venlig hilsen") == text.count("Mød vores nye produktserie") == len(danish)
+    assert text.count("Kind regards,") == len(lines) - len(danish)
+    salutations = [t for t in text if t.startswith("Kære ")]
+    assert len(salutations) == len(danish)
+    named = [line.contact for line in danish if line.contact.salutation_id in ("MR", "MS", "NEUTRAL", "JOBTITLE")]
+    assert named and all(f"Kære {c.first_name} {c.surname}," in salutations for c in named)
+    assert any(t.startswith("Vi vil gerne præsentere dig og dine kolleger hos ") for t in text)
+
+
+def test_seed_demo_twice_with_segments_adds_contacts_but_no_second_segments(seeded_with_segments):
+    from segments.models import Segment, SegmentLine
+
+    lines = SegmentLine.objects.count()
+    out = io.StringIO()
+
+    call_command("seed_demo", "--contacts", "20", "--segments", stdout=out)
+    call_command("seed_demo", "--if-empty", "--segments", stdout=out, stderr=io.StringIO())
+
+    assert out.getvalue().splitlines()[1] == "Created 0 demo segments."
+    assert Contact.objects.count() == 2020
+    assert Segment.objects.count() == 7 and SegmentLine.objects.count() == lines
+    assert InteractionTemplateLanguage.objects.filter(template="LETTER").count() == 7
+
+
+def test_demo_segments_without_the_demo_users_belong_to_nobody():
+    from segments.demo import demo_segments
+    from segments.models import Segment
+
+    demo_seed(contacts=300, seed=2)
+
+    assert len(demo_segments()) == 7
+    assert not Segment.objects.filter(owner__isnull=False).exists()
