@@ -78,6 +78,12 @@ NOT_SERVICES = {
     # a user's own page settings (which worksheet panels are open), nobody else's data
     "crm.preferences.preferences_of": "reads the user's own page settings",
     "crm.preferences.set_preference": "keeps the user's own page setting",
+    # a user's own profile (language, test e-mail address): every signed-in user keeps their own
+    "crm.profile.save_profile": "keeps the user's own profile (tests/i18n/test_language_choice.py)",
+    "crm.profile.profile_initial": "reads the user's own profile",
+    "crm.languages.own_language": "reads the user's own language",
+    "crm.languages.language_of": "reads the user's own language",
+    "crm.languages.test_email_address": "reads the user's own test e-mail address",
 }
 
 
