@@ -28,7 +28,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from . import hooks
 from .consent import clean_source, clean_states, contact_set_consent, record_bulk_changes
@@ -393,7 +393,11 @@ def contact_delete(*, user, contact: Contact) -> ContactDeletion:
     persons = Contact.objects.filter(company_id=contact.pk).count()
     if persons:
         raise ValidationError(
-            _("%(no)s still has %(count)s person(s). Delete them or link them to another company first."),
+            ngettext(
+                "%(no)s still has %(count)s person. Delete them or link them to another company first.",
+                "%(no)s still has %(count)s persons. Delete them or link them to another company first.",
+                persons,
+            ),
             code="has_persons",
             params={"no": contact.no, "count": persons},
         )

@@ -133,10 +133,14 @@ def missing_word_document_counts(groups: list[dict]) -> list[tuple[str | None, s
 
 def missing_word_document_problem(template: str | None, language: str | None, count: int) -> str:
     """The message for `count` lines of `template` and `language` without a Word document."""
-    return _(
+    message = ngettext(
         'Interaction template "%(template)s" has no Word document for language %(language)s '
-        "(%(count)s line(s)): attach one on the template page."
-    ) % {"template": template or _("(none)"), "language": language or _("(blank)"), "count": count}
+        "(%(count)s line): attach one on the template page.",
+        'Interaction template "%(template)s" has no Word document for language %(language)s '
+        "(%(count)s lines): attach one on the template page.",
+        count,
+    )
+    return message % {"template": template or _("(none)"), "language": language or _("(blank)"), "count": count}
 
 
 def missing_word_document_problems(segment: Segment, lines: QuerySet[SegmentLine] | None = None) -> list[str]:

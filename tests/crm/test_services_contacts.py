@@ -318,7 +318,7 @@ def test_delete_refuses_a_company_that_still_has_persons(marketing):
     with pytest.raises(ValidationError) as error:
         contact_delete(user=marketing, contact=company)
 
-    assert error.value.messages == ["CO1 still has 2 person(s). Delete them or link them to another company first."]
+    assert error.value.messages == ["CO1 still has 2 persons. Delete them or link them to another company first."]
     assert Contact.objects.count() == 3
 
 

@@ -817,7 +817,7 @@ def test_delete_of_a_company_with_persons_is_refused_clearly(marketing_client):
 
     assert response.status_code == 302 and response["Location"] == detail_url(company)
     assert Contact.objects.filter(pk=company.pk).exists()
-    assert "CO1 still has 1 person(s)." in text(marketing_client.get(detail_url(company)))
+    assert "CO1 still has 1 person." in text(marketing_client.get(detail_url(company)))
 
 
 def test_delete_of_a_missing_contact_is_404(marketing_client):

@@ -317,9 +317,7 @@ def test_delivery_preflight_names_the_template_without_a_word_document():
 
     problems = segment_services.segment_log_problems(segment=segment, deliver=True)
 
-    assert any(
-        f'"{template.code}" has no Word document' in problem and "(2 line(s))" in problem for problem in problems
-    )
+    assert any(f'"{template.code}" has no Word document' in problem and "(2 lines)" in problem for problem in problems)
     with pytest.raises(segment_services.LogPreflightError):
         log(segment, deliver=True)
     assert Segment.objects.filter(pk=segment.pk).exists()

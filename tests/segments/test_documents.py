@@ -159,7 +159,7 @@ def test_lines_without_a_document_are_named_by_template_and_language(world):
     problems = documents.missing_word_document_problems(segment)
 
     assert len(problems) == 1
-    assert f'"{bare.code}" has no Word document' in problems[0] and "(1 line(s))" in problems[0]
+    assert f'"{bare.code}" has no Word document' in problems[0] and "(1 line)" in problems[0]
 
 
 def test_undo_brings_back_a_removed_line_with_its_own_document(world):
@@ -253,7 +253,7 @@ def test_a_line_of_the_headers_template_without_a_segment_row_for_its_language_h
     assert by_contact[contacts["blank"].pk] is None
     assert by_contact[contacts["EN"].pk] == blank_world["docs"]["EN"].pk
     problems = documents.missing_word_document_problems(segment)
-    assert len(problems) == 1 and "language (blank)" in problems[0] and "(1 line(s))" in problems[0]
+    assert len(problems) == 1 and "language (blank)" in problems[0] and "(1 line)" in problems[0]
 
 
 def test_the_segment_copy_of_a_language_is_used_only_for_lines_of_the_headers_template(blank_world):

@@ -150,7 +150,7 @@ def test_a_language_row_without_a_document_is_a_problem_not_a_fallback(marketing
         make_person(Contact.objects.get(no="C1"), no=f"F{i}", name=f"Finn {i}", language=finnish)
     services.segment_add_contacts(user=COMMAND_LINE, segment=segment, query="company_no=C1")
     page = print_page(marketing_client, segment)
-    assert 'Interaction template "LETTER" has no Word document for language FI (2 line(s))' in page
+    assert 'Interaction template "LETTER" has no Word document for language FI (2 lines)' in page
     assert "use the EN document" not in page
 
 

@@ -111,8 +111,7 @@ def test_a_line_without_a_word_document_is_an_error_naming_the_template_and_no_f
     problems = fail("merge", world.segment.no, "--output", str(path))
 
     assert problems == [
-        'Interaction template "NODOC" has no Word document for language EN (1 line(s)): '
-        "attach one on the template page."
+        'Interaction template "NODOC" has no Word document for language EN (1 line): attach one on the template page.'
     ]
     assert os.listdir(tmp_path) == []
     assert row_counts() == before

@@ -149,8 +149,7 @@ def test_a_line_without_a_word_document_names_its_template_and_language(world):
         merge.segment_letters(world.segment)
 
     assert excinfo.value.messages == [
-        'Interaction template "NODOC" has no Word document for language EN (1 line(s)): '
-        "attach one on the template page."
+        'Interaction template "NODOC" has no Word document for language EN (1 line): attach one on the template page.'
     ]
 
 

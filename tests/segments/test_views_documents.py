@@ -412,7 +412,7 @@ def test_a_line_without_a_word_document_shows_why(viewer_client, world):
     page = text(response)
     assert response.status_code == 200
     assert "This line's letter cannot be made:" in page
-    assert "Interaction template &quot;LETTER&quot; has no Word document for language FR (1 line(s))" in page
+    assert "Interaction template &quot;LETTER&quot; has no Word document for language FR (1 line)" in page
     assert "None: LETTER has no Word document for language FR." in page
     assert letter_download_url(segment, world["line"]["pierre"]) not in page
 

@@ -123,7 +123,7 @@ def test_lines_without_a_word_document_get_the_reason_and_no_button(marketing_cl
 
     text = text_of(response)
     assert "cannot be made until this problem is fixed:" in text
-    assert 'Interaction template "SPRING" has no Word document for language (blank) (3 line(s))' in text
+    assert 'Interaction template "SPRING" has no Word document for language (blank) (3 lines)' in text
     assert "<button" not in response.content.decode().split("<main", 1)[1]
 
 
