@@ -461,7 +461,8 @@ def _scan_xml(zf: zipfile.ZipFile, name: str, budget: list[int]) -> _Scan:
 
 
 def _mb(size: int) -> str:
-    return gettext("%(size)s MB") % {"size": number_format(size / MB, decimal_pos=1)}
+    # Rounded here: number_format cuts the decimals off (5.96 would read "5.9").
+    return gettext("%(size)s MB") % {"size": number_format(round(size / MB, 1), decimal_pos=1)}
 
 
 def file_size_problem(size: int) -> str | None:

@@ -618,3 +618,8 @@ def test_an_svg_image_with_a_dtd_is_not_parsed():
     )
     template = rezip(template, replace={"[Content_Types].xml": types})
     assert wt.check_package(template) == []
+
+
+def test_a_size_in_megabytes_is_rounded_not_cut_off():
+    assert wt._mb(int(5.96 * wt.MB)) == "6.0 MB"
+    assert wt._mb(int(5.94 * wt.MB)) == "5.9 MB"
