@@ -10,7 +10,7 @@ The words are not written here: each is the catalogue's translation of the Engli
 test, so it passes only with the catalogues compiled (`manage.py compilemessages`) and the
 pages marked.
 
-Set CRM_SCREENSHOTS=DIR (e.g. docs/screenshots) to keep worksheet-da.png and log-fi.png at
+The screenshots worksheet-da.png and log-fi.png (test-artifacts/screenshots/, or CRM_SCREENSHOTS=DIR) at
 1280×800 and their 390×844 variants (worksheet-da-390.png, log-fi-390.png).
 """
 
@@ -35,7 +35,8 @@ from segments.models import Segment, SegmentLine
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SHOTS = os.environ.get("CRM_SCREENSHOTS")
+# Where the screenshots go: CRM_SCREENSHOTS (e.g. docs/screenshots), else the run's artifacts.
+SHOTS = os.environ.get("CRM_SCREENSHOTS") or str(Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots")
 NARROW = {"width": 390, "height": 844}
 WIDE = {"width": 1280, "height": 800}
 
@@ -72,9 +73,7 @@ def log_in(page, username: str) -> None:
 
 
 def shoot(page, name: str, *, full_page: bool = False) -> None:
-    """Keep `name`.png at 1280×800 and `name`-390.png at 390×844 (CRM_SCREENSHOTS)."""
-    if not SHOTS:
-        return
+    """Keep `name`.png at 1280×800 and `name`-390.png at 390×844 in SHOTS."""
     Path(SHOTS).mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full_page)
     page.set_viewport_size(NARROW)
