@@ -18,6 +18,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.models import SalutationFormula, SalutationType
 from interactions.documents import document_create
@@ -211,7 +212,7 @@ def test_template_page_lists_each_language_with_its_word_template(viewer_client,
     assert "Interaction template SPRING · Spring letter" in page
     enu = language_row(page, "ENU")
     assert f'href="{document_url(template, document)}" download>SPRING.docx</a>' in enu
-    assert f"{document.created_at:%Y-%m-%d}" in enu and "KB" in enu and "default" in enu
+    assert f"{timezone.localtime(document.created_at):%Y-%m-%d}" in enu and "KB" in enu and "default" in enu
     deu = language_row(page, "DEU")
     assert "No Word template: lines in this language cannot be merged." in deu
 
