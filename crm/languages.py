@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
+from django.db import DatabaseError
 from django.dispatch import receiver
 from django.utils.translation.trans_real import parse_accept_lang_header
 
@@ -39,7 +40,12 @@ def session_language(request) -> str | None:
     session = getattr(request, "session", None)
     if session is None or settings.SESSION_COOKIE_NAME not in request.COOKIES:
         return None  # no session to read: do not touch it (no "Vary: Cookie" for probes)
-    return supported(session.get(SESSION_KEY))
+    try:
+        return supported(session.get(SESSION_KEY))
+    except DatabaseError:
+        # The sessions live in the database: when it is down, /healthz must still answer its
+        # 503 (the production check stops PostgreSQL and asks); pages fail on their own reads.
+        return None
 
 
 def browser_language(request) -> str | None:

@@ -69,3 +69,16 @@ def test_healthz_answers_503_and_nothing_more_when_the_database_is_down(database
     status_line = [line for line in result.stdout.splitlines() if line.startswith("STATUS")]
     assert status_line == ['STATUS 503 {"database": "unavailable"} []'], result.stdout
     assert "health check: the database is unavailable" in result.stderr  # the reason is logged
+
+
+@pytest.mark.django_db
+def test_healthz_answers_even_when_the_sessions_cannot_be_read(client, settings):
+    """A signed-in browser (or probe) sends its session cookie; with the database down the
+    language middleware cannot read the session, and /healthz must still give its own answer."""
+    settings.SESSION_ENGINE = "tests.crm.broken_sessions"
+    client.cookies[settings.SESSION_COOKIE_NAME] = "a-session-key"
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"database": "ok"}
