@@ -5,10 +5,9 @@ It is put into the session when the user logs in or changes it on the profile pa
 middleware (crm.middleware.UserLocaleMiddleware) finds it without a query. Log-out ends the
 session: the log-in page then follows the browser again.
 
-Work done for a user outside a request (a background job writing a text the user reads later)
-runs in `language_of(user)`; letters and e-mails to contacts use `locale_of_language_code`:
-the interaction's language code (reference data such as "DAN", "DA", "NOR", "FI") mapped to a
-language of the pages, English when none matches.
+E-mails to contacts and the unsubscribe page use `language_of_code`: the interaction's or
+contact's language code (reference data such as "DAN", "DA", "NOR", "FI") mapped to a language
+of the pages (interactions.unsubscribe.page_language), English when none matches.
 """
 
 from __future__ import annotations
@@ -77,21 +76,11 @@ def own_language(user) -> str:
     return supported(own) or ""
 
 
-def language_of(user) -> str:
-    """The language `user` reads the pages in when no request says it: their own, else LANGUAGE_CODE."""
-    return own_language(user) or settings.LANGUAGE_CODE
-
-
 def language_of_code(code: str | None) -> str | None:
     """The language of the pages that a reference-data language code stands for ("DAN" → "da",
     "NOR" → "nb", "FI" → "fi", "ENU" → "en"); None when the code is empty or no language of ours."""
     key = (code or "").strip().lower()
     return supported(_CODES.get(key) or _CODES.get(key[:2]) or key)
-
-
-def locale_of_language_code(code: str | None) -> str:
-    """`language_of_code`, English (LANGUAGE_CODE) when the code names no language of ours."""
-    return language_of_code(code) or settings.LANGUAGE_CODE
 
 
 def test_email_address(user) -> str:

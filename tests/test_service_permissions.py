@@ -82,7 +82,6 @@ NOT_SERVICES = {
     "crm.profile.save_profile": "keeps the user's own profile (tests/i18n/test_language_choice.py)",
     "crm.profile.profile_initial": "reads the user's own profile",
     "crm.languages.own_language": "reads the user's own language",
-    "crm.languages.language_of": "reads the user's own language",
     "crm.languages.test_email_address": "reads the user's own test e-mail address",
 }
 
