@@ -105,7 +105,7 @@ def start_worker(smtp, log: Path) -> subprocess.Popen:
         DJANGO_SETTINGS_MODULE="tests.settings",
         DATABASE_URL=database_url(),
         DJANGO_TASKS_BACKEND="django_tasks_db.DatabaseBackend",
-        **smtp.environment(),
+        **{**smtp.environment(), "EMAIL_TIMEOUT": "600"},  # the held send outlasts any slow kill
     )
     with log.open("ab") as out:
         return subprocess.Popen(
