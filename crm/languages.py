@@ -83,6 +83,39 @@ def language_of_code(code: str | None) -> str | None:
     return supported(_CODES.get(key) or _CODES.get(key[:2]) or key)
 
 
+# The ERP's three-letter (Windows) language codes of other languages → ISO 639-1, for the names
+# of months and days in letters (Django's own locales have them for many more languages than
+# our pages speak).
+_LETTER_CODES = {
+    "deu": "de", "des": "de", "dea": "de", "ger": "de",
+    "nld": "nl", "nlb": "nl", "dut": "nl",
+    "fra": "fr", "frb": "fr", "frc": "fr", "frs": "fr", "fre": "fr",
+    "sve": "sv", "swe": "sv", "sv": "sv",
+    "isl": "is", "ice": "is",
+    "esp": "es", "spa": "es", "ita": "it", "ptg": "pt", "por": "pt", "plk": "pl", "pol": "pl",
+    "csy": "cs", "cze": "cs", "ces": "cs", "hun": "hu", "rus": "ru", "eti": "et", "est": "et",
+    "lvi": "lv", "lav": "lv", "lth": "lt", "lit": "lt",
+}  # fmt: skip
+
+
+def letter_language(code: str | None) -> str:
+    """The Django language a letter in reference-data language `code` names its months and days
+    in (the `date` filter of a Word template): ours ("DAN" → "da"), else any language Django has
+    a locale for ("DEU" → "de", "NL" → "nl"), else the default language. The letter's own
+    language, never the language of whoever merges or sends it."""
+    from django.conf.global_settings import LANGUAGES as DJANGO_LANGUAGES
+
+    key = (code or "").strip().lower()
+    ours = language_of_code(key)
+    if ours is not None:
+        return ours
+    known = dict(DJANGO_LANGUAGES)
+    for candidate in (_LETTER_CODES.get(key), key, key.split("-")[0]):
+        if candidate and candidate in known:
+            return candidate
+    return settings.LANGUAGE_CODE
+
+
 def test_email_address(user) -> str:
     """Where `user`'s test e-mails go: the profile's address, else the user's e-mail ("" if neither)."""
     from .models import Profile

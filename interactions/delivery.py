@@ -66,6 +66,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from crm.languages import letter_language
 from crm.models import CorrespondenceType, consent_withdrawn_q
 from crm.permissions import recorded_user, require
 from crm.sql import insert_select
@@ -179,7 +180,7 @@ class LetterMaker:
             context = line_context(
                 entry, segment, self.formulas, today=self.today, salutation_types=self._kinds[entry.word_template_id]
             )
-            return prepared.render(context)
+            return prepared.render(context, language=letter_language(entry.language_id))
         except MergeError as exc:
             raise LetterError("; ".join(exc.messages)) from exc
         except LetterRenderError as exc:

@@ -53,12 +53,13 @@ import zipfile
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.utils import dateformat
+from django.utils import dateformat, translation
 from django.utils.formats import number_format
 from django.utils.translation import gettext, gettext_lazy
 from docxtpl import DocxTemplate
@@ -185,7 +186,10 @@ ALLOWED_FILTERS: dict[str, tuple[str, str]] = {
     ),
     "replace": (gettext_lazy("Replaces a text by another"), "{{ contact.phone|replace(' ', '') }}"),
     "date": (
-        gettext_lazy("Formats a date with Django's date format letters (j F Y → 14 March 2025)"),
+        gettext_lazy(
+            "Formats a date with Django's date format letters (j F Y → 14 March 2025),"
+            " month and day names in the letter's language"
+        ),
         "{{ today|date('j F Y') }}",
     ),
 }
@@ -265,6 +269,11 @@ def _filter_replace(value: Any, old: Any, new: Any) -> str:
     return value.replace(old, new)
 
 
+#: The language of the letter being rendered (`PreparedTemplate.render_parts`): the `date`
+#: filter names months and days in it. None: the active language.
+_LETTER_LANGUAGE: ContextVar[str | None] = ContextVar("letter_language", default=None)
+
+
 def _filter_date(value: Any, format: Any = "Y-m-d") -> str:
     if value in ("", None):
         return ""
@@ -272,9 +281,13 @@ def _filter_date(value: Any, format: Any = "Y-m-d") -> str:
         return _text(value)
     format = _text(format)
     _guard(len(format) * 40)
+    language = _LETTER_LANGUAGE.get()
     try:
-        return dateformat.format(value, format)
-    except (TypeError, ValueError) as exc:
+        if language is None:
+            return dateformat.format(value, format)
+        with translation.override(language):
+            return dateformat.format(value, format)
+    except (TypeError, ValueError) as exc:  # the reason in the reader's language, not the letter's
         message = gettext('date format "%(format)s": %(error)s') % {"format": format, "error": exc}
         raise LetterRenderError(message) from exc
 
@@ -892,11 +905,14 @@ class PreparedTemplate:
         xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
         return self._listing(xml)
 
-    def render_parts(self, context: Mapping[str, Any]) -> RenderedLetter:
+    def render_parts(self, context: Mapping[str, Any], *, language: str | None = None) -> RenderedLetter:
         """Render every part of one letter; raises LetterRenderError when the template cannot
-        render with these values, ValueError/TypeError when the context is not plain_context's."""
+        render with these values, ValueError/TypeError when the context is not plain_context's.
+        `language` (a Django language code, crm.languages.letter_language) is the letter's: the
+        `date` filter names months and days in it; None keeps the active language."""
         plain = plain_context(context)
         letter = RenderedLetter(body="")
+        language_token = _LETTER_LANGUAGE.set(language)
         try:
             for source in self._sources:
                 xml = self._render_source(source, plain)
@@ -919,6 +935,8 @@ class PreparedTemplate:
             raise LetterRenderError(
                 gettext("the letter is not a valid Word document (%(error)s)") % {"error": exc}
             ) from exc
+        finally:
+            _LETTER_LANGUAGE.reset(language_token)
         return letter
 
     def _render_properties(self, context: dict[str, Any]) -> bytes:
@@ -932,9 +950,10 @@ class PreparedTemplate:
             setattr(properties, source.prop, source.template.render(context)[:255])
         return serialize_part_xml(element)
 
-    def render(self, context: Mapping[str, Any]) -> bytes:
-        """One letter as .docx bytes: the template's package with its rendered parts replaced."""
-        return self.package(self.render_parts(context))
+    def render(self, context: Mapping[str, Any], *, language: str | None = None) -> bytes:
+        """One letter as .docx bytes: the template's package with its rendered parts replaced
+        (`language`: as for `render_parts`)."""
+        return self.package(self.render_parts(context, language=language))
 
     def package(self, letter: RenderedLetter) -> bytes:
         """The .docx of a rendered letter: the template's parts in their order, the unchanged ones
@@ -1099,8 +1118,8 @@ def salutation_kinds(fields: Iterable[str]) -> list[str]:
     return [kind for kind in ("formal", "informal") if f"salutation_{kind}" in fields]
 
 
-def render_docx(template_bytes: bytes, context: Mapping[str, Any]) -> bytes:
+def render_docx(template_bytes: bytes, context: Mapping[str, Any], *, language: str | None = None) -> bytes:
     """One letter from `template_bytes` (checked and prepared as `prepare` does). The last few
     prepared templates are kept by SHA-256, so previews of one template's letters prepare it
     once; a merge job should still `prepare` once and call `render` for each letter."""
-    return prepared_template(template_bytes).render(context)
+    return prepared_template(template_bytes).render(context, language=language)

@@ -35,16 +35,16 @@ def _channel(email: str, letter: str) -> str:
 # under an e-mail that has an unsubscribe link.
 _LANGUAGE = {
     "EN": ("en-GB", "Our reference:", "j F Y", "No longer want these e-mails? Unsubscribe:"),
-    "DE": ("de-DE", "Unser Zeichen:", "d.m.Y", "Sie möchten diese E-Mails nicht mehr erhalten? Hier abmelden:"),
-    "NL": ("nl-NL", "Ons kenmerk:", "d-m-Y", "Wilt u deze e-mails niet meer ontvangen? Meld u hier af:"),
+    "DE": ("de-DE", "Unser Zeichen:", "j. F Y", "Sie möchten diese E-Mails nicht mehr erhalten? Hier abmelden:"),
+    "NL": ("nl-NL", "Ons kenmerk:", "j F Y", "Wilt u deze e-mails niet meer ontvangen? Meld u hier af:"),
     "FR": (
         "fr-FR",
         f"Notre référence{NBSP}:",
-        "d/m/Y",
+        "j F Y",
         f"Vous ne souhaitez plus recevoir ces e-mails{NBSP}? Désabonnez-vous ici{NBSP}:",
     ),
-    "DA": ("da-DK", "Vores reference:", "d.m.Y", "Vil du ikke længere modtage disse e-mails? Afmeld dig her:"),
-    "NB": ("nb-NO", "Vår referanse:", "d.m.Y", "Vil du ikke lenger motta disse e-postene? Meld deg av her:"),
+    "DA": ("da-DK", "Vores reference:", "j. F Y", "Vil du ikke længere modtage disse e-mails? Afmeld dig her:"),
+    "NB": ("nb-NO", "Vår referanse:", "j. F Y", "Vil du ikke lenger motta disse e-postene? Meld deg av her:"),
     "FI": ("fi-FI", "Viitteemme:", "j.n.Y", "Etkö halua enää näitä sähköposteja? Peru tilaus tästä:"),
 }
 

@@ -29,6 +29,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.languages import letter_language
 from crm.models import ContactType, SalutationType
 from crm.permissions import recorded_user, require
 from crm.worker import job_lease, stop_requested
@@ -164,7 +165,7 @@ def _letters(segment, lines, prepared, kinds, formulas, today, channel) -> Itera
             context = line_context(
                 line, segment, formulas, today=today, salutation_types=kinds[document_id], channel=channel
             )
-            letter = prepared[document_id].render(context)
+            letter = prepared[document_id].render(context, language=letter_language(line.language_id))
         except MergeError as exc:
             raise MergeError(
                 [_("line %(line)s: %(message)s") % {"line": line.line_no, "message": m} for m in exc.messages],

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 
-from crm.languages import SESSION_KEY, language_of_code, own_language
+from crm.languages import SESSION_KEY, language_of_code, letter_language, own_language
 from crm.languages import test_email_address as address_for_tests
 from crm.models import Contact, Profile
 from tests.conftest import make_user
@@ -201,6 +201,28 @@ def test_the_profile_page_is_any_signed_in_users_own_and_needs_a_login():
 )
 def test_a_reference_language_code_maps_to_a_language_of_the_pages(code, language):
     assert (language_of_code(code) or "en") == language  # no language of ours: English
+
+
+@pytest.mark.parametrize(
+    ("code", "language"),
+    [
+        ("DAN", "da"),
+        ("NOR", "nb"),
+        ("FIN", "fi"),
+        ("ENU", "en"),
+        ("DEU", "de"),  # not a language of the pages, but Django names its months
+        ("NLD", "nl"),
+        ("NL", "nl"),
+        ("nl-BE", "nl"),
+        ("FRA", "fr"),
+        ("SVE", "sv"),
+        ("XX", "en"),
+        ("", "en"),
+        (None, "en"),
+    ],
+)
+def test_a_letters_language_is_its_reference_code_s_wherever_django_knows_it(code, language):
+    assert letter_language(code) == language
 
 
 def test_a_users_language_outside_a_request_is_their_own_else_english(finn):

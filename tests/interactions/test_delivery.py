@@ -21,7 +21,7 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm.models import ContactAltAddress, ContactAltAddressDateRange, CorrespondenceType, SalutationFormula
 from crm.permissions import COMMAND_LINE
@@ -53,6 +53,7 @@ from segments.models import SegmentLine
 from tests.factories import (
     attach_word_template,
     make_company,
+    make_language,
     make_person,
     make_salesperson,
     make_salutation,
@@ -81,11 +82,15 @@ def build(
     send_as_attachment: bool = False,
     subject: str = "Spring offer",
     paragraphs: tuple[str, ...] = LETTER,
+    languages: tuple[str, ...] = (),
 ):
-    """A segment of a company "Smith & <Sons>" and `n_persons` persons with a Word template."""
+    """A segment of a company "Smith & <Sons>" and `n_persons` persons with a Word template
+    (also for each language code of `languages`)."""
     salesperson = make_salesperson("ANN")
     template = make_template(correspondence_type="")
     attach_word_template(template, *paragraphs)
+    for code in languages:
+        attach_word_template(template, *paragraphs, language=make_language(code))
     salutation = make_salutation(None, {(None, "formal"): "Dear %first_name %surname"})
     company = make_company(
         name="Smith & <Sons>",
@@ -318,6 +323,26 @@ def test_entry_letter_merges_the_entry_fields():
 
     assert texts[0] == f"Dear {person.first_name} {person.surname},"
     assert "Re: Spring offer" in texts and "Thanks for coming" in texts
+
+
+def test_a_letters_month_names_are_in_the_letters_language_not_the_senders():
+    """The entry's language names the months of its letter (Danish "marts", German "März"),
+    whoever sends it in whatever language; a language the CRM does not know: English."""
+    dated = ("{{ line.date|date('j F Y') }}",)
+    segment, (company, person, other) = build(n_persons=2, paragraphs=dated, languages=("DAN", "DEU", "XYZ"))
+    languages = {company: "DAN", person: "DEU", other: "XYZ"}
+    for contact, code in languages.items():
+        SegmentLine.objects.filter(segment=segment, contact=contact).update(
+            language_id=code, date=datetime.date(2026, 3, 5)
+        )
+    logged = log(segment)
+
+    with translation.override("fi"):  # the sender reads Finnish
+        dates = {
+            contact: paragraph_texts(entry_letter(entries(logged).get(contact=contact)))[0] for contact in languages
+        }
+
+    assert dates == {company: "5 marts 2026", person: "5 März 2026", other: "5 March 2026"}
 
 
 # --- resend, double start, resume -----------------------------------------------------------------

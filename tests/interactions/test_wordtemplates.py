@@ -16,6 +16,7 @@ import docx
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
+from django.utils import translation
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docxtpl import DocxTemplate
 from jinja2.exceptions import SecurityError, TemplateError
@@ -623,3 +624,15 @@ def test_an_svg_image_with_a_dtd_is_not_parsed():
 def test_a_size_in_megabytes_is_rounded_not_cut_off():
     assert wt._mb(int(5.96 * wt.MB)) == "6.0 MB"
     assert wt._mb(int(5.94 * wt.MB)) == "5.9 MB"
+
+
+def test_the_date_filter_names_months_in_the_letters_language_and_explains_in_the_readers():
+    template = docx_bytes("{{ today|date('j F Y') }}")
+    march = context(today=datetime.date(2026, 3, 5))
+    with translation.override("fi"):  # whoever renders reads Finnish
+        assert paragraph_texts(wt.render_docx(template, march, language="da")) == ["5 marts 2026"]
+        assert paragraph_texts(wt.render_docx(template, march, language="de")) == ["5 März 2026"]
+        assert paragraph_texts(wt.render_docx(template, march)) == ["5 maaliskuu 2026"]  # no language: the active
+    with translation.override("da"), pytest.raises(wt.LetterRenderError) as failed:
+        wt.render_docx(docx_bytes("{{ today|date('H:i') }}"), march, language="fi")
+    assert str(failed.value).startswith('datoformat "H:i"')  # the reason in the reader's language

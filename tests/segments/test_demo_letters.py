@@ -20,6 +20,7 @@ import pytest
 from django.utils import timezone
 
 from crm import demo_data
+from crm.languages import letter_language
 from crm.models import Campaign, Contact, ContactType
 from interactions.merge_fields import EMAIL, LETTER, line_context, salutation_formulas
 from interactions.models import InteractionTemplateLanguage
@@ -131,6 +132,12 @@ def test_no_salutation_formula_ends_in_punctuation():
                     assert formula.startswith(GREETINGS[language]), (code, language, formula)
 
 
+ENGLISH_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
 def test_every_demo_letter_reads_cleanly_for_every_kind_of_contact_as_letter_and_email(demo):
     problems: list[str] = []
     for language in LANGUAGES:
@@ -168,9 +175,19 @@ def language_problems(language: str) -> list[str]:
             segment = SimpleNamespace(no="SEG00001", description="Demo")
             for channel in (LETTER, EMAIL):
                 context = line_context(line, segment, formulas, today=today, salutation_types=kinds, channel=channel)
-                body, margins = texts_of(prepared.render(context))
+                body, margins = texts_of(prepared.render(context, language=letter_language(language)))
                 where = f"{row.template_id}/{language}/{who}/{contact.salutation_id}/{channel}"
                 problems += [f"{where}: {problem}" for problem in letter_problems(body, margins)]
+                if channel == LETTER:
+                    dated = [
+                        text
+                        for text in body
+                        if text.startswith(f"{context['company']['city']}, ") and str(today.year) in text
+                    ]
+                    if len(dated) != 1:
+                        problems.append(f"{where}: no one line with the place and date in {body}")
+                    elif language != "EN" and ENGLISH_MONTHS[today.month - 1] in dated[0]:
+                        problems.append(f"{where}: an English month in a {language} letter: {dated[0]!r}")
                 salutation = context[f"salutation_{kind}"]
                 greeting = f"{salutation},"
                 if body.count(greeting) != 1:

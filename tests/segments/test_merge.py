@@ -8,6 +8,7 @@ import io
 import docx
 import pytest
 from django.test import override_settings
+from django.utils import translation
 
 from crm.models import ContactAltAddress, ContactAltAddressDateRange
 from crm.permissions import COMMAND_LINE
@@ -24,6 +25,7 @@ from tests.factories import (
     make_salesperson,
     make_salutation,
 )
+from tests.interactions.docx_builders import paragraph_texts
 
 pytestmark = pytest.mark.django_db
 
@@ -186,3 +188,20 @@ def test_the_sample_letter_renders_a_line_with_its_values_escaped(world):
     text = "\n".join(paragraph.text for paragraph in letter.paragraphs)
     assert "Dear Ms de Vries" in text
     assert "Smith & <Sons>" in text
+
+
+def test_merged_letters_name_months_in_each_lines_language_not_the_users():
+    """`segment merge`, the merge job and the preview all render through `segment_letters`."""
+    from tests.interactions.test_delivery import build
+
+    dated = ("{{ line.date|date('j F Y') }}", "{{ today|date('F') }}")
+    segment, (company, person) = build(n_persons=1, paragraphs=dated, languages=("NOR", "FIN"))
+    for contact, code in ((company, "NOR"), (person, "FIN")):
+        SegmentLine.objects.filter(segment=segment, contact=contact).update(
+            language_id=code, date=datetime.date(2026, 5, 17)
+        )
+
+    with translation.override("da"):  # the user merging reads Danish
+        texts = {line.contact_id: paragraph_texts(letter)[0] for line, letter in merge.segment_letters(segment)}
+
+    assert texts == {company.pk: "17 mai 2026", person.pk: "17 toukokuu 2026"}
