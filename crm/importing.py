@@ -22,10 +22,10 @@ from itertools import batched
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from .counts import grouped
 from .models import CONTROL_CHARACTERS
 
 if TYPE_CHECKING:
@@ -93,8 +93,8 @@ class ImportFailed(ValidationError):
                     hidden,
                 )
                 % {
-                    "hidden": number_format(hidden, force_grouping=True),
-                    "listed": number_format(len(self.problems), force_grouping=True),
+                    "hidden": grouped(hidden),
+                    "listed": grouped(len(self.problems)),
                 }
             )
         super().__init__(self.errors, code="invalid_import")

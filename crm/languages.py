@@ -13,6 +13,7 @@ of the pages (interactions.unsubscribe.page_language), English when none matches
 from __future__ import annotations
 
 from django.conf import settings
+from django.conf.global_settings import LANGUAGES as DJANGO_LANGUAGES
 from django.contrib.auth.signals import user_logged_in
 from django.db import DatabaseError
 from django.dispatch import receiver
@@ -90,12 +91,13 @@ _LETTER_CODES = {
     "deu": "de", "des": "de", "dea": "de", "ger": "de",
     "nld": "nl", "nlb": "nl", "dut": "nl",
     "fra": "fr", "frb": "fr", "frc": "fr", "frs": "fr", "fre": "fr",
-    "sve": "sv", "swe": "sv", "sv": "sv",
+    "sve": "sv", "swe": "sv",
     "isl": "is", "ice": "is",
     "esp": "es", "spa": "es", "ita": "it", "ptg": "pt", "por": "pt", "plk": "pl", "pol": "pl",
     "csy": "cs", "cze": "cs", "ces": "cs", "hun": "hu", "rus": "ru", "eti": "et", "est": "et",
     "lvi": "lv", "lav": "lv", "lth": "lt", "lit": "lt",
 }  # fmt: skip
+_DJANGO_LANGUAGES = frozenset(code for code, _name in DJANGO_LANGUAGES)  # those Django has a locale for
 
 
 def letter_language(code: str | None) -> str:
@@ -103,15 +105,12 @@ def letter_language(code: str | None) -> str:
     in (the `date` filter of a Word template): ours ("DAN" → "da"), else any language Django has
     a locale for ("DEU" → "de", "NL" → "nl"), else the default language. The letter's own
     language, never the language of whoever merges or sends it."""
-    from django.conf.global_settings import LANGUAGES as DJANGO_LANGUAGES
-
     key = (code or "").strip().lower()
     ours = language_of_code(key)
     if ours is not None:
         return ours
-    known = dict(DJANGO_LANGUAGES)
     for candidate in (_LETTER_CODES.get(key), key, key.split("-")[0]):
-        if candidate and candidate in known:
+        if candidate in _DJANGO_LANGUAGES:
             return candidate
     return settings.LANGUAGE_CODE
 

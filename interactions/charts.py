@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext
+
+from crm.counts import grouped
 
 from .selectors import MonthlyInteractions
 
@@ -74,11 +76,6 @@ class BarChart:
     description: str
 
 
-def _grouped(number: int) -> str:
-    """`number` with the active language's digit grouping ("1,234" in English)."""
-    return number_format(number, force_grouping=True)
-
-
 def nice_step(maximum: int, ticks: int = 4) -> int:
     """A round step (1, 2, 5 × 10ⁿ) so that about `ticks` steps reach `maximum`."""
     if maximum <= ticks:
@@ -119,11 +116,11 @@ def stacked_bars(data: MonthlyInteractions) -> BarChart:
                     width=round(bar_width, 1),
                     height=round(height, 1),
                     fill=colour,
-                    title=f"{date_format(month, 'M Y')} · {series.title}: {_grouped(count)}",
+                    title=f"{date_format(month, 'M Y')} · {series.title}: {grouped(count)}",
                 )
             )
     ticks = [
-        Tick(y=round(HEIGHT - BOTTOM - value * scale, 1), label=_grouped(value)) for value in range(0, top + 1, step)
+        Tick(y=round(HEIGHT - BOTTOM - value * scale, 1), label=grouped(value)) for value in range(0, top + 1, step)
     ]
     # At most 12 month labels, evenly spread, so they never overlap.
     every = max(1, math.ceil(len(data.months) / 12))
@@ -144,7 +141,7 @@ def stacked_bars(data: MonthlyInteractions) -> BarChart:
     description = gettext("Interactions per month from %(first)s to %(last)s: %(total)s in all.") % {
         "first": date_format(first, "F Y"),
         "last": date_format(last, "F Y"),
-        "total": _grouped(data.total),
+        "total": grouped(data.total),
     }
     return BarChart(
         width=WIDTH,

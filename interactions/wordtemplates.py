@@ -68,6 +68,8 @@ from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
+from crm.counts import grouped
+
 from .ooxml import CT_FOOTER, CT_FOOTNOTES, CT_HEADER, PARSER, hardened_parser
 
 # --- Limits --------------------------------------------------------------------------------------
@@ -828,7 +830,7 @@ def _check_sources(sources: list[_Source]) -> list[str]:
     if tags > MAX_TAGS:
         return [
             gettext("the template has %(tags)s tags, over the limit of %(limit)s")
-            % {"tags": number_format(tags, force_grouping=True), "limit": number_format(MAX_TAGS, force_grouping=True)}
+            % {"tags": grouped(tags), "limit": grouped(MAX_TAGS)}
         ]
     for source in sources:
         env = _PROPERTY_ENV if source.kind == "property" else ENV

@@ -8,10 +8,11 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
+
+from crm.counts import grouped
 
 from .page_selectors import segment_delete_counts
 from .services.delete import segment_delete
@@ -45,5 +46,5 @@ class SegmentDeleteView(SegmentPermissionMixin, View):
             "Deleted segment %(no)s and its %(count)s lines.",
             deleted.lines,
         )
-        messages.success(request, text % {"no": deleted.no, "count": number_format(deleted.lines, force_grouping=True)})
+        messages.success(request, text % {"no": deleted.no, "count": grouped(deleted.lines)})
         return redirect("segments:segment_list")

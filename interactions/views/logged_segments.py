@@ -24,13 +24,12 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
-from django.utils.formats import number_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
 
-from crm.counts import counted
+from crm.counts import counted, grouped
 from crm.untrusted import CheckedForm, parse_id, shown
 
 from .. import hooks, services
@@ -234,8 +233,7 @@ class LoggedSegmentCancelView(LoggedSegmentPermissionMixin, View):
         else:
             text = _("Uncanceled %(what)s: %(entries)s and %(campaign)s are no longer canceled.")
         if changed < len(ids):
-            unchanged = number_format(len(ids) - changed, force_grouping=True)
-            text += " " + _("(%(unchanged)s already were.)") % {"unchanged": unchanged}
+            text += " " + _("(%(unchanged)s already were.)") % {"unchanged": grouped(len(ids) - changed)}
         messages.success(
             request,
             text

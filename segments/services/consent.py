@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
-from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext
 
-from crm.consent import channel_label, channel_of
+from crm.consent import channel_of
+from crm.counts import grouped
 from crm.models import (
     CHANNEL_OF_CORRESPONDENCE,
     ConsentChannel,
@@ -45,12 +45,11 @@ CHANNEL_TYPES = {channel: kind for kind, channel in CHANNEL_OF_CORRESPONDENCE.it
 
 def withdrawn_reason(channel: str) -> str:
     """ "e-mail consent withdrawn", "postal consent withdrawn" (CONTRACT wording; translated in pages)."""
-    reasons = {
+    return {
         ConsentChannel.EMAIL: gettext("e-mail consent withdrawn"),
         ConsentChannel.POSTAL: gettext("postal consent withdrawn"),
         ConsentChannel.PHONE: gettext("phone consent withdrawn"),
-    }
-    return reasons.get(channel) or f"{channel_label(channel)} consent withdrawn"
+    }[ConsentChannel(channel)]
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ class LeftOut:
         counts = {ConsentChannel.EMAIL: self.email, ConsentChannel.POSTAL: self.postal}
         return [
             ngettext("%(count)s contact left out: %(reason)s", "%(count)s contacts left out: %(reason)s", count)
-            % {"count": number_format(count, force_grouping=True), "reason": withdrawn_reason(channel)}
+            % {"count": grouped(count), "reason": withdrawn_reason(channel)}
             for channel, count in counts.items()
             if count
         ]
